@@ -1,0 +1,196 @@
+"""The one exception tree of campaignctl, and the exit codes.
+
+Every error a user can meet is a :class:`CampaignctlError` carrying a message
+written for that user. Lower-level errors (httpx, sqlite3, psycopg, yaml) are
+translated where they are met, with ``raise ... from exc``, so the CLI never
+shows a traceback; tracebacks go to the debug log only.
+
+    CampaignctlError
+    ├── ConfigError              invalid files (carries every Problem)
+    ├── ProviderError            a vendor call failed (profile, call, campaign)
+    │   ├── TransportError       connect / timeout / unreadable answer
+    │   ├── VendorError          the vendor answered with an error code
+    │   │   └── AuthError        credentials refused or missing
+    │   └── OutcomeUnknown       a mutating call whose effect is unknown
+    ├── StateError               the state store failed or is inconsistent
+    │   └── LockTimeout          another apply holds the lock
+    ├── PlanError                the plan cannot be made or applied
+    │   └── StalePlan            a saved plan no longer matches
+    └── Aborted                  the user declined, or no terminal to ask
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "Aborted",
+    "AuthError",
+    "CampaignctlError",
+    "ConfigError",
+    "ExitCode",
+    "LockTimeout",
+    "OutcomeUnknown",
+    "PlanError",
+    "Problem",
+    "ProviderError",
+    "StalePlan",
+    "StateError",
+    "TransportError",
+    "VendorError",
+]
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    ERROR = 1
+    CHANGES = 2  # only with --detailed-exitcode
+    INTERNAL = 3  # a bug: the traceback is in the debug log
+    INTERRUPTED = 130
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the input, located as precisely as known.
+
+    Sorted by file, then line, so reports read top to bottom. ``line`` is
+    1-based; 0 means "the file as a whole".
+    """
+
+    file: str
+    line: int
+    field: str
+    message: str
+    severity: str = "error"  # "error" | "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        field = f" {self.field}:" if self.field else ""
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}:{field} {prefix}{self.message}"
+
+
+class CampaignctlError(Exception):
+    """Base of every error shown to a user; ``str(err)`` is the message."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(CampaignctlError):
+    """The config directory is invalid; ``problems`` lists every fault."""
+
+    def __init__(self, problems: Iterable[Problem], message: str | None = None) -> None:
+        self.problems: Sequence[Problem] = tuple(sorted(problems))
+        errors = [p for p in self.problems if p.severity == "error"]
+        super().__init__(message or f"{len(errors)} problem(s) in the configuration")
+
+
+class ProviderError(CampaignctlError):
+    """A vendor call failed. Names the profile, the call and the campaign."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        profile: str = "",
+        call: str = "",
+        campaign: str = "",
+        retryable: bool = False,
+    ) -> None:
+        self.profile = profile
+        self.call = call
+        self.campaign = campaign
+        self.retryable = retryable
+        self.detail = message
+        where = " ".join(
+            part
+            for part in (
+                f"profile {profile!r}" if profile else "",
+                f"call {call}" if call else "",
+                f"campaign {campaign!r}" if campaign else "",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+
+    def with_campaign(self, campaign: str) -> ProviderError:
+        """Return a copy of this error that also names the campaign."""
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        ProviderError.__init__(
+            clone,
+            self.detail,
+            profile=self.profile,
+            call=self.call,
+            campaign=campaign,
+            retryable=self.retryable,
+        )
+        return clone
+
+
+class TransportError(ProviderError):
+    """No usable answer: connection refused, timeout, non-JSON body, 5xx."""
+
+
+class VendorError(ProviderError):
+    """The vendor answered with a business error code."""
+
+    def __init__(self, message: str, *, vendor_code: str, **kwargs: object) -> None:
+        self.vendor_code = vendor_code
+        super().__init__(f"vendor error {vendor_code}: {message}", **kwargs)  # type: ignore[arg-type]
+        self.detail = message
+
+    def with_campaign(self, campaign: str) -> ProviderError:
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        VendorError.__init__(
+            clone,
+            self.detail,
+            vendor_code=self.vendor_code,
+            profile=self.profile,
+            call=self.call,
+            campaign=campaign,
+            retryable=self.retryable,
+        )
+        return clone
+
+
+class AuthError(VendorError):
+    """Credentials missing, refused or expired beyond one refresh."""
+
+
+class OutcomeUnknown(ProviderError):
+    """A mutating call was sent and no answer came back.
+
+    The call may or may not have taken effect. It must never be re-sent
+    blindly: the engine observes the platform to learn what happened.
+    """
+
+
+class StateError(CampaignctlError):
+    """The state store cannot be read or written, or is inconsistent."""
+
+
+class LockTimeout(StateError):
+    """Another apply holds the state lock past ``--lock-timeout``."""
+
+
+class PlanError(CampaignctlError):
+    """The plan cannot be made, or cannot be applied as it stands."""
+
+
+class StalePlan(PlanError):
+    """A saved plan was made against a platform or state that has changed."""
+
+
+class Aborted(CampaignctlError):
+    """The user declined the confirmation, or there was no terminal to ask."""

@@ -1,0 +1,272 @@
+"""Frozen desired-side values: what the files say, validated and normalised.
+
+Built by ``reconciler.config`` and read by the engine and the providers. No
+I/O here. Secrets are never stored in these values: a profile names the
+environment variables that hold them, and providers read those at run time
+into :class:`Secret` values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "ContactRow",
+    "Contacts",
+    "DesiredCampaign",
+    "DesiredState",
+    "Lifecycle",
+    "Mark",
+    "Project",
+    "ProviderProfile",
+    "Recall",
+    "Schedule",
+    "Secret",
+    "StateSettings",
+    "TimeWindow",
+    "Voice",
+    "YccallSettings",
+    "canonical_json",
+    "digest",
+]
+
+CampaignMode = Literal["task", "direct"]
+DesiredRunState = Literal["running", "paused", "absent"]
+
+
+def canonical_json(value: Any) -> str:
+    """One JSON spelling per value, so fingerprints are stable across runs."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def digest(text: str, size: int = 16) -> str:
+    """Short stable hex digest used for fingerprints and derived ids."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=size).hexdigest()
+
+
+class Secret:
+    """A credential read from the environment; masked in every repr/str."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True, order=True)
+class Mark:
+    """Where a value was written: file path (as given) and 1-based line."""
+
+    file: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class ProviderProfile:
+    """One ``providers:`` entry of the project file.
+
+    ``credentials_env`` maps a credential role (``app_key``, ``app_secret``,
+    ``token``, ``appid``, ``accesskey``) to the *name* of the environment
+    variable holding it. ``options`` holds the provider-specific settings
+    with their defaults filled in by the config loader (line separator,
+    status maps, assign-type map, timeouts, retries, rate limit, ...).
+    """
+
+    name: str
+    type: Literal["xfyeta", "yccall"]
+    base_url: str
+    name_prefix: str = "gitops-"
+    credentials_env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    mark: Mark = Mark("")
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    backend: Literal["sqlite", "postgres", "memory"] = "sqlite"
+    path: Path | None = None  # sqlite: absolute path (resolved against the project dir)
+    dsn_env: str | None = None  # postgres: name of the env var holding the DSN
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path  # the config directory
+    file: Path  # its campaignctl.yaml
+    version: int
+    timezone: str  # IANA name, e.g. Asia/Shanghai
+    providers: Mapping[str, ProviderProfile] = field(hash=False)
+    state: StateSettings
+    prune: bool = False
+
+
+@dataclass(frozen=True, order=True)
+class TimeWindow:
+    start: time
+    end: time
+
+    def vendor(self) -> str:
+        """``HH:MM:SS-HH:MM:SS`` as xfyeta spells a time range."""
+        return f"{self.start:%H:%M:%S}-{self.end:%H:%M:%S}"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    begin: datetime | None = None  # timezone-aware
+    end: datetime | None = None  # timezone-aware
+    windows: tuple[TimeWindow, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recall:
+    count: int = 0  # extra rounds for unanswered numbers (xfyeta 0..3)
+    wait: int = 0  # seconds between rounds
+    mode: Literal["unanswered", "all"] = "unanswered"  # yccall only
+
+
+@dataclass(frozen=True)
+class Voice:
+    code: str | None = None
+    speed: int | None = None  # -500..500, direct mode only
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    prevent_destroy: bool = False
+    allow_replace: bool = False
+
+
+@dataclass(frozen=True)
+class YccallSettings:
+    assign_type: Literal["extension", "queue", "group"]
+    agent: str
+    scale: str = "1:1"
+    scale_mode: Literal["auto", "manual"] | None = None
+    concurrency: int | None = None
+    caller_numbers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    """One contact, its values in the campaign's column order.
+
+    ``phone`` is the normalised number (also present in ``values`` at the
+    phone column). A contact's identity within a campaign is its phone:
+    that is what "never dial twice" is about. ``fingerprint`` covers every
+    value, so a changed name on an already-sent contact can be reported.
+    """
+
+    phone: str
+    values: tuple[str, ...]
+    source: str  # file the row came from (or the campaign file for inline rows)
+    row: int  # 1-based row number in that source (CSV: header is row 1)
+
+    @property
+    def fingerprint(self) -> str:
+        return digest("\x1f".join(self.values))
+
+
+@dataclass(frozen=True)
+class Contacts:
+    columns: tuple[str, ...]
+    phone_column: str
+    rows: tuple[ContactRow, ...] = field(default=(), repr=False)
+    after_start: Literal["new_wave", "error"] = "new_wave"
+
+    @property
+    def phone_index(self) -> int:
+        return self.columns.index(self.phone_column)
+
+
+@dataclass(frozen=True)
+class DesiredCampaign:
+    """One campaign as the files describe it, validated and normalised."""
+
+    name: str
+    provider: str  # profile name
+    provider_type: Literal["xfyeta", "yccall"]
+    mode: CampaignMode
+    contacts: Contacts
+    robot: str | None = None  # xfyeta robot_id
+    lines: tuple[str, ...] = ()  # xfyeta line_num values
+    voice: Voice | None = None
+    schedule: Schedule = Schedule()
+    recall: Recall = Recall()
+    turbo: bool = False
+    state: DesiredRunState = "running"
+    lifecycle: Lifecycle = Lifecycle()
+    yccall: YccallSettings | None = None
+    mark: Mark = Mark("")
+
+    def settings(self) -> dict[str, Any]:
+        """The settings a platform fixes at create time (no update call exists).
+
+        A change in any of them means the remote task must be replaced.
+        Contacts, run state and lifecycle are not settings.
+        """
+        sched = self.schedule
+        out: dict[str, Any] = {
+            "provider": self.provider,
+            "mode": self.mode,
+            "robot": self.robot,
+            "lines": list(self.lines),
+            "voice": None
+            if self.voice is None
+            else {"code": self.voice.code, "speed": self.voice.speed},
+            "begin": sched.begin.isoformat() if sched.begin else None,
+            "end": sched.end.isoformat() if sched.end else None,
+            "windows": [w.vendor() for w in sched.windows],
+            "recall": {"count": self.recall.count, "wait": self.recall.wait, "mode": self.recall.mode},
+            "turbo": self.turbo,
+            "columns": list(self.contacts.columns),
+        }
+        if self.yccall is not None:
+            y = self.yccall
+            out["yccall"] = {
+                "assign_type": y.assign_type,
+                "agent": y.agent,
+                "scale": y.scale,
+                "scale_mode": y.scale_mode,
+                "concurrency": y.concurrency,
+                "caller_numbers": list(y.caller_numbers),
+            }
+        return out
+
+    def settings_fingerprint(self) -> str:
+        return digest(canonical_json(self.settings()))
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """Everything a config directory says, ready for the engine."""
+
+    project: Project
+    campaigns: tuple[DesiredCampaign, ...]
+
+    def campaign(self, name: str) -> DesiredCampaign | None:
+        for c in self.campaigns:
+            if c.name == name:
+                return c
+        return None

@@ -1,0 +1,170 @@
+"""The provider protocol: what the engine may ask of one vendor platform.
+
+A provider translates between the model and one vendor API, for one
+profile. It knows nothing of plans, state or journals: the engine decides,
+journals and calls; the provider speaks HTTP through ``providers.http``.
+
+Contract for mutating calls (create, add_contacts, callout): they are never
+retried. When the answer is lost after the request may have reached the
+vendor, they raise :class:`reconciler.errors.OutcomeUnknown`; the engine then
+observes (``find_task``, ``count_contacts``) before anything is re-sent.
+Idempotent calls (list, get, count, start, pause, delete) may be retried by
+the transport.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from reconciler.errors import Problem
+from reconciler.model import ContactRow, DesiredCampaign, ProviderProfile
+
+__all__ = [
+    "AddResult",
+    "Capabilities",
+    "CreateResult",
+    "Limits",
+    "ObservedTask",
+    "Phase",
+    "Provider",
+]
+
+
+class Phase(enum.StrEnum):
+    """Vendor-neutral run phase of a remote task (DESIGN section 4)."""
+
+    NOT_STARTED = "not-started"
+    RUNNING = "running"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    ABSENT = "absent"
+
+
+@dataclass(frozen=True)
+class ObservedTask:
+    """One remote task as the platform reports it right now.
+
+    ``started`` is true once the task has ever been started (it may be paused
+    or finished since): from then on its contacts may have been dialed.
+    ``contact_count`` is the number of numbers the platform holds for the
+    task, or None when the listing does not say.
+    """
+
+    profile: str
+    task_id: str
+    name: str
+    phase: Phase
+    status: int  # raw vendor status code
+    started: bool
+    deleted: bool = False
+    custom_id: str | None = None  # yccall customtaskid
+    contact_count: int | None = None
+    called: int | None = None  # numbers dialed so far
+    answered: int | None = None
+    created_at: int | None = None  # ms epoch when known
+    raw: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    direct_callout: bool  # mode: direct supported
+    add_after_start: bool  # numbers accepted by a started (running/paused) task
+    remove_contacts: bool  # numbers can be removed from a task
+    delete_is_end: bool  # "delete" ends the task; it stays listed as finished
+    create_with_contacts: bool  # create must carry the first contacts (yccall telphone)
+    windows: bool  # time-of-day dialing windows supported
+
+
+@dataclass(frozen=True)
+class Limits:
+    add_batch: int  # rows per insert/append call (xfyeta 50, yccall 10,000)
+    create_batch: int  # rows carried by create (0 when create takes none)
+    callout_batch: int  # rows per direct callout (xfyeta 50; 0 = unsupported)
+    list_page: int  # rows per listing page
+    max_contacts_per_task: int | None = None  # None: not documented
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """Answer to an insert / append / callout of ``len(rows)`` rows.
+
+    ``data_ids`` has one entry per accepted row in request order (None when
+    the vendor returns no id); ``invalid`` lists (row index, reason) for rows
+    the vendor refused.
+    """
+
+    accepted: int
+    data_ids: tuple[str | None, ...] = ()
+    invalid: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    task_id: str
+    added: AddResult | None = None  # contacts carried by create (yccall)
+
+
+@runtime_checkable
+class Provider(Protocol):
+    profile: ProviderProfile
+    capabilities: Capabilities
+    limits: Limits
+
+    def task_name(self, campaign: str, wave: int) -> str:
+        """Remote name of a campaign's task for a wave (1 = first)."""
+        ...
+
+    def owns(self, task: ObservedTask) -> bool:
+        """True when the task carries this profile's ownership marker."""
+        ...
+
+    def list_tasks(self) -> list[ObservedTask]:
+        """Every owned task, in bulk (paginated listing, not one call per task)."""
+        ...
+
+    def find_task(self, campaign: str, wave: int) -> ObservedTask | None:
+        """Exact lookup by remote name / custom id, newest first; None if absent."""
+        ...
+
+    def get_task(self, task_id: str) -> ObservedTask | None:
+        ...
+
+    def count_contacts(self, task_id: str) -> int:
+        """Numbers the platform holds for the task (resolves a lost insert)."""
+        ...
+
+    def check(self, campaigns: Sequence[DesiredCampaign]) -> list[Problem]:
+        """Check references (robot, lines, voice, agents) against the platform."""
+        ...
+
+    def create_task(
+        self, campaign: DesiredCampaign, wave: int, rows: Sequence[ContactRow] = ()
+    ) -> CreateResult:
+        ...
+
+    def add_contacts(
+        self, task_id: str, campaign: DesiredCampaign, rows: Sequence[ContactRow]
+    ) -> AddResult:
+        ...
+
+    def remove_contacts(self, task_id: str, campaign: DesiredCampaign, phones: Sequence[str]) -> None:
+        ...
+
+    def start(self, task_id: str) -> None:
+        ...
+
+    def pause(self, task_id: str) -> None:
+        ...
+
+    def delete(self, task_id: str) -> None:
+        ...
+
+    def callout(self, campaign: DesiredCampaign, rows: Sequence[ContactRow]) -> AddResult:
+        """Dial rows at once (direct mode). Never retried; may raise OutcomeUnknown."""
+        ...
+
+    def close(self) -> None:
+        ...

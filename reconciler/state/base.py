@@ -1,0 +1,177 @@
+"""The state store protocol: what campaignctl remembers between runs.
+
+Per campaign: which remote tasks it owns (one per wave), the settings
+fingerprint each task was created with, every contact sent (phone,
+fingerprint, vendor data id, status), and a journal of every mutating vendor
+call -- the intent written *before* the call, the outcome after it. The
+journal is what makes an interrupted apply safe to re-run.
+
+Every write bumps ``serial()``; a saved plan records the serial it was made
+against and is refused when it changed. ``lineage()`` is a random id fixed
+when the store is created, so a plan made against one store is not applied
+to another.
+
+Implementations: ``sqlite.py`` (default), ``postgres.py`` (shared),
+``memory.py`` (tests). All must be safe to call from several threads at once
+(apply runs tasks in parallel) and all pass ``tests/state/test_conformance.py``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "CallOutcome",
+    "CampaignRecord",
+    "ContactRecord",
+    "ContactStatus",
+    "JournalEntry",
+    "LockInfo",
+    "StateStore",
+    "TaskRecord",
+]
+
+
+class ContactStatus(enum.StrEnum):
+    SENT = "sent"  # inserted into a task (task mode), confirmed
+    DIALED = "dialed"  # direct callout accepted by the vendor
+    UNKNOWN = "unknown"  # the call carrying it lost its answer; never re-sent until resolved
+    NOT_DIALED = "not-dialed"  # an unknown callout settled by hand as not dialed
+
+
+class CallOutcome(enum.StrEnum):
+    PENDING = "pending"  # intent written, no outcome yet (crash or kill -9 in between)
+    OK = "ok"
+    FAILED = "failed"  # the vendor refused; nothing happened
+    UNKNOWN = "unknown"  # answer lost; effect unknown
+    RESOLVED = "resolved"  # an unknown/pending call settled by observing the platform
+
+
+@dataclass(frozen=True)
+class CampaignRecord:
+    name: str
+    profile: str
+    mode: str  # "task" | "direct"
+    provider_type: str = ""
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """A remote task campaignctl created or adopted for a campaign wave."""
+
+    campaign: str
+    wave: int  # 1 = first task, 2.. = follow-up waves
+    profile: str
+    task_id: str
+    remote_name: str
+    settings_fingerprint: str
+    started: bool = False  # campaignctl started it, or saw it started
+    deleted: bool = False  # deleted / ended by campaignctl
+    created_at: str = ""  # ISO 8601 UTC
+
+
+@dataclass(frozen=True)
+class ContactRecord:
+    """One contact sent to a task (``task_id``) or dialed directly (``task_id == ""``)."""
+
+    campaign: str
+    phone: str
+    fingerprint: str
+    task_id: str = ""
+    wave: int = 0
+    data_id: str | None = None
+    status: ContactStatus = ContactStatus.SENT
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One mutating vendor call. ``request`` is a redacted summary, never a secret."""
+
+    id: int
+    campaign: str
+    profile: str
+    call: str  # "create" | "insert" | "start" | "pause" | "delete" | "callout" | "remove"
+    task_id: str
+    outcome: CallOutcome
+    request: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    result: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    detail: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    id: str
+    holder: str  # user@host pid
+    operation: str  # "apply", "import", "state rebuild", ...
+    created_at: str
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    # --- reads -----------------------------------------------------------
+    def lineage(self) -> str: ...
+
+    def serial(self) -> int: ...
+
+    def campaigns(self) -> list[CampaignRecord]: ...
+
+    def tasks(self, campaign: str | None = None) -> list[TaskRecord]:
+        """Task records, ordered by campaign then wave."""
+        ...
+
+    def contacts(self, campaign: str) -> list[ContactRecord]: ...
+
+    def journal(
+        self, campaign: str | None = None, outcomes: Sequence[CallOutcome] | None = None
+    ) -> list[JournalEntry]:
+        """Journal entries in call order, optionally filtered."""
+        ...
+
+    # --- writes (each bumps serial) ----------------------------------------
+    def put_campaign(self, record: CampaignRecord) -> None: ...
+
+    def put_task(self, record: TaskRecord) -> None:
+        """Insert or replace the record keyed by (campaign, task_id)."""
+        ...
+
+    def put_contacts(self, records: Sequence[ContactRecord]) -> None:
+        """Insert or replace records keyed by (campaign, task_id, phone), in bulk."""
+        ...
+
+    def delete_contacts(self, campaign: str, task_id: str, phones: Sequence[str]) -> None: ...
+
+    def forget_campaign(self, campaign: str) -> None:
+        """Drop the campaign, its tasks and contacts (journal entries stay)."""
+        ...
+
+    def begin_call(
+        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any]
+    ) -> int:
+        """Write the intent of a mutating call *before* it is sent; returns its id."""
+        ...
+
+    def end_call(
+        self,
+        entry_id: int,
+        outcome: CallOutcome,
+        detail: str = "",
+        result: Mapping[str, Any] | None = None,
+    ) -> None: ...
+
+    # --- lock ----------------------------------------------------------
+    def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]:
+        """Hold the exclusive apply lock; raises LockTimeout naming the holder."""
+        ...
+
+    def current_lock(self) -> LockInfo | None: ...
+
+    def force_unlock(self, lock_id: str) -> bool: ...
+
+    def close(self) -> None: ...
+
