@@ -1,0 +1,244 @@
+"""The plan as a value, like Terraform's ``internal/plans``.
+
+A :class:`Plan` is what ``diff`` returns and what ``apply`` executes. Apply
+branches on :class:`ActionKind` and the typed fields only; ``reason`` is for
+display and must never drive behaviour.
+
+Actions are grouped in *lanes*: one lane per remote task (campaign + wave),
+or per direct-mode campaign. Actions in a lane run in order (delete → create
+→ insert batches → start); lanes are independent and may run in parallel.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.model import canonical_json, digest
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Action",
+    "ActionKind",
+    "ApplyHooks",
+    "ApplyResult",
+    "CampaignSummary",
+    "Diagnostic",
+    "Lane",
+    "Plan",
+    "PlanMeta",
+    "StepResult",
+    "StepStatus",
+]
+
+FORMAT_VERSION = 1
+
+
+class ActionKind(enum.StrEnum):
+    CREATE = "create"  # create a remote task (yccall: carrying its first contacts)
+    DELETE = "delete"  # delete (xfyeta) / end (yccall) a remote task
+    INSERT = "insert"  # add contacts to a task (in vendor-sized batches)
+    REMOVE = "remove"  # remove contacts from a task (yccall)
+    START = "start"
+    PAUSE = "pause"
+    DIAL = "dial"  # direct callout (in vendor-sized batches), never repeated
+    ADOPT = "adopt"  # record an existing remote task in state (no vendor call)
+
+    @property
+    def mutates_platform(self) -> bool:
+        return self is not ActionKind.ADOPT
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of a lane.
+
+    ``task_id`` is empty when the task is created by an earlier CREATE of
+    the same lane. ``phones`` are the contacts concerned (insert, remove,
+    dial; create when the provider carries contacts on create). ``replaces``
+    marks the DELETE/CREATE pair of a replacement; ``redial`` counts the
+    contacts a replacement will dial again.
+    """
+
+    kind: ActionKind
+    campaign: str
+    profile: str
+    wave: int  # 1.. for tasks; 0 for direct-mode dialing
+    remote_name: str
+    reason: str
+    task_id: str = ""
+    phones: tuple[str, ...] = field(default=(), repr=False)
+    calls: int = 1  # vendor calls this action will take (batches)
+    replaces: bool = False
+    redial: int = 0
+    drift: bool = False  # caused by a change made outside campaignctl
+
+    @property
+    def lane(self) -> tuple[str, str, int]:
+        return (self.profile, self.campaign, self.wave)
+
+    def key(self) -> dict[str, Any]:
+        """The behaviour-relevant fields, for the plan digest (no reason text)."""
+        return {
+            "kind": self.kind.value,
+            "campaign": self.campaign,
+            "profile": self.profile,
+            "wave": self.wave,
+            "remote_name": self.remote_name,
+            "task_id": self.task_id,
+            "phones": digest("\n".join(self.phones)) if self.phones else "",
+            "count": len(self.phones),
+            "replaces": self.replaces,
+        }
+
+
+@dataclass(frozen=True)
+class Lane:
+    profile: str
+    campaign: str
+    wave: int
+    actions: tuple[Action, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """A plan-time error (blocks apply) or warning, tied to a campaign when known."""
+
+    severity: str  # "error" | "warning"
+    campaign: str
+    message: str
+    file: str = ""
+    line: int = 0
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file else ""
+        who = f"{self.campaign}: " if self.campaign else ""
+        return f"{where}{who}{self.message}"
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """What is known of one campaign, for display: desired vs observed."""
+
+    name: str
+    profile: str
+    mode: str
+    desired: str  # running | paused | absent | removed (left the files)
+    observed: str  # phase of the newest task, "absent", "unknown", or "direct"
+    contacts: int  # contacts in the files
+    sent: int  # contacts sent to tasks / dialed (recorded)
+    tasks: tuple[str, ...] = ()  # remote task ids
+    called: int | None = None
+    answered: int | None = None
+
+
+@dataclass(frozen=True)
+class PlanMeta:
+    """What the plan was made against; a saved plan is refused when any changed."""
+
+    created_at: str = ""
+    config_dir: str = ""
+    config_digest: str = ""
+    state_lineage: str = ""
+    state_serial: int = 0
+    observed_digest: str = ""
+    prune: bool = False
+    allow_replace: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...]
+    diagnostics: tuple[Diagnostic, ...] = ()
+    campaigns: tuple[CampaignSummary, ...] = ()
+    meta: PlanMeta = PlanMeta()
+    notes: tuple[str, ...] = ()  # informational lines (finished campaigns, recoveries)
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "warning")
+
+    @property
+    def applyable(self) -> bool:
+        return not self.errors
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actions)
+
+    def lanes(self) -> list[Lane]:
+        order: dict[tuple[str, str, int], list[Action]] = {}
+        for action in self.actions:
+            order.setdefault(action.lane, []).append(action)
+        return [Lane(p, c, w, tuple(acts)) for (p, c, w), acts in order.items()]
+
+    def by_campaign(self) -> Iterator[tuple[str, list[Action]]]:
+        groups: dict[str, list[Action]] = {}
+        for action in self.actions:
+            groups.setdefault(action.campaign, []).append(action)
+        yield from groups.items()
+
+    def counts(self) -> Mapping[str, int]:
+        """Vendor-call-level counts per action kind, for summaries."""
+        out: dict[str, int] = {k.value: 0 for k in ActionKind}
+        for action in self.actions:
+            out[action.kind.value] += 1
+        return out
+
+    def digest(self) -> str:
+        """Stable digest of what apply would do (reasons excluded)."""
+        return digest(canonical_json([a.key() for a in self.actions]))
+
+
+class StepStatus(enum.StrEnum):
+    OK = "ok"
+    FAILED = "failed"  # the vendor refused, or the platform was unreachable: nothing happened
+    UNKNOWN = "unknown"  # outcome unknown and not resolvable by observing (direct callout)
+    SKIPPED = "skipped"  # an earlier step of the lane failed
+
+
+@dataclass(frozen=True)
+class StepResult:
+    action: Action
+    status: StepStatus
+    detail: str = ""
+    calls: int = 0  # vendor calls actually made for this step
+    done: int = 0  # contacts inserted / dialed by this step
+    task_id: str = ""  # the task acted on (known after create)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    steps: tuple[StepResult, ...] = ()
+    recovered: tuple[str, ...] = ()  # interrupted calls settled by observing the platform
+    errors: tuple[str, ...] = ()  # failures outside any step (observe, lock, ...)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(s.status in (StepStatus.OK,) for s in self.steps)
+
+    def count(self, status: StepStatus) -> int:
+        return sum(1 for s in self.steps if s.status is status)
+
+
+class ApplyHooks:
+    """No-op base for apply progress listeners (views/progress.py subclasses it)."""
+
+    def plan_started(self, total_steps: int, total_calls: int) -> None:
+        return None
+
+    def step_started(self, action: Action) -> None:
+        return None
+
+    def calls_made(self, action: Action, calls: int) -> None:
+        """``calls`` more vendor calls of ``action`` completed (batches)."""
+        return None
+
+    def step_finished(self, result: StepResult) -> None:
+        return None
