@@ -1,0 +1,134 @@
+"""What plan, apply, import and state share: load, connect, observe, diff.
+
+Kept here so each command module stays a thin function: options in, one
+engine call, a view out, one exit code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from reconciler.config import load
+from reconciler.engine.diff import diff
+from reconciler.engine.inputs import Observed, Recorded, snapshot, traits_of
+from reconciler.engine.observe import observe
+from reconciler.engine.plan import ActionKind, Diagnostic, Plan, PlanMeta
+from reconciler.errors import ConfigError, Problem, ProviderError
+from reconciler.model import DesiredState
+from reconciler.providers import build_provider
+from reconciler.providers.base import Provider
+from reconciler.state import open_store
+from reconciler.state.base import StateStore
+
+__all__ = ["Session", "config_digest", "make_plan", "open_session", "print_problems"]
+
+NEEDS_CHECK = {ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL}
+
+
+@dataclass
+class Session:
+    directory: Path
+    desired: DesiredState
+    providers: dict[str, Provider]
+    store: StateStore
+    config_digest: str
+    warnings: tuple[Problem, ...]
+
+    def close(self) -> None:
+        for provider in self.providers.values():
+            provider.close()
+        self.store.close()
+
+
+def config_digest(files: Iterable[Path]) -> str:
+    """Digest of every file the config was read from (paths and bytes)."""
+    h = hashlib.blake2b(digest_size=16)
+    for path in sorted(set(files)):
+        h.update(str(path).encode())
+        h.update(b"\0")
+        try:
+            h.update(path.read_bytes())
+        except OSError:
+            h.update(b"<unreadable>")
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def print_problems(problems: Iterable[Problem]) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            level = "warning" if problem.severity == "warning" else "error"
+            click.echo(f"::{level} file={problem.file},line={problem.line}::{problem.field}: {problem.message}",
+                       err=True)
+
+
+@contextmanager
+def open_session(directory: Path, env: Mapping[str, str] | None = None) -> Iterator[Session]:
+    env = os.environ if env is None else env
+    result = load(directory)
+    if result.state is None:
+        raise ConfigError(result.problems)
+    desired = result.state
+    providers: dict[str, Provider] = {}
+    store: StateStore | None = None
+    try:
+        store = open_store(desired.project.state, env)
+        used = {c.provider for c in desired.campaigns} | {r.profile for r in store.tasks() if not r.deleted}
+        for name, profile in desired.project.providers.items():
+            if name in used:
+                providers[name] = build_provider(profile, env, timezone=desired.project.timezone)
+        session = Session(directory, desired, providers, store, config_digest(result.files),
+                          tuple(p for p in result.problems if p.severity == "warning"))
+        yield session
+    finally:
+        for provider in providers.values():
+            provider.close()
+        if store is not None:
+            store.close()
+
+
+def make_plan(session: Session, *, prune: bool | None, allow_replace: Iterable[str],
+              recorded: Recorded | None = None, observed: Observed | None = None) -> tuple[Plan, Observed]:
+    """Observe, diff, then check references of what the plan would use."""
+    recorded = recorded if recorded is not None else snapshot(session.store)
+    observed = observed if observed is not None else observe(session.providers)
+    traits = {name: traits_of(p) for name, p in session.providers.items()}
+    meta = PlanMeta(config_dir=str(session.directory.resolve()), config_digest=session.config_digest)
+    plan = diff(session.desired, observed, recorded, traits, now=datetime.now(UTC), prune=prune,
+                allow_replace=allow_replace, meta=meta)
+    extra: list[Diagnostic] = []
+    by_profile: dict[str, set[str]] = {}
+    for action in plan.actions:
+        if action.kind in NEEDS_CHECK:
+            by_profile.setdefault(action.profile, set()).add(action.campaign)
+    for profile, names in sorted(by_profile.items()):
+        provider = session.providers[profile]
+        campaigns = [c for c in session.desired.campaigns if c.name in names]
+        try:
+            problems = provider.check(campaigns)
+        except ProviderError as exc:
+            extra.append(Diagnostic("error", "", f"cannot check references on profile {profile!r}: {exc}"))
+            continue
+        for p in problems:
+            owner = next((c.name for c in campaigns if c.mark.file == p.file), "")
+            extra.append(Diagnostic(p.severity, owner, f"{p.field}: {p.message}" if p.field else p.message,
+                                    p.file, p.line))
+    for w in session.warnings:
+        extra.append(Diagnostic("warning", "", f"{w.field}: {w.message}" if w.field else w.message, w.file, w.line))
+    if extra:
+        plan = replace(plan, diagnostics=tuple(plan.diagnostics) + tuple(extra))
+    return plan, observed
+
+
+def is_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()

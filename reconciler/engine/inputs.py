@@ -1,0 +1,79 @@
+"""The three inputs of the diff besides the files: observed, recorded, traits.
+
+All frozen values, built by ``observe.py`` (platform) and ``snapshot()``
+(state store), so that ``diff`` stays a pure function testable without any
+network or database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from reconciler.providers.base import Capabilities, Limits, ObservedTask, Provider
+from reconciler.state.base import (
+    CallOutcome,
+    CampaignRecord,
+    ContactRecord,
+    JournalEntry,
+    StateStore,
+    TaskRecord,
+)
+
+__all__ = ["Observed", "ProviderTraits", "Recorded", "snapshot", "traits_of"]
+
+
+@dataclass(frozen=True)
+class ProviderTraits:
+    """What the diff must know of a provider: capabilities, limits, naming."""
+
+    profile: str
+    type: str
+    capabilities: Capabilities
+    limits: Limits
+    task_name: Callable[[str, int], str] = field(compare=False)
+
+
+def traits_of(provider: Provider) -> ProviderTraits:
+    return ProviderTraits(
+        profile=provider.profile.name,
+        type=provider.profile.type,
+        capabilities=provider.capabilities,
+        limits=provider.limits,
+        task_name=provider.task_name,
+    )
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Owned remote tasks per profile; a profile that could not be listed is in ``errors``."""
+
+    tasks: Mapping[str, tuple[ObservedTask, ...]] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A read-only snapshot of the state store."""
+
+    lineage: str = ""
+    serial: int = 0
+    campaigns: Mapping[str, CampaignRecord] = field(default_factory=dict)
+    tasks: Mapping[str, tuple[TaskRecord, ...]] = field(default_factory=dict)
+    contacts: Mapping[str, tuple[ContactRecord, ...]] = field(default_factory=dict)
+    pending: tuple[JournalEntry, ...] = ()  # calls whose outcome is pending or unknown
+
+
+def snapshot(store: StateStore) -> Recorded:
+    tasks: dict[str, list[TaskRecord]] = {}
+    for rec in store.tasks():
+        tasks.setdefault(rec.campaign, []).append(rec)
+    names = {c.name for c in store.campaigns()} | set(tasks)
+    return Recorded(
+        lineage=store.lineage(),
+        serial=store.serial(),
+        campaigns={c.name: c for c in store.campaigns()},
+        tasks={k: tuple(v) for k, v in tasks.items()},
+        contacts={name: tuple(store.contacts(name)) for name in sorted(names)},
+        pending=tuple(store.journal(outcomes=[CallOutcome.PENDING, CallOutcome.UNKNOWN])),
+    )

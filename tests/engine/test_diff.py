@@ -1,0 +1,392 @@
+"""Table tests of the pure diff: every cell of DESIGN section 4 and its rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from reconciler.engine.diff import diff, resolve_insert, wave_of
+from reconciler.engine.plan import ActionKind
+from reconciler.providers.base import Phase
+from reconciler.state.base import CallOutcome, ContactStatus, JournalEntry
+from tests.helpers.builders import (
+    TRAITS,
+    campaign,
+    desired,
+    kinds,
+    observed,
+    observed_task,
+    phones,
+    recorded,
+    sent,
+    task_record,
+)
+
+NOW = datetime(2027, 2, 1, tzinfo=UTC)
+
+
+def plan_for(*cs, obs=None, rec=None, prune=None, allow=()):
+    return diff(desired(*cs), obs or observed(), rec or recorded(), TRAITS, now=NOW, prune=prune,
+                allow_replace=allow)
+
+
+def existing(c, phase, *, sent_n=None, started=None, count=None, wave=1, task_id="101", rec_started=None):
+    nums = [r.phone for r in c.contacts.rows] if sent_n is None else [r.phone for r in c.contacts.rows][:sent_n]
+    is_started = phase is not Phase.NOT_STARTED if started is None else started
+    t = task_record(c, task_id, wave=wave, started=is_started if rec_started is None else rec_started)
+    o = observed_task(task_id, t.remote_name, phase, profile=c.provider, started=is_started,
+                      count=len(nums) if count is None else count)
+    return o, t, sent(c, task_id, nums, wave=wave)
+
+
+# --- desired running ------------------------------------------------------------
+
+
+def test_running_absent_creates_inserts_starts() -> None:
+    c = campaign(n=120)
+    plan = plan_for(c)
+    assert kinds(plan) == [("create", "spring", 0), ("insert", "spring", 120), ("start", "spring", 0)]
+    insert = plan.actions[1]
+    assert insert.calls == 3 and insert.task_id == "" and insert.remote_name == "gitops-spring"
+    assert plan.applyable and plan.has_changes
+
+
+@pytest.mark.parametrize(
+    ("phase", "sent_n", "expected"),
+    [
+        (Phase.NOT_STARTED, 0, [("insert", "spring", 3), ("start", "spring", 0)]),
+        (Phase.NOT_STARTED, 2, [("insert", "spring", 1), ("start", "spring", 0)]),
+        (Phase.NOT_STARTED, 3, [("start", "spring", 0)]),
+        (Phase.RUNNING, 3, []),
+        (Phase.PAUSED, 3, [("start", "spring", 0)]),
+        (Phase.FINISHED, 3, []),
+    ],
+)
+def test_running_against_each_phase(phase, sent_n, expected) -> None:
+    c = campaign()
+    o, t, s = existing(c, phase, sent_n=sent_n)
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    assert kinds(plan) == expected
+    assert all(a.task_id == "101" for a in plan.actions)
+    if phase is Phase.FINISHED:
+        assert any("finished" in n for n in plan.notes)
+
+
+def test_running_task_gets_new_contacts_as_follow_up_wave_on_xfyeta() -> None:
+    c = campaign(n=5)
+    o, t, s = existing(c, Phase.RUNNING, sent_n=3)
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    assert kinds(plan) == [("create", "spring", 0), ("insert", "spring", 2), ("start", "spring", 0)]
+    assert {a.wave for a in plan.actions} == {2}
+    assert plan.actions[0].remote_name == "gitops-spring~2"
+
+
+def test_follow_up_wave_follows_paused_state() -> None:
+    c = campaign(n=5, state="paused")
+    o, t, s = existing(c, Phase.PAUSED, sent_n=3)
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    assert kinds(plan) == [("create", "spring", 0), ("insert", "spring", 2)]
+
+
+def test_after_start_error_makes_new_contacts_a_plan_error() -> None:
+    c = campaign(n=5, after_start="error")
+    o, t, s = existing(c, Phase.RUNNING, sent_n=3)
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    assert not plan.applyable and "after_start" in plan.errors[0].message
+    assert plan.errors[0].file == "campaigns/spring.yaml" and plan.errors[0].line == 3
+
+
+# --- desired paused -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("phase", "sent_n", "expected"),
+    [
+        (Phase.NOT_STARTED, 1, [("insert", "spring", 2)]),
+        (Phase.RUNNING, 3, [("pause", "spring", 0)]),
+        (Phase.PAUSED, 3, []),
+        (Phase.FINISHED, 3, []),
+    ],
+)
+def test_paused_against_each_phase(phase, sent_n, expected) -> None:
+    c = campaign(state="paused")
+    o, t, s = existing(c, phase, sent_n=sent_n)
+    assert kinds(plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))) == expected
+
+
+def test_paused_absent_creates_and_inserts_without_start() -> None:
+    assert kinds(plan_for(campaign(state="paused"))) == [("create", "spring", 0), ("insert", "spring", 3)]
+
+
+def test_running_task_never_started_by_us_is_drift_when_paused_wanted() -> None:
+    c = campaign(state="paused")
+    o, t, s = existing(c, Phase.RUNNING, rec_started=False)
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    assert kinds(plan) == [("pause", "spring", 0)] and plan.actions[0].drift
+
+
+# --- desired absent -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("phase", [Phase.NOT_STARTED, Phase.RUNNING, Phase.PAUSED, Phase.FINISHED])
+def test_absent_deletes_any_existing_task(phase) -> None:
+    c = campaign(state="absent")
+    o, t, s = existing(c, phase)
+    assert kinds(plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))) == [("delete", "spring", 0)]
+
+
+def test_absent_with_nothing_there_is_no_change() -> None:
+    assert not plan_for(campaign(state="absent")).has_changes
+
+
+def test_prevent_destroy_turns_delete_into_error() -> None:
+    c = campaign(state="absent", prevent_destroy=True)
+    o, t, s = existing(c, Phase.RUNNING)
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    assert not plan.actions and "prevent_destroy" in plan.errors[0].message
+
+
+def test_yccall_absent_leaves_an_ended_task_alone() -> None:
+    c = campaign(state="absent", provider="callcenter")
+    o, t, s = existing(c, Phase.FINISHED)
+    assert not plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s)).has_changes
+
+
+# --- settings that cannot be updated ------------------------------------------------
+
+
+def test_changed_settings_replace_a_never_started_task() -> None:
+    c = campaign(robot="720")
+    o, t, s = existing(c, Phase.NOT_STARTED)
+    t = task_record(campaign(robot="719"), "101")
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    assert kinds(plan) == [("delete", "spring", 0), ("create", "spring", 0), ("insert", "spring", 3),
+                           ("start", "spring", 0)]
+    assert plan.actions[0].replaces and plan.actions[1].replaces and plan.actions[0].redial == 0
+
+
+def test_changed_settings_on_started_task_is_refused_with_redial_count() -> None:
+    c = campaign(robot="720")
+    o, _, s = existing(c, Phase.RUNNING)
+    t = task_record(campaign(robot="719"), "101", started=True)
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    assert not plan.applyable and not plan.actions
+    assert "dial 3 contacts again" in plan.errors[0].message and "--allow-replace spring" in plan.errors[0].message
+
+
+@pytest.mark.parametrize("how", ["lifecycle", "flag"])
+def test_changed_settings_on_started_task_replaced_when_allowed(how) -> None:
+    c = campaign(robot="720", allow_replace=how == "lifecycle")
+    o, _, s = existing(c, Phase.RUNNING)
+    t = task_record(campaign(robot="719"), "101", started=True)
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s), allow=["spring"] if how == "flag" else ())
+    assert kinds(plan)[:2] == [("delete", "spring", 0), ("create", "spring", 0)]
+    assert plan.actions[0].redial == 3
+
+
+def test_finished_task_with_changed_settings_is_left_alone() -> None:
+    c = campaign(robot="720")
+    o, _, s = existing(c, Phase.FINISHED)
+    t = task_record(campaign(robot="719"), "101", started=True)
+    assert not plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s)).has_changes
+
+
+# --- removed contacts -------------------------------------------------------------
+
+
+def test_removed_contacts_replace_never_started_xfyeta_task() -> None:
+    c = campaign(numbers=phones(2))
+    bigger = campaign(numbers=phones(3))
+    o, t, s = existing(bigger, Phase.NOT_STARTED)
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    assert kinds(plan) == [("delete", "spring", 0), ("create", "spring", 0), ("insert", "spring", 2),
+                           ("start", "spring", 0)]
+
+
+def test_removed_contacts_on_started_xfyeta_task_warn() -> None:
+    c = campaign(numbers=phones(2))
+    o, t, s = existing(campaign(numbers=phones(3)), Phase.RUNNING)
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    assert not plan.has_changes and plan.applyable
+    assert "1 contacts removed from the files stay queued" in plan.warnings[0].message
+
+
+def test_removed_contacts_on_yccall_are_removed() -> None:
+    c = campaign(numbers=phones(2), provider="callcenter")
+    o, t, s = existing(campaign(numbers=phones(3), provider="callcenter"), Phase.RUNNING)
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    assert kinds(plan) == [("remove", "spring", 1)] and plan.actions[0].phones == (phones(3)[2],)
+
+
+# --- yccall specifics -------------------------------------------------------------
+
+
+def test_yccall_create_carries_contacts_and_appends_the_rest() -> None:
+    c = campaign(n=12_000, provider="callcenter")
+    plan = plan_for(c)
+    assert kinds(plan) == [("create", "spring", 10_000), ("insert", "spring", 2_000), ("start", "spring", 0)]
+
+
+def test_yccall_appends_to_a_running_task_instead_of_a_new_wave() -> None:
+    c = campaign(n=5, provider="callcenter")
+    o, t, s = existing(c, Phase.RUNNING, sent_n=3)
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    assert kinds(plan) == [("insert", "spring", 2)] and plan.actions[0].task_id == "101"
+
+
+def test_yccall_ended_task_gets_new_contacts_in_a_new_wave() -> None:
+    c = campaign(n=5, provider="callcenter")
+    o, t, s = existing(c, Phase.FINISHED, sent_n=3)
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    assert kinds(plan) == [("create", "spring", 2), ("start", "spring", 0)] and plan.actions[0].wave == 2
+
+
+# --- drift ----------------------------------------------------------------------------
+
+
+def test_started_task_deleted_outside_is_not_recreated() -> None:
+    c = campaign()
+    _, t, s = existing(c, Phase.RUNNING)
+    plan = plan_for(c, obs=observed(), rec=recorded(tasks=[t], contacts=s))
+    assert not plan.applyable and not plan.actions
+    assert "deleted outside campaignctl" in plan.errors[0].message and "3 contacts again" in plan.errors[0].message
+
+
+def test_started_task_deleted_outside_recreated_with_allow_replace() -> None:
+    c = campaign()
+    _, t, s = existing(c, Phase.RUNNING)
+    plan = plan_for(c, obs=observed(), rec=recorded(tasks=[t], contacts=s), allow=["spring"])
+    assert kinds(plan) == [("create", "spring", 0), ("insert", "spring", 3), ("start", "spring", 0)]
+
+
+def test_never_started_task_deleted_outside_is_recreated_with_warning() -> None:
+    c = campaign()
+    _, t, s = existing(c, Phase.NOT_STARTED)
+    plan = plan_for(c, obs=observed(), rec=recorded(tasks=[t], contacts=s))
+    assert kinds(plan) == [("create", "spring", 0), ("insert", "spring", 3), ("start", "spring", 0)]
+    assert "before it started" in plan.warnings[0].message
+
+
+def test_deleted_flag_in_listing_counts_as_absent() -> None:
+    c = campaign()
+    o, t, s = existing(c, Phase.RUNNING)
+    o = observed_task("101", o.name, Phase.RUNNING, deleted=True)
+    assert not plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s)).applyable
+
+
+def test_unrecorded_task_with_our_name_is_an_error_not_a_duplicate() -> None:
+    c = campaign()
+    o = observed_task("555", "gitops-spring", Phase.NOT_STARTED)
+    plan = plan_for(c, obs=observed(o))
+    assert not plan.actions and "campaignctl import spring 555" in plan.errors[0].message
+
+
+def test_task_of_interrupted_create_is_adopted() -> None:
+    c = campaign()
+    o = observed_task("555", "gitops-spring", Phase.NOT_STARTED, count=0)
+    entry = JournalEntry(1, "spring", "iflytek", "create", "", CallOutcome.PENDING,
+                         {"wave": 1, "fingerprint": c.settings_fingerprint(), "phones": []})
+    plan = plan_for(c, obs=observed(o), rec=recorded(pending=[entry]))
+    assert kinds(plan) == [("adopt", "spring", 0), ("insert", "spring", 3), ("start", "spring", 0)]
+    assert plan.actions[1].task_id == "555"
+
+
+@pytest.mark.parametrize(("count", "expected"), [(2, [("insert", "spring", 1), ("start", "spring", 0)]),
+                                                 (1, [("insert", "spring", 2), ("start", "spring", 0)])])
+def test_interrupted_insert_settled_by_count(count, expected) -> None:
+    c = campaign()
+    o, t, s = existing(c, Phase.NOT_STARTED, sent_n=1, count=count)
+    entry = JournalEntry(1, "spring", "iflytek", "insert", "101", CallOutcome.PENDING,
+                         {"wave": 1, "phones": [phones(3)[1]], "count_before": 1})
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s, pending=[entry]))
+    assert kinds(plan) == expected
+
+
+def test_interrupted_insert_with_unexplained_count_blocks_the_campaign() -> None:
+    c = campaign()
+    o, t, s = existing(c, Phase.NOT_STARTED, sent_n=1, count=7)
+    entry = JournalEntry(1, "spring", "iflytek", "insert", "101", CallOutcome.PENDING,
+                         {"wave": 1, "phones": [phones(3)[1]], "count_before": 1})
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s, pending=[entry]))
+    assert not plan.applyable and "cannot be settled" in plan.errors[0].message
+
+
+def test_unobservable_profile_is_an_error_for_its_campaigns_only() -> None:
+    a, b = campaign("a"), campaign("b", provider="callcenter")
+    plan = plan_for(a, b, obs=observed(errors={"iflytek": "connection refused"}))
+    assert [e.campaign for e in plan.errors] == ["a"]
+    assert [x.campaign for x in plan.actions] == ["b", "b"]
+
+
+# --- removed campaigns, prune, strangers ---------------------------------------------------
+
+
+def test_campaign_left_files_is_kept_without_prune_and_deleted_with_it() -> None:
+    gone = campaign("old")
+    o, t, s = existing(gone, Phase.RUNNING)
+    rec = recorded(tasks=[t], contacts=s)
+    plan = plan_for(obs=observed(o), rec=rec)
+    assert not plan.actions and "left the files" in plan.warnings[0].message
+    pruned = plan_for(obs=observed(o), rec=rec, prune=True)
+    assert kinds(pruned) == [("delete", "old", 0)]
+
+
+def test_unknown_task_with_prefix_is_left_alone() -> None:
+    plan = plan_for(obs=observed(observed_task("9", "gitops-stranger", Phase.RUNNING)), prune=True)
+    assert not plan.actions and "left alone" in plan.warnings[0].message
+
+
+# --- direct mode --------------------------------------------------------------------
+
+
+def test_direct_dials_each_contact_once_in_batches() -> None:
+    c = campaign(mode="direct", n=120)
+    plan = plan_for(c)
+    assert kinds(plan) == [("dial", "spring", 120)] and plan.actions[0].calls == 3
+
+
+def test_direct_skips_dialed_and_unknown_and_redials_settled_not_dialed() -> None:
+    c = campaign(mode="direct", n=4)
+    nums = phones(4)
+    recs = (sent(c, "", nums[:1], status=ContactStatus.DIALED) + sent(c, "", nums[1:2], status=ContactStatus.UNKNOWN)
+            + sent(c, "", nums[2:3], status=ContactStatus.NOT_DIALED))
+    plan = plan_for(c, rec=recorded(contacts=recs))
+    assert plan.actions[0].phones == (nums[2], nums[3])
+    assert "unknown dial outcome" in plan.warnings[0].message
+
+
+def test_direct_paused_dials_nothing_and_unknown_is_warning_not_change() -> None:
+    c = campaign(mode="direct", n=2)
+    recs = sent(c, "", phones(2), status=ContactStatus.UNKNOWN)
+    plan = plan_for(campaign(mode="direct", n=2, state="paused"), rec=recorded(contacts=recs))
+    assert not plan.has_changes and plan.applyable and plan.warnings
+
+
+def test_direct_on_yccall_is_an_error() -> None:
+    assert not plan_for(campaign(mode="direct", provider="callcenter")).applyable
+
+
+# --- helpers -----------------------------------------------------------------------
+
+
+def test_wave_of() -> None:
+    assert wave_of("gitops-a", "gitops-a") == 1
+    assert wave_of("gitops-a~3", "gitops-a") == 3
+    assert wave_of("gitops-a-b", "gitops-a") is None
+    assert wave_of("gitops-a~x", "gitops-a") is None
+
+
+def test_resolve_insert_verdicts() -> None:
+    e = JournalEntry(1, "a", "p", "insert", "1", CallOutcome.PENDING, {"phones": ["1", "2"], "count_before": 5})
+    assert resolve_insert(e, 5) == "not-applied"
+    assert resolve_insert(e, 7) == "applied"
+    assert resolve_insert(e, 6) == "ambiguous"
+    assert resolve_insert(e, None) == "ambiguous"
+
+
+def test_plan_digest_ignores_reasons_but_not_contacts() -> None:
+    a = plan_for(campaign(n=3))
+    b = plan_for(campaign(n=4))
+    assert a.digest() == plan_for(campaign(n=3)).digest() and a.digest() != b.digest()
+    assert ActionKind.ADOPT.mutates_platform is False
