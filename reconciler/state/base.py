@@ -125,15 +125,18 @@ class StateStore(Protocol):
         """Task records, ordered by campaign then wave."""
         ...
 
-    def contacts(self, campaign: str) -> list[ContactRecord]: ...
+    def contacts(self, campaign: str, task_id: str | None = None) -> list[ContactRecord]:
+        """Contact records of a campaign (of one task when ``task_id`` is given;
+        ``""`` selects the direct-callout rows), ordered by wave, task id, phone."""
+        ...
 
     def journal(
         self, campaign: str | None = None, outcomes: Sequence[CallOutcome] | None = None
     ) -> list[JournalEntry]:
-        """Journal entries in call order, optionally filtered."""
+        """Journal entries in call order, optionally filtered (``outcomes=[]`` matches nothing)."""
         ...
 
-    # --- writes (each bumps serial) ----------------------------------------
+    # --- writes (each bumps serial by one; an empty bulk write is a no-op) ----
     def put_campaign(self, record: CampaignRecord) -> None: ...
 
     def put_task(self, record: TaskRecord) -> None:
@@ -169,9 +172,15 @@ class StateStore(Protocol):
         """Hold the exclusive apply lock; raises LockTimeout naming the holder."""
         ...
 
-    def current_lock(self) -> LockInfo | None: ...
+    def current_lock(self) -> LockInfo | None:
+        """The lock as held right now by a live holder, or None (the lock never
+        bumps serial: taking it does not make a saved plan stale)."""
+        ...
 
-    def force_unlock(self, lock_id: str) -> bool: ...
+    def force_unlock(self, lock_id: str) -> bool:
+        """Release the lock ``lock_id`` whoever holds it; False when that lock is
+        not the current one. On PostgreSQL a live holder's session is ended."""
+        ...
 
     def close(self) -> None: ...
 

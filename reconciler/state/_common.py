@@ -1,0 +1,121 @@
+"""Helpers shared by the state backends: time stamps, lock ids and waiting,
+JSON columns and contact de-duplication.
+
+Kept private so the three backends behave the same way where the protocol
+leaves room (ordering, empty writes, lock messages).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.errors import LockTimeout
+from reconciler.state.base import ContactRecord, LockInfo
+
+__all__ = [
+    "contact_sort_key",
+    "dedupe_contacts",
+    "dump_json",
+    "holder_name",
+    "load_json",
+    "new_lock_info",
+    "outcome_filter",
+    "utc_now",
+    "wait_for_lock",
+]
+
+FIRST_DELAY = 0.05  # seconds before the second attempt
+MAX_DELAY = 1.0  # the delay grows by half each attempt up to this
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC with milliseconds, e.g. ``2026-01-02T03:04:05.678Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def holder_name() -> str:
+    """``user@host pid N``: enough for a person to find the process holding a lock."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+
+
+def new_lock_info(operation: str) -> LockInfo:
+    return LockInfo(id=str(uuid.uuid4()), holder=holder_name(), operation=operation, created_at=utc_now())
+
+
+def lock_timeout_error(holder: LockInfo | None, waited: float, where: str) -> LockTimeout:
+    """The message a user sees when another run holds the lock."""
+    if holder is None:
+        who = "another process (its details are not recorded yet)"
+        hint = "try again in a moment"
+    else:
+        who = f"{holder.holder} for {holder.operation!r} since {holder.created_at} (lock id {holder.id})"
+        hint = f"if that process is gone, release the lock with `campaignctl state unlock {holder.id}`"
+    return LockTimeout(f"the state lock of {where} is held by {who}; waited {waited:.1f}s; {hint}")
+
+
+def wait_for_lock(
+    attempt: Callable[[], bool],
+    holder: Callable[[], LockInfo | None],
+    timeout: float,
+    where: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Call ``attempt`` until it returns True, sleeping a growing delay between
+    tries, until ``timeout`` seconds have passed (0 = a single try); then raise
+    LockTimeout naming the holder."""
+    start = time.monotonic()
+    deadline = start + max(timeout, 0.0)
+    delay = FIRST_DELAY
+    while True:
+        if attempt():
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise lock_timeout_error(holder(), time.monotonic() - start, where)
+        sleep(min(delay, remaining))
+        delay = min(delay * 1.5, MAX_DELAY)
+
+
+def dump_json(value: Mapping[str, Any] | None) -> str:
+    """One spelling per mapping; values JSON cannot hold are stored as their str."""
+    return json.dumps(dict(value or {}), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def load_json(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def dedupe_contacts(records: Iterable[ContactRecord]) -> list[ContactRecord]:
+    """Last record wins per (campaign, task_id, phone), as a bulk upsert would."""
+    by_key: dict[tuple[str, str, str], ContactRecord] = {}
+    for record in records:
+        key = (record.campaign, record.task_id, record.phone)
+        by_key.pop(key, None)
+        by_key[key] = record
+    return list(by_key.values())
+
+
+def contact_sort_key(record: ContactRecord) -> tuple[int, str, str]:
+    return (record.wave, record.task_id, record.phone)
+
+
+def outcome_filter(outcomes: Sequence[Any] | None) -> list[str] | None:
+    """None = every outcome; otherwise the list of outcome values to keep."""
+    if outcomes is None:
+        return None
+    return [str(getattr(o, "value", o)) for o in outcomes]

@@ -1,0 +1,244 @@
+"""An in-memory state store for tests and dry runs.
+
+Several ``MemoryStore`` handles may share one :class:`MemoryBacking`, the way
+two processes share one database: they see each other's writes and contend
+for the same lock. Nothing survives the process.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from reconciler.errors import StateError
+from reconciler.state._common import (
+    contact_sort_key,
+    dedupe_contacts,
+    dump_json,
+    load_json,
+    new_lock_info,
+    outcome_filter,
+    utc_now,
+    wait_for_lock,
+)
+from reconciler.state.base import (
+    CallOutcome,
+    CampaignRecord,
+    ContactRecord,
+    JournalEntry,
+    LockInfo,
+    TaskRecord,
+)
+
+__all__ = ["MemoryBacking", "MemoryStore"]
+
+
+@dataclass
+class MemoryBacking:
+    """The data behind one or more MemoryStore handles (mutable, guarded by ``mutex``)."""
+
+    lineage: str = field(default_factory=lambda: str(uuid.uuid4()))
+    serial: int = 0
+    campaigns: dict[str, CampaignRecord] = field(default_factory=dict)
+    tasks: dict[tuple[str, str], TaskRecord] = field(default_factory=dict)
+    contacts: dict[tuple[str, str, str], ContactRecord] = field(default_factory=dict)
+    journal: list[JournalEntry] = field(default_factory=list)
+    lock: LockInfo | None = None
+    lock_owner: object | None = None  # the MemoryStore handle holding ``lock``
+    mutex: threading.RLock = field(default_factory=threading.RLock)
+
+
+class MemoryStore:
+    """StateStore kept in a :class:`MemoryBacking`; thread-safe."""
+
+    def __init__(self, backing: MemoryBacking | None = None) -> None:
+        self.backing = backing if backing is not None else MemoryBacking()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(lineage={self.backing.lineage!r})"
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StateError("the state store is closed")
+
+    def _bump(self) -> None:
+        self.backing.serial += 1
+
+    # --- reads -----------------------------------------------------------
+    def lineage(self) -> str:
+        self._check_open()
+        return self.backing.lineage
+
+    def serial(self) -> int:
+        self._check_open()
+        with self.backing.mutex:
+            return self.backing.serial
+
+    def campaigns(self) -> list[CampaignRecord]:
+        self._check_open()
+        with self.backing.mutex:
+            return sorted(self.backing.campaigns.values(), key=lambda c: c.name)
+
+    def tasks(self, campaign: str | None = None) -> list[TaskRecord]:
+        self._check_open()
+        with self.backing.mutex:
+            rows = [t for t in self.backing.tasks.values() if campaign is None or t.campaign == campaign]
+        return sorted(rows, key=lambda t: (t.campaign, t.wave, t.task_id))
+
+    def contacts(self, campaign: str, task_id: str | None = None) -> list[ContactRecord]:
+        self._check_open()
+        with self.backing.mutex:
+            rows = [
+                c
+                for c in self.backing.contacts.values()
+                if c.campaign == campaign and (task_id is None or c.task_id == task_id)
+            ]
+        return sorted(rows, key=contact_sort_key)
+
+    def journal(
+        self, campaign: str | None = None, outcomes: Sequence[CallOutcome] | None = None
+    ) -> list[JournalEntry]:
+        self._check_open()
+        wanted = outcome_filter(outcomes)
+        with self.backing.mutex:
+            return [
+                e
+                for e in self.backing.journal
+                if (campaign is None or e.campaign == campaign) and (wanted is None or e.outcome.value in wanted)
+            ]
+
+    # --- writes ----------------------------------------------------------
+    def put_campaign(self, record: CampaignRecord) -> None:
+        self._check_open()
+        with self.backing.mutex:
+            self.backing.campaigns[record.name] = record
+            self._bump()
+
+    def put_task(self, record: TaskRecord) -> None:
+        self._check_open()
+        with self.backing.mutex:
+            self.backing.tasks[(record.campaign, record.task_id)] = record
+            self._bump()
+
+    def put_contacts(self, records: Sequence[ContactRecord]) -> None:
+        self._check_open()
+        if not records:
+            return
+        unique = dedupe_contacts(records)
+        with self.backing.mutex:
+            for record in unique:
+                self.backing.contacts[(record.campaign, record.task_id, record.phone)] = record
+            self._bump()
+
+    def delete_contacts(self, campaign: str, task_id: str, phones: Sequence[str]) -> None:
+        self._check_open()
+        if not phones:
+            return
+        with self.backing.mutex:
+            for phone in phones:
+                self.backing.contacts.pop((campaign, task_id, phone), None)
+            self._bump()
+
+    def forget_campaign(self, campaign: str) -> None:
+        self._check_open()
+        with self.backing.mutex:
+            b = self.backing
+            b.campaigns.pop(campaign, None)
+            b.tasks = {k: v for k, v in b.tasks.items() if k[0] != campaign}
+            b.contacts = {k: v for k, v in b.contacts.items() if k[0] != campaign}
+            self._bump()
+
+    def begin_call(
+        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any]
+    ) -> int:
+        self._check_open()
+        with self.backing.mutex:
+            entry = JournalEntry(
+                id=len(self.backing.journal) + 1,
+                campaign=campaign,
+                profile=profile,
+                call=call,
+                task_id=task_id,
+                outcome=CallOutcome.PENDING,
+                request=load_json(dump_json(request)),  # the same copy a database would give back
+                started_at=utc_now(),
+            )
+            self.backing.journal.append(entry)
+            self._bump()
+            return entry.id
+
+    def end_call(
+        self,
+        entry_id: int,
+        outcome: CallOutcome,
+        detail: str = "",
+        result: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._check_open()
+        with self.backing.mutex:
+            if not 1 <= entry_id <= len(self.backing.journal):
+                raise StateError(f"journal entry {entry_id} does not exist")
+            old = self.backing.journal[entry_id - 1]
+            self.backing.journal[entry_id - 1] = replace(
+                old,
+                outcome=CallOutcome(outcome),
+                detail=detail,
+                result=load_json(dump_json(result)),
+                finished_at=utc_now(),
+            )
+            self._bump()
+
+    # --- lock ------------------------------------------------------------
+    def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]:
+        return self._lock(operation, timeout)
+
+    @contextmanager
+    def _lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:
+        self._check_open()
+        info = new_lock_info(operation)
+        token = object()  # this acquisition, so a second one on the same handle also waits
+
+        def attempt() -> bool:
+            with self.backing.mutex:
+                if self.backing.lock is not None:
+                    return False
+                self.backing.lock, self.backing.lock_owner = info, (self, token)
+                return True
+
+        wait_for_lock(attempt, self.current_lock, timeout, "the in-memory state")
+        try:
+            yield info
+        finally:
+            with self.backing.mutex:
+                if self.backing.lock_owner == (self, token):
+                    self.backing.lock, self.backing.lock_owner = None, None
+
+    def current_lock(self) -> LockInfo | None:
+        with self.backing.mutex:
+            return self.backing.lock
+
+    def force_unlock(self, lock_id: str) -> bool:
+        with self.backing.mutex:
+            if self.backing.lock is None or self.backing.lock.id != lock_id:
+                return False
+            self.backing.lock, self.backing.lock_owner = None, None
+            return True
+
+    def close(self) -> None:
+        """Release a lock this handle holds; later calls raise StateError."""
+        with self.backing.mutex:
+            owner = self.backing.lock_owner
+            if isinstance(owner, tuple) and owner[0] is self:
+                self.backing.lock, self.backing.lock_owner = None, None
+        self._closed = True

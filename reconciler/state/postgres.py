@@ -1,0 +1,564 @@
+"""The shared state store: PostgreSQL through psycopg 3, for teams and CI runners.
+
+Tables live in their own schema (``campaignctl`` unless told otherwise),
+created and migrated on open under a transaction-level advisory lock so two
+runners opening a fresh database at once do not race. One connection per
+store, in autocommit mode, guarded by a re-entrant lock; every write is one
+transaction that also bumps the serial row.
+
+The apply lock is a session-level ``pg_try_advisory_lock`` on a key derived
+from the schema name, polled with a growing delay: the server releases it by
+itself when the holder's session ends (process killed, network gone). The
+``lock_holder`` row only describes the holder for the error message; it counts
+only while the backend it names still holds the advisory lock.
+
+The DSN is never shown: every psycopg error is turned into a StateError whose
+message, and chained cause, have the password masked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from reconciler.errors import StateError
+from reconciler.state._common import (
+    dedupe_contacts,
+    dump_json,
+    new_lock_info,
+    outcome_filter,
+    utc_now,
+    wait_for_lock,
+)
+from reconciler.state.base import (
+    CallOutcome,
+    CampaignRecord,
+    ContactRecord,
+    ContactStatus,
+    JournalEntry,
+    LockInfo,
+    TaskRecord,
+)
+
+__all__ = ["MIGRATIONS", "PostgresStore", "mask_dsn"]
+
+T = TypeVar("T")
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+CONNECT_TIMEOUT = 10  # seconds
+TERMINATE_WAIT = 5.0  # seconds force_unlock waits for a terminated holder's session to end
+
+# Applied once each, in order, in one transaction; append, never edit.
+# Key columns use the "C" collation so ordering matches the other backends.
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+        CREATE TABLE meta (
+            one integer PRIMARY KEY CHECK (one = 1),
+            lineage text NOT NULL,
+            serial bigint NOT NULL
+        );
+        CREATE TABLE campaigns (
+            name text COLLATE "C" PRIMARY KEY,
+            profile text NOT NULL,
+            mode text NOT NULL,
+            provider_type text NOT NULL DEFAULT ''
+        );
+        CREATE TABLE tasks (
+            campaign text COLLATE "C" NOT NULL,
+            task_id text COLLATE "C" NOT NULL,
+            wave integer NOT NULL,
+            profile text NOT NULL,
+            remote_name text NOT NULL,
+            settings_fingerprint text NOT NULL,
+            started boolean NOT NULL DEFAULT false,
+            deleted boolean NOT NULL DEFAULT false,
+            created_at text NOT NULL DEFAULT '',
+            PRIMARY KEY (campaign, task_id)
+        );
+        CREATE TABLE contacts (
+            campaign text COLLATE "C" NOT NULL,
+            task_id text COLLATE "C" NOT NULL,
+            phone text COLLATE "C" NOT NULL,
+            fingerprint text NOT NULL,
+            wave integer NOT NULL DEFAULT 0,
+            data_id text,
+            status text NOT NULL,
+            PRIMARY KEY (campaign, task_id, phone)
+        );
+        CREATE TABLE journal (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            campaign text NOT NULL,
+            profile text NOT NULL,
+            call text NOT NULL,
+            task_id text NOT NULL,
+            outcome text NOT NULL,
+            request jsonb NOT NULL DEFAULT '{}',
+            result jsonb NOT NULL DEFAULT '{}',
+            detail text NOT NULL DEFAULT '',
+            started_at text NOT NULL DEFAULT '',
+            finished_at text NOT NULL DEFAULT ''
+        );
+        CREATE INDEX journal_campaign ON journal (campaign, id);
+        CREATE INDEX journal_outcome ON journal (outcome, id);
+        CREATE TABLE lock_holder (
+            one integer PRIMARY KEY CHECK (one = 1),
+            lock_id text NOT NULL,
+            holder text NOT NULL,
+            operation text NOT NULL,
+            created_at text NOT NULL,
+            backend_pid integer NOT NULL
+        )
+        """,
+    ),
+)
+
+_CONTACT_COLUMNS = "campaign, task_id, phone, fingerprint, wave, data_id, status"
+_JOURNAL_COLUMNS = "id, campaign, profile, call, task_id, outcome, request, result, detail, started_at, finished_at"
+_HOLDER_BACKEND = """
+    SELECT l.pid FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.classid = %s::bigint::oid AND l.objid = %s::bigint::oid
+"""
+
+
+def _secrets_of(dsn: str) -> list[str]:
+    found: list[str] = []
+    with contextlib.suppress(Exception):
+        password = conninfo_to_dict(dsn).get("password")
+        if password:
+            found.append(str(password))
+    with contextlib.suppress(ValueError):
+        parts = urlsplit(dsn)
+        if parts.password:
+            found += [parts.password, unquote(parts.password)]
+    for match in re.finditer(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn, flags=re.IGNORECASE):
+        found += [match.group(1), match.group(1).strip("'")]
+    return sorted({s for s in found if s}, key=len, reverse=True)
+
+
+def mask_dsn(text: str, dsn: str) -> str:
+    """``text`` with the DSN's password (in any spelling) replaced by ``***``."""
+    for secret in _secrets_of(dsn):
+        text = text.replace(secret, "***")
+    text = re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text, flags=re.IGNORECASE)
+
+
+class RedactedDatabaseError(Exception):
+    """Stands in for a psycopg error whose text held the password."""
+
+
+def _lock_key(schema: str) -> int:
+    """A positive 63-bit advisory-lock key per schema."""
+    digest = hashlib.blake2b(f"campaignctl state lock {schema}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+class PostgresStore:
+    """StateStore in PostgreSQL schema ``schema`` of the database at ``dsn``."""
+
+    def __init__(self, dsn: str, schema: str = "campaignctl") -> None:
+        if not _SCHEMA_NAME.match(schema):
+            raise StateError(f"invalid PostgreSQL schema name {schema!r}: use lower-case letters, digits and _")
+        self._dsn = dsn
+        self.schema = schema
+        self._where = self._describe(dsn, schema)
+        self._key = _lock_key(schema)
+        self._mutex = threading.RLock()
+        self._held: LockInfo | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+        with self._guard("cannot connect"):
+            self._conn = psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+        try:
+            with self._guard("cannot prepare the schema"):
+                self._migrate()
+        except StateError:
+            self._close_quietly()
+            raise
+
+    @staticmethod
+    def _describe(dsn: str, schema: str) -> str:
+        """``host:port/db schema s``: where the state is, without credentials."""
+        try:
+            params = conninfo_to_dict(dsn)
+        except Exception:
+            return f"schema {schema}"
+        host = params.get("host") or "localhost"
+        port = params.get("port") or 5432
+        return f"{host}:{port}/{params.get('dbname') or params.get('user') or ''} schema {schema}"
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self._where!r})"
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- plumbing ----------------------------------------------------------
+    @contextmanager
+    def _guard(self, doing: str) -> Iterator[None]:
+        """Turn psycopg errors into StateError, the password masked everywhere."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            text = str(exc).strip() or type(exc).__name__
+            safe = mask_dsn(text, self._dsn)
+            cause: BaseException = exc if safe == text else RedactedDatabaseError(f"{type(exc).__name__}: {safe}")
+            raise StateError(f"PostgreSQL state store {self._where}: {doing}: {safe}") from cause
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            raise StateError(f"PostgreSQL state store {self._where} is closed")
+        return self._conn
+
+    def _read(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
+        with self._mutex, self._guard("read failed"):
+            return fn(self._connection())
+
+    def _write(self, fn: Callable[[psycopg.Connection[Any]], T], bump: bool = True) -> T:
+        with self._mutex, self._guard("write failed"):
+            conn = self._connection()
+            with conn.transaction():
+                value = fn(conn)
+                if bump:
+                    conn.execute("UPDATE meta SET serial = serial + 1 WHERE one = 1")
+            return value
+
+    def _migrate(self) -> None:
+        conn = self._connection()
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key("migrate " + self.schema),))
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(self.schema)))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, applied_at text NOT NULL)"
+            )
+            row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+            current = int(row[0]) if row else 0
+            latest = MIGRATIONS[-1][0]
+            if current > latest:
+                raise StateError(
+                    f"PostgreSQL state store {self._where} has schema version {current}, newer than this "
+                    f"campaignctl knows ({latest}); upgrade campaignctl"
+                )
+            for version, script in MIGRATIONS:
+                if version <= current:
+                    continue
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                if version == 1:
+                    conn.execute("INSERT INTO meta (one, lineage, serial) VALUES (1, %s, 0)", (str(uuid.uuid4()),))
+                conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (%s, %s)", (version, utc_now()))
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+
+    def _close_quietly(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    def schema_version(self) -> int:
+        return self._read(lambda c: int(_one(c.execute("SELECT MAX(version) FROM schema_version"))))
+
+    # --- reads -------------------------------------------------------------
+    def lineage(self) -> str:
+        return self._read(lambda c: str(_one(c.execute("SELECT lineage FROM meta WHERE one = 1"))))
+
+    def serial(self) -> int:
+        return self._read(lambda c: int(_one(c.execute("SELECT serial FROM meta WHERE one = 1"))))
+
+    def campaigns(self) -> list[CampaignRecord]:
+        rows = self._read(
+            lambda c: c.execute("SELECT name, profile, mode, provider_type FROM campaigns ORDER BY name").fetchall()
+        )
+        return [CampaignRecord(name=r[0], profile=r[1], mode=r[2], provider_type=r[3]) for r in rows]
+
+    def tasks(self, campaign: str | None = None) -> list[TaskRecord]:
+        query = (
+            "SELECT campaign, wave, profile, task_id, remote_name, settings_fingerprint, started, deleted, created_at"
+            " FROM tasks WHERE (%(c)s::text IS NULL OR campaign = %(c)s) ORDER BY campaign, wave, task_id"
+        )
+        rows = self._read(lambda c: c.execute(query, {"c": campaign}).fetchall())
+        return [
+            TaskRecord(
+                campaign=r[0],
+                wave=r[1],
+                profile=r[2],
+                task_id=r[3],
+                remote_name=r[4],
+                settings_fingerprint=r[5],
+                started=r[6],
+                deleted=r[7],
+                created_at=r[8],
+            )
+            for r in rows
+        ]
+
+    def contacts(self, campaign: str, task_id: str | None = None) -> list[ContactRecord]:
+        query = (
+            f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE campaign = %(c)s"
+            " AND (%(t)s::text IS NULL OR task_id = %(t)s) ORDER BY wave, task_id, phone"
+        )
+        rows = self._read(lambda c: c.execute(query, {"c": campaign, "t": task_id}).fetchall())
+        return [
+            ContactRecord(
+                campaign=r[0],
+                task_id=r[1],
+                phone=r[2],
+                fingerprint=r[3],
+                wave=r[4],
+                data_id=r[5],
+                status=ContactStatus(r[6]),
+            )
+            for r in rows
+        ]
+
+    def journal(
+        self, campaign: str | None = None, outcomes: Sequence[CallOutcome] | None = None
+    ) -> list[JournalEntry]:
+        wanted = outcome_filter(outcomes)
+        query = (
+            f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE (%(c)s::text IS NULL OR campaign = %(c)s)"
+            " AND (%(any)s OR outcome = ANY(%(o)s)) ORDER BY id"
+        )
+        params = {"c": campaign, "any": wanted is None, "o": wanted or []}
+        rows = self._read(lambda c: c.execute(query, params).fetchall())
+        return [
+            JournalEntry(
+                id=r[0],
+                campaign=r[1],
+                profile=r[2],
+                call=r[3],
+                task_id=r[4],
+                outcome=CallOutcome(r[5]),
+                request=r[6],
+                result=r[7],
+                detail=r[8],
+                started_at=r[9],
+                finished_at=r[10],
+            )
+            for r in rows
+        ]
+
+    # --- writes ------------------------------------------------------------
+    def put_campaign(self, record: CampaignRecord) -> None:
+        self._write(
+            lambda c: c.execute(
+                "INSERT INTO campaigns (name, profile, mode, provider_type) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET profile = excluded.profile, mode = excluded.mode,"
+                " provider_type = excluded.provider_type",
+                (record.name, record.profile, record.mode, record.provider_type),
+            )
+        )
+
+    def put_task(self, r: TaskRecord) -> None:
+        self._write(
+            lambda c: c.execute(
+                "INSERT INTO tasks (campaign, task_id, wave, profile, remote_name, settings_fingerprint,"
+                " started, deleted, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (campaign, task_id) DO UPDATE SET wave = excluded.wave, profile = excluded.profile,"
+                " remote_name = excluded.remote_name, settings_fingerprint = excluded.settings_fingerprint,"
+                " started = excluded.started, deleted = excluded.deleted, created_at = excluded.created_at",
+                (
+                    r.campaign,
+                    r.task_id,
+                    r.wave,
+                    r.profile,
+                    r.remote_name,
+                    r.settings_fingerprint,
+                    r.started,
+                    r.deleted,
+                    r.created_at,
+                ),
+            )
+        )
+
+    def put_contacts(self, records: Sequence[ContactRecord]) -> None:
+        """COPY into a session temp table, then one upsert: fast for 10^6 rows."""
+        if not records:
+            return
+        unique = dedupe_contacts(records)
+
+        def upsert(c: psycopg.Connection[Any]) -> None:
+            c.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS contacts_in"
+                " (LIKE contacts INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            with c.cursor() as cur, cur.copy(f"COPY contacts_in ({_CONTACT_COLUMNS}) FROM STDIN") as copy:
+                for r in unique:
+                    status = ContactStatus(r.status).value
+                    copy.write_row((r.campaign, r.task_id, r.phone, r.fingerprint, r.wave, r.data_id, status))
+            c.execute(
+                f"INSERT INTO contacts ({_CONTACT_COLUMNS}) SELECT {_CONTACT_COLUMNS} FROM contacts_in"
+                " ON CONFLICT (campaign, task_id, phone) DO UPDATE SET fingerprint = excluded.fingerprint,"
+                " wave = excluded.wave, data_id = excluded.data_id, status = excluded.status"
+            )
+
+        self._write(upsert)
+
+    def delete_contacts(self, campaign: str, task_id: str, phones: Sequence[str]) -> None:
+        if not phones:
+            return
+        self._write(
+            lambda c: c.execute(
+                "DELETE FROM contacts WHERE campaign = %s AND task_id = %s AND phone = ANY(%s)",
+                (campaign, task_id, list(phones)),
+            )
+        )
+
+    def forget_campaign(self, campaign: str) -> None:
+        def forget(c: psycopg.Connection[Any]) -> None:
+            c.execute("DELETE FROM contacts WHERE campaign = %s", (campaign,))
+            c.execute("DELETE FROM tasks WHERE campaign = %s", (campaign,))
+            c.execute("DELETE FROM campaigns WHERE name = %s", (campaign,))
+
+        self._write(forget)
+
+    def begin_call(
+        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any]
+    ) -> int:
+        def insert(c: psycopg.Connection[Any]) -> int:
+            cursor = c.execute(
+                "INSERT INTO journal (campaign, profile, call, task_id, outcome, request, started_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s) RETURNING id",
+                (campaign, profile, call, task_id, CallOutcome.PENDING.value, dump_json(request), utc_now()),
+            )
+            return int(_one(cursor))
+
+        return self._write(insert)
+
+    def end_call(
+        self,
+        entry_id: int,
+        outcome: CallOutcome,
+        detail: str = "",
+        result: Mapping[str, Any] | None = None,
+    ) -> None:
+        def update(c: psycopg.Connection[Any]) -> None:
+            cursor = c.execute(
+                "UPDATE journal SET outcome = %s, detail = %s, result = %s::jsonb, finished_at = %s WHERE id = %s",
+                (CallOutcome(outcome).value, detail, dump_json(result), utc_now(), entry_id),
+            )
+            if cursor.rowcount == 0:
+                raise StateError(f"journal entry {entry_id} does not exist")
+
+        self._write(update)
+
+    # --- lock --------------------------------------------------------------
+    def _key_parts(self) -> tuple[int, int]:
+        return self._key >> 32, self._key & 0xFFFF_FFFF
+
+    def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]:
+        return self._lock(operation, timeout)
+
+    @contextmanager
+    def _lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:
+        info = new_lock_info(operation)
+
+        def attempt() -> bool:
+            with self._mutex:
+                if self._held is not None:  # advisory locks nest per session; ours must not
+                    return False
+
+                def take(c: psycopg.Connection[Any]) -> bool:
+                    if not _one(c.execute("SELECT pg_try_advisory_lock(%s)", (self._key,))):
+                        return False
+                    c.execute(
+                        "INSERT INTO lock_holder (one, lock_id, holder, operation, created_at, backend_pid)"
+                        " VALUES (1, %s, %s, %s, %s, pg_backend_pid()) ON CONFLICT (one) DO UPDATE SET"
+                        " lock_id = excluded.lock_id, holder = excluded.holder, operation = excluded.operation,"
+                        " created_at = excluded.created_at, backend_pid = excluded.backend_pid",
+                        (info.id, info.holder, info.operation, info.created_at),
+                    )
+                    return True
+
+                if self._write(take, bump=False):
+                    self._held = info
+                    return True
+                return False
+
+        wait_for_lock(attempt, self.current_lock, timeout, self._where)
+        try:
+            yield info
+        finally:
+            self._release(info.id)
+
+    def _release(self, lock_id: str) -> None:
+        with self._mutex:
+            if self._held is None or self._held.id != lock_id:
+                return
+            self._held = None
+            conn = self._conn
+            if conn is None or conn.closed:
+                return  # the session is gone, and its advisory lock with it
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("DELETE FROM lock_holder WHERE lock_id = %s", (lock_id,))
+                conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
+
+    def current_lock(self) -> LockInfo | None:
+        def read(c: psycopg.Connection[Any]) -> LockInfo | None:
+            row = c.execute(
+                "SELECT lock_id, holder, operation, created_at FROM lock_holder"
+                f" WHERE one = 1 AND backend_pid IN ({_HOLDER_BACKEND})",
+                self._key_parts(),
+            ).fetchone()
+            return LockInfo(id=row[0], holder=row[1], operation=row[2], created_at=row[3]) if row else None
+
+        return self._read(read)
+
+    def force_unlock(self, lock_id: str) -> bool:
+        """Release ``lock_id``; a live holder's session is terminated (its
+        advisory lock goes with it, and the hung run cannot write any more)."""
+        with self._mutex:
+            if self._held is not None and self._held.id == lock_id:
+                self._release(lock_id)
+                return True
+            row = self._read(
+                lambda c: c.execute("SELECT lock_id, backend_pid FROM lock_holder WHERE one = 1").fetchone()
+            )
+            if row is None or row[0] != lock_id:
+                return False
+            holders = self._read(lambda c: [r[0] for r in c.execute(_HOLDER_BACKEND, self._key_parts())])
+            if row[1] in holders:
+                with self._guard(f"cannot end the session (backend {row[1]}) holding lock {lock_id}"):
+                    self._connection().execute("SELECT pg_terminate_backend(%s)", (row[1],))
+                deadline = time.monotonic() + TERMINATE_WAIT
+                while row[1] in holders and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    holders = self._read(lambda c: [r[0] for r in c.execute(_HOLDER_BACKEND, self._key_parts())])
+                if row[1] in holders:
+                    raise StateError(f"the session holding lock {lock_id} did not end within {TERMINATE_WAIT:.0f}s")
+            self._write(lambda c: c.execute("DELETE FROM lock_holder WHERE lock_id = %s", (lock_id,)), bump=False)
+            return True
+
+    def close(self) -> None:
+        """Release a lock this store holds and close the connection (idempotent)."""
+        with self._mutex:
+            if self._held is not None:
+                self._release(self._held.id)
+            self._close_quietly()
+
+
+def _one(cursor: psycopg.Cursor[Any]) -> Any:
+    row = cursor.fetchone()
+    if row is None:
+        raise StateError("the state store is missing its metadata row")
+    return row[0]

@@ -1,0 +1,470 @@
+"""The one conformance suite every StateStore passes: memory, sqlite, postgres."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from reconciler.errors import LockTimeout, StateError
+from reconciler.state.base import (
+    CallOutcome,
+    CampaignRecord,
+    ContactRecord,
+    ContactStatus,
+    JournalEntry,
+    StateStore,
+    TaskRecord,
+)
+from tests.state.conftest import Backend
+
+
+def task(campaign: str, task_id: str, wave: int = 1, **kw: object) -> TaskRecord:
+    fields: dict[str, object] = {
+        "profile": "xf",
+        "remote_name": f"cc-{campaign}",
+        "settings_fingerprint": "s1",
+        "created_at": "2026-01-01T00:00:00Z",
+    }
+    fields.update(kw)
+    return TaskRecord(campaign=campaign, wave=wave, task_id=task_id, **fields)  # type: ignore[arg-type]
+
+
+def contacts(campaign: str, task_id: str, count: int, start: int = 0, wave: int = 1) -> list[ContactRecord]:
+    return [
+        ContactRecord(
+            campaign=campaign,
+            phone=f"138{i:08d}",
+            fingerprint=f"fp{i}",
+            task_id=task_id,
+            wave=wave,
+            data_id=f"d{i}",
+        )
+        for i in range(start, start + count)
+    ]
+
+
+# --- reads and writes ---------------------------------------------------------
+
+
+def test_new_store_is_empty(store: StateStore) -> None:
+    assert isinstance(store, StateStore)
+    assert store.serial() == 0
+    assert store.campaigns() == []
+    assert store.tasks() == []
+    assert store.contacts("any") == []
+    assert store.journal() == []
+    assert store.current_lock() is None
+    assert store.lineage()
+
+
+def test_campaigns_upsert_by_name_and_sort(store: StateStore) -> None:
+    store.put_campaign(CampaignRecord("zeta", "xf", "task", "xfyeta"))
+    store.put_campaign(CampaignRecord("alpha", "xf", "task", "xfyeta"))
+    store.put_campaign(CampaignRecord("zeta", "yc", "direct", "yccall"))
+    assert store.campaigns() == [
+        CampaignRecord("alpha", "xf", "task", "xfyeta"),
+        CampaignRecord("zeta", "yc", "direct", "yccall"),
+    ]
+
+
+def test_tasks_upsert_by_campaign_and_task_id_ordered_by_campaign_then_wave(store: StateStore) -> None:
+    store.put_task(task("b", "t9", wave=2))
+    store.put_task(task("b", "t1", wave=1))
+    store.put_task(task("a", "t5", wave=1))
+    store.put_task(task("a", "shared", wave=2))
+    store.put_task(task("b", "shared", wave=3))  # same remote id under another campaign: a separate record
+    updated = task("b", "t1", wave=1, started=True, settings_fingerprint="s2", remote_name="cc-b-new")
+    store.put_task(updated)
+
+    assert [(t.campaign, t.wave, t.task_id) for t in store.tasks()] == [
+        ("a", 1, "t5"),
+        ("a", 2, "shared"),
+        ("b", 1, "t1"),
+        ("b", 2, "t9"),
+        ("b", 3, "shared"),
+    ]
+    assert store.tasks("b")[0] == updated
+    assert [t.task_id for t in store.tasks("a")] == ["t5", "shared"]
+    assert store.tasks("missing") == []
+    deleted = task("a", "t5", deleted=True)
+    store.put_task(deleted)
+    assert store.tasks("a")[0] == deleted
+
+
+def test_contacts_upsert_by_campaign_task_phone(store: StateStore) -> None:
+    store.put_contacts(contacts("c", "t1", 3))
+    store.put_contacts(contacts("c", "t2", 2, wave=2))  # the same phones in wave 2: separate rows
+    store.put_contacts(contacts("other", "t1", 1))
+    changed = ContactRecord("c", "13800000001", "fpX", "t1", 1, "d-new", ContactStatus.UNKNOWN)
+    store.put_contacts([changed])
+
+    rows = store.contacts("c")
+    assert len(rows) == 5
+    assert [(r.wave, r.task_id, r.phone) for r in rows] == sorted((r.wave, r.task_id, r.phone) for r in rows)
+    assert [r for r in rows if r.task_id == "t1" and r.phone == "13800000001"] == [changed]
+    assert store.contacts("c", "t2") == contacts("c", "t2", 2, wave=2)
+    assert len(store.contacts("other")) == 1
+
+
+def test_contacts_last_duplicate_in_one_batch_wins(store: StateStore) -> None:
+    first = ContactRecord("c", "13800000000", "fp1", "t1", 1, None)
+    last = ContactRecord("c", "13800000000", "fp2", "t1", 1, "d2", ContactStatus.DIALED)
+    store.put_contacts([first, last])
+    assert store.contacts("c") == [last]
+
+
+def test_direct_contacts_have_empty_task_id_and_every_status_round_trips(store: StateStore) -> None:
+    rows = [
+        ContactRecord("d", f"1390000000{i}", f"fp{i}", "", 0, None, status)
+        for i, status in enumerate(ContactStatus)
+    ]
+    store.put_contacts(rows)
+    store.put_contacts(contacts("d", "t1", 1))
+    assert store.contacts("d", "") == rows
+    assert [r.status for r in store.contacts("d", "")] == list(ContactStatus)
+    assert all(r.data_id is None for r in store.contacts("d", ""))
+
+
+def test_delete_contacts_only_of_that_task(store: StateStore) -> None:
+    store.put_contacts(contacts("c", "t1", 3))
+    store.put_contacts(contacts("c", "t2", 3, wave=2))
+    store.delete_contacts("c", "t1", ["13800000000", "13800000002", "19999999999"])
+    assert [(r.task_id, r.phone) for r in store.contacts("c")] == [
+        ("t1", "13800000001"),
+        ("t2", "13800000000"),
+        ("t2", "13800000001"),
+        ("t2", "13800000002"),
+    ]
+
+
+def test_forget_campaign_drops_records_but_keeps_the_journal(store: StateStore) -> None:
+    for name in ("gone", "kept"):
+        store.put_campaign(CampaignRecord(name, "xf", "task"))
+        store.put_task(task(name, f"{name}-t"))
+        store.put_contacts(contacts(name, f"{name}-t", 2))
+        store.end_call(store.begin_call(name, "xf", "create", "", {"name": name}), CallOutcome.OK)
+    store.forget_campaign("gone")
+    assert [c.name for c in store.campaigns()] == ["kept"]
+    assert [t.campaign for t in store.tasks()] == ["kept"]
+    assert store.contacts("gone") == []
+    assert len(store.contacts("kept")) == 2
+    assert [e.campaign for e in store.journal()] == ["gone", "kept"]
+
+
+# --- serial and lineage ---------------------------------------------------
+
+
+def test_serial_bumps_once_per_write_and_never_on_reads(store: StateStore) -> None:
+    writes: list[Callable[[], object]] = [
+        lambda: store.put_campaign(CampaignRecord("c", "xf", "task")),
+        lambda: store.put_campaign(CampaignRecord("c", "xf", "task")),  # same value again still a write
+        lambda: store.put_task(task("c", "t1")),
+        lambda: store.put_contacts(contacts("c", "t1", 50)),
+        lambda: store.delete_contacts("c", "t1", ["13800000000"]),
+        lambda: store.begin_call("c", "xf", "start", "t1", {}),
+        lambda: store.end_call(store.journal()[0].id, CallOutcome.OK),
+        lambda: store.forget_campaign("c"),
+        lambda: store.forget_campaign("never-existed"),
+    ]
+    reads: list[Callable[[], object]] = [
+        store.lineage,
+        store.campaigns,
+        store.tasks,
+        lambda: store.contacts("c"),
+        store.journal,
+        store.current_lock,
+        store.serial,
+    ]
+    for n, write in enumerate(writes, start=1):
+        write()
+        for read in reads:
+            read()
+        assert store.serial() == n
+    store.put_contacts([])
+    store.delete_contacts("c", "t1", [])
+    assert store.serial() == len(writes)  # empty bulk writes change nothing
+
+
+def test_lock_does_not_bump_serial(store: StateStore) -> None:
+    store.put_campaign(CampaignRecord("c", "xf", "task"))
+    with store.lock("apply", 0):
+        assert store.serial() == 1
+    with store.lock("apply", 0) as info:
+        pass
+    assert not store.force_unlock(info.id)
+    assert store.serial() == 1
+
+
+def test_serial_and_writes_visible_to_another_handle(backend: Backend) -> None:
+    first, second = backend.open(), backend.open()
+    first.put_task(task("c", "t1"))
+    assert second.serial() == 1
+    assert second.tasks() == [task("c", "t1")]
+
+
+def test_lineage_stable_across_reopen_and_distinct_between_stores(backend: Backend) -> None:
+    first = backend.open()
+    lineage = first.lineage()
+    first.put_campaign(CampaignRecord("c", "xf", "task"))
+    first.close()
+    again = backend.open()
+    assert again.lineage() == lineage
+    assert again.serial() == 1
+    assert again.campaigns() == [CampaignRecord("c", "xf", "task")]
+    other = backend.fresh()
+    assert other.lineage() != lineage
+    assert other.serial() == 0
+
+
+# --- journal ---------------------------------------------------------------
+
+
+def test_journal_in_call_order_with_filters(store: StateStore) -> None:
+    a1 = store.begin_call("a", "xf", "create", "", {"name": "cc-a", "robot": "机器人", "n": [1, 2]})
+    b1 = store.begin_call("b", "yc", "insert", "tb", {"rows": 3})
+    a2 = store.begin_call("a", "xf", "insert", "ta", {"rows": 5})
+    store.end_call(a1, CallOutcome.OK, result={"task_id": "ta"})
+    store.end_call(b1, CallOutcome.FAILED, "vendor error 1001: bad line")
+    assert a1 < b1 < a2
+
+    entries = store.journal()
+    assert [e.id for e in entries] == [a1, b1, a2]
+    first = entries[0]
+    assert first == JournalEntry(
+        id=a1,
+        campaign="a",
+        profile="xf",
+        call="create",
+        task_id="",
+        outcome=CallOutcome.OK,
+        request={"name": "cc-a", "robot": "机器人", "n": [1, 2]},
+        result={"task_id": "ta"},
+        detail="",
+        started_at=first.started_at,
+        finished_at=first.finished_at,
+    )
+    assert first.started_at.endswith("Z") and first.finished_at >= first.started_at
+    assert entries[1].detail == "vendor error 1001: bad line"
+    assert entries[2].outcome is CallOutcome.PENDING and entries[2].finished_at == ""
+
+    assert [e.id for e in store.journal("a")] == [a1, a2]
+    assert [e.id for e in store.journal(outcomes=[CallOutcome.PENDING])] == [a2]
+    assert [e.id for e in store.journal(outcomes=[CallOutcome.OK, CallOutcome.FAILED])] == [a1, b1]
+    assert [e.id for e in store.journal("b", [CallOutcome.OK])] == []
+    assert store.journal(outcomes=[]) == []
+    assert store.journal("nobody") == []
+
+
+def test_end_call_can_settle_an_entry_again(store: StateStore) -> None:
+    entry = store.begin_call("a", "xf", "insert", "ta", {})
+    store.end_call(entry, CallOutcome.UNKNOWN, "read timeout")
+    store.end_call(entry, CallOutcome.RESOLVED, "platform shows 5 rows", {"count": 5})
+    [settled] = store.journal()
+    assert settled.outcome is CallOutcome.RESOLVED
+    assert (settled.detail, settled.result) == ("platform shows 5 rows", {"count": 5})
+
+
+def test_end_call_of_unknown_entry_is_a_state_error(store: StateStore) -> None:
+    serial = store.serial()
+    with pytest.raises(StateError, match="journal entry 4242"):
+        store.end_call(4242, CallOutcome.OK)
+    assert store.serial() == serial
+
+
+def test_pending_intent_survives_a_crash(backend: Backend) -> None:
+    crashed = backend.open()
+    entry = crashed.begin_call("a", "xf", "create", "", {"name": "cc-a"})
+    crashed.close()  # the process died between the intent and the outcome
+    after = backend.open()
+    [pending] = after.journal(outcomes=[CallOutcome.PENDING])
+    assert (pending.id, pending.call, pending.request) == (entry, "create", {"name": "cc-a"})
+    assert after.begin_call("a", "xf", "create", "", {}) > entry
+
+
+# --- bulk --------------------------------------------------------------------
+
+
+def test_contacts_bulk_10k_round_trip(store: StateStore) -> None:
+    rows = contacts("big", "t1", 10_000)
+    store.put_contacts(rows)
+    assert store.serial() == 1
+    assert store.contacts("big") == rows
+    store.put_contacts([dataclasses.replace(r, status=ContactStatus.DIALED) for r in rows])
+    assert {r.status for r in store.contacts("big", "t1")} == {ContactStatus.DIALED}
+    assert len(store.contacts("big")) == 10_000
+
+
+# --- lock --------------------------------------------------------------------
+
+
+def test_lock_is_exclusive_across_handles_and_names_the_holder(backend: Backend) -> None:
+    holder, other = backend.open(), backend.open()
+    with holder.lock("apply", 0) as info:
+        assert info.operation == "apply" and f"pid {os.getpid()}" in info.holder
+        assert other.current_lock() == info
+        with pytest.raises(LockTimeout) as caught, other.lock("import", 0.3):
+            pytest.fail("the second handle got the lock")
+        message = str(caught.value)
+        for part in (info.id, info.holder, "'apply'", info.created_at, f"campaignctl state unlock {info.id}"):
+            assert part in message
+    assert other.current_lock() is None
+    with other.lock("import", 0) as second:
+        assert holder.current_lock() == second
+
+
+def test_lock_is_not_reentrant_on_one_handle(store: StateStore) -> None:
+    with store.lock("apply", 0), pytest.raises(LockTimeout), store.lock("apply", 0.1):
+        pytest.fail("nested lock granted")
+    with store.lock("apply", 0):  # the failed attempt left nothing behind
+        pass
+
+
+def test_lock_released_on_exception(backend: Backend) -> None:
+    holder, other = backend.open(), backend.open()
+    with pytest.raises(RuntimeError, match="boom"), holder.lock("apply", 0):
+        raise RuntimeError("boom")
+    assert holder.current_lock() is None
+    with other.lock("apply", 0):
+        pass
+
+
+def test_lock_released_on_close(backend: Backend) -> None:
+    holder, other = backend.open(), backend.open()
+    manager = holder.lock("apply", 0)
+    manager.__enter__()
+    holder.close()
+    with other.lock("apply", 0):
+        pass
+
+
+def test_waiting_lock_is_granted_when_released(backend: Backend) -> None:
+    holder, waiter = backend.open(), backend.open()
+    acquired = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with holder.lock("apply", 0):
+            acquired.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert acquired.wait(10)
+    timer = threading.Timer(0.3, release.set)
+    timer.start()
+    try:
+        with waiter.lock("apply", 20) as info:
+            assert release.is_set()
+            assert waiter.current_lock() == info
+    finally:
+        release.set()
+        thread.join(10)
+
+
+def test_force_unlock(backend: Backend) -> None:
+    holder, admin = backend.open(), backend.open()
+    manager = holder.lock("apply", 0)
+    info = manager.__enter__()
+    assert not admin.force_unlock("not-the-lock-id")
+    assert admin.current_lock() == info
+    assert admin.force_unlock(info.id)
+    assert admin.current_lock() is None
+    assert not admin.force_unlock(info.id)
+    with admin.lock("state rebuild", 0) as taken:
+        assert admin.current_lock() == taken
+        manager.__exit__(None, None, None)  # the old holder finishing must not drop the new lock
+        assert admin.current_lock() == taken
+    assert admin.current_lock() is None
+
+
+def test_force_unlock_of_own_lock(store: StateStore) -> None:
+    manager = store.lock("apply", 0)
+    info = manager.__enter__()
+    assert store.force_unlock(info.id)
+    assert store.current_lock() is None
+    manager.__exit__(None, None, None)
+    with store.lock("apply", 0):
+        pass
+
+
+CHILD = """
+import os, sys, time
+from pathlib import Path
+env = os.environ
+{open}
+with store.lock("apply", 5) as info:
+    print(info.id, flush=True)
+    time.sleep(120)
+"""
+
+
+def test_lock_released_when_the_holding_process_dies(persistent_backend: Backend) -> None:
+    backend = persistent_backend
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD.format(open=backend.child_script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **backend.child_env},
+    )
+    try:
+        assert child.stdout is not None
+        lock_id = child.stdout.readline().strip()
+        assert lock_id, child.stderr.read() if child.stderr else ""
+        store = backend.open()
+        with pytest.raises(LockTimeout, match=f"pid {child.pid} for 'apply'.*{lock_id}"), store.lock("apply", 0):
+            pytest.fail("lock granted while the child holds it")
+    finally:
+        child.kill()  # SIGKILL: no clean-up code runs in the child
+        child.wait(10)
+        for pipe in (child.stdout, child.stderr):
+            if pipe is not None:
+                pipe.close()
+    with store.lock("apply", 20) as info:
+        assert info.id != lock_id
+        assert store.current_lock() == info
+    assert store.current_lock() is None
+
+
+# --- threads -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sharing", ["one handle", "handle per thread"])
+def test_concurrent_writers_lose_nothing(backend: Backend, sharing: str) -> None:
+    threads_n, rounds, batch = 8, 15, 20
+    shared = backend.open()
+    handles = [shared if sharing == "one handle" else backend.open() for _ in range(threads_n)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(threads_n)
+
+    def work(n: int) -> None:
+        mine = handles[n]
+        try:
+            start.wait(10)
+            for r in range(rounds):
+                entry = mine.begin_call(f"c{n}", "xf", "insert", f"t{n}", {"round": r})
+                mine.put_contacts(contacts(f"c{n}", f"t{n}", batch, start=r * batch))
+                mine.end_call(entry, CallOutcome.OK, result={"round": r})
+        except BaseException as exc:  # collected and re-raised in the main thread
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads_n)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert errors == []
+    assert shared.serial() == threads_n * rounds * 3
+    journal = shared.journal()
+    assert len(journal) == threads_n * rounds
+    assert len({e.id for e in journal}) == len(journal)
+    assert {e.outcome for e in journal} == {CallOutcome.OK}
+    for n in range(threads_n):
+        assert shared.contacts(f"c{n}") == contacts(f"c{n}", f"t{n}", rounds * batch)
+        assert [e.request["round"] for e in shared.journal(f"c{n}")] == list(range(rounds))
