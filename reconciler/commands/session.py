@@ -29,7 +29,7 @@ from reconciler.providers.base import Provider
 from reconciler.state import open_store
 from reconciler.state.base import StateStore
 
-__all__ = ["Session", "config_digest", "make_plan", "open_session", "print_problems"]
+__all__ = ["Session", "config_digest", "make_plan", "open_session", "open_state_only", "print_problems"]
 
 NEEDS_CHECK = {ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL}
 
@@ -132,3 +132,18 @@ def make_plan(session: Session, *, prune: bool | None, allow_replace: Iterable[s
 
 def is_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+@contextmanager
+def open_state_only(directory: Path, env: Mapping[str, str] | None = None) -> Iterator[tuple[DesiredState,
+                                                                                             StateStore]]:
+    """The files and the state store, without any provider (no credentials needed)."""
+    env = os.environ if env is None else env
+    result = load(directory)
+    if result.state is None:
+        raise ConfigError(result.problems)
+    store = open_store(result.state.project.state, env)
+    try:
+        yield result.state, store
+    finally:
+        store.close()
