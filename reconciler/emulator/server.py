@@ -193,7 +193,8 @@ class EmulatorServer:
         host = self.host if ":" not in self.host else f"[{self.host}]"
         return f"http://{host}:{self.port}"
 
-    def _bind(self) -> _HTTPServer:
+    def bind(self) -> _HTTPServer:
+        """Bind the listening socket now (``base_url`` becomes valid); start/serve_forever do it if needed."""
         if self._httpd is None:
             self._httpd = _HTTPServer((self.host, self.port), self.emulator)
             self.port = int(self._httpd.server_address[1])
@@ -203,7 +204,7 @@ class EmulatorServer:
         """Bind (port 0 picks a free port) and serve in a daemon thread."""
         if self._thread is not None:
             return self
-        httpd = self._bind()
+        httpd = self.bind()
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
             name=f"{self.emulator.name}-emulator", daemon=True,
@@ -230,7 +231,7 @@ class EmulatorServer:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until Ctrl-C (KeyboardInterrupt), then stop."""
-        httpd = self._bind()
+        httpd = self.bind()
         try:
             httpd.serve_forever(poll_interval=0.1)
         except KeyboardInterrupt:

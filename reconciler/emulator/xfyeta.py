@@ -216,18 +216,33 @@ class XfyetaConfig:
         return config
 
 
-def load_config(path: Path) -> XfyetaConfig:
-    """Read an emulator config file (JSON, or YAML by suffix)."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
+    @classmethod
+    def load(cls, path: str | Path) -> XfyetaConfig:
+        """Read a config file (JSON, or YAML by suffix); an ``xfyeta`` sub-object is used when present."""
+        return load_config(Path(path))
 
-        data = yaml.safe_load(text) or {}
-    else:
-        data = json.loads(text)
+
+def load_config(path: Path) -> XfyetaConfig:
+    """Read an emulator config file (JSON, or YAML by suffix); raises ``ValueError`` when it is unusable."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # yaml.YAMLError or json.JSONDecodeError
+        raise ValueError(f"{path}: not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: "
+                         f"{exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("xfyeta"), dict):
+        data = data["xfyeta"]
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected an object at the top level")
-    return XfyetaConfig.from_dict(data)
+    try:
+        return XfyetaConfig.from_dict(data)
+    except (TypeError, KeyError) as exc:
+        raise ValueError(f"{path}: bad xfyeta emulator config: {exc}") from None
 
 
 # --------------------------------------------------------------------------- runtime state

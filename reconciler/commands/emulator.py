@@ -1,0 +1,59 @@
+"""`campaignctl emulator serve`: run a vendor API emulator on a local port until Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.errors import CampaignctlError
+
+__all__ = ["serve"]
+
+
+class EmulatorSetupError(CampaignctlError):
+    """The emulator could not be built or bound (bad fault spec, config file or port)."""
+
+
+def _load_config(provider: str, config_file: Path) -> Any:
+    try:
+        if provider == "xfyeta":
+            from reconciler.emulator.xfyeta import load_config
+
+            return load_config(config_file)
+        from reconciler.emulator.yccall import YccallConfig
+
+        return YccallConfig.load(config_file)
+    except OSError as exc:
+        raise EmulatorSetupError(f"cannot read emulator config {config_file}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise EmulatorSetupError(f"bad emulator config {config_file}: {exc}") from None
+
+
+def serve(*, provider: str, host: str, port: int, token: str | None, faults: str | None,
+          time_scale: float, config_file: Path | None) -> int:
+    """Build the emulator, print where it listens, serve until interrupted; returns the exit code."""
+    from reconciler.emulator import build_emulator
+    from reconciler.emulator.server import EmulatorServer
+
+    if time_scale <= 0:
+        raise EmulatorSetupError("--time-scale must be positive")
+    config = _load_config(provider, config_file) if config_file is not None else None
+    try:
+        emulator = build_emulator(provider, config=config, time_scale=time_scale, faults=faults, token=token)
+    except ValueError as exc:
+        raise EmulatorSetupError(f"cannot start the {provider} emulator: {exc}") from None
+    server = EmulatorServer(emulator, host=host, port=port)
+    try:
+        server.bind()
+    except OSError as exc:
+        raise EmulatorSetupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    click.echo(f"{provider} emulator listening on {server.base_url}")
+    sys.stdout.flush()
+    with contextlib.suppress(KeyboardInterrupt):  # serve_forever handles the first Ctrl-C itself
+        server.serve_forever()
+    click.echo(f"{provider} emulator stopped", err=True)
+    return 0
