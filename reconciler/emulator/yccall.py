@@ -34,8 +34,9 @@ the field ``service`` picks the action, every answer is the envelope
 
 Faults (shared :class:`FaultPlan`, matched on the service name): ``latency`` sleeps
 first; ``expire-token`` invalidates every token before handling; ``status``/``429``/
-``error`` answer without applying anything; ``drop`` and ``malformed`` apply the
-change, then lose/garble the answer. ``error:<code>`` with a code in 400..604 sets
+``error`` and ``malformed`` (an HTML proxy page) answer without applying anything;
+``drop`` and ``malformed:truncated`` apply the change, then lose / cut the answer
+(as the xfyeta emulator does). ``error:<code>`` with a code in 400..604 sets
 ``ret``; any other code is a business error with that ``errors.code``.
 
 Imports nothing from the rest of ``reconciler`` (it stands in for a remote vendor).
@@ -69,6 +70,7 @@ __all__ = [
     "RUNNING",
     "YccallConfig",
     "YccallEmulator",
+    "load_config",
     "parse_form",
 ]
 
@@ -126,13 +128,25 @@ class YccallConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> YccallConfig:
-        """Read a JSON config file (a ``yccall`` sub-object is used when present)."""
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        """Read a JSON (or YAML, by suffix) config file; a ``yccall`` sub-object is used when present."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            data = json.loads(text)
         if isinstance(data, dict) and isinstance(data.get("yccall"), dict):
             data = data["yccall"]
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a JSON object")
         return cls.from_dict(data)
+
+
+def load_config(path: Path) -> YccallConfig:
+    """Read an emulator config file (same entry point name as the xfyeta emulator)."""
+    return YccallConfig.load(path)
 
 
 def parse_form(request: EmulatorRequest) -> dict[str, str]:
@@ -249,12 +263,13 @@ class YccallEmulator:
         self,
         config: YccallConfig | None = None,
         time_scale: float = 1.0,
-        faults: str | None = None,
+        faults: str | FaultPlan | None = None,
         token: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config or YccallConfig()
-        self.clock = Clock(time_scale)
-        self.faults = FaultPlan.parse(faults)
+        self.clock = clock or Clock(time_scale)
+        self.faults = faults if isinstance(faults, FaultPlan) else FaultPlan.parse(faults)
         self._ready_token = token
         self._tz = ZoneInfo(self.config.timezone)
         self._lock = threading.RLock()
@@ -314,7 +329,7 @@ class YccallEmulator:
                 row["round"] = task.round
                 row["endtype"] = task.endtype
                 tasks.append(row)
-            return {"now": now, "tasks": tasks, "faults": self.faults.pending()}
+            return {"now": now, "now_ms": int(now * 1000), "tasks": tasks, "faults": self.faults.pending()}
 
     def _fmt(self, at: float | None) -> str:
         if at is None:
@@ -358,18 +373,18 @@ class YccallEmulator:
         with self._lock:
             now = self.clock.now_s()
             self._tick(now)
-            if terminal is not None and terminal.kind in ("status", "429", "error"):
+            if terminal is not None and (terminal.kind in ("status", "429", "error")
+                                         or (terminal.kind == "malformed" and terminal.arg != "truncated")):
                 response = self._fault_response(terminal, now)
             else:
                 response = self._dispatch(request, form, service, now)
                 if terminal is not None and terminal.kind == "drop":
                     response = EmulatorResponse(status=response.status, body=response.body,
                                                 headers=response.headers, drop=True)
-                elif terminal is not None and terminal.kind == "malformed":
-                    body = (b"<html><body><h1>502 Bad Gateway</h1></body></html>" if terminal.arg != "truncated"
-                            else response.body[: max(1, len(response.body) // 2)])
-                    response = EmulatorResponse(status=200, body=body,
-                                                headers={"Content-Type": "text/html; charset=utf-8"})
+                elif terminal is not None:  # malformed:truncated, after the change was applied
+                    response = EmulatorResponse(status=response.status,
+                                                body=response.body[: max(1, len(response.body) // 2)],
+                                                headers=response.headers)
             self._record(service, form, response, fault_text, now)
             return response
 
@@ -379,8 +394,14 @@ class YccallEmulator:
             return EmulatorResponse(status=code, body=f"<html><body>{code}</body></html>".encode(),
                                     headers={"Content-Type": "text/html"})
         if fault.kind == "429":
+            seconds = fault.seconds
+            retry_after = str(int(seconds)) if seconds == int(seconds) else str(seconds)
             return EmulatorResponse(status=429, body=b"Too Many Requests",
-                                    headers={"Retry-After": str(int(fault.seconds)), "Content-Type": "text/plain"})
+                                    headers={"Retry-After": retry_after, "Content-Type": "text/plain"})
+        if fault.kind == "malformed":  # an HTML page from a proxy where JSON was expected
+            page = "<!DOCTYPE html><html><head><title>系统维护</title></head><body><p>服务暂不可用</p></body></html>"
+            return EmulatorResponse(status=200, body=page.encode("utf-8"),
+                                    headers={"Content-Type": "text/html; charset=utf-8"})
         code = fault.vendor_code
         if 400 <= code <= 604:
             return json_response({"ret": code, "data": [], "msg": f"injected error {code}"})
@@ -739,12 +760,21 @@ class YccallEmulator:
         """``/_emulator/{calls,reset,advance,faults,state,expire-token}``."""
         action = request.path[len("/_emulator/"):].strip("/")
         try:
-            payload = request.json() if request.method == "POST" else None
+            payload = request.json()
         except ValueError:
-            return json_response({"error": "body must be JSON"}, 400)
+            return json_response({"error": "body is not JSON"}, 400)
         body = payload if isinstance(payload, dict) else {}
         if action == "calls" and request.method == "GET":
-            return json_response({"calls": self.calls})
+            try:
+                since = int(request.query.get("since", "0") or 0)
+            except ValueError:
+                return json_response({"error": "since must be an integer"}, 400)
+            return json_response({"calls": [c for c in self.calls if c["seq"] > since]})
+        if action == "faults" and request.method == "GET":
+            return json_response({"faults": self.faults.pending()})
+        if action == "faults" and request.method == "DELETE":
+            self.faults.clear()
+            return json_response({"ok": True, "faults": []})
         if action == "state" and request.method == "GET":
             return json_response(self.state())
         if request.method != "POST":
@@ -753,18 +783,23 @@ class YccallEmulator:
             self.reset()
             return json_response({"ok": True})
         if action == "advance":
-            try:
-                seconds = float(body.get("seconds", 0))
-                now = self.advance(seconds)
-            except (TypeError, ValueError) as exc:
-                return json_response({"error": str(exc)}, 400)
-            return json_response({"ok": True, "now": now})
+            seconds = body.get("seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+                return json_response({"error": "seconds must be a non-negative number"}, 400)
+            now = self.advance(float(seconds))
+            return json_response({"ok": True, "now": now, "now_ms": int(now * 1000)})
         if action == "faults":
+            if body.get("clear") is True:
+                self.faults.clear()
+                return json_response({"ok": True, "faults": []})
+            spec = body.get("spec")
+            if not isinstance(spec, str):
+                return json_response({"error": "spec must be a string"}, 400)
             try:
-                added = self.faults.add(str(body.get("spec", "")))
+                added = self.faults.add(spec)
             except ValueError as exc:
                 return json_response({"error": str(exc)}, 400)
-            return json_response({"ok": True, "added": len(added), "pending": self.faults.pending()})
+            return json_response({"ok": True, "added": len(added), "faults": self.faults.pending()})
         if action == "expire-token":
             self.expire_tokens()
             return json_response({"ok": True})

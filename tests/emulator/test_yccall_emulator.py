@@ -457,12 +457,23 @@ def test_status_429_and_error_faults_change_nothing(api: Api, emu: YccallEmulato
 def test_malformed_and_latency_and_wildcard(api: Api, emu: YccallEmulator) -> None:
     emu.faults.add(f"{LIST}:malformed,{LIST}:malformed:truncated,*:latency:0.01*2")
     r = api.raw(LIST, token=api.token)
-    assert r.status_code == 200 and r.text.startswith("<html")
+    assert r.status_code == 200 and r.text.startswith("<!DOCTYPE html>")
     with pytest.raises(ValueError):
         api.raw(LIST, token=api.token).json()
     assert api.call(LIST)["ret"] == 200
     faults = [c["fault"] for c in emu.calls_to(LIST)]
     assert faults == ["malformed,latency:0.01", "malformed:truncated,latency:0.01", None]
+
+
+def test_malformed_html_changes_nothing_truncated_applies(api: Api, emu: YccallEmulator) -> None:
+    emu.faults.add(f"{CREATE}:malformed,{CREATE}:malformed:truncated")
+    fields = dict(token=api.token, assigntype=1, assignagent="8001", taskscale="1:1",
+                  telphone=json.dumps([{"phone": "13800000001"}]))
+    assert api.raw(CREATE, **fields).text.startswith("<!DOCTYPE html>")
+    assert emu.state()["tasks"] == []
+    with pytest.raises(ValueError):
+        api.raw(CREATE, **fields).json()
+    assert len(emu.state()["tasks"]) == 1
 
 
 def test_expire_token_fault(api: Api, emu: YccallEmulator) -> None:
@@ -492,17 +503,26 @@ def test_control_api_over_http(api: Api, emu: YccallEmulator) -> None:
     r = c.post("/_emulator/faults", json={"spec": f"{LIST}:status:502"})
     assert r.json()["added"] == 1
     assert c.post("/_emulator/faults", json={"spec": "x:bogus"}).status_code == 400
+    assert c.post("/_emulator/faults", json={"spec": 5}).status_code == 400
+    assert c.post("/_emulator/faults", json={"spec": f"{INFO}:drop"}).json()["added"] == 1
+    assert [f["kind"] for f in c.get("/_emulator/faults").json()["faults"]] == ["status", "drop"]
+    assert c.delete("/_emulator/faults").json()["faults"] == []
+    c.post("/_emulator/faults", json={"spec": f"{LIST}:status:502"})
     assert api.raw(LIST, token=api.token).status_code == 502
     assert c.post("/_emulator/expire-token").json()["ok"]
     assert api.call(LIST)["ret"] == 600
     calls = c.get("/_emulator/calls").json()["calls"]
     assert [k for k in calls[0]] == ["seq", "service", "body", "status", "ret", "fault", "at_ms"]
     assert [x["seq"] for x in calls] == list(range(1, len(calls) + 1))
+    assert [x["seq"] for x in c.get("/_emulator/calls", params={"since": 2}).json()["calls"]] == list(
+        range(3, len(calls) + 1))
     assert c.post("/_emulator/reset").json()["ok"]
     assert c.get("/_emulator/state").json()["tasks"] == []
     assert c.get("/_emulator/calls").json()["calls"] == []
     assert c.get("/_emulator/nope").status_code == 404
     assert c.post("/_emulator/advance", json={"seconds": -1}).status_code == 400
+    assert c.post("/_emulator/advance", json={"seconds": "1"}).status_code == 400
+    assert c.post("/_emulator/advance", content=b"{not json").status_code == 400
 
 
 def test_call_log_never_holds_secrets(api: Api, emu: YccallEmulator) -> None:
