@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -21,7 +22,9 @@ from reconciler.state.base import (
     StateStore,
     TaskRecord,
 )
-from tests.state.conftest import Backend
+
+if TYPE_CHECKING:
+    from tests.state.conftest import Backend
 
 
 def task(campaign: str, task_id: str, wave: int = 1, **kw: object) -> TaskRecord:
