@@ -1,0 +1,435 @@
+"""The one HTTP layer every provider speaks through (httpx underneath).
+
+Public surface::
+
+    RetryPolicy(attempts=4, backoff=0.5, max_delay=30.0, honour_retry_after=True)
+    CallEvent(profile, call, campaign, attempt, attempts, status, error, retry_in)
+    HttpTransport(profile, *, transport=None, sleep=time.sleep, retry=None, timeout=None,
+                  rate_limit=None, on_event=None, clock=time.monotonic, wall=time.time, rng=None)
+        .add_secret(value)            every registered value is redacted from URLs, logs, errors
+        .post(call, path, *, params=None, json=None, data=None, files=None, headers=None,
+              idempotent, campaign="") -> httpx.Response
+        .parse_json(response, call, *, idempotent, campaign="") -> Any
+        .error(cls, message, call, *, campaign="", **kw) -> ProviderError   (redacted, profile filled)
+        .redact(text) -> str
+        .close()
+    parse_json(response, call, *, profile, idempotent, campaign="", redact=redact_text) -> Any
+    redact_text(text, secrets=()) -> str
+
+Why the policy looks like this (DESIGN section 5):
+
+- Idempotent calls (token, query, start, pause, delete) are retried on connect
+  errors, timeouts, dropped connections, 5xx and 429, with exponential backoff
+  and full jitter, honouring ``Retry-After`` (seconds or HTTP date), for at
+  most ``attempts`` tries; then :class:`TransportError` (``retryable=True``).
+- Non-idempotent calls (create, insert, callout, ...) may be retried only when
+  the vendor certainly did not act: a connect error (nothing was sent) or a
+  429 (explicitly refused). Anything after the request may have reached the
+  vendor (read/write timeout, dropped connection, 5xx) raises
+  :class:`OutcomeUnknown` and the request is never re-sent here.
+- Any other HTTP status (2xx, 3xx, 4xx other than 429) is returned as is:
+  reading the vendor envelope is the provider's job. :func:`parse_json`
+  turns a body that is not a JSON object into ``TransportError`` (idempotent
+  call, or a 4xx refusal) or ``OutcomeUnknown`` (mutating call).
+- Timeouts are explicit (profile options ``connect_timeout`` 5 s,
+  ``read_timeout`` 30 s); ``rate_limit`` (requests per second, per profile)
+  spaces every attempt, thread-safely, since apply runs tasks in parallel.
+- Secrets: the xfyeta token travels in the query string, so every URL shown
+  anywhere is redacted (``token=***``) and every value given to
+  :meth:`HttpTransport.add_secret` is replaced by ``***`` in error messages
+  and log records, including the records httpx and httpcore write themselves
+  (a redacting filter is installed on their loggers). Request bodies are never
+  logged: the token call carries the app secret in its body.
+- Logging: ``reconciler.http``, one debug line per attempt ("attempt n/N").
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus
+
+import httpx
+
+from reconciler.errors import OutcomeUnknown, ProviderError, TransportError
+from reconciler.model import ProviderProfile
+
+__all__ = [
+    "CallEvent",
+    "HttpTransport",
+    "RetryPolicy",
+    "parse_json",
+    "redact_text",
+]
+
+log = logging.getLogger("reconciler.http")
+
+MASK = "***"
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&;](?:token|access_?token|accesskey|access_key|app_secret|secret|password|sign)=)[^&#\s'\"<>]*"
+)
+_E = TypeVar("_E", bound=ProviderError)
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Mask secret query parameters and every given secret (also URL-encoded) in ``text``."""
+    out = _QUERY_SECRET.sub(rf"\1{MASK}", text)
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        for form in {secret, quote(secret, safe=""), quote_plus(secret, safe="")}:
+            out = out.replace(form, MASK)
+    return out
+
+
+class _SecretRegistry:
+    """Process-wide set of registered secrets, read by the log filter."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: frozenset[str] = frozenset()
+
+    def add(self, value: str) -> None:
+        with self._lock:
+            self._values = self._values | {value}
+
+    @property
+    def values(self) -> frozenset[str]:
+        return self._values
+
+
+_REGISTRY = _SecretRegistry()
+
+
+class _RedactingFilter(logging.Filter):
+    """Rewrites a record's final message with every secret masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: leave it to logging's own error path
+            return True
+        clean = redact_text(message, _REGISTRY.values)
+        if clean != message or record.args:
+            record.msg = clean
+            record.args = None
+        return True
+
+
+_FILTER = _RedactingFilter()
+_FILTERED_LOGGERS = (
+    "reconciler.http",
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+for _name in _FILTERED_LOGGERS:
+    logging.getLogger(_name).addFilter(_FILTER)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a call is tried.
+
+    ``attempts`` is the total number of tries (1 = no retry). The delay before
+    try n+1 is uniform in ``[0, min(max_delay, backoff * 2**(n-1))]`` (full
+    jitter); a ``Retry-After`` header replaces it (capped at ``max_delay``).
+    """
+
+    attempts: int = 4
+    backoff: float = 0.5
+    max_delay: float = 30.0
+    honour_retry_after: bool = True
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """One attempt of one call, for progress views and journals (never secrets).
+
+    ``status`` is the HTTP status (None when no answer came); ``error`` a short
+    redacted description of what went wrong; ``retry_in`` the delay before
+    the next attempt, or None when this attempt was the last.
+    """
+
+    profile: str
+    call: str
+    campaign: str
+    attempt: int
+    attempts: int
+    status: int | None
+    error: str | None
+    retry_in: float | None
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed transiently (``retry_after`` from the server, if any)."""
+
+    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+
+
+def _option(profile: ProviderProfile, key: str, default: Any) -> Any:
+    value = profile.options.get(key)
+    return default if value is None else value
+
+
+class HttpTransport:
+    """Retrying, rate-limited, redacting POST client for one provider profile."""
+
+    def __init__(
+        self,
+        profile: ProviderProfile,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | None = None,
+        rate_limit: float | None = None,
+        on_event: Callable[[CallEvent], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.profile = profile
+        self.retry = retry or RetryPolicy(attempts=max(1, int(_option(profile, "retries", 4))))
+        self.timeout = timeout or httpx.Timeout(
+            float(_option(profile, "read_timeout", 30.0)),
+            connect=float(_option(profile, "connect_timeout", 5.0)),
+        )
+        rate = rate_limit if rate_limit is not None else profile.options.get("rate_limit")
+        self._interval = 1.0 / float(rate) if rate else 0.0
+        self._sleep = sleep
+        self._clock = clock
+        self._wall = wall
+        self._rng = rng or random.Random()
+        self._on_event = on_event
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+        self._next_slot = 0.0
+        self._client = httpx.Client(
+            base_url=profile.base_url.rstrip("/"),
+            transport=transport,
+            timeout=self.timeout,
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"HttpTransport(profile={self.profile.name!r}, base_url={self.redact(self.profile.base_url)!r})"
+
+    # -- secrets -------------------------------------------------------------
+
+    def add_secret(self, value: str) -> None:
+        """Register a value that must never appear in messages or logs."""
+        if value:
+            with self._lock:
+                self._secrets.add(value)
+            _REGISTRY.add(value)
+
+    def redact(self, text: str) -> str:
+        return redact_text(text, self._secrets)
+
+    def error(self, cls: type[_E], message: str, call: str, *, campaign: str = "", **kwargs: Any) -> _E:
+        """Build a provider error naming this profile, with ``message`` redacted."""
+        return cls(self.redact(message), profile=self.profile.name, call=call, campaign=campaign, **kwargs)
+
+    # -- calls ---------------------------------------------------------------
+
+    def post(
+        self,
+        call: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        files: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool,
+        campaign: str = "",
+    ) -> httpx.Response:
+        """POST ``path`` with the retry policy of DESIGN section 5 (see the module docstring)."""
+        attempts = max(1, self.retry.attempts)
+        shown = self.redact(f"{self.profile.base_url.rstrip('/')}{path}")
+        attempt = 0
+        while True:
+            attempt += 1
+            self._throttle()
+            log.debug("%s %s: attempt %d/%d POST %s", self.profile.name, call, attempt, attempts, shown)
+            try:
+                response = self._send(call, path, params, json, data, files, headers, idempotent, campaign)
+            except _Retry as retry:
+                if attempt >= attempts:
+                    self._event(call, campaign, attempt, attempts, retry.status, retry.reason, None)
+                    raise self.error(
+                        TransportError,
+                        f"{retry.reason} (POST {shown}, gave up after {attempt} attempt(s))",
+                        call,
+                        campaign=campaign,
+                        retryable=True,
+                    ) from retry.__cause__
+                delay = self._delay(attempt, retry.retry_after)
+                self._event(call, campaign, attempt, attempts, retry.status, retry.reason, delay)
+                log.debug(
+                    "%s %s: attempt %d/%d failed: %s; retrying in %.2f s",
+                    self.profile.name, call, attempt, attempts, retry.reason, delay,
+                )
+                if delay > 0:
+                    self._sleep(delay)
+                continue
+            self._event(call, campaign, attempt, attempts, response.status_code, None, None)
+            return response
+
+    def _send(
+        self,
+        call: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        json: Any,
+        data: Mapping[str, str] | None,
+        files: Any,
+        headers: Mapping[str, str] | None,
+        idempotent: bool,
+        campaign: str,
+    ) -> httpx.Response:
+        """One attempt: the response, or ``_Retry`` / a final ``ProviderError``."""
+        try:
+            response = self._client.post(
+                path, params=params, json=json, data=data, files=files, headers=headers
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # nothing reached the vendor: safe to try again, whatever the call
+            raise _Retry(f"cannot connect: {self._describe(exc)}") from exc
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            reason = f"no answer: {self._describe(exc)}"
+            if idempotent:
+                raise _Retry(reason) from exc
+            raise self._unknown(call, campaign, reason) from exc
+        except httpx.HTTPError as exc:
+            raise self.error(TransportError, f"request failed: {self._describe(exc)}", call, campaign=campaign) from exc
+        status = response.status_code
+        if status == 429:
+            raise _Retry("HTTP 429 Too Many Requests", status, self._retry_after(response))
+        if status >= 500:
+            reason = f"HTTP {status} {response.reason_phrase}".rstrip()
+            if idempotent:
+                raise _Retry(reason, status, self._retry_after(response))
+            raise self._unknown(call, campaign, reason)
+        return response
+
+    def _unknown(self, call: str, campaign: str, reason: str) -> OutcomeUnknown:
+        return self.error(
+            OutcomeUnknown,
+            f"{reason} after the request was sent; the vendor may or may not have applied it "
+            "(not re-sent; observe the platform first)",
+            call,
+            campaign=campaign,
+        )
+
+    def _describe(self, exc: BaseException) -> str:
+        text = str(exc) or type(exc).__name__
+        return self.redact(f"{type(exc).__name__}: {text}" if str(exc) else text)
+
+    def parse_json(self, response: httpx.Response, call: str, *, idempotent: bool, campaign: str = "") -> Any:
+        return parse_json(
+            response, call, profile=self.profile.name, idempotent=idempotent, campaign=campaign, redact=self.redact
+        )
+
+    # -- pacing --------------------------------------------------------------
+
+    def _throttle(self) -> None:
+        """Space attempts ``1/rate_limit`` seconds apart across all threads."""
+        if not self._interval:
+            return
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+        wait = slot - now
+        if wait > 0:
+            self._sleep(wait)
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        policy = self.retry
+        if retry_after is not None and policy.honour_retry_after:
+            return min(policy.max_delay, max(0.0, retry_after))
+        ceiling = min(policy.max_delay, policy.backoff * (2 ** (attempt - 1)))
+        return self._rng.uniform(0.0, ceiling)
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        value = response.headers.get("Retry-After")
+        if not value:
+            return None
+        value = value.strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        return max(0.0, when.timestamp() - self._wall())
+
+    def _event(
+        self, call: str, campaign: str, attempt: int, attempts: int, status: int | None,
+        error: str | None, retry_in: float | None,
+    ) -> None:
+        if self._on_event is not None:
+            self._on_event(CallEvent(self.profile.name, call, campaign, attempt, attempts, status, error, retry_in))
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def parse_json(
+    response: httpx.Response,
+    call: str,
+    *,
+    profile: str,
+    idempotent: bool,
+    campaign: str = "",
+    redact: Callable[[str], str] = redact_text,
+) -> Any:
+    """The response body as a JSON object, or a clear ``ProviderError``.
+
+    A body that is not a JSON object: for a 4xx status the vendor refused the
+    request (``TransportError``); otherwise an idempotent call gets
+    ``TransportError`` (``retryable``) and a mutating one ``OutcomeUnknown``
+    (the vendor may have acted before answering garbage).
+    """
+    problem: str | None = None
+    payload: Any = None
+    try:
+        payload = response.json()
+    except (ValueError, UnicodeDecodeError):
+        problem = "the answer is not JSON"
+    else:
+        if not isinstance(payload, dict):
+            problem = "the answer is not a JSON object"
+    if problem is None:
+        return payload
+    ctype = response.headers.get("Content-Type", "?").split(";")[0]
+    snippet = " ".join(response.text[:80].split())
+    message = redact(f"{problem} (HTTP {response.status_code}, {ctype}): {snippet!r}")
+    if 400 <= response.status_code < 500:
+        raise TransportError(message, profile=profile, call=call, campaign=campaign)
+    if idempotent:
+        raise TransportError(message, profile=profile, call=call, campaign=campaign, retryable=True)
+    raise OutcomeUnknown(
+        redact(f"{message}; the vendor may or may not have applied it (not re-sent)"),
+        profile=profile, call=call, campaign=campaign,
+    )
