@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
@@ -192,7 +192,9 @@ class ContactRow:
 class Contacts:
     columns: tuple[str, ...]
     phone_column: str
-    rows: tuple[ContactRow, ...] = field(default=(), repr=False)
+    # A tuple, or the loader's compact ``ContactTable`` (a Sequence that builds
+    # ContactRow values on access, so a million rows fit in little memory).
+    rows: Sequence[ContactRow] = field(default=(), repr=False)
     after_start: Literal["new_wave", "error"] = "new_wave"
 
     @property

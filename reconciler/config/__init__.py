@@ -1,0 +1,189 @@
+"""Config directory → validated, normalised :class:`DesiredState`, or every problem.
+
+Pipeline per file: read (UTF-8), parse with line marks
+(:mod:`.yamlmarks`), check ``version: 1`` first (stop for that file
+otherwise), JSON Schema (:mod:`.schema`, errors mapped to lines), then the
+semantic rules and the model values (:mod:`.project`, :mod:`.campaigns`,
+:mod:`.contacts`). Nothing stops at the first fault: all problems are
+collected and sorted by file and line, like terraform's diagnostics.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from reconciler.config.campaigns import build_campaign
+from reconciler.config.discovery import discover
+from reconciler.config.project import ProjectResult, build_project
+from reconciler.config.report import Report, YamlFile, where
+from reconciler.config.schema import SchemaKind, schema_issues
+from reconciler.config.yamlmarks import format_path, parse
+from reconciler.errors import ConfigError, Problem
+from reconciler.model import DesiredCampaign, DesiredState
+
+__all__ = ["LoadResult", "load", "load_or_raise"]
+
+SUPPORTED_VERSION = 1
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What :func:`load` found.
+
+    ``state`` is None when any error-severity problem exists. ``problems``
+    holds errors and warnings, sorted by file and line. ``files`` lists every
+    file read (YAML and contact sources), for plan staleness checks.
+    """
+
+    state: DesiredState | None
+    problems: tuple[Problem, ...]
+    files: tuple[Path, ...]
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity != "error")
+
+
+def load(directory: Path) -> LoadResult:
+    """Read and check a config directory; never raises for bad input."""
+    report = Report()
+    files: list[Path] = []
+    found = discover(Path(directory))
+    if found.problem is not None:
+        report.add(str(found.root), 0, "", found.problem)
+        return LoadResult(None, report.sorted(), ())
+    for extra in found.ambiguous[1:]:
+        report.add(str(extra), 0, "", f"both {found.ambiguous[0].name} and {extra.name} exist; keep one")
+    for skipped in found.unreadable:
+        report.add(skipped, 0, "", "cannot list this directory; its files were not checked", "warning")
+
+    project: ProjectResult | None = None
+    if found.project is None:
+        report.add(str(found.root / "campaignctl.yaml"), 0, "",
+                   f"project file campaignctl.yaml not found in {str(found.root)!r}")
+    else:
+        pyf = _read_yaml(found.project, "project", report, files)
+        if pyf is not None:
+            project_file = found.project
+            project = _guarded(report, pyf.file, lambda: build_project(pyf, found.root, project_file))
+
+    campaigns: list[DesiredCampaign] = []
+    names: dict[str, list[tuple[YamlFile, int]]] = defaultdict(list)
+    for path in found.campaigns:
+        cyf = _read_yaml(path, "campaign", report, files)
+        if cyf is None:
+            continue
+        yf = cyf
+        items = yf.doc.value.get("campaigns")
+        if not isinstance(items, list):
+            continue
+        for index, raw in enumerate(items):
+            if isinstance(raw, dict) and isinstance(raw.get("name"), str) and yf.usable(("campaigns", index, "name")):
+                names[raw["name"]].append((yf, index))
+            result = _guarded(
+                report,
+                yf.file,
+                lambda: build_campaign(
+                    yf,  # noqa: B023 - called at once
+                    index,  # noqa: B023
+                    raw,  # noqa: B023
+                    project.project if project else None,
+                    project.broken_profiles if project else set(),
+                ),
+            )
+            if result is not None:
+                files.extend(result.files)
+                if result.campaign is not None:
+                    campaigns.append(result.campaign)
+
+    for name, places in names.items():
+        if len(places) < 2:
+            continue
+        for yf, index in places:
+            others = ", ".join(
+                where(o.file, o.doc.key_line(("campaigns", i, "name")), yf.file)
+                for o, i in places
+                if (o, i) != (yf, index)
+            )
+            yf.error(("campaigns", index, "name"), f"campaign name {name!r} is not unique (also at {others})")
+
+    problems = report.sorted()
+    if project is None or any(p.severity == "error" for p in problems):
+        return LoadResult(None, problems, tuple(dict.fromkeys(files)))
+    ordered = tuple(campaigns)
+    return LoadResult(DesiredState(project.project, ordered), problems, tuple(dict.fromkeys(files)))
+
+
+def load_or_raise(directory: Path) -> DesiredState:
+    """The desired state, or :class:`ConfigError` carrying every problem (warnings too)."""
+    result = load(directory)
+    if result.state is None:
+        raise ConfigError(result.problems)
+    return result.state
+
+
+def _guarded(report: Report, file: str, build: Callable[[], T]) -> T | None:
+    """Run one builder; an unexpected exception becomes a problem, not a traceback."""
+    try:
+        return build()
+    except Exception as exc:  # a bug in campaignctl; keep the run going and say so
+        report.add(file, 0, "", f"internal error while checking this file ({type(exc).__name__}: {exc}); "
+                   "please report it")
+        return None
+
+
+def _read_yaml(path: Path, kind: SchemaKind, report: Report, files: list[Path]) -> YamlFile | None:
+    """Read, parse, version-check and schema-check one YAML file."""
+    shown = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        report.add(shown, 0, "", f"cannot read file: {exc.strerror or exc}")
+        return None
+    files.append(path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        report.add(shown, line, "", f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save YAML files as UTF-8")
+        return None
+    doc, issues = parse(text)
+    for issue in issues:
+        report.add(shown, issue.line, _field(issue.path), issue.message)
+    if doc is None:
+        return None
+    what = "version: 1 and providers:" if kind == "project" else "version: 1 and campaigns:"
+    if doc.value is None:
+        report.add(shown, 1, "", f"the file is empty; expected a mapping with {what}")
+        return None
+    if not isinstance(doc.value, dict):
+        report.add(shown, doc.line(()), "", f"expected a mapping with {what} at the top level")
+        return None
+    version = doc.value.get("version")
+    if "version" not in doc.value:
+        report.add(shown, doc.line(()), "version", f"missing 'version: {SUPPORTED_VERSION}' (checked first)")
+        return None
+    if version != SUPPORTED_VERSION or isinstance(version, bool):
+        shown_version = doc.text(("version",), version) if isinstance(version, str | int | float) else repr(version)
+        report.add(shown, doc.key_line(("version",)), "version",
+                   f"unsupported version {shown_version}: this campaignctl reads version {SUPPORTED_VERSION}")
+        return None
+    yf = YamlFile(shown, doc, report)
+    found, bad = schema_issues(doc, kind)
+    yf.bad = bad
+    for item in found:
+        report.add(shown, item.line, _field(item.path), item.message)
+    return yf
+
+
+def _field(path: tuple[str | int, ...]) -> str:
+    return format_path(path)

@@ -1,0 +1,107 @@
+"""``campaignctl validate DIR``: offline checks, every problem as ``file:line: field: message``.
+
+Exit 0 when the directory is valid (warnings allowed), 1 otherwise. With
+``GITHUB_ACTIONS=true`` each problem is also printed as a workflow command
+(``::error file=...,line=...::message``) so it shows on the pull request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from reconciler.config import LoadResult, load
+from reconciler.config.report import display_path
+from reconciler.errors import ExitCode, Problem
+
+__all__ = ["FORMAT_VERSION", "display_path", "run"]
+
+FORMAT_VERSION = 1
+
+
+def run(directory: Path, *, fmt: str = "text") -> int:
+    result = load(Path(directory))
+    if fmt == "json":
+        click.echo(json.dumps(_json(result), ensure_ascii=False, indent=2))
+    else:
+        for problem in result.problems:
+            click.echo(_text(problem))
+        click.echo(_summary(result))
+    if os.environ.get("GITHUB_ACTIONS", "").lower() == "true":
+        for problem in result.problems:
+            click.echo(_annotation(problem))
+    return int(ExitCode.OK if result.state is not None else ExitCode.ERROR)
+
+
+def _located(problem: Problem) -> Problem:
+    return Problem(display_path(problem.file), problem.line, problem.field, problem.message, problem.severity)
+
+
+def _text(problem: Problem) -> str:
+    return str(_located(problem))
+
+
+def _summary(result: LoadResult) -> str:
+    errors = len(result.errors)
+    warnings = len(result.warnings)
+    if result.state is None:
+        return f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
+    campaigns = len(result.state.campaigns)
+    contacts = sum(len(c.contacts.rows) for c in result.state.campaigns)
+    tail = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
+    return f"{campaigns} campaign{'s' if campaigns != 1 else ''}, {contacts} contacts valid{tail}"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _annotation(problem: Problem) -> str:
+    """A GitHub Actions workflow command for one problem."""
+    located = _located(problem)
+    kind = "error" if problem.severity == "error" else "warning"
+    props = f"file={_escape_property(located.file)}"
+    if located.line > 0:
+        props += f",line={located.line}"
+    message = f"{located.field}: {located.message}" if located.field else located.message
+    return f"::{kind} {props}::{_escape_data(message)}"
+
+
+def _json(result: LoadResult) -> dict[str, object]:
+    campaigns = []
+    if result.state is not None:
+        for c in result.state.campaigns:
+            campaigns.append(
+                {
+                    "name": c.name,
+                    "provider": c.provider,
+                    "provider_type": c.provider_type,
+                    "mode": c.mode,
+                    "state": c.state,
+                    "contacts": len(c.contacts.rows),
+                    "file": display_path(c.mark.file),
+                    "line": c.mark.line,
+                }
+            )
+    return {
+        "format_version": FORMAT_VERSION,
+        "valid": result.state is not None,
+        "problems": [
+            {
+                "file": p.file,
+                "line": p.line,
+                "field": p.field,
+                "message": p.message,
+                "severity": p.severity,
+            }
+            for p in map(_located, result.problems)
+        ],
+        "campaigns": campaigns,
+    }

@@ -1,0 +1,324 @@
+"""Contact sources: CSV files and inline rows, into one compact table per campaign.
+
+Rules (DESIGN section 2): every declared column must be in every source;
+phones are normalised (:mod:`reconciler.config.phones`) and the normalised
+number replaces the value in its column; an invalid row is reported with its
+source file and row number and dropped; a repeated phone (within the
+campaign) is a warning and dropped, the first row wins. Reports per source
+are capped (:data:`REPORT_CAP`) with a summary line, so a million bad rows
+do not print a million lines.
+
+CSV: header row, ``utf-8`` (a BOM is fine) by default, ``gbk`` / ``gb18030``
+by the ``encoding:`` key (Excel in China often saves GBK). Row numbers are
+physical line numbers (the header is row 1), so editors jump to them.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.config.phones import PHONE_RULE, normalize_phone
+from reconciler.config.report import Report, YamlFile, display_path, where
+from reconciler.config.table import RECORD, UNIT, ContactTable, ContactTableBuilder
+from reconciler.config.yamlmarks import Path as DocPath
+from reconciler.config.yamlmarks import format_path
+
+__all__ = ["CODECS", "REPORT_CAP", "ContactsResult", "load_sources"]
+
+#: Problems listed per source and kind before a summary line takes over.
+REPORT_CAP = 50
+
+#: Accepted ``encoding:`` values → Python codec (utf-8-sig drops a BOM).
+CODECS = {
+    "utf-8": "utf-8-sig",
+    "utf8": "utf-8-sig",
+    "utf-8-sig": "utf-8-sig",
+    "gbk": "gbk",
+    "gb2312": "gbk",
+    "gb18030": "gb18030",
+}
+
+
+@dataclass
+class ContactsResult:
+    table: ContactTable
+    failed: bool  # a source could not be read at all (missing, undecodable, header)
+    files: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class _Sink:
+    """Shared by every source of one campaign: the table and the phones seen."""
+
+    builder: ContactTableBuilder
+    report: Report
+    columns: tuple[str, ...]
+    phone_column: str
+    seen: set[int] = field(default_factory=set)
+    dup_notes: list[tuple[str, int, str, str, str]] = field(default_factory=list)  # file, line, field, phone, raw
+
+
+def _key(phone: str) -> int:
+    # Mobiles start with 1, fixed lines with a single 0: as ints both are
+    # unique within their kind; the sign keeps the kinds apart.
+    return int(phone) if phone[0] == "1" else -int(phone)
+
+
+class _Counter:
+    """Caps the problems listed for one source and kind."""
+
+    def __init__(self, report: Report, file: str, field_: str, severity: str, what: str) -> None:
+        self.report, self.file, self.field, self.severity, self.what = report, file, field_, severity, what
+        self.count = 0
+
+    def add(self, line: int, message: str, field_: str | None = None) -> None:
+        self.count += 1
+        if self.count <= REPORT_CAP:
+            self.report.add(self.file, line, self.field if field_ is None else field_, message, self.severity)
+
+    def close(self) -> None:
+        if self.count > REPORT_CAP:
+            self.report.add(
+                self.file,
+                0,
+                self.field,
+                f"{self.count} {self.what} rows in this source; the first {REPORT_CAP} are listed, "
+                f"all {self.count} were dropped",
+                self.severity,
+            )
+
+
+def load_sources(
+    yf: YamlFile,
+    path: DocPath,
+    contacts: dict[str, Any],
+    columns: tuple[str, ...],
+    phone_column: str,
+) -> ContactsResult:
+    """Read every source of one campaign's ``contacts`` block."""
+    phone_index = columns.index(phone_column)
+    sink = _Sink(ContactTableBuilder(len(columns), phone_index), yf.report, columns, phone_column)
+    failed = False
+    files: list[Path] = []
+    sources = contacts.get("sources")
+    base = Path(yf.file).parent
+    for i, source in enumerate(sources if isinstance(sources, list) else []):
+        spath = (*path, "sources", i)
+        if not isinstance(source, dict) or not yf.usable(spath):
+            failed = True
+            continue
+        if "csv" in source:
+            if not isinstance(source["csv"], str) or not yf.usable((*spath, "csv")):
+                failed = True
+                continue
+            csv_path = Path(os.path.normpath(base / source["csv"]))
+            encoding = source.get("encoding", "utf-8")
+            delimiter = source.get("delimiter", ",")
+            codec = CODECS.get(str(encoding).lower())
+            if codec is None or not isinstance(delimiter, str) or len(delimiter) != 1:
+                failed = True  # the schema reported it
+                continue
+            ok, read = _read_csv(yf, (*spath, "csv"), source["csv"], csv_path, codec, str(encoding), delimiter, sink)
+            failed = failed or not ok
+            if read:
+                files.append(csv_path)
+        elif "rows" in source and isinstance(source["rows"], list):
+            _read_rows(yf, (*spath, "rows"), source["rows"], sink)
+        else:
+            failed = True
+    table = sink.builder.build()
+    _note_duplicates(table, sink)
+    return ContactsResult(table, failed, files)
+
+
+def _note_duplicates(table: ContactTable, sink: _Sink) -> None:
+    if not sink.dup_notes:
+        return
+    first = table.locate({phone for _, _, _, phone, _ in sink.dup_notes})
+    for file, line, field_, phone, raw in sink.dup_notes:
+        found = first.get(phone)
+        at = f" (first at {where(found[0], found[1], file)})" if found else ""
+        shown = phone if raw == phone else f"{phone} ({raw!r})"
+        sink.report.add(file, line, field_, f"duplicate phone {shown}{at}; row dropped, the first row wins",
+                        "warning")
+
+
+def _read_rows(yf: YamlFile, path: DocPath, rows: list[Any], sink: _Sink) -> None:
+    width = len(sink.columns)
+    pi = sink.builder.phone_index
+    sink.builder.start_source(yf.file)
+    invalid = _Counter(yf.report, yf.file, format_path(path), "error", "invalid")
+    dups = 0
+    for r, row in enumerate(rows):
+        rpath = (*path, r)
+        line = yf.line(rpath)
+        if not isinstance(row, list) or not yf.usable(rpath):
+            continue  # the schema reported it
+        if len(row) != width:
+            invalid.add(line, f"row has {len(row)} values, columns has {width}; row dropped", format_path(rpath))
+            continue
+        cells = [yf.text((*rpath, c), v).strip() for c, v in enumerate(row)]
+        raw = cells[pi]
+        phone = normalize_phone(raw)
+        if phone is None:
+            what = "empty phone" if not raw else f"invalid phone {raw!r}"
+            invalid.add(line, f"{what}: expected {PHONE_RULE}; row dropped", format_path((*rpath, pi)))
+            continue
+        key = _key(phone)
+        if key in sink.seen:
+            dups += 1
+            if dups <= REPORT_CAP:
+                sink.dup_notes.append((yf.file, line, format_path((*rpath, pi)), phone, raw))
+            continue
+        cells[pi] = phone
+        record = UNIT.join(cells)
+        if record.count(UNIT) != width - 1 or RECORD in record:
+            invalid.add(line, "a value holds a control character (U+001E/U+001F); row dropped", format_path(rpath))
+            continue
+        sink.seen.add(key)
+        sink.builder.append_record(record, line)
+    invalid.close()
+    if dups > REPORT_CAP:
+        yf.report.add(yf.file, 0, format_path(path), f"{dups} duplicate rows; the first {REPORT_CAP} are listed",
+                      "warning")
+
+
+def _read_csv(
+    yf: YamlFile,
+    ref: DocPath,
+    given: str,
+    csv_path: Path,
+    codec: str,
+    encoding: str,
+    delimiter: str,
+    sink: _Sink,
+) -> tuple[bool, bool]:
+    """Read one CSV source into the sink. Returns (usable, file was read)."""
+    shown = str(csv_path)
+    ref_line = yf.line(ref)
+    if not csv_path.exists():
+        yf.error(ref, f"contact file {given!r} not found (looked for {display_path(shown)})", line=ref_line)
+        return False, False
+    if not csv_path.is_file():
+        yf.error(ref, f"contact source {shown} is not a file", line=ref_line)
+        return False, False
+    try:
+        fh = open(csv_path, encoding=codec, newline="", errors="strict")  # noqa: SIM115
+    except OSError as exc:
+        yf.error(ref, f"cannot read contact file {shown}: {exc.strerror or exc}", line=ref_line)
+        return False, False
+    report = sink.report
+    ok = True
+    with fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        try:
+            ok = _consume(reader, shown, sink)
+        except UnicodeDecodeError as exc:
+            line, byte = _decode_error_line(csv_path, codec, exc)
+            hint = (
+                "; files saved by Excel in China are often GBK: set encoding: gbk"
+                if codec == "utf-8-sig"
+                else "; is it UTF-8? set encoding: utf-8"
+            )
+            report.add(shown, line, "", f"row {line} cannot be decoded as {encoding} (byte 0x{byte:02x}){hint}")
+            ok = False
+        except csv.Error as exc:
+            report.add(shown, reader.line_num, "", f"malformed CSV: {exc}")
+            ok = False
+        except OSError as exc:
+            report.add(shown, 0, "", f"cannot read contact file: {exc.strerror or exc}")
+            ok = False
+    return ok, True
+
+
+def _decode_error_line(path: Path, codec: str, exc: UnicodeDecodeError) -> tuple[int, int]:
+    """Physical line and byte value of the first undecodable byte of ``path``."""
+    try:
+        data = path.read_bytes()
+        data.decode(codec)
+    except UnicodeDecodeError as first:
+        return data.count(b"\n", 0, first.start) + 1, data[first.start]
+    except OSError:
+        pass
+    return 0, exc.object[exc.start] if exc.start < len(exc.object) else 0
+
+
+def _consume(reader: Any, shown: str, sink: _Sink) -> bool:
+    """The hot loop: one pass over the CSV rows. False when the header is unusable."""
+    report = sink.report
+    columns = sink.columns
+    header: list[str] | None = None
+    for row in reader:
+        if row and any(cell.strip() for cell in row):
+            header = [cell.strip().lstrip("\ufeff") for cell in row]
+            break
+    header_line = reader.line_num
+    if header is None:
+        report.add(shown, 0, "", "the file is empty; expected a header row naming the columns")
+        return False
+    missing = [c for c in columns if c not in header]
+    doubled = sorted({c for c in columns if header.count(c) > 1})
+    if missing:
+        names = ", ".join(repr(c) for c in missing)
+        found = ", ".join(repr(c) for c in header[:12])
+        report.add(shown, header_line, "", f"the header lacks declared column(s) {names} (header: {found})")
+        return False
+    if doubled:
+        report.add(shown, header_line, "", f"the header names {', '.join(map(repr, doubled))} more than once")
+        return False
+    width = len(header)
+    idx = [header.index(c) for c in columns]
+    ncols = len(columns)
+    pi = columns.index(sink.phone_column)
+    src_pi = idx[pi]
+    identity = idx == list(range(width))
+    builder = sink.builder
+    builder.start_source(shown)
+    append = builder.append_record
+    seen = sink.seen
+    seen_add = seen.add
+    norm = normalize_phone
+    join = UNIT.join
+    invalid = _Counter(report, shown, sink.phone_column, "error", "invalid")
+    dups = 0
+    for row in reader:
+        if len(row) != width:
+            if not row or not any(c.strip() for c in row):
+                continue
+            invalid.add(reader.line_num, f"row has {len(row)} fields, the header has {width}; row dropped", "")
+            continue
+        raw = row[src_pi]
+        phone = norm(raw)
+        if phone is None:
+            stripped = raw.strip()
+            if not stripped:
+                if not any(c.strip() for c in row):
+                    continue  # a blank row (",,")
+                invalid.add(reader.line_num, f"empty phone: expected {PHONE_RULE}; row dropped")
+            else:
+                invalid.add(reader.line_num, f"invalid phone {stripped!r}: expected {PHONE_RULE}; row dropped")
+            continue
+        key = int(phone) if phone[0] == "1" else -int(phone)
+        if key in seen:
+            dups += 1
+            if dups <= REPORT_CAP:
+                sink.dup_notes.append((shown, reader.line_num, sink.phone_column, phone, raw.strip()))
+            continue
+        cells = [c.strip() for c in row] if identity else [row[i].strip() for i in idx]
+        cells[pi] = phone
+        record = join(cells)
+        if record.count(UNIT) != ncols - 1 or RECORD in record:
+            invalid.add(reader.line_num, "a value holds a control character (U+001E/U+001F); row dropped", "")
+            continue
+        seen_add(key)
+        append(record, reader.line_num)
+    invalid.close()
+    if dups > REPORT_CAP:
+        report.add(shown, 0, sink.phone_column,
+                   f"{dups} duplicate rows in this source; the first {REPORT_CAP} are listed, all were dropped",
+                   "warning")
+    return True

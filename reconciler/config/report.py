@@ -1,0 +1,72 @@
+"""Collecting problems while loading: every fault is reported, not just the first."""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.config.yamlmarks import Document, Path, format_path
+from reconciler.errors import Problem
+
+__all__ = ["Report", "YamlFile", "display_path", "where"]
+
+
+def display_path(file: str) -> str:
+    """``file`` relative to the current directory when it lies below it, else as given."""
+    if not file:
+        return file
+    try:
+        return str(pathlib.Path(file).resolve().relative_to(pathlib.Path.cwd().resolve()))
+    except (ValueError, OSError, RuntimeError):
+        return file
+
+
+def where(file: str, line: int, current: str = "") -> str:
+    """How a message names another location: ``line 7`` in the same file, else ``file:7``."""
+    if file == current:
+        return f"line {line}"
+    return f"{display_path(file)}:{line}" if line else display_path(file)
+
+
+@dataclass
+class Report:
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, file: str, line: int, field_: str, message: str, severity: str = "error") -> None:
+        self.problems.append(Problem(file, max(int(line), 0), field_, message, severity))
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for p in self.problems if p.severity == "error")
+
+    def sorted(self) -> tuple[Problem, ...]:
+        return tuple(sorted(set(self.problems)))
+
+
+@dataclass
+class YamlFile:
+    """One parsed YAML file: where problems about its values go."""
+
+    file: str  # path as shown in problems
+    doc: Document
+    report: Report
+    bad: set[Path] = field(default_factory=set)  # values the schema already reported
+
+    def error(self, path: Path, message: str, *, line: int | None = None) -> None:
+        self.report.add(self.file, self.doc.key_line(path) if line is None else line, format_path(path), message)
+
+    def warning(self, path: Path, message: str, *, line: int | None = None) -> None:
+        self.report.add(
+            self.file, self.doc.key_line(path) if line is None else line, format_path(path), message, "warning"
+        )
+
+    def line(self, path: Path) -> int:
+        return self.doc.line(path)
+
+    def usable(self, path: Path) -> bool:
+        """False when the schema already reported the value at ``path``."""
+        return tuple(path) not in self.bad
+
+    def text(self, path: Path, value: Any) -> str:
+        return self.doc.text(path, value)

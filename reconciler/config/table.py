@@ -1,0 +1,189 @@
+"""A compact, immutable sequence of contact rows.
+
+A million :class:`ContactRow` objects cost about 300 MB (row, tuple, two
+strings and an int each). The loader instead packs rows into chunk strings
+(values joined by U+001F, rows by U+001E) plus an array of row numbers, and
+builds :class:`ContactRow` values only when they are read. It is a
+``Sequence[ContactRow]``: iterate, index, slice, ``len``; equal to any other
+sequence with the same rows. Values never contain the two separators (the
+loader rejects such rows).
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
+from reconciler.model import ContactRow
+
+__all__ = ["ContactTable", "ContactTableBuilder"]
+
+UNIT = "\x1f"
+RECORD = "\x1e"
+CHUNK = 1024
+
+
+class ContactTable(Sequence[ContactRow]):
+    """Rows of one campaign, in file order, duplicates and invalid rows removed."""
+
+    __slots__ = ("_cache", "_chunks", "_lines", "_phone_index", "_source_starts", "_sources")
+
+    def __init__(
+        self,
+        chunks: Sequence[str],
+        lines: array[int],
+        sources: Sequence[str],
+        source_starts: Sequence[int],
+        phone_index: int,
+    ) -> None:
+        self._chunks = tuple(chunks)
+        self._lines = lines
+        self._sources = tuple(sources)
+        self._source_starts = tuple(source_starts)
+        self._phone_index = phone_index
+        self._cache: tuple[int, list[str]] = (-1, [])
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def _records(self, chunk: int) -> list[str]:
+        cached = self._cache
+        if cached[0] == chunk:
+            return cached[1]
+        records = self._chunks[chunk].split(RECORD)
+        self._cache = (chunk, records)
+        return records
+
+    def _source(self, index: int) -> str:
+        return self._sources[bisect.bisect_right(self._source_starts, index) - 1]
+
+    def _row(self, index: int, record: str) -> ContactRow:
+        values = tuple(record.split(UNIT))
+        return ContactRow(values[self._phone_index], values, self._source(index), self._lines[index])
+
+    @overload
+    def __getitem__(self, index: int) -> ContactRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[ContactRow, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> ContactRow | tuple[ContactRow, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("contact row index out of range")
+        return self._row(index, self._records(index // CHUNK)[index % CHUNK])
+
+    def __iter__(self) -> Iterator[ContactRow]:
+        pi = self._phone_index
+        lines = self._lines
+        starts = self._source_starts
+        sources = self._sources
+        s = 0
+        next_start = starts[1] if len(starts) > 1 else len(lines)
+        index = 0
+        for chunk in self._chunks:
+            for record in chunk.split(RECORD):
+                while index >= next_start:
+                    s += 1
+                    next_start = starts[s + 1] if s + 1 < len(starts) else len(lines)
+                values = tuple(record.split(UNIT))
+                yield ContactRow(values[pi], values, sources[s], lines[index])
+                index += 1
+
+    def phones(self) -> Iterator[str]:
+        """Just the phone numbers, in order, without building rows."""
+        pi = self._phone_index
+        for chunk in self._chunks:
+            for record in chunk.split(RECORD):
+                yield record.split(UNIT)[pi]
+
+    def locate(self, phones: set[str]) -> dict[str, tuple[str, int]]:
+        """Source and row of each of ``phones`` present in the table (one pass)."""
+        found: dict[str, tuple[str, int]] = {}
+        if not phones:
+            return found
+        for index, phone in enumerate(self.phones()):
+            if phone in phones:
+                found[phone] = (self._source(index), self._lines[index])
+                if len(found) == len(phones):
+                    break
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        if len(other) != len(self):
+            return False
+        if isinstance(other, ContactTable):
+            return (self._chunks, self._lines, self._phone_index) == (
+                other._chunks,
+                other._lines,
+                other._phone_index,
+            ) and all(a.source == b.source for a, b in zip(self, other, strict=True))
+        return all(a == b for a, b in zip(self, other, strict=True))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"ContactTable({len(self)} rows)"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            ContactTable,
+            (self._chunks, self._lines, self._sources, self._source_starts, self._phone_index),
+        )
+
+
+class ContactTableBuilder:
+    """Append rows source by source, then :meth:`build` the table."""
+
+    def __init__(self, width: int, phone_index: int) -> None:
+        self.width = width
+        self.phone_index = phone_index
+        self._chunks: list[str] = []
+        self._pending: list[str] = []
+        self._lines: array[int] = array("L")
+        self._sources: list[str] = []
+        self._starts: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def start_source(self, source: str) -> None:
+        if self._starts and self._starts[-1] == len(self._lines):
+            self._sources[-1] = source  # the previous source added no rows
+        else:
+            self._starts.append(len(self._lines))
+            self._sources.append(source)
+
+    def append_record(self, record: str, line: int) -> None:
+        """Add one row already joined with U+001F (see :func:`pack`)."""
+        pending = self._pending
+        pending.append(record)
+        self._lines.append(line)
+        if len(pending) == CHUNK:
+            self._chunks.append(RECORD.join(pending))
+            pending.clear()
+
+    def build(self) -> ContactTable:
+        chunks = list(self._chunks)
+        if self._pending:
+            chunks.append(RECORD.join(self._pending))
+        if not self._starts:
+            self._starts, self._sources = [0], [""]
+        return ContactTable(chunks, self._lines, self._sources, self._starts, self.phone_index)
+
+
+def pack(values: Sequence[str]) -> str | None:
+    """Join one row's values, or None when a value holds a separator."""
+    record = UNIT.join(values)
+    if record.count(UNIT) != len(values) - 1 or RECORD in record:
+        return None
+    return record

@@ -1,0 +1,275 @@
+"""YAML to plain values, keeping the line of every node.
+
+Why not ``yaml.safe_load``: validation must say *where* a value was written,
+and YAML 1.1 resolution bites campaign files (``13:30`` is the integer 810,
+``on`` is ``True``, a ``2027-03-01`` is a date object, ``0551...`` may lose its
+leading zero). So the document is composed into nodes with PyYAML and turned
+into JSON-like values here, with YAML 1.2 core-schema rules: only
+``true``/``false`` are booleans, no timestamps, no sexagesimal numbers.
+Plain integers also keep their source text (:attr:`Document.raw`) so an
+unquoted ``02160000001`` keeps its zero where a string is meant.
+
+Duplicate keys, unsupported tags, recursive aliases and alias bombs are
+reported as :class:`YamlIssue` values, never raised.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+__all__ = ["Document", "Path", "YamlIssue", "format_path", "parse"]
+
+Path = tuple[str | int, ...]
+
+_PLAIN = "tag:campaignctl:plain"
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_TRUE = frozenset({"true", "True", "TRUE"})
+_FALSE = frozenset({"false", "False", "FALSE"})
+_INT_RE = re.compile(r"[-+]?[0-9]+")
+_OCT_RE = re.compile(r"0o[0-7]+")
+_HEX_RE = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT_RE = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_INF_RE = re.compile(r"[-+]?\.(inf|Inf|INF)")
+_NAN_RE = re.compile(r"\.(nan|NaN|NAN)")
+
+#: Upper bound on nodes visited, so an alias bomb cannot exhaust memory.
+MAX_NODES = 2_000_000
+
+
+@dataclass(frozen=True)
+class YamlIssue:
+    line: int
+    message: str
+    path: Path = ()
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed file: its value and where each part of it was written.
+
+    ``lines[path]`` is the line of the node at ``path`` (a tuple of keys and
+    indexes); ``key_lines[path]`` the line of the mapping key that introduced
+    it; ``raw[path]`` the source text of a plain integer scalar.
+    """
+
+    value: Any
+    lines: Mapping[Path, int] = field(default_factory=dict)
+    key_lines: Mapping[Path, int] = field(default_factory=dict)
+    raw: Mapping[Path, str] = field(default_factory=dict)
+
+    def line(self, path: Path) -> int:
+        """Line of the node at ``path``, or of its nearest known ancestor."""
+        p = tuple(path)
+        while p:
+            if p in self.lines:
+                return self.lines[p]
+            p = p[:-1]
+        return self.lines.get((), 1)
+
+    def key_line(self, path: Path) -> int:
+        """Line of the key naming ``path`` (falls back to the node's line)."""
+        p = tuple(path)
+        return self.key_lines.get(p) or self.line(p)
+
+    def text(self, path: Path, value: Any) -> str:
+        """A scalar as the text the user wrote (integers keep leading zeros)."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return self.raw.get(tuple(path), str(value))
+        return str(value)
+
+
+def format_path(path: Path) -> str:
+    """``("campaigns", 0, "schedule")`` → ``campaigns[0].schedule``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class _Resolver(yaml.resolver.BaseResolver):
+    """Marks plain scalars for core-schema resolution done in :func:`_scalar`."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode and implicit[0]:
+            return _PLAIN
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+
+
+class _Composer(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    _Resolver,
+):
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _Resolver.__init__(self)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.lines: dict[Path, int] = {}
+        self.key_lines: dict[Path, int] = {}
+        self.raw: dict[Path, str] = {}
+        self.issues: list[YamlIssue] = []
+        self.active: set[int] = set()
+        self.count = 0
+
+    def walk(self, node: Node, path: Path) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _TooLarge
+        line = node.start_mark.line + 1
+        self.lines[path] = line
+        if isinstance(node, ScalarNode):
+            return self.scalar(node, path, line)
+        if id(node) in self.active:
+            self.issues.append(YamlIssue(line, "recursive alias: a node may not contain itself", path))
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                if node.tag != _SEQ:
+                    self.issues.append(YamlIssue(line, f"unsupported YAML tag {node.tag!r}", path))
+                return [self.walk(child, (*path, i)) for i, child in enumerate(node.value)]
+            if isinstance(node, MappingNode):
+                if node.tag != _MAP:
+                    self.issues.append(YamlIssue(line, f"unsupported YAML tag {node.tag!r}", path))
+                return self.mapping(node, path)
+        finally:
+            self.active.discard(id(node))
+        self.issues.append(YamlIssue(line, "unsupported YAML node", path))  # pragma: no cover
+        return None
+
+    def mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            kline = key_node.start_mark.line + 1
+            if not isinstance(key_node, ScalarNode):
+                self.issues.append(YamlIssue(kline, "mapping keys must be plain text, not lists or mappings", path))
+                continue
+            key = str(key_node.value)
+            if key == "<<" and key_node.tag == _PLAIN:
+                self.issues.append(YamlIssue(kline, "YAML merge keys (<<) are not supported; write the keys out",
+                                             path))
+                continue
+            child = (*path, key)
+            if key in out:
+                first = self.key_lines.get(child, 0)
+                self.issues.append(YamlIssue(kline, f"duplicate key {key!r} (first at line {first})", child))
+                continue
+            self.key_lines[child] = kline
+            out[key] = self.walk(value_node, child)
+        return out
+
+    def scalar(self, node: ScalarNode, path: Path, line: int) -> Any:
+        text = str(node.value)
+        tag = node.tag
+        if tag == _PLAIN:
+            return self.plain(text, path)
+        if tag == _STR:
+            return text
+        if tag in (_INT, _FLOAT, _BOOL, _NULL):
+            value = self.plain(text, path)
+            expected = {_INT: int, _FLOAT: float, _BOOL: bool, _NULL: type(None)}[tag]
+            if tag == _FLOAT and isinstance(value, int) and not isinstance(value, bool):
+                return float(value)
+            if type(value) is not expected:
+                self.issues.append(YamlIssue(line, f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}", path))
+            return value
+        self.issues.append(YamlIssue(line, f"unsupported YAML tag {tag!r}; remove it", path))
+        return text
+
+    def plain(self, text: str, path: Path) -> Any:
+        if text in _NULLS:
+            return None
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        if _INT_RE.fullmatch(text):
+            self.raw[path] = text
+            return int(text)
+        if _OCT_RE.fullmatch(text):
+            return int(text[2:], 8)
+        if _HEX_RE.fullmatch(text):
+            return int(text[2:], 16)
+        if _FLOAT_RE.fullmatch(text):
+            return float(text)
+        if _INF_RE.fullmatch(text):
+            return float("-inf") if text.startswith("-") else float("inf")
+        if _NAN_RE.fullmatch(text):
+            return float("nan")
+        return text
+
+
+def _line_of_position(text: str, position: int) -> int:
+    return text.count("\n", 0, max(position, 0)) + 1
+
+
+def parse(text: str) -> tuple[Document | None, list[YamlIssue]]:
+    """Parse one YAML document. ``None`` with issues when it cannot be read.
+
+    An empty document parses to ``Document(None)``; the caller decides
+    whether that is acceptable.
+    """
+    try:
+        composer = _Composer(text)
+        try:
+            node = composer.get_single_node()
+        finally:
+            composer.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        what = exc.problem or "cannot parse"
+        if exc.context:
+            ctx_mark = exc.context_mark
+            where = f" at line {ctx_mark.line + 1}" if ctx_mark is not None and ctx_mark is not mark else ""
+            what = f"{what} ({exc.context}{where})"
+        return None, [YamlIssue(line, f"malformed YAML: {what}")]
+    except yaml.reader.ReaderError as exc:
+        line = _line_of_position(text, exc.position)
+        char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
+        return None, [YamlIssue(line, f"unreadable YAML: control character {char!r} is not allowed")]
+    except yaml.YAMLError as exc:
+        return None, [YamlIssue(1, f"malformed YAML: {exc}")]
+    except RecursionError:
+        return None, [YamlIssue(1, "malformed YAML: the document is nested too deeply")]
+    if node is None:
+        return Document(None, {(): 1}), []
+    walker = _Walker()
+    try:
+        value = walker.walk(node, ())
+    except _TooLarge:
+        return None, [YamlIssue(1, f"the document expands to more than {MAX_NODES} nodes (alias expansion?)")]
+    except RecursionError:
+        return None, [YamlIssue(1, "the document is nested too deeply")]
+    return Document(value, walker.lines, walker.key_lines, walker.raw), walker.issues
