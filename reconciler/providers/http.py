@@ -12,6 +12,8 @@ Public surface::
         .parse_json(response, call, *, idempotent, campaign="") -> Any
         .error(cls, message, call, *, campaign="", **kw) -> ProviderError   (redacted, profile filled)
         .redact(text) -> str
+        .delay(attempt, retry_after=None) -> float   backoff before the next try (for vendor "busy" codes)
+        .sleep(seconds)                              the injected sleep
         .close()
     parse_json(response, call, *, profile, idempotent, campaign="", redact=redact_text) -> Any
     redact_text(text, secrets=()) -> str
@@ -279,7 +281,7 @@ class HttpTransport:
                         campaign=campaign,
                         retryable=True,
                     ) from retry.__cause__
-                delay = self._delay(attempt, retry.retry_after)
+                delay = self.delay(attempt, retry.retry_after)
                 self._event(call, campaign, attempt, attempts, retry.status, retry.reason, delay)
                 log.debug(
                     "%s %s: attempt %d/%d failed: %s; retrying in %.2f s",
@@ -360,12 +362,18 @@ class HttpTransport:
         if wait > 0:
             self._sleep(wait)
 
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed try ``attempt`` (1-based): jittered backoff or Retry-After."""
         policy = self.retry
         if retry_after is not None and policy.honour_retry_after:
             return min(policy.max_delay, max(0.0, retry_after))
         ceiling = min(policy.max_delay, policy.backoff * (2 ** (attempt - 1)))
         return self._rng.uniform(0.0, ceiling)
+
+    def sleep(self, seconds: float) -> None:
+        """The injected sleep (providers wait through it for vendor-level "busy" retries)."""
+        if seconds > 0:
+            self._sleep(seconds)
 
     def _retry_after(self, response: httpx.Response) -> float | None:
         value = response.headers.get("Retry-After")
