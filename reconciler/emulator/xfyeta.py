@@ -858,7 +858,7 @@ class XfyetaEmulator:
 
     def _row(self, task: _Task, now: float, show_remaining: bool) -> dict[str, Any]:
         tel = len(task.numbers)
-        rate = round(task.process_through_count / task.process_tel_count, 4) if task.process_tel_count else 0
+        rate = round(task.process_through_count / task.process_tel_count, 4) if task.process_tel_count else 0.0
         row: dict[str, Any] = {
             "task_id": task.task_id,
             "task_name": task.task_name,
