@@ -8,7 +8,7 @@ that ``--format json`` keeps stdout a single JSON document.
 from __future__ import annotations
 
 import threading
-from typing import IO, Any
+from typing import Any, TextIO
 
 import click
 
@@ -28,8 +28,8 @@ _WORDS: dict[StepStatus, str] = {
 class ProgressHooks(ApplyHooks):
     """Listens to the applier; call :meth:`close` (or use ``with``) when apply returns."""
 
-    def __init__(self, stream: IO[str] | None = None, *, tty: bool | None = None) -> None:
-        self._stream: IO[str] = stream if stream is not None else click.get_text_stream("stderr")
+    def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None) -> None:
+        self._stream: TextIO = stream if stream is not None else click.get_text_stream("stderr")
         isatty = getattr(self._stream, "isatty", None)
         self._tty = tty if tty is not None else bool(isatty and isatty())
         self._lock = threading.Lock()
@@ -53,7 +53,7 @@ class ProgressHooks(ApplyHooks):
             self._total_steps = total_steps
             if self._tty and self._bar is None:
                 bar = click.progressbar(length=max(total_calls, 1), label="Applying", file=self._stream,
-                                        show_pos=True, show_eta=False, item_show_func=None)
+                                        show_pos=True, show_eta=False)
                 self._bar = bar.__enter__()
 
     def calls_made(self, action: Action, calls: int) -> None:
