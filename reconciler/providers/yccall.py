@@ -1,0 +1,611 @@
+"""Yccall (SIP call-center predictive dialer) provider.
+
+Every call is one form POST to the profile's ``base_url`` with the field
+``service = App.<Module>.<Action>`` (``body_encoding``: ``form`` urlencoded, or
+``multipart``), through the shared :class:`~reconciler.providers.http.HttpTransport`.
+The answer is the envelope ``{ret, data: {status, desc, result, errors: {code,
+codemsg}}, msg}``: ``ret`` 200 with ``data.status`` 0 is success; anything else
+becomes one :class:`VendorError` (``vendor_code`` = ``errors.code``, else ``ret``)
+naming the profile, the service and the campaign.
+
+Token: ``App.Sip_Auth.Login`` with appid/accesskey, cached for the run (shared
+by threads); ``ret`` 600 (token invalid) logs in again and resends that call
+once — safe even for TaskCreat/TaskAdd, since 600 means the vendor refused the
+call before acting. The accesskey and every token are registered as secrets.
+
+Identity: a task carries ``taskname`` = :meth:`task_name` and ``customtaskid`` =
+:meth:`custom_task_id` (``customtaskid_prefix`` + campaign name, ``~<wave>`` from
+wave 2; when that exceeds :data:`CUSTOMTASKID_MAX` characters, a truncated name
+plus a 12-hex digest of the full id). The vendor does not document customtaskid
+uniqueness, so a create whose answer was lost is resolved by :meth:`find_task`
+(TaskList filtered by customtaskid, exact match checked here, newest first)
+before anything is sent again.
+
+Mapping of the vendor's open points to profile options (never guessed here):
+``assign_types`` (assigntype codes), ``status_map`` (TaskList status -> phase;
+an unmapped code is an error naming the option), ``body_encoding``,
+``page_size``, ``max_numbers_per_call`` (per create/append call; no per-task
+total is assumed), ``phone_as_number`` (phone as JSON number; numbers with a
+leading 0 stay strings), ``customtaskid_prefix``, ``timezone`` (vendor local
+time of ``yyyy-mm-dd hh:mm:ss`` fields), ``check_references`` (lookup services).
+TaskList ``taskname`` filtering may be fuzzy, so listings are filtered here.
+
+``telphone`` entries carry ``phone`` plus the contact columns named ``userid``,
+``memberid``, ``customuuid`` and ``ext`` when the campaign has them (TaskAdd
+spells ``ext`` as ``chengshudu``, as its page does). ``invaliddata`` elements are
+matched to rows by their ``phone`` (an element that is a bare value is taken as
+the phone); the reason is the element's ``reason``/``msg``/``desc`` text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from reconciler.errors import AuthError, OutcomeUnknown, Problem, ProviderError, TransportError, VendorError
+from reconciler.model import ContactRow, DesiredCampaign, ProviderProfile, Secret, digest
+from reconciler.providers.base import AddResult, Capabilities, CreateResult, Limits, ObservedTask, Phase
+from reconciler.providers.http import CallEvent, HttpTransport, RetryPolicy
+
+__all__ = ["CUSTOMTASKID_MAX", "DEFAULTS", "SERVICES", "YccallProvider"]
+
+log = logging.getLogger("reconciler.providers.yccall")
+
+LOGIN = "App.Sip_Auth.Login"
+CREATE = "App.Sip_Yccall.TaskCreat"
+ADD = "App.Sip_Yccall.TaskAdd"
+DEL_PHONE = "App.Sip_Yccall.taskDelPhone"
+TASK_SET = "App.Sip_Yccall.TaskSet"
+TASK_LIST = "App.Sip_Yccall.TaskList"
+TASK_INFO = "App.Sip_Yccall.TaskInfo"
+SIPNUMBERS = "App.Sip_Sipnum.GetSipnumberInfo"
+QUEUES = "App.Sip_Queue.GetQueueList"
+DISNUMBERS = "App.Sip_Disnum.GetDisnumberInfo"
+SERVICES = (LOGIN, CREATE, ADD, DEL_PHONE, TASK_SET, TASK_LIST, TASK_INFO, SIPNUMBERS, QUEUES, DISNUMBERS)
+
+CUSTOMTASKID_MAX = 64
+TOKEN_INVALID = 600
+AUTH_RETS = frozenset({600, 601, 602, 603, 604})
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+OPTIONAL_COLUMNS = ("userid", "memberid", "customuuid", "ext")
+MAX_PAGES = 10_000  # a listing longer than this is a vendor bug, not data
+
+# Used only when a profile was built without the config loader (which fills them all).
+DEFAULTS: Mapping[str, Any] = {
+    "assign_types": {"extension": 1, "queue": 2, "group": 3},
+    "status_map": {1025: "not-started", 1026: "running", 1027: "paused", 1028: "finished"},
+    "list_status_filter": {"not-started": 0, "running": 1, "paused": 2, "finished": 3},
+    "body_encoding": "form",
+    "page_size": 100,
+    "max_numbers_per_call": 10_000,
+    "phone_as_number": False,
+    "check_references": True,
+    "timezone": None,
+}
+
+
+class YccallProvider:
+    """The :class:`~reconciler.providers.base.Provider` for one yccall profile."""
+
+    capabilities = Capabilities(
+        direct_callout=False,
+        add_after_start=True,
+        remove_contacts=True,
+        delete_is_end=True,
+        create_with_contacts=True,
+        windows=False,
+    )
+
+    def __init__(
+        self,
+        profile: ProviderProfile,
+        credentials: Mapping[str, Secret | str] | None = None,
+        *,
+        appid: Secret | str | None = None,
+        accesskey: Secret | str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timezone: str = "Asia/Shanghai",
+        http: HttpTransport | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+        on_event: Callable[[CallEvent], None] | None = None,
+    ) -> None:
+        self.profile = profile
+        opts = {**DEFAULTS, **{k: v for k, v in profile.options.items() if v is not None}}
+        self._opts = opts
+        creds = dict(credentials or {})
+        self._appid = _reveal(appid if appid is not None else creds.get("appid"))
+        self._accesskey = _reveal(accesskey if accesskey is not None else creds.get("accesskey"))
+        for role, value in (("appid", self._appid), ("accesskey", self._accesskey)):
+            if not value:
+                env = profile.credentials_env.get(role, f"{role}_env")
+                message = f"credential {role!r} is missing (set the environment variable {env})"
+                err = AuthError(message, vendor_code="", profile=profile.name)
+                ProviderError.__init__(err, message, profile=profile.name)  # no "vendor error" prefix
+                raise err
+        kwargs: dict[str, Any] = {"transport": transport, "retry": retry, "on_event": on_event}
+        if sleep is not None:
+            kwargs["sleep"] = sleep
+        self._http = http or HttpTransport(profile, **kwargs)
+        self._http.add_secret(self._accesskey)
+        self._encoding = str(opts["body_encoding"])
+        if self._encoding not in ("form", "multipart"):
+            raise ProviderError(f"body_encoding must be 'form' or 'multipart', not {self._encoding!r}",
+                                profile=profile.name)
+        self._assign_types = {str(k): int(v) for k, v in dict(opts["assign_types"]).items()}
+        self._status_map = {int(k): Phase(str(v)) for k, v in dict(opts["status_map"]).items()}
+        self._not_started = {code for code, phase in self._status_map.items() if phase is Phase.NOT_STARTED}
+        self._page_size = max(1, int(opts["page_size"]))
+        self._max_numbers = max(1, int(opts["max_numbers_per_call"]))
+        self._phone_as_number = bool(opts["phone_as_number"])
+        self._check_references = bool(opts["check_references"])
+        self._cprefix = str(opts.get("customtaskid_prefix") or profile.name_prefix)
+        self._tz = ZoneInfo(str(opts.get("timezone") or timezone))
+        self.limits = Limits(
+            add_batch=self._max_numbers,
+            create_batch=self._max_numbers,
+            callout_batch=0,
+            list_page=self._page_size,
+            max_contacts_per_task=None,
+        )
+        self._token: str | None = None
+        self._token_lock = threading.Lock()
+        self._lookups: dict[str, set[str] | str] = {}
+        self.logins = 0  # how many times this run logged in (tests and diagnostics)
+
+    def __repr__(self) -> str:
+        return f"YccallProvider(profile={self.profile.name!r})"
+
+    # ------------------------------------------------------------------ identity
+    def task_name(self, campaign: str, wave: int) -> str:
+        base = f"{self.profile.name_prefix}{campaign}"
+        return base if wave <= 1 else f"{base}~{wave}"
+
+    def custom_task_id(self, campaign: str, wave: int) -> str:
+        """Stable ``customtaskid`` for a campaign's wave, at most :data:`CUSTOMTASKID_MAX` characters."""
+        full = f"{self._cprefix}{campaign}" if wave <= 1 else f"{self._cprefix}{campaign}~{wave}"
+        if len(full) <= CUSTOMTASKID_MAX:
+            return full
+        tail = "-" + digest(full, 6)
+        return full[: CUSTOMTASKID_MAX - len(tail)] + tail
+
+    def owns(self, task: ObservedTask) -> bool:
+        if task.custom_id:
+            return task.custom_id.startswith(self._cprefix)
+        return task.name.startswith(self.profile.name_prefix)
+
+    # ------------------------------------------------------------------ transport
+    def _post(self, service: str, fields: Mapping[str, str], *, idempotent: bool, campaign: str) -> dict[str, Any]:
+        form = {"service": service, **fields}
+        if self._encoding == "multipart":
+            response = self._http.post(service, "/", files={k: (None, v) for k, v in form.items()},
+                                       idempotent=idempotent, campaign=campaign)
+        else:
+            response = self._http.post(service, "/", data=form, idempotent=idempotent, campaign=campaign)
+        payload: dict[str, Any] = self._http.parse_json(response, service, idempotent=idempotent, campaign=campaign)
+        return payload
+
+    def _login(self, campaign: str) -> str:
+        payload = self._post(LOGIN, {"appid": self._appid, "accesskey": self._accesskey},
+                             idempotent=True, campaign=campaign)
+        ret = payload.get("ret")
+        data = payload.get("data")
+        if ret != 200 or not isinstance(data, dict) or data.get("status") != 0:
+            code, message = _failure(payload)
+            raise self._http.error(AuthError, f"login refused: {message}", LOGIN, campaign=campaign,
+                                   vendor_code=code)
+        result = data.get("result")
+        token = result.get("token") if isinstance(result, dict) else None
+        if not isinstance(token, str) or not token:
+            raise self._http.error(TransportError, "login answer carries no token", LOGIN, campaign=campaign)
+        self._http.add_secret(token)
+        self.logins += 1
+        log.debug("%s: logged in", self.profile.name)
+        return token
+
+    def _current_token(self, campaign: str) -> str:
+        with self._token_lock:
+            if self._token is None:
+                self._token = self._login(campaign)
+            return self._token
+
+    def _drop_token(self, token: str) -> None:
+        with self._token_lock:
+            if self._token == token:
+                self._token = None
+
+    def _call(self, service: str, fields: Mapping[str, str], *, idempotent: bool, campaign: str = "") -> Any:
+        """Send one service call with the token; ``ret`` 600 -> log in again and resend once."""
+        for attempt in (1, 2):
+            token = self._current_token(campaign)
+            payload = self._post(service, {**fields, "token": token}, idempotent=idempotent, campaign=campaign)
+            if payload.get("ret") == TOKEN_INVALID and attempt == 1:
+                log.debug("%s %s: token refused (ret 600); logging in again", self.profile.name, service)
+                self._drop_token(token)
+                continue
+            return self._unwrap(service, payload, idempotent=idempotent, campaign=campaign)
+        raise AssertionError("unreachable")
+
+    def _unwrap(self, service: str, payload: Mapping[str, Any], *, idempotent: bool, campaign: str) -> Any:
+        """``data.result`` of a successful envelope, else the matching ProviderError."""
+        ret = payload.get("ret")
+        data = payload.get("data")
+        if isinstance(ret, bool) or not isinstance(ret, int):
+            message = f"the answer is not a vendor envelope (no integer 'ret'): {_snippet(payload)}"
+            if idempotent:
+                raise self._http.error(TransportError, message, service, campaign=campaign, retryable=True)
+            raise self._http.error(OutcomeUnknown, f"{message}; the vendor may or may not have applied it",
+                                   service, campaign=campaign)
+        if ret == 200 and isinstance(data, dict) and data.get("status") == 0:
+            return data.get("result")
+        code, message = _failure(payload)
+        if ret in AUTH_RETS:
+            raise self._http.error(AuthError, message, service, campaign=campaign, vendor_code=code)
+        if ret == 500 and not idempotent:
+            raise self._http.error(OutcomeUnknown, f"vendor server error 500 ({message}); the vendor may or may "
+                                   "not have applied it (not re-sent)", service, campaign=campaign)
+        if ret == 200 and not isinstance(data, dict):
+            if idempotent:
+                raise self._http.error(TransportError, f"the answer has no data object: {_snippet(payload)}",
+                                       service, campaign=campaign, retryable=True)
+            raise self._http.error(OutcomeUnknown, f"the answer has no data object: {_snippet(payload)}; the "
+                                   "vendor may or may not have applied it", service, campaign=campaign)
+        raise self._http.error(VendorError, message, service, campaign=campaign, vendor_code=code,
+                               retryable=ret == 500)
+
+    # ------------------------------------------------------------------ observe
+    def _phase(self, status: int, service: str) -> Phase:
+        phase = self._status_map.get(status)
+        if phase is None:
+            raise self._http.error(
+                TransportError,
+                f"the vendor reports task status {status}, which the profile's status_map does not map "
+                f"(known: {sorted(self._status_map)}); add it to providers.{self.profile.name}.status_map",
+                service,
+            )
+        return phase
+
+    def _observed(self, row: Mapping[str, Any]) -> ObservedTask:
+        status = _as_int(row.get("status"))
+        if status is None:
+            raise self._http.error(TransportError, f"TaskList row without an integer status: {_snippet(row)}",
+                                   TASK_LIST)
+        phase = self._phase(status, TASK_LIST)
+        called = _as_int(row.get("called"))
+        custom = row.get("customtaskid")
+        return ObservedTask(
+            profile=self.profile.name,
+            task_id=str(row.get("taskid", "")),
+            name=str(row.get("taskname") or ""),
+            phase=phase,
+            status=status,
+            started=status not in self._not_started or bool(called),
+            custom_id=str(custom) if custom not in (None, "") else None,
+            contact_count=_first_int(row, ("total", "totalnum", "total_numbers")),
+            called=called,
+            answered=_as_int(row.get("answered")),
+            created_at=self._ms(row.get("createtime")),
+            raw=dict(row),
+        )
+
+    def _ms(self, value: Any) -> int | None:
+        if not isinstance(value, str) or not value:
+            return None
+        try:
+            return int(datetime.strptime(value, TIME_FORMAT).replace(tzinfo=self._tz).timestamp() * 1000)
+        except ValueError:
+            return None
+
+    def _list_page(self, filters: Mapping[str, str], page: int, campaign: str = "") -> tuple[list[Any], int, int]:
+        fields = {**filters, "currentpage": str(page), "itemsperpage": str(self._page_size)}
+        result = self._call(TASK_LIST, fields, idempotent=True, campaign=campaign)
+        if not isinstance(result, dict):
+            raise self._http.error(TransportError, f"TaskList result is not an object: {_snippet(result)}",
+                                   TASK_LIST, campaign=campaign)
+        rows = result.get("task") or []
+        if not isinstance(rows, list):
+            raise self._http.error(TransportError, "TaskList 'task' is not a list", TASK_LIST, campaign=campaign)
+        total = _as_int(result.get("totalitems"))
+        size = _as_int(result.get("itemsperpage")) or self._page_size
+        return [r for r in rows if isinstance(r, dict)], (len(rows) if total is None else total), size
+
+    def _list(self, filters: Mapping[str, str], campaign: str = "") -> list[ObservedTask]:
+        seen: dict[str, ObservedTask] = {}
+        page = 1
+        while page <= MAX_PAGES:
+            rows, total, size = self._list_page(filters, page, campaign)
+            for row in rows:
+                task = self._observed(row)
+                seen.setdefault(task.task_id, task)  # pages can shift while tasks are created
+            if not rows or page * max(size, 1) >= total:
+                break
+            page += 1
+        return list(seen.values())
+
+    def list_tasks(self) -> list[ObservedTask]:
+        return [t for t in self._list({}) if self.owns(t)]
+
+    def find_task(self, campaign: str, wave: int) -> ObservedTask | None:
+        custom_id = self.custom_task_id(campaign, wave)
+        name = self.task_name(campaign, wave)
+        found = [
+            t for t in self._list({"customtaskid": custom_id}, campaign)
+            if t.custom_id == custom_id or (t.custom_id is None and t.name == name)
+        ]
+        if not found:
+            return None
+        found.sort(key=lambda t: (t.created_at or 0, t.task_id), reverse=True)
+        return found[0]
+
+    def get_task(self, task_id: str) -> ObservedTask | None:
+        rows, _, _ = self._list_page({"taskid": task_id}, 1)
+        for row in rows:
+            if str(row.get("taskid")) == task_id:
+                return self._observed(row)
+        return None
+
+    def count_contacts(self, task_id: str) -> int:
+        result = self._call(TASK_INFO, {"taskid": task_id, "currentpage": "1", "itemsperpage": "1"},
+                            idempotent=True)
+        total = _as_int(result.get("totalitems")) if isinstance(result, dict) else None
+        if total is None:
+            raise self._http.error(TransportError, f"TaskInfo answer has no totalitems: {_snippet(result)}",
+                                   TASK_INFO)
+        return total
+
+    # ------------------------------------------------------------------ references
+    def _lookup(self, service: str, fields: Mapping[str, str], key: str) -> set[str] | str:
+        """Names a lookup service reports, or the reason it could not be asked (cached per run)."""
+        if service not in self._lookups:
+            try:
+                result = self._call(service, fields, idempotent=True)
+            except VendorError as exc:
+                self._lookups[service] = exc.detail
+            else:
+                items = result if isinstance(result, list) else []
+                self._lookups[service] = {str(i[key]) for i in items if isinstance(i, dict) and key in i}
+        return self._lookups[service]
+
+    def check(self, campaigns: Sequence[DesiredCampaign]) -> list[Problem]:
+        problems: list[Problem] = []
+        mine = [c for c in campaigns if c.provider == self.profile.name and c.yccall is not None]
+        for c in mine:
+            assert c.yccall is not None
+            if c.yccall.assign_type not in self._assign_types:
+                problems.append(Problem(c.mark.file, c.mark.line, "yccall.assign.type",
+                                        f"profile {self.profile.name!r} has no assign_types code for "
+                                        f"{c.yccall.assign_type!r}"))
+        if not self._check_references:
+            return problems
+        for c in mine:
+            y = c.yccall
+            assert y is not None
+            agents = [a.strip() for a in y.agent.split(",") if a.strip()]
+            checks: list[tuple[str, str, Mapping[str, str], str, list[str], str]] = []
+            if y.assign_type == "extension":
+                checks.append(("yccall.assign.agent", SIPNUMBERS, {}, "extnumber", agents, "extension"))
+            elif y.assign_type == "queue":
+                checks.append(("yccall.assign.agent", QUEUES, {}, "queuename", agents, "queue"))
+            # groups: the vendor offers no lookup service for extension groups
+            if y.caller_numbers:
+                checks.append(("yccall.caller_numbers", DISNUMBERS, {"autocall": "2"}, "disnumber",
+                               list(y.caller_numbers), "caller number"))
+            for field, service, fields, key, wanted, what in checks:
+                known = self._lookup(service, fields, key)
+                if isinstance(known, str):
+                    problems.append(Problem(c.mark.file, c.mark.line, field,
+                                            f"cannot check the {what}s: {service} failed ({known}); set "
+                                            f"check_references: false on profile {self.profile.name!r} if the "
+                                            "platform lacks this service", severity="warning"))
+                    continue
+                for value in wanted:
+                    if value not in known:
+                        listed = ", ".join(sorted(known)) or "none"
+                        problems.append(Problem(c.mark.file, c.mark.line, field,
+                                                f"{what} {value!r} does not exist on profile {self.profile.name!r} "
+                                                f"(known: {listed})"))
+        return problems
+
+    # ------------------------------------------------------------------ mutate
+    def _entries(self, campaign: DesiredCampaign, rows: Sequence[ContactRow], ext_key: str) -> str:
+        columns = campaign.contacts.columns
+        extras = [(name, columns.index(name)) for name in OPTIONAL_COLUMNS if name in columns]
+        if "ext" not in columns and "chengshudu" in columns:
+            extras.append(("ext", columns.index("chengshudu")))
+        entries: list[dict[str, Any]] = []
+        for row in rows:
+            phone: str | int = row.phone
+            if self._phone_as_number and row.phone.isdigit() and not row.phone.startswith("0"):
+                phone = int(row.phone)
+            entry: dict[str, Any] = {"phone": phone}
+            for name, index in extras:
+                value = row.values[index] if index < len(row.values) else ""
+                if value != "":
+                    entry[ext_key if name == "ext" else name] = value
+            entries.append(entry)
+        return json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
+
+    def _check_batch(self, call: str, rows: Sequence[ContactRow], campaign: str) -> None:
+        if len(rows) > self._max_numbers:
+            raise ProviderError(f"{len(rows)} numbers in one call; the vendor takes at most {self._max_numbers} "
+                                "(max_numbers_per_call): send the rest with TaskAdd",
+                                profile=self.profile.name, call=call, campaign=campaign)
+
+    def _added(self, rows: Sequence[ContactRow], result: Any, accepted_key: str | None) -> AddResult:
+        invalid_raw = result.get("invaliddata") if isinstance(result, dict) else None
+        invalid_items = invalid_raw if isinstance(invalid_raw, list) else []
+        by_phone: dict[str, list[int]] = {}
+        for index, row in enumerate(rows):
+            by_phone.setdefault(row.phone, []).append(index)
+        invalid: list[tuple[int, str]] = []
+        for item in invalid_items:
+            phone, reason = _invalid_item(item)
+            indexes = by_phone.get(phone)
+            if indexes:  # a repeated phone: the vendor keeps the first, so the last ones are the refused
+                invalid.append((indexes.pop(), reason))
+        invalid.sort()
+        accepted = len(rows) - len(invalid)
+        if accepted_key is not None and isinstance(result, dict):
+            reported = _as_int(result.get(accepted_key))
+            if reported is not None:
+                accepted = reported
+        accepted = max(0, accepted)
+        return AddResult(accepted=accepted, data_ids=(None,) * accepted, invalid=tuple(invalid))
+
+    def _vendor_time(self, value: datetime) -> str:
+        return value.astimezone(self._tz).strftime(TIME_FORMAT)
+
+    def create_task(
+        self, campaign: DesiredCampaign, wave: int, rows: Sequence[ContactRow] = ()
+    ) -> CreateResult:
+        y = campaign.yccall
+        if y is None:
+            raise ProviderError("the campaign has no yccall block (assign, scale)", profile=self.profile.name,
+                                call=CREATE, campaign=campaign.name)
+        if not rows:
+            raise ProviderError("TaskCreat needs at least one number", profile=self.profile.name, call=CREATE,
+                                campaign=campaign.name)
+        self._check_batch(CREATE, rows, campaign.name)
+        if y.assign_type not in self._assign_types:
+            raise ProviderError(f"profile has no assign_types code for {y.assign_type!r}",
+                                profile=self.profile.name, call=CREATE, campaign=campaign.name)
+        fields: dict[str, str] = {
+            "assigntype": str(self._assign_types[y.assign_type]),
+            "assignagent": y.agent,
+            "telphone": self._entries(campaign, rows, "ext"),
+            "taskscale": y.scale,
+            "status": "0",  # the engine starts tasks with TaskSet: create and start stay separate steps
+            "taskname": self.task_name(campaign.name, wave),
+            "customtaskid": self.custom_task_id(campaign.name, wave),
+        }
+        if y.scale_mode:
+            fields["isscale"] = y.scale_mode
+        if y.concurrency is not None:
+            fields["concurrent"] = str(y.concurrency)
+        if y.caller_numbers:
+            fields["disnumber"] = ",".join(y.caller_numbers)
+        if campaign.schedule.begin is not None:
+            fields["scheduledtime"] = self._vendor_time(campaign.schedule.begin)
+        if campaign.schedule.end is not None:
+            fields["pausedtime"] = self._vendor_time(campaign.schedule.end)
+        recall = campaign.recall
+        if recall.count > 0:
+            fields.update({
+                "is_multi_call": "1",
+                "multi_call_type": "1" if recall.mode == "all" else "2",
+                "multi_call_max_rounds": str(recall.count),
+                "multi_call_interval": str(recall.wait),
+            })
+        else:
+            fields["is_multi_call"] = "0"
+        result = self._call(CREATE, fields, idempotent=False, campaign=campaign.name)
+        task_id = result.get("taskid") if isinstance(result, dict) else None
+        if task_id in (None, ""):
+            raise self._http.error(OutcomeUnknown, f"TaskCreat succeeded without a taskid: {_snippet(result)}; "
+                                   "look the task up by customtaskid", CREATE, campaign=campaign.name)
+        return CreateResult(task_id=str(task_id), added=self._added(rows, result, None))
+
+    def add_contacts(self, task_id: str, campaign: DesiredCampaign, rows: Sequence[ContactRow]) -> AddResult:
+        if not rows:
+            return AddResult(accepted=0)
+        self._check_batch(ADD, rows, campaign.name)
+        fields = {"taskid": task_id, "telphone": self._entries(campaign, rows, "chengshudu")}
+        result = self._call(ADD, fields, idempotent=False, campaign=campaign.name)
+        return self._added(rows, result, "success")
+
+    def remove_contacts(self, task_id: str, campaign: DesiredCampaign, phones: Sequence[str]) -> None:
+        for start in range(0, len(phones), self._max_numbers):
+            chunk = phones[start : start + self._max_numbers]
+            self._call(DEL_PHONE, {"taskid": task_id, "telphone": ",".join(chunk)}, idempotent=True,
+                       campaign=campaign.name)
+
+    def _set(self, task_id: str, action: int) -> None:
+        self._call(TASK_SET, {"taskid": task_id, "taskstatus": str(action)}, idempotent=True)
+
+    def start(self, task_id: str) -> None:
+        self._set(task_id, 1)
+
+    def pause(self, task_id: str) -> None:
+        self._set(task_id, 2)
+
+    def delete(self, task_id: str) -> None:
+        """TaskSet 3 (end); a task that has already ended counts as deleted."""
+        try:
+            self._set(task_id, 3)
+        except VendorError as exc:
+            if isinstance(exc, AuthError):
+                raise
+            task = self.get_task(task_id)
+            if task is not None and task.phase is Phase.FINISHED:
+                return
+            raise
+
+    def callout(self, campaign: DesiredCampaign, rows: Sequence[ContactRow]) -> AddResult:
+        raise ProviderError("yccall has no direct callout (mode: direct is xfyeta only)",
+                            profile=self.profile.name, call="callout", campaign=campaign.name)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+# ---------------------------------------------------------------------- helpers
+def _reveal(value: Secret | str | None) -> str:
+    if value is None:
+        return ""
+    return value.reveal() if isinstance(value, Secret) else str(value)
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _first_int(row: Mapping[str, Any], keys: Sequence[str]) -> int | None:
+    for key in keys:
+        value = _as_int(row.get(key))
+        if value is not None:
+            return value
+    return None
+
+
+def _snippet(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _failure(payload: Mapping[str, Any]) -> tuple[str, str]:
+    """(vendor code, readable message) of a failed envelope."""
+    ret = payload.get("ret")
+    data = payload.get("data")
+    errors = data.get("errors") if isinstance(data, dict) else None
+    code = ""
+    codemsg = ""
+    if isinstance(errors, dict):
+        code = str(errors.get("code") or "")
+        codemsg = str(errors.get("codemsg") or "")
+    desc = str(data.get("desc") or "") if isinstance(data, dict) else ""
+    msg = str(payload.get("msg") or "")
+    parts = [p for p in (desc, codemsg, msg) if p]
+    message = "; ".join(dict.fromkeys(parts)) or f"ret {ret}"
+    return (code or str(ret)), message
+
+
+def _invalid_item(item: Any) -> tuple[str, str]:
+    if isinstance(item, dict):
+        phone = item.get("phone", item.get("telphone", ""))
+        reason = item.get("reason") or item.get("msg") or item.get("desc") or "refused by the vendor"
+        return str(phone).strip(), str(reason)
+    return str(item).strip(), "refused by the vendor"
+
