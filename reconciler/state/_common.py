@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.errors import LockTimeout
-from reconciler.state.base import ContactRecord, LockInfo
+from reconciler.state.base import ContactRecord, ContactStatus, LockInfo
 
 __all__ = [
+    "contact_from_row",
     "contact_sort_key",
     "dedupe_contacts",
     "dump_json",
@@ -102,12 +103,15 @@ def load_json(text: str | None) -> dict[str, Any]:
 
 def dedupe_contacts(records: Iterable[ContactRecord]) -> list[ContactRecord]:
     """Last record wins per (campaign, task_id, phone), as a bulk upsert would."""
-    by_key: dict[tuple[str, str, str], ContactRecord] = {}
-    for record in records:
-        key = (record.campaign, record.task_id, record.phone)
-        by_key.pop(key, None)
-        by_key[key] = record
-    return list(by_key.values())
+    return list({(r.campaign, r.task_id, r.phone): r for r in records}.values())
+
+
+STATUS_BY_VALUE: dict[str, ContactStatus] = {s.value: s for s in ContactStatus}
+
+
+def contact_from_row(row: Sequence[Any]) -> ContactRecord:
+    """A record from ``(campaign, task_id, phone, fingerprint, wave, data_id, status)``."""
+    return ContactRecord(row[0], row[2], row[3], row[1], row[4], row[5], STATUS_BY_VALUE[row[6]])
 
 
 def contact_sort_key(record: ContactRecord) -> tuple[int, str, str]:

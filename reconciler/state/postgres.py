@@ -35,6 +35,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from reconciler.errors import StateError
 from reconciler.state._common import (
+    contact_from_row,
     dedupe_contacts,
     dump_json,
     new_lock_info,
@@ -318,18 +319,7 @@ class PostgresStore:
             " AND (%(t)s::text IS NULL OR task_id = %(t)s) ORDER BY wave, task_id, phone"
         )
         rows = self._read(lambda c: c.execute(query, {"c": campaign, "t": task_id}).fetchall())
-        return [
-            ContactRecord(
-                campaign=r[0],
-                task_id=r[1],
-                phone=r[2],
-                fingerprint=r[3],
-                wave=r[4],
-                data_id=r[5],
-                status=ContactStatus(r[6]),
-            )
-            for r in rows
-        ]
+        return [contact_from_row(r) for r in rows]
 
     def journal(
         self, campaign: str | None = None, outcomes: Sequence[CallOutcome] | None = None

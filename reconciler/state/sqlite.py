@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from reconciler.errors import StateError
 from reconciler.state._common import (
-    dedupe_contacts,
+    contact_from_row,
     dump_json,
     load_json,
     new_lock_info,
@@ -270,18 +270,7 @@ class SqliteStore:
             " ORDER BY wave, task_id, phone"
         )
         rows = self._read(lambda c: c.execute(sql, (campaign, task_id, task_id)).fetchall())
-        return [
-            ContactRecord(
-                campaign=r[0],
-                task_id=r[1],
-                phone=r[2],
-                fingerprint=r[3],
-                wave=r[4],
-                data_id=r[5],
-                status=ContactStatus(r[6]),
-            )
-            for r in rows
-        ]
+        return [contact_from_row(r) for r in rows]
 
     def journal(
         self, campaign: str | None = None, outcomes: Sequence[CallOutcome] | None = None
@@ -348,7 +337,7 @@ class SqliteStore:
             return
         rows = [
             (r.campaign, r.task_id, r.phone, r.fingerprint, r.wave, r.data_id, ContactStatus(r.status).value)
-            for r in dedupe_contacts(records)
+            for r in records  # a later duplicate replaces an earlier one, as in the other backends
         ]
         self._write(
             lambda c: c.executemany(
