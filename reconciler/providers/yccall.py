@@ -158,6 +158,7 @@ class YccallProvider:
         self._token: str | None = None
         self._token_lock = threading.Lock()
         self._lookups: dict[str, set[str] | str] = {}
+        self._lookups_lock = threading.Lock()
         self.logins = 0  # how many times this run logged in (tests and diagnostics)
 
     def __repr__(self) -> str:
@@ -345,10 +346,12 @@ class YccallProvider:
         return found[0]
 
     def get_task(self, task_id: str) -> ObservedTask | None:
-        rows, _, _ = self._list_page({"taskid": task_id}, 1)
+        rows, total, _ = self._list_page({"taskid": task_id}, 1)
         for row in rows:
             if str(row.get("taskid")) == task_id:
                 return self._observed(row)
+        if total > len(rows):  # the deployment ignored the taskid filter: look through every page
+            return next((t for t in self._list({"taskid": task_id}) if t.task_id == task_id), None)
         return None
 
     def count_contacts(self, task_id: str) -> int:
@@ -363,6 +366,10 @@ class YccallProvider:
     # ------------------------------------------------------------------ references
     def _lookup(self, service: str, fields: Mapping[str, str], key: str) -> set[str] | str:
         """Names a lookup service reports, or the reason it could not be asked (cached per run)."""
+        with self._lookups_lock:
+            return self._lookup_locked(service, fields, key)
+
+    def _lookup_locked(self, service: str, fields: Mapping[str, str], key: str) -> set[str] | str:
         if service not in self._lookups:
             try:
                 result = self._call(service, fields, idempotent=True)

@@ -68,7 +68,8 @@ class Maker:
         self.made: list[YccallProvider] = []
 
     def __call__(self, credentials: dict[str, Secret] | None = None, **options: Any) -> YccallProvider:
-        profile = ProviderProfile("callcenter", "yccall", self.base_url, name_prefix="gitops-",
+        profile = ProviderProfile("callcenter", "yccall", self.base_url,
+                                  name_prefix=str(options.get("name_prefix", "gitops-")),
                                   credentials_env={"appid": "YCCALL_APPID", "accesskey": "YCCALL_ACCESSKEY"},
                                   options={**OPTIONS, **options})
         # plain-HTTP transport: real loopback sockets, without loading a CA bundle for every provider
@@ -526,3 +527,40 @@ def test_no_secret_in_any_error_or_log(yc: YccallProvider, emu: YccallEmulator,
     for secret in ("demo-accesskey", *[t for t in tokens if t]):
         assert secret not in text
     assert "attempt" in caplog.text  # the transport did log
+
+
+# ------------------------------------------------------------------ a less capable deployment
+class BareListing(YccallEmulator):
+    """A deployment whose TaskList ignores the taskid/customtaskid filters and omits customtaskid in rows."""
+
+    def _task_list(self, form: Any, now: float) -> tuple[str, Any]:
+        trimmed = {k: v for k, v in form.items() if k not in ("taskid", "customtaskid")}
+        desc, result = super()._task_list(trimmed, now)
+        for row in result["task"]:
+            row.pop("customtaskid", None)
+            row["vendor_extra"] = {"nested": True}  # unknown fields are tolerated
+        return desc, result
+
+
+def test_tolerates_a_listing_without_filters_or_customtaskid() -> None:
+    emu = BareListing()
+    with EmulatorServer(emu) as server:
+        maker = Maker(server.base_url)
+        yc = maker(page_size=2)
+        try:
+            ids = {}
+            for name in ("a", "b", "c"):
+                c = campaign(name)
+                ids[name] = yc.create_task(c, 1, c.contacts.rows).task_id
+            other = maker(customtaskid_prefix="x-", name_prefix="x-")
+            other.create_task(campaign("d"), 1, campaign("d").contacts.rows)
+            found = yc.find_task("b", 1)
+            assert found is not None and found.task_id == ids["b"] and found.custom_id is None
+            assert yc.find_task("b", 2) is None
+            task = yc.get_task(ids["a"])  # the oldest: on the last page
+            assert task is not None and task.task_id == ids["a"]
+            assert yc.get_task("00000000000000000000") is None
+            assert {t.task_id for t in yc.list_tasks()} == set(ids.values())  # owned by name prefix
+        finally:
+            for provider in maker.made:
+                provider.close()
