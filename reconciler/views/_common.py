@@ -197,7 +197,8 @@ def campaign_headline(items: Sequence[Item]) -> str:
     if "dial" in words:
         dial = sum(i.contacts for i in items if i.word == "dial")
         return f"will dial {plural(dial, 'contact')}"
-    if "create" in words and not any(i.action.task_id for i in items if i.word != "create"):
+    touches_existing = any(i.action.task_id for i in items) or any(i.action.wave > 1 for i in items)
+    if "create" in words and not touches_existing:
         return "will be created"
     return "will be updated in place"
 
@@ -243,7 +244,11 @@ def step_word(step: StepResult) -> str:
 def describe_step(step: StepResult) -> str:
     """A step of an apply: the planned action, what became of it, and the vendor's word on failure."""
     a = step.action
-    text = describe(Item(step_word(step), a))
+    word = step_word(step)
+    if a.kind in (ActionKind.INSERT, ActionKind.DIAL):  # the calls made follow; the planned count would repeat it
+        text = f"{word} {plural(len(a.phones), 'contact')}"
+    else:
+        text = describe(Item(word, a))
     if a.replaces and a.kind in (ActionKind.CREATE, ActionKind.DELETE):
         text += " (replace)"
     facts = []

@@ -112,7 +112,7 @@ class TextView:
     def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False) -> str:
         style = _styler(color)
         phones = phones_of(plan)
-        lines: list[str] = []
+        lines: list[str] = [""]  # apply prints this right after the plan
         if result.recovered:
             lines.extend(f"Recovered: {scrub(r, phones)}" for r in result.recovered)
             lines.append("")

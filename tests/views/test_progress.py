@@ -29,7 +29,7 @@ def test_non_tty_prints_one_line_per_finished_step() -> None:
     hooks.close()
     assert stream.getvalue().splitlines() == [
         "[1/9] ok      spring-promo: + create gitops-spring-promo: task T-1, 1 call made",
-        "[2/9] FAILED  spring-promo: + insert 170 contacts (2 calls): 2 calls made",
+        "[2/9] FAILED  spring-promo: + insert 170 contacts: 2 calls made",
     ]
     assert hooks.calls == 4
     assert "\x1b[" not in stream.getvalue() and "\r" not in stream.getvalue()

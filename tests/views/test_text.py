@@ -148,3 +148,20 @@ def test_result_errors_outside_steps_fail_the_apply() -> None:
     out = TextView().render_result(Plan(()), ApplyResult(errors=("cannot observe profile 'yc': timed out",)))
     assert "Error: cannot observe profile 'yc': timed out" in out
     assert lines_of(out)[-1] == "Apply failed: 0 calls made; nothing changed; 1 error."
+
+
+def test_follow_up_wave_is_an_update_not_a_creation() -> None:
+    plan = Plan((
+        Action(ActionKind.CREATE, "spring", "p", 2, "gitops-spring~2", "10 contacts added after the task started"),
+        Action(ActionKind.INSERT, "spring", "p", 2, "gitops-spring~2", "10 contacts", phones=("1",) * 10),
+    ))
+    assert "  # spring (p) will be updated in place" in TextView().render_plan(plan)
+
+
+def test_adopt_only_campaign() -> None:
+    plan = Plan((Action(ActionKind.ADOPT, "x", "p", 1, "gitops-x", "created by an interrupted apply",
+                        task_id="777"),))
+    out = TextView().render_plan(plan)
+    assert "  # x (p) will be adopted into the state" in out
+    assert "    = adopt 777 as gitops-x (state only)  # created by an interrupted apply" in out
+    assert "; 1 to adopt into the state." in out
