@@ -117,14 +117,28 @@ class YccallConfig:
         if unknown:
             raise ValueError(f"unknown yccall emulator config key(s): {', '.join(unknown)}")
         values: dict[str, Any] = {}
-        for key, value in data.items():
-            if key in ("extensions", "queues", "groups", "caller_numbers"):
-                values[key] = tuple(str(v) for v in value)
-            elif key == "assign_types":
-                values[key] = {str(k): int(v) for k, v in dict(value).items()}
-            else:
-                values[key] = value
-        return cls(**values)
+        try:
+            for key, value in data.items():
+                if key in ("extensions", "queues", "groups", "caller_numbers"):
+                    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+                        raise ValueError(f"{key} must be a list")
+                    values[key] = tuple(str(v) for v in value)
+                elif key == "assign_types":
+                    values[key] = {str(k): int(v) for k, v in dict(value).items()}
+                else:
+                    values[key] = value
+            config = cls(**values)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"bad yccall emulator config: {exc}") from None
+        if not config.call_seconds > 0 or not 0 <= config.answer_ratio <= 1 or config.token_ttl <= 0:
+            raise ValueError("call_seconds and token_ttl must be positive and answer_ratio within 0..1")
+        if min(config.max_page_size, config.default_page_size, config.max_numbers_per_call) < 1:
+            raise ValueError("page sizes and max_numbers_per_call must be at least 1")
+        try:
+            ZoneInfo(config.timezone)
+        except (KeyError, ValueError, OSError):
+            raise ValueError(f"unknown timezone {config.timezone!r}") from None
+        return config
 
     @classmethod
     def load(cls, path: str | Path) -> YccallConfig:
@@ -134,7 +148,10 @@ class YccallConfig:
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml
 
-            data = yaml.safe_load(text) or {}
+            try:
+                data = yaml.safe_load(text) or {}
+            except yaml.YAMLError as exc:
+                raise ValueError(f"{path}: not valid YAML: {exc}") from None
         else:
             data = json.loads(text)
         if isinstance(data, dict) and isinstance(data.get("yccall"), dict):

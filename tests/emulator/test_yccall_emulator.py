@@ -573,3 +573,29 @@ def test_concurrent_creates_are_safe(api: Api, emu: YccallEmulator) -> None:
         t.join()
     assert len(ids) == len(set(ids)) == 20
     assert api.ok(LIST)["totalitems"] == 20
+
+
+def test_yaml_config_and_bad_values(tmp_path: Path) -> None:
+    path = tmp_path / "emu.yaml"
+    path.write_text("extensions: ['7001']\nanswer_ratio: 1.0\n", encoding="utf-8")
+    config = YccallConfig.load(path)
+    assert config.extensions == ("7001",) and config.answer_ratio == 1.0
+    for text, match in (("extensions: 7001\n", "list"), ("answer_ratio: 2\n", "answer_ratio"),
+                        ("timezone: Mars/Base\n", "timezone"), ("call_seconds: 0\n", "call_seconds"),
+                        ("extensions: [\n", "YAML"), ("assign_types: {extension: x}\n", "bad yccall")):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ValueError, match=match):
+            YccallConfig.load(path)
+
+
+def test_time_scale_dials_without_advance() -> None:
+    emu = YccallEmulator(YccallConfig(answer_ratio=1.0), time_scale=1000.0)
+    with EmulatorServer(emu) as server, httpx.Client(base_url=server.base_url) as client:
+        a = Api(client, emu)
+        a.login()
+        taskid = a.create(phones(20), status=1)["taskid"]
+        for _ in range(10_000):  # a 1000x clock dials these 20 numbers in ~12 ms of real time
+            row = a.task_row(taskid)
+            if row["status"] == 1028:
+                break
+        assert row["status"] == 1028 and row["answered"] == 20
