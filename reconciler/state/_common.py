@@ -21,6 +21,7 @@ from reconciler.errors import LockTimeout
 from reconciler.state.base import ContactRecord, ContactStatus, LockInfo
 
 __all__ = [
+    "clean_text",
     "contact_from_row",
     "contact_sort_key",
     "dedupe_contacts",
@@ -89,9 +90,25 @@ def wait_for_lock(
         delay = min(delay * 1.5, MAX_DELAY)
 
 
+def clean_text(text: str) -> str:
+    """Drop NUL characters: PostgreSQL text and jsonb cannot hold them, and a
+    vendor's error text must never make the journal write fail."""
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, Mapping):
+        return {clean_text(str(k)): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
 def dump_json(value: Mapping[str, Any] | None) -> str:
-    """One spelling per mapping; values JSON cannot hold are stored as their str."""
-    return json.dumps(dict(value or {}), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    """One spelling per mapping, NULs dropped; values JSON cannot hold are stored as their str."""
+    return json.dumps(_clean(value or {}), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def load_json(text: str | None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from reconciler.errors import StateError
 from reconciler.state._common import (
+    clean_text,
     contact_sort_key,
     dedupe_contacts,
     dump_json,
@@ -193,7 +194,7 @@ class MemoryStore:
             self.backing.journal[entry_id - 1] = replace(
                 old,
                 outcome=CallOutcome(outcome),
-                detail=detail,
+                detail=clean_text(detail),
                 result=load_json(dump_json(result)),
                 finished_at=utc_now(),
             )

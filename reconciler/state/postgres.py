@@ -35,6 +35,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from reconciler.errors import StateError
 from reconciler.state._common import (
+    clean_text,
     contact_from_row,
     dedupe_contacts,
     dump_json,
@@ -445,7 +446,7 @@ class PostgresStore:
         def update(c: psycopg.Connection[Any]) -> None:
             cursor = c.execute(
                 "UPDATE journal SET outcome = %s, detail = %s, result = %s::jsonb, finished_at = %s WHERE id = %s",
-                (CallOutcome(outcome).value, detail, dump_json(result), utc_now(), entry_id),
+                (CallOutcome(outcome).value, clean_text(detail), dump_json(result), utc_now(), entry_id),
             )
             if cursor.rowcount == 0:
                 raise StateError(f"journal entry {entry_id} does not exist")

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from reconciler.errors import StateError
 from reconciler.state._common import (
+    clean_text,
     contact_from_row,
     dump_json,
     load_json,
@@ -385,7 +386,7 @@ class SqliteStore:
         def update(c: sqlite3.Connection) -> None:
             cursor = c.execute(
                 "UPDATE journal SET outcome = ?, detail = ?, result = ?, finished_at = ? WHERE id = ?",
-                (CallOutcome(outcome).value, detail, dump_json(result), utc_now(), entry_id),
+                (CallOutcome(outcome).value, clean_text(detail), dump_json(result), utc_now(), entry_id),
             )
             if cursor.rowcount == 0:
                 raise StateError(f"journal entry {entry_id} does not exist")

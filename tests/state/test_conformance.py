@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -271,6 +272,14 @@ def test_end_call_can_settle_an_entry_again(store: StateStore) -> None:
     [settled] = store.journal()
     assert settled.outcome is CallOutcome.RESOLVED
     assert (settled.detail, settled.result) == ("platform shows 5 rows", {"count": 5})
+
+
+def test_journal_text_with_nul_or_odd_values_never_fails_the_write(store: StateStore) -> None:
+    entry = store.begin_call("a", "xf", "insert", "ta", {"note": "a\x00b", "rows": (1, 2), "path": Path("/x")})
+    store.end_call(entry, CallOutcome.FAILED, "vendor said \x00bad", {"raw": ["\x00"]})
+    [saved] = store.journal()
+    assert saved.request == {"note": "ab", "rows": [1, 2], "path": "/x"}
+    assert (saved.detail, saved.result) == ("vendor said bad", {"raw": [""]})
 
 
 def test_end_call_of_unknown_entry_is_a_state_error(store: StateStore) -> None:
