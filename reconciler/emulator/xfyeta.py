@@ -447,6 +447,10 @@ class XfyetaEmulator:
         with self._lock:
             return [dict(c) for c in self._calls]
 
+    def calls_to(self, op: str) -> list[dict[str, Any]]:
+        """Logged calls whose path ends with ``op`` (``task/create``, ``oauth/v1/token``, a full path)."""
+        return [c for c in self.calls if c["path"] == op or c["path"].endswith("/" + op.lstrip("/"))]
+
     def state(self) -> dict[str, Any]:
         """All tasks with their numbers, and the direct-callout dials."""
         with self._lock:

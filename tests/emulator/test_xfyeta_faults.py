@@ -178,3 +178,6 @@ def test_calls_since(xf: Xf) -> None:
     calls = xf.client.get("/_emulator/calls", params={"since": 1}).json()["calls"]
     assert [c["seq"] for c in calls] == [2]
     assert calls[0]["code"] == 0
+    assert [c["seq"] for c in xf.emu.calls_to("task/query")] == [2]
+    assert [c["seq"] for c in xf.emu.calls_to("/openapi/config/v1/query")] == [1]
+    assert xf.emu.calls_to("task/create") == []
