@@ -61,7 +61,7 @@ from urllib.parse import quote, quote_plus
 import httpx
 
 from reconciler.errors import OutcomeUnknown, ProviderError, TransportError
-from reconciler.model import ProviderProfile
+from reconciler.model import ProviderProfile, Secret
 
 __all__ = [
     "CallEvent",
@@ -90,19 +90,19 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 class _SecretRegistry:
-    """Process-wide set of registered secrets, read by the log filter."""
+    """Process-wide set of registered secrets, read by the log filter (kept as masked ``Secret``s)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values: frozenset[str] = frozenset()
+        self._values: frozenset[Secret] = frozenset()
 
     def add(self, value: str) -> None:
         with self._lock:
-            self._values = self._values | {value}
+            self._values = self._values | {Secret(value)}
 
     @property
-    def values(self) -> frozenset[str]:
-        return self._values
+    def values(self) -> list[str]:
+        return [s.reveal() for s in self._values]
 
 
 _REGISTRY = _SecretRegistry()
@@ -216,7 +216,7 @@ class HttpTransport:
         self._wall = wall
         self._rng = rng or random.Random()
         self._on_event = on_event
-        self._secrets: set[str] = set()
+        self._secrets: frozenset[Secret] = frozenset()  # masked in any repr or vars() dump
         self._lock = threading.Lock()
         self._next_slot = 0.0
         self._client = httpx.Client(
@@ -236,11 +236,11 @@ class HttpTransport:
         """Register a value that must never appear in messages or logs."""
         if value:
             with self._lock:
-                self._secrets.add(value)
+                self._secrets = self._secrets | {Secret(value)}
             _REGISTRY.add(value)
 
     def redact(self, text: str) -> str:
-        return redact_text(text, self._secrets)
+        return redact_text(text, [s.reveal() for s in self._secrets])
 
     def error(self, cls: type[_E], message: str, call: str, *, campaign: str = "", **kwargs: Any) -> _E:
         """Build a provider error naming this profile, with ``message`` redacted."""

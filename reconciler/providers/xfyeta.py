@@ -201,7 +201,7 @@ class XfyetaProvider:
             if secret:
                 self.http.add_secret(secret.reveal())
         self._token_lock = threading.Lock()
-        self._token: str | None = self._fixed.reveal() if self._fixed else None
+        self._token: Secret | None = self._fixed  # a Secret, so no repr or vars() dump shows it
         self._expires_at = float("inf")  # monotonic; only meaningful for fetched tokens
         self._fetches = 0
 
@@ -228,7 +228,7 @@ class XfyetaProvider:
             if self._fixed is None and (self._token is None or self._clock() >= self._expires_at):
                 self._fetch_token(call, campaign)
             assert self._token is not None
-            return self._token
+            return self._token.reveal()
 
     def _renew_after_refusal(self, stale: str, call: str, campaign: str) -> None:
         """The vendor refused ``stale`` (10001): fetch a new token unless another thread already did."""
@@ -239,7 +239,7 @@ class XfyetaProvider:
                     "set a fresh token, or configure app_key_env and app_secret_env",
                     vendor_code=str(INVALID_TOKEN), profile=self.profile.name, call=call, campaign=campaign,
                 )
-            if self._token == stale:
+            if self._token is not None and self._token.reveal() == stale:
                 self._fetch_token(call, campaign)
 
     def _fetch_token(self, call: str, campaign: str) -> None:
@@ -259,7 +259,7 @@ class XfyetaProvider:
                                  campaign=campaign)
         self.http.add_secret(token)
         ttl = self._ttl(result.get("time_expire") if isinstance(result, dict) else None)
-        self._token = token
+        self._token = Secret(token)
         self._expires_at = self._clock() + max(0.0, ttl - self.refresh_margin)
         self._fetches += 1
 
