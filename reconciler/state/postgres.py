@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from reconciler.errors import StateError
 from reconciler.state._common import (
@@ -185,7 +185,8 @@ class PostgresStore:
         self._held: LockInfo | None = None
         self._conn: psycopg.Connection[Any] | None = None
         with self._guard("cannot connect"):
-            self._conn = psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+            conninfo = dsn if "connect_timeout" in dsn else make_conninfo(dsn, connect_timeout=CONNECT_TIMEOUT)
+            self._conn = psycopg.connect(conninfo, autocommit=True)
         try:
             with self._guard("cannot prepare the schema"):
                 self._migrate()
@@ -423,18 +424,21 @@ class PostgresStore:
 
         self._write(forget)
 
+    # The journal calls run around every vendor call, so each is one
+    # statement (one round trip, one implicit transaction) that also bumps
+    # the serial in a data-modifying WITH, which runs exactly once.
     def begin_call(
         self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any]
     ) -> int:
-        def insert(c: psycopg.Connection[Any]) -> int:
-            cursor = c.execute(
-                "INSERT INTO journal (campaign, profile, call, task_id, outcome, request, started_at)"
+        params = (campaign, profile, call, task_id, CallOutcome.PENDING.value, dump_json(request), utc_now())
+        with self._mutex, self._guard("write failed"):
+            cursor = self._connection().execute(
+                "WITH bump AS (UPDATE meta SET serial = serial + 1 WHERE one = 1)"
+                " INSERT INTO journal (campaign, profile, call, task_id, outcome, request, started_at)"
                 " VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s) RETURNING id",
-                (campaign, profile, call, task_id, CallOutcome.PENDING.value, dump_json(request), utc_now()),
+                params,
             )
             return int(_one(cursor))
-
-        return self._write(insert)
 
     def end_call(
         self,
@@ -443,15 +447,16 @@ class PostgresStore:
         detail: str = "",
         result: Mapping[str, Any] | None = None,
     ) -> None:
-        def update(c: psycopg.Connection[Any]) -> None:
-            cursor = c.execute(
-                "UPDATE journal SET outcome = %s, detail = %s, result = %s::jsonb, finished_at = %s WHERE id = %s",
-                (CallOutcome(outcome).value, clean_text(detail), dump_json(result), utc_now(), entry_id),
+        params = (entry_id, CallOutcome(outcome).value, clean_text(detail), dump_json(result), utc_now(), entry_id)
+        with self._mutex, self._guard("write failed"):
+            cursor = self._connection().execute(
+                "WITH bump AS (UPDATE meta SET serial = serial + 1"
+                "  WHERE one = 1 AND EXISTS (SELECT 1 FROM journal WHERE id = %s))"
+                " UPDATE journal SET outcome = %s, detail = %s, result = %s::jsonb, finished_at = %s WHERE id = %s",
+                params,
             )
             if cursor.rowcount == 0:
                 raise StateError(f"journal entry {entry_id} does not exist")
-
-        self._write(update)
 
     # --- lock --------------------------------------------------------------
     def _key_parts(self) -> tuple[int, int]:
