@@ -158,7 +158,7 @@ def test_create_form_and_multipart_with_every_field(api: Api, emu: YccallEmulato
         "13800000003",
         {"phone": "13800000001"},
     ]
-    fields = dict(assigntype=2, assignagent="queue-1", telphone=json.dumps(entries), taskscale="1:2",
+    fields: dict[str, Any] = dict(assigntype=2, assignagent="queue-1", telphone=json.dumps(entries), taskscale="1:2",
                   concurrent=5, scheduledtime="2030-01-01 09:00:00", pausedtime="2030-01-01 18:00:00",
                   isscale="manual", disnumber="02160000001,02160000002", taskname="春季", status=0,
                   customtaskid="gitops-spring", is_multi_call=1, multi_call_type=1, multi_call_max_rounds=2,
@@ -187,7 +187,7 @@ def test_create_form_and_multipart_with_every_field(api: Api, emu: YccallEmulato
 
 @pytest.mark.parametrize("missing", ["assigntype", "assignagent", "telphone", "taskscale"])
 def test_create_missing_required_field_is_illegal_request(api: Api, emu: YccallEmulator, missing: str) -> None:
-    fields = dict(assigntype=1, assignagent="8001", telphone=json.dumps([{"phone": "13800000001"}]),
+    fields: dict[str, Any] = dict(assigntype=1, assignagent="8001", telphone=json.dumps([{"phone": "13800000001"}]),
                   taskscale="1:1")
     del fields[missing]
     body = api.call(CREATE, **fields)
@@ -203,7 +203,7 @@ def test_create_missing_required_field_is_illegal_request(api: Api, emu: YccallE
     ("multi_call_interval", "-5"), ("customtaskid", "x" * 65),
 ])
 def test_create_ill_formed_field_is_illegal_request(api: Api, emu: YccallEmulator, field: str, value: str) -> None:
-    fields = dict(assigntype="1", assignagent="8001", telphone=json.dumps([{"phone": "13800000001"}]),
+    fields: dict[str, Any] = dict(assigntype="1", assignagent="8001", telphone=json.dumps([{"phone": "13800000001"}]),
                   taskscale="1:1")
     fields[field] = value
     body = api.call(CREATE, **fields)
@@ -442,7 +442,7 @@ def test_drop_on_create_still_creates_the_task(api: Api, emu: YccallEmulator) ->
 
 def test_status_429_and_error_faults_change_nothing(api: Api, emu: YccallEmulator) -> None:
     emu.faults.add(f"{CREATE}:status:503,{CREATE}:429:7,{CREATE}:error:1003,{CREATE}:error:600")
-    fields = dict(token=api.token, assigntype=1, assignagent="8001", taskscale="1:1",
+    fields: dict[str, Any] = dict(token=api.token, assigntype=1, assignagent="8001", taskscale="1:1",
                   telphone=json.dumps([{"phone": "13800000001"}]))
     assert api.raw(CREATE, **fields).status_code == 503
     r = api.raw(CREATE, **fields)
@@ -467,7 +467,7 @@ def test_malformed_and_latency_and_wildcard(api: Api, emu: YccallEmulator) -> No
 
 def test_malformed_html_changes_nothing_truncated_applies(api: Api, emu: YccallEmulator) -> None:
     emu.faults.add(f"{CREATE}:malformed,{CREATE}:malformed:truncated")
-    fields = dict(token=api.token, assigntype=1, assignagent="8001", taskscale="1:1",
+    fields: dict[str, Any] = dict(token=api.token, assigntype=1, assignagent="8001", taskscale="1:1",
                   telphone=json.dumps([{"phone": "13800000001"}]))
     assert api.raw(CREATE, **fields).text.startswith("<!DOCTYPE html>")
     assert emu.state()["tasks"] == []

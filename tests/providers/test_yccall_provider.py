@@ -564,3 +564,21 @@ def test_tolerates_a_listing_without_filters_or_customtaskid() -> None:
         finally:
             for provider in maker.made:
                 provider.close()
+
+
+def test_build_provider_reads_credentials_from_env(served: tuple[YccallEmulator, str], emu: YccallEmulator) -> None:
+    from reconciler.providers import build_provider
+
+    profile = ProviderProfile("callcenter", "yccall", served[1], credentials_env={
+        "appid": "YCCALL_APPID", "accesskey": "YCCALL_ACCESSKEY"}, options={**OPTIONS, "page_size": 7})
+    env = {"YCCALL_APPID": "demo-appid", "YCCALL_ACCESSKEY": "demo-accesskey"}
+    provider = build_provider(profile, env, transport=httpx.HTTPTransport(verify=False))
+    try:
+        assert isinstance(provider, YccallProvider) and provider.limits.list_page == 7
+        assert provider.list_tasks() == []
+        assert emu.calls_to(LOGIN)[0]["body"] == {"service": LOGIN, "appid": "demo-appid"}  # accesskey not logged
+    finally:
+        provider.close()
+    with pytest.raises(AuthError, match="YCCALL_ACCESSKEY") as info:
+        build_provider(profile, {"YCCALL_APPID": "demo-appid"})
+    assert "demo-appid" not in str(info.value)
