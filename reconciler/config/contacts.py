@@ -16,12 +16,14 @@ physical line numbers (the header is row 1), so editors jump to them.
 from __future__ import annotations
 
 import csv
+import operator
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.config.phones import PHONE_RULE, normalize_phone
+from reconciler.config.phones import MOBILE_SECOND, PHONE_RULE, normalize_phone
 from reconciler.config.report import Report, YamlFile, display_path, where
 from reconciler.config.table import RECORD, UNIT, ContactTable, ContactTableBuilder
 from reconciler.config.yamlmarks import Path as DocPath
@@ -58,14 +60,8 @@ class _Sink:
     report: Report
     columns: tuple[str, ...]
     phone_column: str
-    seen: set[int] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)
     dup_notes: list[tuple[str, int, str, str, str]] = field(default_factory=list)  # file, line, field, phone, raw
-
-
-def _key(phone: str) -> int:
-    # Mobiles start with 1, fixed lines with a single 0: as ints both are
-    # unique within their kind; the sign keeps the kinds apart.
-    return int(phone) if phone[0] == "1" else -int(phone)
 
 
 class _Counter:
@@ -161,15 +157,14 @@ def _read_rows(yf: YamlFile, path: DocPath, rows: list[Any], sink: _Sink) -> Non
         if len(row) != width:
             invalid.add(line, f"row has {len(row)} values, columns has {width}; row dropped", format_path(rpath))
             continue
-        cells = [yf.text((*rpath, c), v).strip() for c, v in enumerate(row)]
+        cells = [yf.text((*rpath, c), v) for c, v in enumerate(row)]
         raw = cells[pi]
         phone = normalize_phone(raw)
         if phone is None:
             what = "empty phone" if not raw else f"invalid phone {raw!r}"
             invalid.add(line, f"{what}: expected {PHONE_RULE}; row dropped", format_path((*rpath, pi)))
             continue
-        key = _key(phone)
-        if key in sink.seen:
+        if phone in sink.seen:
             dups += 1
             if dups <= REPORT_CAP:
                 sink.dup_notes.append((yf.file, line, format_path((*rpath, pi)), phone, raw))
@@ -179,7 +174,7 @@ def _read_rows(yf: YamlFile, path: DocPath, rows: list[Any], sink: _Sink) -> Non
         if record.count(UNIT) != width - 1 or RECORD in record:
             invalid.add(line, "a value holds a control character (U+001E/U+001F); row dropped", format_path(rpath))
             continue
-        sink.seen.add(key)
+        sink.seen.add(phone)
         sink.builder.append_record(record, line)
     invalid.close()
     if dups > REPORT_CAP:
@@ -272,50 +267,62 @@ def _consume(reader: Any, shown: str, sink: _Sink) -> bool:
         return False
     width = len(header)
     idx = [header.index(c) for c in columns]
-    ncols = len(columns)
-    pi = columns.index(sink.phone_column)
-    src_pi = idx[pi]
-    identity = idx == list(range(width))
+    src_pi = idx[columns.index(sink.phone_column)]
+    pick: Callable[[list[str]], Sequence[str]] | None = None
+    if idx != list(range(width)):
+        pick = operator.itemgetter(*idx) if len(idx) > 1 else (lambda r, i=idx[0]: (r[i],))
     builder = sink.builder
     builder.start_source(shown)
-    append = builder.append_record
     seen = sink.seen
     seen_add = seen.add
-    norm = normalize_phone
+    slow = normalize_phone
     join = UNIT.join
+    second = MOBILE_SECOND
     invalid = _Counter(report, shown, sink.phone_column, "error", "invalid")
     dups = 0
+    records: list[str] = []
+    lines: list[int] = []
+    add_record = records.append
+    add_line = lines.append
+
+    def flush() -> None:
+        for position in builder.add_records(records, lines):
+            invalid.add(lines[position], "a value holds a control character (U+001E/U+001F); row dropped", "")
+        records.clear()
+        lines.clear()
+
+    # The hot loop. Fast path: an 11-digit mobile written as is; everything
+    # else goes through normalize_phone. Values are kept as written (only
+    # the phone is normalised); separators are checked per batch in flush().
     for row in reader:
         if len(row) != width:
             if not row or not any(c.strip() for c in row):
                 continue
             invalid.add(reader.line_num, f"row has {len(row)} fields, the header has {width}; row dropped", "")
             continue
-        raw = row[src_pi]
-        phone = norm(raw)
-        if phone is None:
-            stripped = raw.strip()
-            if not stripped:
-                if not any(c.strip() for c in row):
-                    continue  # a blank row (",,")
-                invalid.add(reader.line_num, f"empty phone: expected {PHONE_RULE}; row dropped")
-            else:
-                invalid.add(reader.line_num, f"invalid phone {stripped!r}: expected {PHONE_RULE}; row dropped")
-            continue
-        key = int(phone) if phone[0] == "1" else -int(phone)
-        if key in seen:
+        phone = row[src_pi]
+        if not (len(phone) == 11 and phone[0] == "1" and phone[1] in second and phone.isdigit() and phone.isascii()):
+            raw = phone
+            phone = slow(raw)
+            if phone is None:
+                stripped = raw.strip()
+                if stripped:
+                    invalid.add(reader.line_num, f"invalid phone {stripped!r}: expected {PHONE_RULE}; row dropped")
+                elif any(c.strip() for c in row):
+                    invalid.add(reader.line_num, f"empty phone: expected {PHONE_RULE}; row dropped")
+                continue  # (a blank row like ",," is skipped silently)
+            row[src_pi] = phone
+        if phone in seen:
             dups += 1
             if dups <= REPORT_CAP:
-                sink.dup_notes.append((shown, reader.line_num, sink.phone_column, phone, raw.strip()))
+                sink.dup_notes.append((shown, reader.line_num, sink.phone_column, phone, row[src_pi]))
             continue
-        cells = [c.strip() for c in row] if identity else [row[i].strip() for i in idx]
-        cells[pi] = phone
-        record = join(cells)
-        if record.count(UNIT) != ncols - 1 or RECORD in record:
-            invalid.add(reader.line_num, "a value holds a control character (U+001E/U+001F); row dropped", "")
-            continue
-        seen_add(key)
-        append(record, reader.line_num)
+        seen_add(phone)
+        add_record(join(row) if pick is None else join(pick(row)))
+        add_line(reader.line_num)
+        if len(records) >= 4096:
+            flush()
+    flush()
     invalid.close()
     if dups > REPORT_CAP:
         report.add(shown, 0, sink.phone_column,

@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["PHONE_RULE", "is_valid_phone", "normalize_phone"]
+__all__ = ["MOBILE_SECOND", "PHONE_RULE", "is_valid_phone", "normalize_phone"]
 
 PHONE_RULE = "a mainland mobile 1[3-9]XXXXXXXXX or a fixed line with area code like 010-12345678"
 
-_MOBILE_SECOND = frozenset("3456789")
+MOBILE_SECOND = frozenset("3456789")
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _FIXED = re.compile(r"0[1-9][0-9]{8,10}")
 _DROP = str.maketrans(
@@ -33,7 +33,7 @@ def normalize_phone(raw: str) -> str | None:
     if len(raw) == 11 and raw.isascii() and raw.isdigit():
         first = raw[0]
         if first == "1":
-            return raw if raw[1] in _MOBILE_SECOND else None
+            return raw if raw[1] in MOBILE_SECOND else None
         if first == "0":
             return raw if raw[1] != "0" else None
         return None
@@ -52,7 +52,7 @@ def _normalize_slow(raw: str) -> str | None:
         text, international = text[3:], True
     elif text.startswith("0086"):
         text, international = text[4:], True
-    elif len(text) == 13 and text.startswith("861") and text[3] in _MOBILE_SECOND:
+    elif len(text) == 13 and text.startswith("861") and text[3] in MOBILE_SECOND:
         text = text[2:]
     if not (text.isascii() and text.isdigit()):
         return None

@@ -172,6 +172,30 @@ class ContactTableBuilder:
             self._chunks.append(RECORD.join(pending))
             pending.clear()
 
+    def add_records(self, records: list[str], lines: Sequence[int]) -> list[int]:
+        """Add many joined rows at once; returns the positions of rejected ones.
+
+        A row is rejected when a value held a separator (its record then has
+        the wrong number of U+001F or any U+001E). Checked once per batch
+        with two C-level counts; row by row only when the batch is bad.
+        """
+        width = self.width
+        bad: list[int] = []
+        joined = RECORD.join(records)
+        if joined.count(RECORD) != len(records) - 1 or joined.count(UNIT) != len(records) * (width - 1):
+            bad = [i for i, r in enumerate(records) if RECORD in r or r.count(UNIT) != width - 1]
+            if bad:
+                rejected = set(bad)
+                records = [r for i, r in enumerate(records) if i not in rejected]
+                lines = [n for i, n in enumerate(lines) if i not in rejected]
+        pending = self._pending
+        pending.extend(records)
+        self._lines.extend(lines)
+        while len(pending) >= CHUNK:
+            self._chunks.append(RECORD.join(pending[:CHUNK]))
+            del pending[:CHUNK]
+        return bad
+
     def build(self) -> ContactTable:
         chunks = list(self._chunks)
         if self._pending:

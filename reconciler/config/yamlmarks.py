@@ -46,8 +46,10 @@ _FLOAT_RE = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _INF_RE = re.compile(r"[-+]?\.(inf|Inf|INF)")
 _NAN_RE = re.compile(r"\.(nan|NaN|NAN)")
 
-#: Upper bound on nodes visited, so an alias bomb cannot exhaust memory.
+#: Upper bound on nodes visited, so a huge document cannot exhaust memory.
 MAX_NODES = 2_000_000
+#: Upper bound on nodes visited again through aliases (a "billion laughs" bomb).
+MAX_ALIAS_NODES = 50_000
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,9 @@ class _Composer(
 
 
 class _TooLarge(Exception):
-    pass
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class _Walker:
@@ -140,12 +144,20 @@ class _Walker:
         self.raw: dict[Path, str] = {}
         self.issues: list[YamlIssue] = []
         self.active: set[int] = set()
+        self.seen: set[int] = set()
         self.count = 0
+        self.repeated = 0
 
     def walk(self, node: Node, path: Path) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise _TooLarge
+            raise _TooLarge(f"the document has more than {MAX_NODES} nodes")
+        if id(node) in self.seen:
+            self.repeated += 1
+            if self.repeated > MAX_ALIAS_NODES:
+                raise _TooLarge(f"aliases repeat more than {MAX_ALIAS_NODES} nodes (an alias bomb?)")
+        else:
+            self.seen.add(id(node))
         line = node.start_mark.line + 1
         self.lines[path] = line
         if isinstance(node, ScalarNode):
@@ -250,7 +262,9 @@ def parse(text: str) -> tuple[Document | None, list[YamlIssue]]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         what = exc.problem or "cannot parse"
-        if exc.context:
+        if exc.context and what.startswith("but "):
+            what = f"{exc.context}, {what}"
+        elif exc.context:
             ctx_mark = exc.context_mark
             where = f" at line {ctx_mark.line + 1}" if ctx_mark is not None and ctx_mark is not mark else ""
             what = f"{what} ({exc.context}{where})"
@@ -268,8 +282,8 @@ def parse(text: str) -> tuple[Document | None, list[YamlIssue]]:
     walker = _Walker()
     try:
         value = walker.walk(node, ())
-    except _TooLarge:
-        return None, [YamlIssue(1, f"the document expands to more than {MAX_NODES} nodes (alias expansion?)")]
+    except _TooLarge as exc:
+        return None, [YamlIssue(1, exc.message)]
     except RecursionError:
         return None, [YamlIssue(1, "the document is nested too deeply")]
     return Document(value, walker.lines, walker.key_lines, walker.raw), walker.issues

@@ -1,0 +1,74 @@
+"""The line-marked YAML loader: YAML 1.2 core scalars, lines, and problems instead of exceptions."""
+
+from __future__ import annotations
+
+from reconciler.config.yamlmarks import MAX_ALIAS_NODES, format_path, parse
+
+
+def test_core_schema_scalars_avoid_yaml11_surprises() -> None:
+    doc, issues = parse("a: [13:30, on, yes, 2027-03-01, 0551, 1.5, ~, true, 0x1F, \"7\"]\n")
+    assert issues == []
+    assert doc is not None
+    assert doc.value["a"] == ["13:30", "on", "yes", "2027-03-01", 551, 1.5, None, True, 31, "7"]
+    # the source text of a plain integer is kept: leading zeros survive where a string is meant
+    assert doc.text(("a", 4), 551) == "0551"
+
+
+def test_lines_and_key_lines() -> None:
+    text = "version: 1\ncampaigns:\n  - name: x\n    schedule:\n      begin: b\n"
+    doc, _ = parse(text)
+    assert doc is not None
+    assert doc.line(("campaigns", 0)) == 3
+    assert doc.line(("campaigns", 0, "schedule", "begin")) == 5
+    assert doc.key_line(("campaigns", 0, "schedule")) == 4
+    assert doc.line(("campaigns", 0, "schedule", "missing", 3)) == 5  # nearest known ancestor
+
+
+def test_duplicate_keys_are_issues_first_wins() -> None:
+    doc, issues = parse("a: 1\nb: 2\na: 3\n")
+    assert doc is not None and doc.value == {"a": 1, "b": 2}
+    assert [(i.line, i.path) for i in issues] == [(3, ("a",))]
+    assert "first at line 1" in issues[0].message
+
+
+def test_malformed_yaml_reports_parser_line() -> None:
+    doc, issues = parse("a: 1\nb: [1, 2\nc: 3\n")
+    assert doc is None
+    assert issues[0].line == 3 and "malformed YAML" in issues[0].message
+
+
+def test_control_characters_and_multiple_documents() -> None:
+    assert parse("a: \x07\n")[1][0].message.startswith("unreadable YAML")
+    _, issues = parse("a: 1\n---\nb: 2\n")
+    assert issues[0].line == 2
+    assert "expected a single document in the stream, but found another document" in issues[0].message
+
+
+def test_recursive_alias_and_bombs_do_not_blow_up() -> None:
+    doc, issues = parse("a: &x [1, *x]\n")
+    assert doc is not None and "recursive" in issues[0].message
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, 6):
+        bomb += f"{'abcdefghij'[i]}: &{'abcdefghij'[i]} [" + ", ".join(f"*{'abcdefghij'[i - 1]}" for _ in range(10))
+        bomb += "]\n"
+    doc, issues = parse(bomb)
+    assert doc is None and str(MAX_ALIAS_NODES) in issues[0].message
+
+
+def test_tags_merge_keys_and_complex_keys() -> None:
+    _, issues = parse("a: !custom 1\nb: !!int nope\n<<: {c: 1}\n? [k]\n: v\n")
+    messages = " | ".join(i.message for i in issues)
+    assert "unsupported YAML tag" in messages
+    assert "not a valid int" in messages
+    assert "merge keys" in messages
+    assert "mapping keys must be plain text" in messages
+
+
+def test_empty_document() -> None:
+    doc, issues = parse("# only a comment\n")
+    assert doc is not None and doc.value is None and issues == []
+
+
+def test_format_path() -> None:
+    assert format_path(("campaigns", 0, "schedule", "windows", 1)) == "campaigns[0].schedule.windows[1]"
+    assert format_path(()) == ""
