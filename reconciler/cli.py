@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from reconciler.errors import CampaignctlError, ExitCode
+from reconciler.errors import CampaignctlError, ConfigError, ExitCode
 
 FORMATS = click.Choice(["text", "json", "markdown"])
 
@@ -192,6 +192,12 @@ def main(argv: list[str] | None = None) -> Any:
         return cli.main(args=argv, prog_name="campaignctl", standalone_mode=False)
     except SystemExit:
         raise
+    except ConfigError as exc:
+        from reconciler.commands.validate import print_problems
+
+        print_problems(exc.problems, err=True)
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(int(exc.exit_code))
     except CampaignctlError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(int(exc.exit_code))

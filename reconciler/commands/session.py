@@ -15,8 +15,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import click
-
 from reconciler.config import load
 from reconciler.engine.diff import diff
 from reconciler.engine.inputs import Observed, Recorded, snapshot, traits_of
@@ -29,7 +27,7 @@ from reconciler.providers.base import Provider
 from reconciler.state import open_store
 from reconciler.state.base import StateStore
 
-__all__ = ["Session", "config_digest", "make_plan", "open_session", "open_state_only", "print_problems"]
+__all__ = ["Session", "config_digest", "make_plan", "open_session", "open_state_only"]
 
 NEEDS_CHECK = {ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL}
 
@@ -61,15 +59,6 @@ def config_digest(files: Iterable[Path]) -> str:
             h.update(b"<unreadable>")
         h.update(b"\0")
     return h.hexdigest()
-
-
-def print_problems(problems: Iterable[Problem]) -> None:
-    for problem in problems:
-        click.echo(str(problem), err=True)
-        if os.environ.get("GITHUB_ACTIONS") == "true":
-            level = "warning" if problem.severity == "warning" else "error"
-            click.echo(f"::{level} file={problem.file},line={problem.line}::{problem.field}: {problem.message}",
-                       err=True)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -17,7 +18,7 @@ from reconciler.config import LoadResult, load
 from reconciler.config.report import display_path
 from reconciler.errors import ExitCode, Problem
 
-__all__ = ["FORMAT_VERSION", "display_path", "run"]
+__all__ = ["FORMAT_VERSION", "display_path", "print_problems", "run"]
 
 FORMAT_VERSION = 1
 
@@ -26,14 +27,23 @@ def run(directory: Path, *, fmt: str = "text") -> int:
     result = load(Path(directory))
     if fmt == "json":
         click.echo(json.dumps(_json(result), ensure_ascii=False, indent=2))
+        if os.environ.get("GITHUB_ACTIONS", "").lower() == "true":
+            for problem in result.problems:
+                click.echo(_annotation(problem))
     else:
-        for problem in result.problems:
-            click.echo(_text(problem))
+        print_problems(result.problems)
         click.echo(_summary(result))
-    if os.environ.get("GITHUB_ACTIONS", "").lower() == "true":
-        for problem in result.problems:
-            click.echo(_annotation(problem))
     return int(ExitCode.OK if result.state is not None else ExitCode.ERROR)
+
+
+def print_problems(problems: Iterable[Problem], *, err: bool = False) -> None:
+    """Each problem as ``file:line: field: message`` (and a GitHub annotation in Actions)."""
+    problems = list(problems)
+    for problem in problems:
+        click.echo(_text(problem), err=err)
+    if os.environ.get("GITHUB_ACTIONS", "").lower() == "true":
+        for problem in problems:
+            click.echo(_annotation(problem), err=err)
 
 
 def _located(problem: Problem) -> Problem:

@@ -64,8 +64,9 @@ def yccall(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     server.stop()
 
 
-def phones(n: int, start: int = 0, prefix: str = "1990000") -> list[str]:
-    return [f"{prefix}{i:04d}" for i in range(start, start + n)]
+def phones(n: int, start: int = 0) -> list[str]:
+    """Clearly fake mainland mobile numbers (199 + 8 digits)."""
+    return [f"199{i:08d}" for i in range(start, start + n)]
 
 
 def write_csv(path: Path, numbers: Sequence[str], columns: Sequence[str] = ("客户手机号码", "姓名")) -> None:
@@ -74,7 +75,7 @@ def write_csv(path: Path, numbers: Sequence[str], columns: Sequence[str] = ("客
         w = csv.writer(fh)
         w.writerow(columns)
         for i, p in enumerate(numbers):
-            w.writerow([p, f"客户{i}"] + [f"2027-01-{(i % 28) + 1:02d}" for _ in columns[2:]])
+            w.writerow(([p, f"客户{i}"] + [f"2027-01-{(i % 28) + 1:02d}" for _ in columns[2:]])[: len(columns)])
 
 
 def project(tmp: Path, *, xf_url: str = "http://127.0.0.1:9", yc_url: str = "http://127.0.0.1:9",
