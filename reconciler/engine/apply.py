@@ -91,6 +91,11 @@ class Applier:
         self._rows: dict[str, dict[str, ContactRow]] = {}
         self._rows_lock = threading.Lock()
         self._campaigns_recorded: set[str] = set()
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask every lane to stop at its next safe point (between vendor calls)."""
+        self._stop.set()
 
     # --- public -------------------------------------------------------------
 
@@ -98,13 +103,17 @@ class Applier:
         lanes = plan.lanes()
         self.hooks.plan_started(len(plan.actions), sum(a.calls for a in plan.actions))
         results: list[StepResult] = []
-        if self.parallelism == 1 or len(lanes) <= 1:
-            for lane in lanes:
-                results.extend(self._run_lane(lane))
-        else:
-            with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
-                for lane_results in pool.map(self._run_lane, lanes):
-                    results.extend(lane_results)
+        pool = ThreadPoolExecutor(max_workers=self.parallelism)
+        try:
+            for lane_results in pool.map(self._run_lane, lanes):
+                results.extend(lane_results)
+        except BaseException:
+            # Ctrl-C (or a crash): lanes finish the call in flight (journaled), then stop.
+            self.stop()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
         order = {id(a): i for i, a in enumerate(plan.actions)}
         results.sort(key=lambda r: order.get(id(r.action), 0))
         return ApplyResult(steps=tuple(results))
@@ -119,8 +128,9 @@ class Applier:
         out: list[StepResult] = []
         failed = False
         for action in lane.actions:
-            if failed:
-                out.append(StepResult(action, StepStatus.SKIPPED, "an earlier step of this task failed"))
+            if failed or self._stop.is_set():
+                why = "an earlier step of this task failed" if failed else "apply was interrupted"
+                out.append(StepResult(action, StepStatus.SKIPPED, why))
                 continue
             self.hooks.step_started(action)
             state.calls = 0
@@ -256,6 +266,7 @@ class Applier:
         size = max(provider.limits.add_batch, 1)
         done = 0
         for start in range(0, len(rows), size):
+            self._check_stop(done)
             batch = rows[start : start + size]
             done += self._insert_batch(action, c, provider, st, batch)
             self.hooks.calls_made(action, 1)
@@ -321,6 +332,7 @@ class Applier:
         size = max(provider.limits.callout_batch, 1)
         done = 0
         for start in range(0, len(rows), size):
+            self._check_stop(done)
             batch = rows[start : start + size]
             phones = [r.phone for r in batch]
             # Recorded as unknown *before* the call: a crash can never lead to a second dial.
@@ -353,6 +365,11 @@ class Applier:
         return done
 
     # --- helpers ----------------------------------------------------------------
+
+    def _check_stop(self, done: int) -> None:
+        if self._stop.is_set():
+            raise _LaneFailed(StepStatus.SKIPPED, "apply was interrupted; the next apply continues from here",
+                              done=done)
 
     def _campaign(self, name: str) -> DesiredCampaign | None:
         return self.desired.campaign(name)

@@ -149,3 +149,25 @@ def test_kill_9_during_apply_then_rerun_converges(tmp_path: Path, env: None) -> 
         assert run_cli("plan", str(d), "--detailed-exitcode").exit_code == 0
     finally:
         server.stop()
+
+
+def test_ctrl_c_during_apply_exits_130_then_rerun_converges(tmp_path: Path, env: None) -> None:
+    emu, server = start_emulator("xfyeta", faults="*:latency:0.05*inf")
+    try:
+        d = make_dir(tmp_path, server.base_url)
+        proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", str(d), "--auto-approve"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **XF_ENV})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any("task/insert" in c["path"] for c in emu.calls):
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err.decode()
+        assert b"Traceback" not in err
+        emu.faults.clear()
+        res = run_cli("apply", str(d), "--auto-approve")
+        assert res.exit_code == 0, res.output
+        check_converged(emu, d)
+        assert run_cli("plan", str(d), "--detailed-exitcode").exit_code == 0
+    finally:
+        server.stop()
