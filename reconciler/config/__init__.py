@@ -172,10 +172,15 @@ def _read_yaml(path: Path, kind: SchemaKind, report: Report, files: list[Path]) 
     if "version" not in doc.value:
         report.add(shown, doc.line(()), "version", f"missing 'version: {SUPPORTED_VERSION}' (checked first)")
         return None
-    if version != SUPPORTED_VERSION or isinstance(version, bool):
-        shown_version = doc.text(("version",), version) if isinstance(version, str | int | float) else repr(version)
-        report.add(shown, doc.key_line(("version",)), "version",
-                   f"unsupported version {shown_version}: this campaignctl reads version {SUPPORTED_VERSION}")
+    if version != SUPPORTED_VERSION or isinstance(version, bool) or not isinstance(version, int):
+        if isinstance(version, str) and version.strip() == str(SUPPORTED_VERSION):
+            message = f"version must be the number {SUPPORTED_VERSION}, not the string {version!r}"
+        elif isinstance(version, int | float) and not isinstance(version, bool):
+            message = f"unsupported version {doc.text(('version',), version)}: this campaignctl reads version " \
+                      f"{SUPPORTED_VERSION}"
+        else:
+            message = f"unsupported version {version!r}: this campaignctl reads version {SUPPORTED_VERSION}"
+        report.add(shown, doc.key_line(("version",)), "version", message)
         return None
     yf = YamlFile(shown, doc, report)
     found, bad = schema_issues(doc, kind)

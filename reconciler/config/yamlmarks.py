@@ -9,8 +9,10 @@ into JSON-like values here, with YAML 1.2 core-schema rules: only
 Plain integers also keep their source text (:attr:`Document.raw`) so an
 unquoted ``02160000001`` keeps its zero where a string is meant.
 
-Duplicate keys, unsupported tags, recursive aliases and alias bombs are
-reported as :class:`YamlIssue` values, never raised.
+Anchors, aliases and merge keys (``<<: *defaults``) work; a merged value
+keeps the line where it was written. Duplicate keys, unsupported tags,
+recursive aliases and alias bombs are reported as :class:`YamlIssue`
+values, never raised.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
+_MERGE = "tag:yaml.org,2002:merge"
 
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUE = frozenset({"true", "True", "TRUE"})
@@ -182,24 +185,46 @@ class _Walker:
 
     def mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        explicit: list[tuple[Node, Node]] = []
         for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.value == "<<" and key_node.tag in (_PLAIN, _MERGE):
+                self.merge(value_node, path, out)
+            else:
+                explicit.append((key_node, value_node))
+        written: set[str] = set()
+        for key_node, value_node in explicit:
             kline = key_node.start_mark.line + 1
             if not isinstance(key_node, ScalarNode):
                 self.issues.append(YamlIssue(kline, "mapping keys must be plain text, not lists or mappings", path))
                 continue
             key = str(key_node.value)
-            if key == "<<" and key_node.tag == _PLAIN:
-                self.issues.append(YamlIssue(kline, "YAML merge keys (<<) are not supported; write the keys out",
-                                             path))
-                continue
             child = (*path, key)
-            if key in out:
+            if key in written:
                 first = self.key_lines.get(child, 0)
                 self.issues.append(YamlIssue(kline, f"duplicate key {key!r} (first at line {first})", child))
                 continue
+            written.add(key)
             self.key_lines[child] = kline
-            out[key] = self.walk(value_node, child)
+            out[key] = self.walk(value_node, child)  # explicit keys win over merged ones
         return out
+
+    def merge(self, value: Node, path: Path, out: dict[str, Any]) -> None:
+        """``<<: *defaults`` (or a list of aliases): keys not already merged are added."""
+        sources = value.value if isinstance(value, SequenceNode) else [value]
+        for source in sources:
+            line = source.start_mark.line + 1
+            if not isinstance(source, MappingNode):
+                self.issues.append(YamlIssue(line, "a merge key (<<) takes a mapping or a list of mappings", path))
+                continue
+            if id(source) in self.active:
+                self.issues.append(YamlIssue(line, "recursive alias: a node may not contain itself", path))
+                continue
+            self.active.add(id(source))
+            try:
+                for key, item in self.mapping(source, path).items():
+                    out.setdefault(key, item)
+            finally:
+                self.active.discard(id(source))
 
     def scalar(self, node: ScalarNode, path: Path, line: int) -> Any:
         text = str(node.value)

@@ -267,3 +267,16 @@ def test_fingerprints_are_stable_across_loads(tmp_path: Path) -> None:
     assert first == second and len(first[0]) == 32
     assert load_or_raise(tmp_path).campaigns[0].settings_fingerprint() == \
         load_or_raise(tmp_path).campaigns[0].settings_fingerprint()
+
+
+def test_duplicates_across_batches_keep_file_order(tmp_path: Path) -> None:
+    phones = [f"1990{i:07d}" for i in range(5000)]
+    phones[4500] = phones[10]  # a repeat in a later batch
+    phones[20] = "+86 199 0000 0011"  # normalises to phones[11]
+    body = "\n".join(f"{p},n{i}" for i, p in enumerate(phones))
+    result = load_files(tmp_path, {"a.yaml": csv_campaign(), "c.csv": "客户手机号码,姓名\n" + body + "\n"})
+    assert result.state is not None
+    assert [(p.line, p.severity) for p in result.problems] == [(22, "warning"), (4502, "warning")]
+    rows = result.state.campaigns[0].contacts.rows
+    assert len(rows) == 4998
+    assert rows[10].values == ("19900000010", "n10") and rows[10].row == 12

@@ -259,6 +259,10 @@ CASES = [
         '        - rows: [["19900000001", "张先生"]]\n', "        - csv: c.csv\n")),
         "c.csv": "客户手机号码,姓名\n19900000001,张\n\n1234567,李\n"}, "c.csv", "客户手机号码", 4,
          "invalid phone '1234567'"),
+    Case("csv-invalid-11-digits", {"c.yaml": xf(contacts=CONTACTS.replace(
+        '        - rows: [["19900000001", "张先生"]]\n', "        - csv: c.csv\n")),
+        "c.csv": "客户手机号码,姓名\n19900000001,张\n12345678901,李\n00123456789,王\n"}, "c.csv", "客户手机号码", 3,
+         "invalid phone '12345678901'", extra=[("c.csv", 4, "客户手机号码")]),
     Case("csv-wrong-field-count", {"c.yaml": xf(contacts=CONTACTS.replace(
         '        - rows: [["19900000001", "张先生"]]\n', "        - csv: c.csv\n")),
         "c.csv": "客户手机号码,姓名\n19900000001,张\n19900000002,李,extra\n"}, "c.csv", "", 3,

@@ -56,12 +56,23 @@ def test_recursive_alias_and_bombs_do_not_blow_up() -> None:
 
 
 def test_tags_merge_keys_and_complex_keys() -> None:
-    _, issues = parse("a: !custom 1\nb: !!int nope\n<<: {c: 1}\n? [k]\n: v\n")
+    _, issues = parse("a: !custom 1\nb: !!int nope\n<<: [1]\n? [k]\n: v\n")
     messages = " | ".join(i.message for i in issues)
     assert "unsupported YAML tag" in messages
     assert "not a valid int" in messages
-    assert "merge keys" in messages
+    assert "merge key (<<) takes a mapping" in messages
     assert "mapping keys must be plain text" in messages
+
+
+def test_merge_keys_explicit_keys_win_and_lines_point_to_the_anchor() -> None:
+    text = "defaults: &d\n  robot: '719'\n  lines: ['1']\nc:\n  <<: *d\n  lines: ['2']\n  name: x\n"
+    doc, issues = parse(text)
+    assert issues == [] and doc is not None
+    assert doc.value["c"] == {"robot": "719", "lines": ["2"], "name": "x"}
+    assert doc.line(("c", "robot")) == 2  # written in the anchored mapping
+    assert doc.line(("c", "lines")) == 6
+    _, dup = parse("a:\n  <<: {x: 1}\n  y: 1\n  y: 2\n")
+    assert [i.line for i in dup] == [4]
 
 
 def test_empty_document() -> None:
