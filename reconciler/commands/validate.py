@@ -2,7 +2,8 @@
 
 Exit 0 when the directory is valid (warnings allowed), 1 otherwise. With
 ``GITHUB_ACTIONS=true`` each problem is also printed as a workflow command
-(``::error file=...,line=...::message``) so it shows on the pull request.
+(``::error file=...,line=...::message``) so it shows on the pull request
+(on stderr with ``--format json``, so stdout stays one JSON document).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ def run(directory: Path, *, fmt: str = "text") -> int:
     if fmt == "json":
         click.echo(json.dumps(_json(result), ensure_ascii=False, indent=2))
         if os.environ.get("GITHUB_ACTIONS", "").lower() == "true":
-            for problem in result.problems:
-                click.echo(_annotation(problem))
+            for problem in result.problems:  # on stderr: stdout stays one JSON document
+                click.echo(_annotation(problem), err=True)
     else:
         print_problems(result.problems)
         click.echo(_summary(result))

@@ -10,6 +10,7 @@ windows, robot, lines, voice or turbo and needs its ``yccall:`` block.
 
 from __future__ import annotations
 
+import pathlib
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -45,7 +46,7 @@ DAY = 24 * 3600
 class CampaignResult:
     campaign: DesiredCampaign | None
     name: str | None
-    files: list[Any]
+    files: list[pathlib.Path]  # contact files read
 
 
 def _seconds(text: str) -> int | None:
@@ -331,7 +332,9 @@ def _schedule(yf: YamlFile, path: Path, raw: dict[str, Any], tz: str) -> Schedul
     return Schedule(begin=begin, end=end, windows=tuple(windows))
 
 
-def _contacts(yf: YamlFile, path: Path, raw: dict[str, Any], state: Any) -> tuple[Contacts | None, list[Any]]:
+def _contacts(
+    yf: YamlFile, path: Path, raw: dict[str, Any], state: Any
+) -> tuple[Contacts | None, list[pathlib.Path]]:
     columns = raw.get("columns")
     phone = raw.get("phone_column")
     if not (isinstance(columns, list) and columns and all(isinstance(c, str) and c for c in columns)):

@@ -115,3 +115,12 @@ def test_main_entry_point_exit_code(tmp_path: Path, capsys: pytest.CaptureFixtur
         main(["validate", str(tmp_path)])
     assert caught.value.code == 1
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_json_format_stays_parseable_in_github_actions(tmp_path: Path) -> None:
+    write(tmp_path, {"a.yaml": BAD})
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path), "--format", "json"],
+                                env={"GITHUB_ACTIONS": "true"})
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["valid"] is False
+    assert result.stderr.startswith("::error file=")
