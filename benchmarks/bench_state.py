@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 from psycopg import sql
 
-from reconciler.state.base import CallOutcome, ContactRecord, StateStore
+from reconciler.state.base import CallOutcome, ContactRecord, ContactStatus, StateStore
 from reconciler.state.postgres import PostgresStore, mask_dsn
 from reconciler.state.sqlite import SqliteStore
 
@@ -78,8 +79,9 @@ def bench(name: str, sizes: list[int], pairs: int) -> list[tuple[str, str, str, 
             out.append((name, f"put_contacts {size:,} rows", f"{write:.2f} s", f"{size / write:,.0f} rows/s"))
             read = timed(lambda s=size: store.contacts(f"c{s}"))  # type: ignore[misc]
             out.append((name, f"contacts() read {size:,} rows", f"{read:.2f} s", f"{size / read:,.0f} rows/s"))
-            again = timed(lambda b=batch: store.put_contacts(b))  # type: ignore[misc]
-            label = f"put_contacts {size:,} rows (all upserts)"
+            dialed = [replace(r, status=ContactStatus.DIALED) for r in batch]
+            again = timed(lambda b=dialed: store.put_contacts(b))  # type: ignore[misc]
+            label = f"put_contacts {size:,} rows again, all changed"
             out.append((name, label, f"{again:.2f} s", f"{size / again:,.0f} rows/s"))
 
         def journal() -> None:

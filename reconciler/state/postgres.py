@@ -384,24 +384,39 @@ class PostgresStore:
         )
 
     def put_contacts(self, records: Sequence[ContactRecord]) -> None:
-        """COPY into a session temp table, then one upsert: fast for 10^6 rows."""
+        """COPY straight into ``contacts`` when every row is new (the usual
+        insert batch); when some already exist, COPY into a session temp table
+        and upsert from it, leaving unchanged rows untouched."""
         if not records:
             return
-        unique = dedupe_contacts(records)
+        rows = [
+            (r.campaign, r.task_id, r.phone, r.fingerprint, r.wave, r.data_id, ContactStatus(r.status).value)
+            for r in dedupe_contacts(records)
+        ]
+
+        def copy_into(c: psycopg.Connection[Any], table: str) -> None:
+            with c.cursor() as cur, cur.copy(f"COPY {table} ({_CONTACT_COLUMNS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
 
         def upsert(c: psycopg.Connection[Any]) -> None:
+            try:
+                with c.transaction():  # a savepoint: a clash undoes only this attempt
+                    copy_into(c, "contacts")
+                return
+            except psycopg.errors.UniqueViolation:
+                pass
             c.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS contacts_in"
                 " (LIKE contacts INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
             )
-            with c.cursor() as cur, cur.copy(f"COPY contacts_in ({_CONTACT_COLUMNS}) FROM STDIN") as copy:
-                for r in unique:
-                    status = ContactStatus(r.status).value
-                    copy.write_row((r.campaign, r.task_id, r.phone, r.fingerprint, r.wave, r.data_id, status))
+            copy_into(c, "contacts_in")
             c.execute(
                 f"INSERT INTO contacts ({_CONTACT_COLUMNS}) SELECT {_CONTACT_COLUMNS} FROM contacts_in"
                 " ON CONFLICT (campaign, task_id, phone) DO UPDATE SET fingerprint = excluded.fingerprint,"
                 " wave = excluded.wave, data_id = excluded.data_id, status = excluded.status"
+                " WHERE (contacts.fingerprint, contacts.wave, contacts.data_id, contacts.status)"
+                " IS DISTINCT FROM (excluded.fingerprint, excluded.wave, excluded.data_id, excluded.status)"
             )
 
         self._write(upsert)

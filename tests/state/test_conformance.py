@@ -116,6 +116,17 @@ def test_contacts_upsert_by_campaign_task_phone(store: StateStore) -> None:
     assert len(store.contacts("other")) == 1
 
 
+def test_contacts_batch_mixing_new_and_existing_rows(store: StateStore) -> None:
+    store.put_contacts(contacts("c", "t1", 5))
+    serial = store.serial()
+    changed = [dataclasses.replace(r, status=ContactStatus.UNKNOWN) for r in contacts("c", "t1", 2, start=3)]
+    store.put_contacts([*changed, *contacts("c", "t1", 3, start=5)])  # 2 existing, 3 new
+    assert store.serial() == serial + 1
+    rows = store.contacts("c", "t1")
+    assert [r.phone for r in rows] == [f"138{i:08d}" for i in range(8)]
+    assert [r.status for r in rows] == [ContactStatus.SENT] * 3 + [ContactStatus.UNKNOWN] * 2 + [ContactStatus.SENT] * 3
+
+
 def test_contacts_last_duplicate_in_one_batch_wins(store: StateStore) -> None:
     first = ContactRecord("c", "13800000000", "fp1", "t1", 1, None)
     last = ContactRecord("c", "13800000000", "fp2", "t1", 1, "d2", ContactStatus.DIALED)
