@@ -311,7 +311,8 @@ def _schedule(yf: YamlFile, path: Path, raw: dict[str, Any], tz: str) -> Schedul
     windows: list[TimeWindow] = []
     raw_windows = raw.get("windows")
     if isinstance(raw_windows, list) and yf.usable((*path, "windows")):
-        previous: tuple[int, int, str] | None = None
+        previous: tuple[int, str] | None = None  # start of the window before
+        latest: tuple[int, str] | None = None  # the window reaching furthest so far
         for i, text in enumerate(raw_windows):
             wpath = (*path, "windows", i)
             if not isinstance(text, str) or not yf.usable(wpath):
@@ -321,13 +322,14 @@ def _schedule(yf: YamlFile, path: Path, raw: dict[str, Any], tz: str) -> Schedul
                 yf.error(wpath, parsed, line=yf.line(wpath))
                 continue
             start, stop = parsed
-            if previous is not None:
-                if start < previous[0]:
-                    yf.error(wpath, f"windows must be in order: {text!r} starts before {previous[2]!r}",
-                             line=yf.line(wpath))
-                elif start < previous[1]:
-                    yf.error(wpath, f"window {text!r} overlaps {previous[2]!r}", line=yf.line(wpath))
-            previous = (start, stop, text)
+            if previous is not None and start < previous[0]:
+                yf.error(wpath, f"windows must be in order: {text!r} starts before {previous[1]!r}",
+                         line=yf.line(wpath))
+            elif latest is not None and start < latest[0]:
+                yf.error(wpath, f"window {text!r} overlaps {latest[1]!r}", line=yf.line(wpath))
+            previous = (start, text)
+            if latest is None or stop > latest[0]:
+                latest = (stop, text)
             windows.append(TimeWindow(_clock(start), _clock(stop)))
     return Schedule(begin=begin, end=end, windows=tuple(windows))
 
@@ -347,7 +349,7 @@ def _contacts(
     if len(set(columns)) != len(columns):
         return None, []
     result = load_sources(yf, path, raw, tuple(columns), phone)
-    if not result.table and not result.failed and state != "absent" and raw.get("sources"):
+    if not result.table and state != "absent" and raw.get("sources"):
         yf.error(path, "no contacts: the sources hold no valid rows (after dropping invalid and duplicate rows)")
     after = raw.get("after_start", "new_wave")
     contacts = Contacts(

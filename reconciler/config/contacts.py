@@ -266,7 +266,7 @@ def _consume(reader: Any, shown: str, sink: _Sink) -> bool:
             break
     header_line = reader.line_num
     if header is None:
-        report.add(shown, 0, "", "the file is empty; expected a header row naming the columns")
+        report.add(shown, 1, "", "the file is empty; expected a header row naming the columns")
         return False
     missing = [c for c in columns if c not in header]
     doubled = sorted({c for c in columns if header.count(c) > 1})

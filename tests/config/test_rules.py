@@ -131,6 +131,12 @@ CASES = [
                                                   '      windows:\n        - "09:00-12:00"\n'
                                                   '        - "11:30-13:00"  # <-\n')},
          "c.yaml", "campaigns[0].schedule.windows[1]", message="overlaps"),
+    Case("window-overlap-not-adjacent", {"c.yaml": xf(schedule='    schedule:\n      begin: "2027-03-01T09:00"\n'
+                                                               '      windows:\n        - "09:00-12:00"\n'
+                                                               '        - "09:30-10:00"\n'
+                                                               '        - "11:00-13:00"  # <-\n')},
+         "c.yaml", "campaigns[0].schedule.windows[2]", message="overlaps '09:00-12:00'",
+         extra=[("c.yaml", 11, "campaigns[0].schedule.windows[1]")]),
     Case("window-unsorted", {"c.yaml": xf(schedule='    schedule:\n      begin: "2027-03-01T09:00:00+08:00"\n'
                                                    '      windows:\n        - "13:00-14:00"\n'
                                                    '        - "09:00-10:00"  # <-\n')},
@@ -250,7 +256,7 @@ CASES = [
         "c.csv": "客户手机号码,名字\n19900000001,张\n"}, "c.csv", "", 1, "lacks declared column(s) '姓名'"),
     Case("csv-empty", {"c.yaml": xf(contacts=CONTACTS.replace(
         '        - rows: [["19900000001", "张先生"]]\n', "        - csv: c.csv\n")), "c.csv": ""},
-         "c.csv", "", 0, "empty"),
+         "c.csv", "", 1, "empty", extra=[("c.yaml", 10, "campaigns[0].contacts")]),
     Case("csv-header-only", {"c.yaml": xf(contacts=CONTACTS.replace(
         "    contacts:", "    contacts:  # <-").replace(
         '        - rows: [["19900000001", "张先生"]]\n', "        - csv: c.csv\n")), "c.csv": "客户手机号码,姓名\n"},
