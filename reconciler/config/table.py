@@ -120,12 +120,14 @@ class ContactTable(Sequence[ContactRow]):
             return NotImplemented
         if len(other) != len(self):
             return False
-        if isinstance(other, ContactTable):
-            return (self._chunks, self._lines, self._phone_index) == (
+        if isinstance(other, ContactTable):  # same packed layout: equal without building rows
+            return (self._chunks, self._lines, self._phone_index, self._sources, self._source_starts) == (
                 other._chunks,
                 other._lines,
                 other._phone_index,
-            ) and all(a.source == b.source for a, b in zip(self, other, strict=True))
+                other._sources,
+                other._source_starts,
+            ) or all(a == b for a, b in zip(self, other, strict=True))
         return all(a == b for a, b in zip(self, other, strict=True))
 
     def __hash__(self) -> int:
