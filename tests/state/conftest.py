@@ -29,12 +29,16 @@ PERSISTENT = ["sqlite", "postgres"]
 
 
 def require_postgres(dsn: str) -> None:
+    """Fail (never skip) with a clear way out when the server is not there."""
+    problem = ""
     try:
         with psycopg.connect(dsn, connect_timeout=5) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
+        problem = " ".join(mask_dsn(str(exc), dsn).split())
+    if problem:  # failed outside the except block so the driver's error is not chained into the report
         pytest.fail(
-            f"PostgreSQL is not reachable at {mask_dsn(dsn, dsn)} ({mask_dsn(str(exc), dsn).strip()}); "
+            f"PostgreSQL is not reachable at {mask_dsn(dsn, dsn)} ({problem}); "
             "run scripts/bootstrap to install and start it (or set CAMPAIGNCTL_TEST_PG_DSN)",
             pytrace=False,
         )
