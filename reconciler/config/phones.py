@@ -41,7 +41,7 @@ def normalize_phone(raw: str) -> str | None:
 
 
 def _normalize_slow(raw: str) -> str | None:
-    text = unicodedata.normalize("NFKC", raw).strip()
+    text = (raw if raw.isascii() else unicodedata.normalize("NFKC", raw)).strip()
     if text.endswith(".0") and text[:-2].isascii() and text[:-2].isdigit():
         text = text[:-2]  # a number that went through a spreadsheet float
     text = text.translate(_DROP)
