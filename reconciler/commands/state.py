@@ -46,8 +46,8 @@ def list_(directory: Path, *, fmt: str) -> int:
         for row in rows:
             live = [t for t in row["tasks"] if not t["deleted"]]
             ids = ", ".join(f"{t['task_id']} (wave {t['wave']})" for t in live) or "-"
-            counts = ", ".join(f"{v} {k}" for k, v in row["contacts"].items()) or "no contacts"
-            click.echo(f"{row['name']:<28} {row['profile']:<12} {row['mode']:<6} tasks: {ids}; {counts}")
+            summary = ", ".join(f"{v} {k}" for k, v in row["contacts"].items()) or "no contacts"
+            click.echo(f"{row['name']:<28} {row['profile']:<12} {row['mode']:<6} tasks: {ids}; {summary}")
     return ExitCode.OK
 
 

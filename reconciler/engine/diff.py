@@ -165,6 +165,10 @@ def _task_campaign(c: DesiredCampaign, ctx: _Ctx) -> None:
             c,
         )
         return
+    if any(not r.task_id for r in ctx.recorded.contacts.get(c.name, ())) and c.state != "absent":
+        ctx.error(c.name, "the campaign was `mode: direct` before and has dialed contacts directly; a task would "
+                          "dial them again. Give the task campaign a new name", c)
+        return
     if c.provider in ctx.observed.errors:
         ctx.error(c.name, f"cannot observe profile {c.provider!r}: {ctx.observed.errors[c.provider]}", c)
         _summary(ctx, c, [], observed="unknown")
@@ -416,11 +420,11 @@ def _join(c: DesiredCampaign, tr: ProviderTraits, records: Sequence[TaskRecord],
         if entry is not None and wave not in live_waves:
             fp = str(entry.request.get("fingerprint", ""))
             carried = [p for p in entry.request.get("phones", [])] if o.contact_count else []
-            rec = TaskRecord(c.name, wave, c.provider, o.task_id, o.name, fp, started=o.started)
+            adopted = TaskRecord(c.name, wave, c.provider, o.task_id, o.name, fp, started=o.started)
             ctx.actions.append(Action(ActionKind.ADOPT, c.name, c.provider, wave, o.name,
                                       "created by an interrupted apply (found on the platform by exact name)",
                                       task_id=o.task_id))
-            tasks.append(_Task(rec, o, list(carried)))
+            tasks.append(_Task(adopted, o, list(carried)))
             live_waves.add(wave)
             continue
         ctx.error(
@@ -469,6 +473,10 @@ def _direct(c: DesiredCampaign, ctx: _Ctx) -> None:
     tr = ctx.traits[c.provider]
     if not tr.capabilities.direct_callout:
         ctx.error(c.name, f"profile {c.provider!r} ({tr.type}) has no direct callout", c)
+        return
+    if any(not t.deleted for t in ctx.recorded.tasks.get(c.name, ())) and c.state == "running":
+        ctx.error(c.name, "the campaign has task(s) from `mode: task`; dialing directly would call their contacts "
+                          "again. Set `state: absent` and apply first, or give the direct campaign a new name", c)
         return
     records = [r for r in ctx.recorded.contacts.get(c.name, ()) if not r.task_id]
     status = {r.phone: r.status for r in records}

@@ -390,3 +390,17 @@ def test_plan_digest_ignores_reasons_but_not_contacts() -> None:
     b = plan_for(campaign(n=4))
     assert a.digest() == plan_for(campaign(n=3)).digest() and a.digest() != b.digest()
     assert ActionKind.ADOPT.mutates_platform is False
+
+
+def test_switching_task_to_direct_is_refused_while_tasks_live() -> None:
+    task_c = campaign()
+    o, t, s = existing(task_c, Phase.RUNNING)
+    plan = plan_for(campaign(mode="direct"), obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    assert not plan.actions and "mode: task" in plan.errors[0].message
+
+
+def test_switching_direct_to_task_is_refused_after_dials() -> None:
+    c = campaign(mode="direct")
+    recs = sent(c, "", phones(3), status=ContactStatus.DIALED)
+    plan = plan_for(campaign(), rec=recorded(contacts=recs))
+    assert not plan.actions and "mode: direct" in plan.errors[0].message
