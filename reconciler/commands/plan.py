@@ -43,22 +43,13 @@ def save_plan(plan: Plan, path: Path) -> None:
     No phone numbers and no secrets are written: apply recomputes the plan
     and refuses it unless it is identical.
     """
-    meta = plan.meta
+    rendered = json.loads(get_view("json").render_plan(plan))
     doc = {
         "format_version": FORMAT_VERSION,
         "kind": "campaignctl-plan",
         "digest": plan.digest(),
-        "meta": {
-            "created_at": meta.created_at,
-            "config_dir": meta.config_dir,
-            "config_digest": meta.config_digest,
-            "state_lineage": meta.state_lineage,
-            "state_serial": meta.state_serial,
-            "observed_digest": meta.observed_digest,
-            "prune": meta.prune,
-            "allow_replace": list(meta.allow_replace),
-        },
-        "plan": json.loads(get_view("json").render_plan(plan)),
+        "meta": rendered["meta"],
+        "plan": rendered,
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
