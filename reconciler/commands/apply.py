@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ def run(target: Path, *, auto_approve: bool, parallelism: int, prune: bool | Non
 
 def _render_plan(view: Any, plan: Plan, fmt: str) -> str:
     if fmt == "text":
-        return str(view.render_plan(plan, color=click.get_text_stream("stdout").isatty()))
+        return str(view.render_plan(plan, color=sys.stdout.isatty()))
     return str(view.render_plan(plan))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -59,4 +60,4 @@ def save_plan(plan: Plan, path: Path) -> None:
 
 
 def _color(fmt: str) -> bool:
-    return fmt == "text" and click.get_text_stream("stdout").isatty()
+    return fmt == "text" and sys.stdout.isatty()

@@ -7,6 +7,7 @@ that ``--format json`` keeps stdout a single JSON document.
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any, TextIO
 
@@ -29,7 +30,7 @@ class ProgressHooks(ApplyHooks):
     """Listens to the applier; call :meth:`close` (or use ``with``) when apply returns."""
 
     def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None) -> None:
-        self._stream: TextIO = stream if stream is not None else click.get_text_stream("stderr")
+        self._stream: TextIO = stream if stream is not None else sys.stderr
         isatty = getattr(self._stream, "isatty", None)
         self._tty = tty if tty is not None else bool(isatty and isatty())
         self._lock = threading.Lock()
