@@ -142,9 +142,10 @@ def test_kill_9_during_apply_then_rerun_converges(tmp_path: Path, env: None) -> 
         proc.wait(timeout=10)
         emu.faults.clear()
         res = run_cli("apply", str(d), "--auto-approve", "--lock-timeout", "5")
-        assert res.exit_code in (0, 1), res.output
+        why = f"{res.output}\nkilled pid {proc.pid}, test pid {os.getpid()}, files {sorted(os.listdir(tmp_path))}"
+        assert res.exit_code in (0, 1), why
         if res.exit_code == 1:  # only an unknown direct-callout batch may remain, as a warning
-            assert "state resolve" in res.output, res.output
+            assert "state resolve" in res.output, why
         check_converged(emu, d)
         assert run_cli("plan", str(d), "--detailed-exitcode").exit_code == 0
     finally:
