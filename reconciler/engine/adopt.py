@@ -10,8 +10,7 @@ as a note for the user.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from reconciler.engine.apply import now_iso, retire_wave
 from reconciler.engine.diff import wave_of
 from reconciler.model import DesiredCampaign
 from reconciler.providers.base import ObservedTask, Phase, Provider
@@ -28,12 +27,9 @@ def adopt_task(store: StateStore, provider: Provider, c: DesiredCampaign, task: 
         notes.append(f"{c.name}: task {task.task_id} is named {task.name!r}, not {provider.task_name(c.name, 1)!r}; "
                      "adopted as wave 1 (campaignctl will find it by id)")
     store.put_campaign(CampaignRecord(c.name, c.provider, c.mode, c.provider_type))
-    for rec in store.tasks(c.name):
-        if rec.wave == wave and not rec.deleted and rec.task_id != task.task_id:
-            store.put_task(TaskRecord(rec.campaign, rec.wave, rec.profile, rec.task_id, rec.remote_name,
-                                      rec.settings_fingerprint, rec.started, True, rec.created_at))
+    retire_wave(store, c.name, wave, keep=task.task_id)
     store.put_task(TaskRecord(c.name, wave, c.provider, task.task_id, task.name, c.settings_fingerprint(),
-                              started=task.started, created_at=datetime.now(UTC).isoformat(timespec="seconds")))
+                              started=task.started, created_at=now_iso()))
     notes.append(f"{c.name}: adopted task {task.task_id} ({task.name}, {task.phase.value}) as wave {wave}; its "
                  "settings are assumed to match the files (the platform cannot report them all)")
     already = {r.phone for r in store.contacts(c.name) if r.task_id and r.status is ContactStatus.SENT}

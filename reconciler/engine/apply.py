@@ -46,10 +46,10 @@ from reconciler.state.base import (
     TaskRecord,
 )
 
-__all__ = ["Applier", "recover"]
+__all__ = ["Applier", "now_iso", "recover", "retire_wave"]
 
 
-def _now() -> str:
+def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -79,7 +79,7 @@ class Applier:
         *,
         hooks: ApplyHooks | None = None,
         parallelism: int = 4,
-        clock: Callable[[], str] = _now,
+        clock: Callable[[], str] = now_iso,
     ) -> None:
         self.desired = desired
         self.providers = providers
@@ -205,7 +205,7 @@ class Applier:
                    if e.call == "create" and int(e.request.get("wave", 0)) == action.wave]
         fingerprint = str(entries[-1].request.get("fingerprint", "")) if entries else ""
         observed = self._observed.get((action.profile, action.task_id))
-        self._retire_wave(action.campaign, action.wave, keep=action.task_id)
+        retire_wave(self.store, action.campaign, action.wave, keep=action.task_id)
         self.store.put_task(TaskRecord(action.campaign, action.wave, action.profile, action.task_id,
                                        action.remote_name, fingerprint,
                                        started=bool(observed and observed.started), created_at=self.clock()))
@@ -253,7 +253,7 @@ class Applier:
 
     def _record_created(self, action: Action, c: DesiredCampaign, task_id: str, fingerprint: str,
                         rows: Sequence[ContactRow], added: AddResult | None, count: int | None) -> None:
-        self._retire_wave(c.name, action.wave, keep=task_id)
+        retire_wave(self.store, c.name, action.wave, keep=task_id)
         self.store.put_task(TaskRecord(c.name, action.wave, c.provider, task_id, action.remote_name,
                                        fingerprint, created_at=self.clock()))
         if rows:
@@ -397,10 +397,6 @@ class Applier:
                 return rec
         return None
 
-    def _retire_wave(self, campaign: str, wave: int, keep: str) -> None:
-        for rec in self.store.tasks(campaign):
-            if rec.wave == wave and rec.task_id != keep and not rec.deleted:
-                self.store.put_task(replace(rec, deleted=True))
 
 
 def _sent(campaign: str, task_id: str, wave: int, rows: Sequence[ContactRow],
@@ -425,6 +421,24 @@ def _entry(entry_id: int, c: DesiredCampaign, action: Action, task_id: str, requ
 
 def _msg(exc: ProviderError, action: Action) -> str:
     return str(exc.with_campaign(action.campaign) if not exc.campaign else exc)
+
+
+def retire_wave(store: StateStore, campaign: str, wave: int, keep: str) -> None:
+    """Mark every other live task record of the wave deleted: ``keep`` now stands for it."""
+    for rec in store.tasks(campaign):
+        if rec.wave == wave and rec.task_id != keep and not rec.deleted:
+            store.put_task(replace(rec, deleted=True))
+
+
+def _record_sent_phones(store: StateStore, desired: DesiredState, campaign: str, task_id: str, wave: int,
+                        phones: Sequence[str]) -> None:
+    """Record phones found (by observing) to have reached a task; fingerprints from the files when known."""
+    if not phones:
+        return
+    c = desired.campaign(campaign)
+    rows = {r.phone: r for r in c.contacts.rows} if c else {}
+    store.put_contacts([ContactRecord(campaign, p, rows[p].fingerprint if p in rows else "", task_id, wave, None,
+                                      ContactStatus.SENT) for p in phones])
 
 
 # --- recovery ---------------------------------------------------------------------
@@ -453,19 +467,11 @@ def recover(store: StateStore, providers: Mapping[str, Provider], desired: Desir
             wave = int(e.request.get("wave", 1))
             found = provider.find_task(e.campaign, wave)
             if found is not None and not found.deleted and found.task_id not in known:
-                for rec in store.tasks(e.campaign):
-                    if rec.wave == wave and not rec.deleted:
-                        store.put_task(replace(rec, deleted=True))
+                retire_wave(store, e.campaign, wave, keep=found.task_id)
                 store.put_task(TaskRecord(e.campaign, wave, e.profile, found.task_id, found.name,
                                           str(e.request.get("fingerprint", "")), started=found.started,
-                                          created_at=_now()))
-                phones = list(e.request.get("phones", []))
-                c = desired.campaign(e.campaign)
-                if phones and c is not None:
-                    rows = {r.phone: r for r in c.contacts.rows}
-                    store.put_contacts([ContactRecord(e.campaign, p, rows[p].fingerprint if p in rows else "",
-                                                      found.task_id, wave, None, ContactStatus.SENT)
-                                        for p in phones])
+                                          created_at=now_iso()))
+                _record_sent_phones(store, desired, e.campaign, found.task_id, wave, e.request.get("phones", []))
                 known.add(found.task_id)
                 store.end_call(e.id, CallOutcome.RESOLVED, f"task {found.task_id} found on the platform")
                 notes.append(f"{e.campaign}: an interrupted create had landed: adopted task {found.task_id}")
@@ -478,11 +484,7 @@ def recover(store: StateStore, providers: Mapping[str, Provider], desired: Desir
             verdict = resolve_insert(e, count)
             phones = list(e.request.get("phones", []))
             if verdict == "applied":
-                c = desired.campaign(e.campaign)
-                rows = {r.phone: r for r in c.contacts.rows} if c else {}
-                store.put_contacts([ContactRecord(e.campaign, p, rows[p].fingerprint if p in rows else "",
-                                                  e.task_id, int(e.request.get("wave", 0)), None,
-                                                  ContactStatus.SENT) for p in phones])
+                _record_sent_phones(store, desired, e.campaign, e.task_id, int(e.request.get("wave", 0)), phones)
                 store.end_call(e.id, CallOutcome.RESOLVED, "the platform count shows the batch landed")
                 notes.append(f"{e.campaign}: an interrupted insert of {len(phones)} contacts had landed")
             elif verdict == "not-applied":
