@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from reconciler.commands.session import is_terminal, make_plan, open_session
+from reconciler.commands.session import is_terminal, make_plan, open_session, use_color
 from reconciler.engine.apply import Applier, recover
 from reconciler.engine.inputs import snapshot
-from reconciler.engine.plan import FORMAT_VERSION, ApplyResult, Plan
+from reconciler.engine.plan import FORMAT_VERSION, ApplyResult
 from reconciler.errors import Aborted, CampaignctlError, ExitCode, StalePlan
 from reconciler.views.base import get_view
 from reconciler.views.progress import ProgressHooks
@@ -45,7 +44,7 @@ def run(target: Path, *, auto_approve: bool, parallelism: int, prune: bool | Non
                 if plan.digest() != saved["digest"]:
                     raise StalePlan("the plan computed now differs from the saved plan; run plan again")
             if fmt == "text" or not plan.applyable:
-                click.echo(_render_plan(view, plan, fmt), nl=False)
+                click.echo(view.render_plan(plan, color=use_color(fmt)), nl=False)
             if not plan.applyable:
                 return ExitCode.ERROR
             if not plan.has_changes:
@@ -67,12 +66,6 @@ def run(target: Path, *, auto_approve: bool, parallelism: int, prune: bool | Non
             result = ApplyResult(steps=result.steps, recovered=tuple(recovered), errors=result.errors)
             click.echo(view.render_result(plan, result), nl=False)
             return ExitCode.OK if result.ok else ExitCode.ERROR
-
-
-def _render_plan(view: Any, plan: Plan, fmt: str) -> str:
-    if fmt == "text":
-        return str(view.render_plan(plan, color=sys.stdout.isatty()))
-    return str(view.render_plan(plan))
 
 
 def _read_plan(path: Path) -> dict[str, Any]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
-from reconciler.commands.session import make_plan, open_session
+from reconciler.commands.session import make_plan, open_session, use_color
 from reconciler.engine.plan import FORMAT_VERSION, Plan
 from reconciler.errors import CampaignctlError, ExitCode
 from reconciler.views.base import get_view
@@ -21,8 +20,7 @@ def run(directory: Path, *, out: Path | None, fmt: str, detailed_exitcode: bool,
     with open_session(directory) as session:
         plan, _ = make_plan(session, prune=prune, allow_replace=allow_replace)
     view = get_view(fmt)
-    text = view.render_plan(plan, color=_color(fmt)) if fmt == "text" else view.render_plan(plan)
-    click.echo(text, nl=False)
+    click.echo(view.render_plan(plan, color=use_color(fmt)), nl=False)
     if out is not None and plan.applyable:
         save_plan(plan, out)
         if fmt == "text":
@@ -57,7 +55,3 @@ def save_plan(plan: Plan, path: Path) -> None:
         path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
         raise CampaignctlError(f"cannot write the plan to {path}: {exc.strerror}") from exc
-
-
-def _color(fmt: str) -> bool:
-    return fmt == "text" and sys.stdout.isatty()

@@ -27,7 +27,7 @@ from reconciler.providers.base import Provider
 from reconciler.state import open_store
 from reconciler.state.base import StateStore
 
-__all__ = ["Session", "config_digest", "make_plan", "open_session", "open_state_only"]
+__all__ = ["Session", "config_digest", "make_plan", "open_session", "open_state_only", "use_color"]
 
 NEEDS_CHECK = {ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL}
 
@@ -117,6 +117,11 @@ def make_plan(session: Session, *, prune: bool | None, allow_replace: Iterable[s
     if extra:
         plan = replace(plan, diagnostics=tuple(plan.diagnostics) + tuple(extra))
     return plan, observed
+
+
+def use_color(fmt: str) -> bool:
+    """Colour only for the text view on a terminal."""
+    return fmt == "text" and sys.stdout.isatty()
 
 
 def is_terminal() -> bool:
