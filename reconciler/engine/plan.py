@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.model import canonical_json, digest
+from reconciler.model import ContactRow, canonical_json, digest
 
 __all__ = [
     "FORMAT_VERSION",
@@ -53,13 +53,17 @@ class ActionKind(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Action:
-    """One step of a lane.
+    """One step of a lane: everything apply needs to execute it, nothing recomputed.
 
     ``task_id`` is empty when the task is created by an earlier CREATE of
-    the same lane. ``phones`` are the contacts concerned (insert, remove,
-    dial; create when the provider carries contacts on create). ``replaces``
-    marks the DELETE/CREATE pair of a replacement; ``redial`` counts the
-    contacts a replacement will dial again.
+    the same lane. ``rows`` are the contact rows concerned (insert, remove,
+    dial; create when the provider carries contacts on create), ``phones``
+    their normalised numbers and ``row_index`` their positions in the
+    campaign's contact table (what a saved plan stores instead of numbers).
+    ``fingerprint`` is the settings fingerprint a CREATE records.
+    ``replaces`` marks the DELETE/CREATE pair of a replacement; ``redial``
+    counts, exactly, the contacts this action sends that the state records
+    as already sent to a started task or dialed for the campaign.
     """
 
     kind: ActionKind
@@ -74,6 +78,9 @@ class Action:
     replaces: bool = False
     redial: int = 0
     drift: bool = False  # caused by a change made outside campaignctl
+    rows: tuple[ContactRow, ...] = field(default=(), repr=False, compare=False)
+    row_index: tuple[int, ...] = field(default=(), repr=False)
+    fingerprint: str = ""  # settings fingerprint (CREATE)
 
     @property
     def lane(self) -> tuple[str, str, int]:
@@ -91,6 +98,7 @@ class Action:
             "phones": digest("\n".join(self.phones)) if self.phones else "",
             "count": len(self.phones),
             "replaces": self.replaces,
+            "fingerprint": self.fingerprint,
         }
 
 
@@ -145,7 +153,8 @@ class PlanMeta:
     state_serial: int = 0
     observed_digest: str = ""
     prune: bool = False
-    allow_replace: tuple[str, ...] = ()
+    allow_replace: tuple[str, ...] = ()  # campaigns allowed to redial (--allow-replace / --allow-redial)
+    state_missing: bool = False  # made without an initialised state: apply refuses it
 
 
 @dataclass(frozen=True)
