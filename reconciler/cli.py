@@ -44,15 +44,20 @@ def validate(directory: Path, fmt: str) -> None:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @click.option("--prune/--no-prune", default=None, help="Delete owned tasks whose campaign left the files.")
 @click.option("--allow-replace", "allow_replace", multiple=True, metavar="NAME",
-              help="Allow replacing (redialing) a started campaign's task.")
+              help="Allow replacing a started campaign's task (its contacts are dialed again).")
+@click.option("--allow-redial", "allow_redial", multiple=True, metavar="NAME",
+              help="Allow dialing again contacts the state records as already called for campaign NAME.")
 @click.option("--lock-timeout", type=float, default=0.0, show_default=True, help="Seconds to wait for the state lock.")
+@click.option("--lock/--no-lock", "lock", default=True, show_default=True,
+              help="Hold the state lock while planning (without it, calls in flight are never taken as "
+                   "interrupted).")
 def plan(directory: Path, out: Path | None, fmt: str, detailed_exitcode: bool, prune: bool | None,
-         allow_replace: tuple[str, ...], lock_timeout: float) -> None:
+         allow_replace: tuple[str, ...], allow_redial: tuple[str, ...], lock_timeout: float, lock: bool) -> None:
     """Show the vendor calls that would bring the platforms in line with the files."""
     from reconciler.commands import plan as cmd
 
     _exit(cmd.run(directory, out=out, fmt=fmt, detailed_exitcode=detailed_exitcode, prune=prune,
-                  allow_replace=allow_replace, lock_timeout=lock_timeout))
+                  allow_replace=allow_replace + allow_redial, lock_timeout=lock_timeout, lock=lock))
 
 
 @cli.command()
@@ -61,16 +66,18 @@ def plan(directory: Path, out: Path | None, fmt: str, detailed_exitcode: bool, p
 @click.option("--parallelism", type=click.IntRange(1, 64), default=4, show_default=True)
 @click.option("--prune/--no-prune", default=None, help="Delete owned tasks whose campaign left the files.")
 @click.option("--allow-replace", "allow_replace", multiple=True, metavar="NAME",
-              help="Allow replacing (redialing) a started campaign's task.")
+              help="Allow replacing a started campaign's task (its contacts are dialed again).")
+@click.option("--allow-redial", "allow_redial", multiple=True, metavar="NAME",
+              help="Allow dialing again contacts the state records as already called for campaign NAME.")
 @click.option("--lock-timeout", type=float, default=0.0, show_default=True, help="Seconds to wait for the state lock.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 def apply(target: Path, auto_approve: bool, parallelism: int, prune: bool | None,
-          allow_replace: tuple[str, ...], lock_timeout: float, fmt: str) -> None:
+          allow_replace: tuple[str, ...], allow_redial: tuple[str, ...], lock_timeout: float, fmt: str) -> None:
     """Make the vendor calls of a plan (a config directory or a saved plan file)."""
     from reconciler.commands import apply as cmd
 
     _exit(cmd.run(target, auto_approve=auto_approve, parallelism=parallelism, prune=prune,
-                  allow_replace=allow_replace, lock_timeout=lock_timeout, fmt=fmt))
+                  allow_replace=allow_replace + allow_redial, lock_timeout=lock_timeout, fmt=fmt))
 
 
 @cli.command(name="import")
@@ -88,6 +95,38 @@ def import_(name: str, task_id: str, directory: Path, lock_timeout: float) -> No
 @cli.group()
 def state() -> None:
     """Read and repair the state store."""
+
+
+@state.command(name="init")
+@click.argument("directory", type=click.Path(path_type=Path), default=".")
+def state_init(directory: Path) -> None:
+    """Create the state (like `terraform init`); plan and apply send nothing without one."""
+    from reconciler.commands import state as cmd
+
+    _exit(cmd.init(directory))
+
+
+@state.command(name="mv")
+@click.argument("old")
+@click.argument("new")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=".", show_default=True)
+@click.option("--lock-timeout", type=float, default=0.0, show_default=True)
+def state_mv(old: str, new: str, directory: Path, lock_timeout: float) -> None:
+    """Rename campaign OLD to NEW in the state: its remote tasks and history follow it."""
+    from reconciler.commands import state as cmd
+
+    _exit(cmd.mv(directory, old=old, new=new, lock_timeout=lock_timeout))
+
+
+@state.command(name="rm")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=".", show_default=True)
+@click.option("--lock-timeout", type=float, default=0.0, show_default=True)
+def state_rm(name: str, directory: Path, lock_timeout: float) -> None:
+    """Forget campaign NAME in the state without touching the platform."""
+    from reconciler.commands import state as cmd
+
+    _exit(cmd.rm(directory, name=name, lock_timeout=lock_timeout))
 
 
 @state.command(name="list")
@@ -123,26 +162,27 @@ def state_rebuild(directory: Path, lock_timeout: float) -> None:
 
 @state.command(name="resolve")
 @click.argument("name")
-@click.option("--dialed", "dialed", flag_value=True, default=None, help="The unknown rows were dialed.")
-@click.option("--not-dialed", "dialed", flag_value=False, help="The unknown rows were not dialed.")
+@click.option("--dialed", "dialed", is_flag=True, help="They were dialed (inserts: they landed): never sent again.")
+@click.option("--not-dialed", "not_dialed", is_flag=True, help="They were not dialed (inserts: did not land).")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=".", show_default=True)
-def state_resolve(name: str, dialed: bool | None, directory: Path) -> None:
-    """Settle direct-callout rows whose outcome is unknown."""
+def state_resolve(name: str, dialed: bool, not_dialed: bool, directory: Path) -> None:
+    """Settle direct-callout rows and interrupted inserts whose outcome is unknown."""
     from reconciler.commands import state as cmd
 
-    if dialed is None:
-        raise click.UsageError("say --dialed or --not-dialed")
+    if dialed == not_dialed:
+        raise click.UsageError("say exactly one of --dialed or --not-dialed")
     _exit(cmd.resolve(directory, name=name, dialed=dialed))
 
 
 @state.command(name="unlock")
 @click.argument("lock_id")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=".", show_default=True)
-def state_unlock(lock_id: str, directory: Path) -> None:
+@click.option("--force", is_flag=True, help="Release it even though its holder is alive (dangerous).")
+def state_unlock(lock_id: str, directory: Path, force: bool) -> None:
     """Release a lock left by a crashed apply (give the id the lock error printed)."""
     from reconciler.commands import state as cmd
 
-    _exit(cmd.unlock(directory, lock_id=lock_id))
+    _exit(cmd.unlock(directory, lock_id=lock_id, force=force))
 
 
 @cli.group()

@@ -13,7 +13,9 @@ shows a traceback; tracebacks go to the debug log only.
     │   │   └── AuthError        credentials refused or missing
     │   └── OutcomeUnknown       a mutating call whose effect is unknown
     ├── StateError               the state store failed or is inconsistent
-    │   └── LockTimeout          another apply holds the lock
+    │   ├── LockTimeout          another apply holds the lock
+    │   ├── LockHeld             unlock refused: the holder is alive
+    │   └── StateMissing         no state (never initialised, or lost)
     ├── PlanError                the plan cannot be made or applied
     │   └── StalePlan            a saved plan no longer matches
     └── Aborted                  the user declined, or no terminal to ask
@@ -31,6 +33,7 @@ __all__ = [
     "CampaignctlError",
     "ConfigError",
     "ExitCode",
+    "LockHeld",
     "LockTimeout",
     "OutcomeUnknown",
     "PlanError",
@@ -38,6 +41,7 @@ __all__ = [
     "ProviderError",
     "StalePlan",
     "StateError",
+    "StateMissing",
     "TransportError",
     "VendorError",
 ]
@@ -182,6 +186,15 @@ class StateError(CampaignctlError):
 
 class LockTimeout(StateError):
     """Another apply holds the state lock past ``--lock-timeout``."""
+
+
+class StateMissing(StateError):
+    """The state does not exist, is empty or lost its lineage: nothing may be sent until it is
+    initialised (``state init``), restored or rebuilt."""
+
+
+class LockHeld(StateError):
+    """``state unlock`` of a lock whose holder is still alive (without ``--force``)."""
 
 
 class PlanError(CampaignctlError):

@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from reconciler.commands.session import is_terminal, make_plan, open_session, use_color
-from reconciler.engine.apply import Applier, recover
-from reconciler.engine.inputs import snapshot
+from reconciler.engine.apply import Applier
+from reconciler.engine.settle import recover
 from reconciler.engine.plan import FORMAT_VERSION, ApplyResult
 from reconciler.errors import Aborted, CampaignctlError, ExitCode, StalePlan
 from reconciler.views.base import get_view
@@ -27,14 +27,19 @@ def run(target: Path, *, auto_approve: bool, parallelism: int, prune: bool | Non
         prune = bool(saved["meta"]["prune"])
         allow_replace = tuple(saved["meta"]["allow_replace"])
     view = get_view(fmt)
-    with open_session(directory) as session:
+    with open_session(directory, allow_missing_state=True) as session:
         if saved and saved["meta"]["config_digest"] != session.config_digest:
             raise StalePlan(f"the files in {directory} changed since the plan was made; run plan again")
         if not saved and not auto_approve and not is_terminal():
             raise Aborted("apply needs --auto-approve when there is no terminal to confirm on")
+        if session.store_or_none is None:
+            # No state: show the plan with its error and send nothing (the plan is not applyable).
+            plan, _ = make_plan(session, prune=prune, allow_replace=allow_replace)
+            click.echo(view.render_plan(plan, color=use_color(fmt)), nl=False)
+            return ExitCode.ERROR
         with session.store.lock("apply", lock_timeout):
             recovered = recover(session.store, session.providers, session.desired)
-            recorded = snapshot(session.store)
+            recorded = session.recorded()
             if saved:
                 _check_state(saved, recorded.lineage, recorded.serial, recovered)
             plan, observed = make_plan(session, prune=prune, allow_replace=allow_replace, recorded=recorded)

@@ -86,6 +86,9 @@ def run(directory: Path | None, *, time_scale: float) -> int:
         _banner(f"campaignctl validate {source}")
         if validate.run(target) != ExitCode.OK:
             return ExitCode.ERROR
+        _banner("campaignctl state init")
+        if state.init(target) != ExitCode.OK:
+            return ExitCode.ERROR
         _banner("campaignctl plan")
         first = plan.run(target, out=None, fmt="text", detailed_exitcode=True, prune=None, allow_replace=(),
                          lock_timeout=0)

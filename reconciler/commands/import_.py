@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from reconciler.commands.session import open_session
-from reconciler.engine.adopt import adopt_task
+from reconciler.engine.adopt import adopt_task, check_wave_free
 from reconciler.errors import CampaignctlError, ExitCode
 
 __all__ = ["run"]
@@ -30,6 +30,7 @@ def run(directory: Path, *, name: str, task_id: str, lock_timeout: float) -> int
                          None)
             if owner is not None:
                 raise CampaignctlError(f"task {task_id} already belongs to campaign {owner!r} in the state")
+            check_wave_free(session.store, provider, campaign, task)
             for note in adopt_task(session.store, provider, campaign, task):
                 click.echo(note)
     return ExitCode.OK

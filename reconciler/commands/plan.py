@@ -16,9 +16,16 @@ __all__ = ["exit_code", "run", "save_plan"]
 
 
 def run(directory: Path, *, out: Path | None, fmt: str, detailed_exitcode: bool, prune: bool | None,
-        allow_replace: tuple[str, ...], lock_timeout: float) -> int:
-    with open_session(directory) as session:
-        plan, _ = make_plan(session, prune=prune, allow_replace=allow_replace)
+        allow_replace: tuple[str, ...], lock_timeout: float, lock: bool = True) -> int:
+    with open_session(directory, allow_missing_state=True) as session:
+        if lock and session.store_or_none is not None:
+            # Under the lock no apply runs: a pending call is an interrupted one, settled read-only.
+            with session.store.lock("plan", lock_timeout):
+                plan, _ = make_plan(session, prune=prune, allow_replace=allow_replace)
+        else:
+            # Without it, a pending call may be in flight right now: never taken as interrupted.
+            plan, _ = make_plan(session, prune=prune, allow_replace=allow_replace,
+                                recorded=session.recorded(in_flight=True))
     view = get_view(fmt)
     click.echo(view.render_plan(plan, color=use_color(fmt)), nl=False)
     if out is not None and plan.applyable:

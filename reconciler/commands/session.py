@@ -17,10 +17,10 @@ from pathlib import Path
 
 from reconciler.config import load
 from reconciler.engine.diff import diff
-from reconciler.engine.inputs import Observed, Recorded, snapshot, traits_of
+from reconciler.engine.inputs import Observed, Recorded, missing_state, snapshot, traits_of
 from reconciler.engine.observe import observe
 from reconciler.engine.plan import ActionKind, Diagnostic, Plan, PlanMeta
-from reconciler.errors import ConfigError, Problem, ProviderError
+from reconciler.errors import ConfigError, Problem, ProviderError, StateMissing
 from reconciler.model import DesiredState
 from reconciler.providers import build_provider
 from reconciler.providers.base import Provider
@@ -37,14 +37,29 @@ class Session:
     directory: Path
     desired: DesiredState
     providers: dict[str, Provider]
-    store: StateStore
+    store_or_none: StateStore | None  # None: the state does not exist (see ``state_missing``)
     config_digest: str
     warnings: tuple[Problem, ...]
+    state_missing: str = ""  # why there is no state, when there is none
+
+    @property
+    def store(self) -> StateStore:
+        """The state; commands that change it never run without one."""
+        if self.store_or_none is None:
+            raise StateMissing(self.state_missing or "the state does not exist; create it with "
+                                                     "`campaignctl state init DIR`")
+        return self.store_or_none
+
+    def recorded(self, *, in_flight: bool = False) -> Recorded:
+        if self.store_or_none is None:
+            return missing_state(self.state_missing)
+        return snapshot(self.store_or_none, in_flight=in_flight)
 
     def close(self) -> None:
         for provider in self.providers.values():
             provider.close()
-        self.store.close()
+        if self.store_or_none is not None:
+            self.store_or_none.close()
 
 
 def config_digest(files: Iterable[Path]) -> str:
@@ -62,7 +77,14 @@ def config_digest(files: Iterable[Path]) -> str:
 
 
 @contextmanager
-def open_session(directory: Path, env: Mapping[str, str] | None = None) -> Iterator[Session]:
+def open_session(directory: Path, env: Mapping[str, str] | None = None, *,
+                 allow_missing_state: bool = False) -> Iterator[Session]:
+    """The files, the state and one provider per profile in use.
+
+    With ``allow_missing_state`` (plan, apply) a state that does not exist
+    yet is not an error: the session has no store and the plan says so;
+    every other command needs the state.
+    """
     env = os.environ if env is None else env
     result = load(directory)
     if result.state is None:
@@ -70,14 +92,22 @@ def open_session(directory: Path, env: Mapping[str, str] | None = None) -> Itera
     desired = result.state
     providers: dict[str, Provider] = {}
     store: StateStore | None = None
+    missing = ""
     try:
-        store = open_store(desired.project.state, env)
-        used = {c.provider for c in desired.campaigns} | {r.profile for r in store.tasks() if not r.deleted}
+        try:
+            store = open_store(desired.project.state, env)
+        except StateMissing as exc:
+            if not allow_missing_state:
+                raise
+            missing = str(exc)
+        used = {c.provider for c in desired.campaigns}
+        if store is not None:
+            used |= {r.profile for r in store.tasks() if not r.deleted}
         for name, profile in desired.project.providers.items():
             if name in used:
                 providers[name] = build_provider(profile, env, timezone=desired.project.timezone)
         session = Session(directory, desired, providers, store, config_digest(result.files),
-                          tuple(p for p in result.problems if p.severity == "warning"))
+                          tuple(p for p in result.problems if p.severity == "warning"), missing)
         yield session
     finally:
         for provider in providers.values():
@@ -89,7 +119,7 @@ def open_session(directory: Path, env: Mapping[str, str] | None = None) -> Itera
 def make_plan(session: Session, *, prune: bool | None, allow_replace: Iterable[str],
               recorded: Recorded | None = None, observed: Observed | None = None) -> tuple[Plan, Observed]:
     """Observe, diff, then check references of what the plan would use."""
-    recorded = recorded if recorded is not None else snapshot(session.store)
+    recorded = recorded if recorded is not None else session.recorded()
     observed = observed if observed is not None else observe(session.providers)
     traits = {name: traits_of(p) for name, p in session.providers.items()}
     meta = PlanMeta(config_dir=str(session.directory.resolve()), config_digest=session.config_digest)

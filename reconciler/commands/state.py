@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,37 @@ from typing import Any
 import click
 
 from reconciler.commands.session import open_session, open_state_only
-from reconciler.engine.adopt import adopt_direct, adopt_task
-from reconciler.engine.diff import wave_of
-from reconciler.errors import CampaignctlError, ExitCode
-from reconciler.state.base import CallOutcome, ContactRecord, ContactStatus
+from reconciler.config import load
+from reconciler.engine.adopt import adopt_direct, rebuild_campaign
+from reconciler.engine.settle import resolve_by_hand
+from reconciler.errors import CampaignctlError, ConfigError, ExitCode, StateMissing
+from reconciler.state import open_store
 
-__all__ = ["list_", "rebuild", "resolve", "show", "unlock"]
+__all__ = ["init", "list_", "mv", "rebuild", "resolve", "rm", "show", "unlock"]
+
+
+def init(directory: Path) -> int:
+    """Create the state and its lineage, like ``terraform init``; an existing state is kept."""
+    result = load(directory)
+    if result.state is None:
+        raise ConfigError(result.problems)
+    settings = result.state.project.state
+    where = str(settings.path) if settings.backend == "sqlite" else f"{settings.backend} (${settings.dsn_env})"
+    try:
+        store = open_store(settings, os.environ)
+        existed = True
+    except StateMissing:
+        store = open_store(settings, os.environ, create=True)
+        existed = False
+    try:
+        if existed:
+            click.echo(f"The state at {where} exists already (lineage {store.lineage()}, serial "
+                       f"{store.serial()}); nothing changed.")
+        else:
+            click.echo(f"Initialised the state at {where} (lineage {store.lineage()}).")
+    finally:
+        store.close()
+    return ExitCode.OK
 
 
 def list_(directory: Path, *, fmt: str) -> int:
@@ -91,7 +117,6 @@ def show(directory: Path, *, name: str, fmt: str) -> int:
 
 def rebuild(directory: Path, *, lock_timeout: float) -> int:
     with open_session(directory) as session, session.store.lock("state rebuild", lock_timeout):
-        known = {t.task_id for t in session.store.tasks() if not t.deleted}
         listed = {name: p.list_tasks() for name, p in session.providers.items()}
         notes: list[str] = []
         for c in session.desired.campaigns:
@@ -99,13 +124,7 @@ def rebuild(directory: Path, *, lock_timeout: float) -> int:
             if c.mode == "direct":
                 notes += adopt_direct(session.store, c)
                 continue
-            base = provider.task_name(c.name, 1)
-            mine = [t for t in listed.get(c.provider, []) if not t.deleted and wave_of(t.name, base) is not None]
-            for task in sorted(mine, key=lambda t: (wave_of(t.name, base) or 0, t.created_at or 0)):
-                if task.task_id in known:
-                    continue
-                notes += adopt_task(session.store, provider, c, task)
-                known.add(task.task_id)
+            notes += rebuild_campaign(session.store, provider, c, listed.get(c.provider, []))
         for note in notes or ["Nothing to rebuild: the state already knows every task the platforms report."]:
             click.echo(note)
     return ExitCode.OK
@@ -113,24 +132,47 @@ def rebuild(directory: Path, *, lock_timeout: float) -> int:
 
 def resolve(directory: Path, *, name: str, dialed: bool) -> int:
     with open_state_only(directory) as (_, store), store.lock("state resolve", 0):
-        unknown = [c for c in store.contacts(name) if not c.task_id and c.status is ContactStatus.UNKNOWN]
-        if not unknown:
-            click.echo(f"{name}: no contacts with an unknown dial outcome.")
+        contacts, inserts = resolve_by_hand(store, name, dialed=dialed)
+        if not contacts and not inserts:
+            click.echo(f"{name}: no contacts or inserts with an unknown outcome.")
             return ExitCode.OK
-        status = ContactStatus.DIALED if dialed else ContactStatus.NOT_DIALED
-        store.put_contacts([ContactRecord(c.campaign, c.phone, c.fingerprint, c.task_id, c.wave, c.data_id, status)
-                            for c in unknown])
-        for entry in store.journal(name, [CallOutcome.UNKNOWN, CallOutcome.PENDING]):
-            if entry.call == "callout":
-                store.end_call(entry.id, CallOutcome.RESOLVED, f"settled by hand: {status.value}")
         what = "dialed (never dialed again)" if dialed else "not dialed (the next apply dials them)"
-        click.echo(f"{name}: {len(unknown)} contacts recorded as {what}.")
+        if contacts:
+            click.echo(f"{name}: {contacts} contacts recorded as {what}.")
+        if inserts:
+            landed = "landed (never sent again)" if dialed else "not landed (the next apply sends them)"
+            click.echo(f"{name}: {inserts} interrupted insert(s) recorded as {landed}.")
     return ExitCode.OK
 
 
-def unlock(directory: Path, *, lock_id: str) -> int:
+def mv(directory: Path, *, old: str, new: str, lock_timeout: float) -> int:
+    """Rename a campaign in the state: its remote tasks and history follow it."""
+    with open_state_only(directory) as (desired, store), store.lock("state mv", lock_timeout):
+        store.rename_campaign(old, new)
+        tasks = [t for t in store.tasks(new) if not t.deleted]
+        click.echo(f"Moved {old} to {new} in the state ({len(tasks)} live task(s)); remote task names keep the "
+                   "old name (campaignctl finds them by id).")
+        if desired.campaign(new) is None:
+            click.echo(f"Note: campaign {new!r} is not in the files of {directory} yet.")
+    return ExitCode.OK
+
+
+def rm(directory: Path, *, name: str, lock_timeout: float) -> int:
+    """Forget a campaign in the state without touching the platform."""
+    with open_state_only(directory) as (_, store), store.lock("state rm", lock_timeout):
+        tasks = [t for t in store.tasks(name) if not t.deleted]
+        if not tasks and not store.contacts(name) and name not in {c.name for c in store.campaigns()}:
+            raise CampaignctlError(f"the state knows nothing of campaign {name!r}")
+        store.forget_campaign(name)
+        ids = ", ".join(t.task_id for t in tasks) or "none"
+        click.echo(f"Forgot campaign {name} (live tasks left on the platform, untouched: {ids}). Its contacts no "
+                   "longer count as already called.")
+    return ExitCode.OK
+
+
+def unlock(directory: Path, *, lock_id: str, force: bool = False) -> int:
     with open_state_only(directory) as (_, store):
-        if not store.force_unlock(lock_id):
+        if not store.force_unlock(lock_id, force=force):
             held = store.current_lock()
             hint = f" (the current lock is {held.id}, held by {held.holder})" if held else " (no lock is held)"
             raise CampaignctlError(f"lock {lock_id} is not the current lock{hint}")

@@ -3,45 +3,48 @@
 No I/O. DESIGN.md section 4 is implemented here, cell by cell; see
 ``tests/engine/test_diff.py`` for the table. Contact identity is the
 normalised phone: a phone recorded as sent to a live task (or dialed, or of
-unknown dial outcome) is never sent again unless a replacement the user
-allowed says so.
+unknown dial outcome) is never sent again. What interrupted calls did is
+decided by ``engine.settle``, never here.
+
+Every action that would send a phone the state records as already sent to a
+started task or dialed for the campaign (any earlier wave, task, or a
+campaign that left the files) counts in ``redial``, exactly, and the
+campaign is refused unless the user allowed it (one gate, ``_gate``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import Any
 
 from reconciler.engine.inputs import Observed, ProviderTraits, Recorded
 from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Diagnostic, Plan, PlanMeta
-from reconciler.model import DesiredCampaign, DesiredState, canonical_json, digest
+from reconciler.engine.settle import (
+    CreateIntent,
+    InsertIntent,
+    Verdict,
+    age_seconds,
+    intent_of,
+    settle_create,
+    settle_insert,
+)
+from reconciler.model import ContactRow, DesiredCampaign, DesiredState, canonical_json, digest
 from reconciler.providers.base import ObservedTask, Phase
-from reconciler.state.base import ContactStatus, JournalEntry, TaskRecord
+from reconciler.state.base import CallOutcome, ContactStatus, JournalEntry, TaskRecord
 
-__all__ = ["InsertResolution", "diff", "resolve_insert", "wave_of"]
+__all__ = ["diff", "settings_changes", "wave_of"]
 
-InsertResolution = Literal["applied", "not-applied", "ambiguous"]
+SENDING = (ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL)
 
-
-def resolve_insert(entry: JournalEntry, count_now: int | None) -> InsertResolution:
-    """Decide what an interrupted insert did from the platform's number count.
-
-    The journal intent records how many numbers the task held before the
-    batch (``count_before``) and the batch's phones. Equal to before: nothing
-    was added; before + batch: all of it was; anything else: we cannot tell.
-    """
-    before = entry.request.get("count_before")
-    phones = entry.request.get("phones") or []
-    if count_now is None or not isinstance(before, int):
-        return "ambiguous"
-    if count_now == before:
-        return "not-applied"
-    if count_now == before + len(phones):
-        return "applied"
-    return "ambiguous"
+STATE_MISSING = (
+    "the state is missing{why}: campaignctl cannot tell whom it already called, so apply will send nothing. "
+    "If this project was never applied, create the state with `campaignctl state init DIR`; otherwise restore "
+    "the state (CI: keep it in PostgreSQL or a persisted file) or rebuild it from the platforms with "
+    "`campaignctl state rebuild DIR`"
+)
 
 
 def wave_of(remote_name: str, base: str) -> int | None:
@@ -53,6 +56,21 @@ def wave_of(remote_name: str, base: str) -> int | None:
         wave = int(remote_name[len(prefix) :])
         return wave if wave >= 2 else None
     return None
+
+
+def settings_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """``key: old → new`` for each setting that differs (nested keys dotted)."""
+    out: list[str] = []
+
+    def walk(prefix: str, a: Any, b: Any) -> None:
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            for k in sorted(set(a) | set(b)):
+                walk(f"{prefix}.{k}" if prefix else str(k), a.get(k), b.get(k))
+        elif a != b:
+            out.append(f"{prefix}: {canonical_json(a)} → {canonical_json(b)}")
+
+    walk("", dict(old), dict(new))
+    return out
 
 
 @dataclass
@@ -68,6 +86,7 @@ class _Ctx:
     notes: list[str] = field(default_factory=list)
     summaries: list[CampaignSummary] = field(default_factory=list)
     involved: set[tuple[str, str]] = field(default_factory=set)  # (profile, task_id) observed
+    foreign: dict[str, set[str]] = field(default_factory=dict)  # campaigns that left the files: their history
 
     def error(self, campaign: str, message: str, c: DesiredCampaign | None = None) -> None:
         self.diags.append(Diagnostic("error", campaign, message, c.mark.file if c else "", c.mark.line if c else 0))
@@ -95,6 +114,22 @@ class _Task:
         return self.record.started or (self.observed is not None and self.observed.started)
 
 
+@dataclass
+class _Campaign:
+    """Per-campaign working values: its rows by phone, its history, why it would redial."""
+
+    c: DesiredCampaign
+    index: dict[str, int]
+    history: dict[str, str]  # phone → where it was sent or dialed before (a short description)
+    why: dict[str, str] = field(default_factory=dict)  # task id → why its contacts are sent again
+    drift_create: bool = False
+
+    def rows(self, phones: Sequence[str]) -> tuple[tuple[ContactRow, ...], tuple[int, ...]]:
+        table = self.c.contacts.rows
+        idx = tuple(self.index[p] for p in phones)
+        return tuple(table[i] for i in idx), idx
+
+
 def diff(
     desired: DesiredState,
     observed: Observed,
@@ -114,32 +149,45 @@ def diff(
         allow_replace=frozenset(allow_replace),
         now=now,
     )
+    if not recorded.initialized:
+        why = f" ({recorded.missing_reason})" if recorded.missing_reason else ""
+        ctx.error("", STATE_MISSING.format(why=why))
     unknown_names = ctx.allow_replace - {c.name for c in desired.campaigns}
     for name in sorted(unknown_names):
-        ctx.warn(name, "--allow-replace names a campaign that is not in the files")
+        ctx.warn(name, "--allow-replace / --allow-redial names a campaign that is not in the files")
+    desired_names = {c.name for c in desired.campaigns}
+    recorded_names = set(recorded.tasks) | set(recorded.campaigns) | set(recorded.contacts)
+    for name in sorted(recorded_names - desired_names):
+        hist = _history(name, ctx)
+        if hist:
+            ctx.foreign[name] = set(hist)
     for campaign in desired.campaigns:
         if campaign.provider not in traits:
             ctx.error(campaign.name, f"provider profile {campaign.provider!r} is not configured", campaign)
             continue
+        start = len(ctx.actions)
+        errors = len([d for d in ctx.diags if d.severity == "error"])
+        cc = _Campaign(campaign, {}, _history(campaign.name, ctx))
         if campaign.mode == "direct":
-            _direct(campaign, ctx)
+            _direct(cc, ctx)
         else:
-            _task_campaign(campaign, ctx)
-    desired_names = {c.name for c in desired.campaigns}
+            _task_campaign(cc, ctx)
+        if len([d for d in ctx.diags if d.severity == "error"]) == errors:
+            _gate(cc, ctx, start)
     for name in sorted(set(recorded.tasks) | set(recorded.campaigns)):
         if name not in desired_names:
             _removed(name, ctx)
     _orphans(desired, ctx)
     base_meta = meta or PlanMeta()
-    plan_meta = PlanMeta(
+    plan_meta = replace(
+        base_meta,
         created_at=base_meta.created_at or now.isoformat(),
-        config_dir=base_meta.config_dir,
-        config_digest=base_meta.config_digest,
         state_lineage=recorded.lineage,
         state_serial=recorded.serial,
         observed_digest=_observed_digest(observed, ctx.involved),
         prune=ctx.prune,
         allow_replace=tuple(sorted(ctx.allow_replace)),
+        state_missing=not recorded.initialized,
     )
     return Plan(
         actions=tuple(ctx.actions),
@@ -150,10 +198,99 @@ def diff(
     )
 
 
+# --- history and the redial gate ----------------------------------------------------
+
+
+def _history(name: str, ctx: _Ctx) -> dict[str, str]:
+    """Phones the state records as sent to a started task of ``name``, or dialed for it."""
+    records = ctx.recorded.tasks.get(name, ())
+    observed_started = {
+        t.task_id for ts in ctx.observed.tasks.values() for t in ts if t.started
+    } if records else set()
+    by_id = {r.task_id: r for r in records}
+    started = {r.task_id for r in records if r.started or r.task_id in observed_started}
+    out: dict[str, str] = {}
+    for rec in ctx.recorded.contacts.get(name, ()):
+        if rec.task_id:
+            if rec.task_id in started or rec.task_id not in by_id:
+                out.setdefault(rec.phone, rec.task_id)
+        elif rec.status in (ContactStatus.DIALED, ContactStatus.UNKNOWN):
+            out.setdefault(rec.phone, "")
+    return out
+
+
+def _describe_source(name: str, source: str, cc: _Campaign, ctx: _Ctx) -> str:
+    if not source:
+        return "dialed directly"
+    if source in cc.why:
+        return cc.why[source]
+    rec = next((r for r in ctx.recorded.tasks.get(name, ()) if r.task_id == source), None)
+    if rec is None:
+        return f"sent to task {source}"
+    if rec.deleted:
+        return (f"sent to task {rec.remote_name} ({rec.task_id}), which started and was deleted by campaignctl "
+                "(state: absent, prune or a replacement)")
+    return f"sent to task {rec.remote_name} ({rec.task_id}), which has started"
+
+
+def _gate(cc: _Campaign, ctx: _Ctx, start: int) -> None:
+    """Count every redial of the campaign's new actions exactly; refuse them without consent."""
+    c = cc.c
+    acts = ctx.actions[start:]
+    if not acts:
+        return
+    lanes: dict[tuple[str, str, int], list[int]] = {}
+    for i, a in enumerate(acts):
+        if a.kind in SENDING:
+            lanes.setdefault(a.lane, []).append(i)
+    again: dict[str, int] = {}  # description → count
+    total = 0
+    updated = list(acts)
+    for members in lanes.values():
+        lane_total = 0
+        for i in members:
+            a = acts[i]
+            n = 0
+            for p in a.phones:
+                src = cc.history.get(p)
+                if src is not None:
+                    key = _describe_source(c.name, src, cc, ctx)
+                    again[key] = again.get(key, 0) + 1
+                    n += 1
+                    continue
+                for other, hist in ctx.foreign.items():
+                    if p in hist:
+                        key = (f"sent by campaign {other!r}, which left the files (if {c.name!r} is its new name, "
+                               f"run `campaignctl state mv {other} {c.name}` instead)")
+                        again[key] = again.get(key, 0) + 1
+                        n += 1
+                        break
+            lane_total += n
+            updated[i] = replace(a, redial=n)
+        # The lane's first sending action (its CREATE, when there is one) carries the lane's count.
+        head = members[0]
+        if acts[head].kind is ActionKind.CREATE:
+            for i in members:
+                updated[i] = replace(updated[i], redial=lane_total if i == head else 0)
+        total += lane_total
+    allowed = c.lifecycle.allow_replace or c.name in ctx.allow_replace
+    if total and not allowed:
+        del ctx.actions[start:]
+        detail = "; ".join(f"{n} {what}" for what, n in sorted(again.items(), key=lambda kv: -kv[1]))
+        ctx.error(c.name, f"this plan would dial {total} contacts again that the state records as already "
+                          f"called: {detail}. Pass --allow-redial {c.name} (or --allow-replace {c.name}, or set "
+                          "lifecycle.allow_replace) to dial them again", c)
+        return
+    ctx.actions[start:] = updated
+    if total:
+        ctx.warn(c.name, f"{total} contacts will be dialed again (allowed)", c)
+
+
 # --- task mode ---------------------------------------------------------------
 
 
-def _task_campaign(c: DesiredCampaign, ctx: _Ctx) -> None:
+def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
+    c = cc.c
     tr = ctx.traits[c.provider]
     records = [r for r in ctx.recorded.tasks.get(c.name, ()) if not r.deleted]
     foreign = [r for r in records if r.profile != c.provider]
@@ -173,8 +310,10 @@ def _task_campaign(c: DesiredCampaign, ctx: _Ctx) -> None:
         ctx.error(c.name, f"cannot observe profile {c.provider!r}: {ctx.observed.errors[c.provider]}", c)
         _summary(ctx, c, [], observed="unknown")
         return
+    if _in_flight(c, ctx):
+        return
     remote = ctx.observed.tasks.get(c.provider, ())
-    tasks = _join(c, tr, records, remote, ctx)
+    tasks = _join(cc, tr, records, remote, ctx)
     if tasks is None:
         return
     for t in tasks:
@@ -186,13 +325,15 @@ def _task_campaign(c: DesiredCampaign, ctx: _Ctx) -> None:
         return
 
     fingerprint = c.settings_fingerprint()
-    desired_phones = [r.phone for r in c.contacts.rows]
-    desired_set = set(desired_phones)
-    allowed = c.lifecycle.allow_replace or c.name in ctx.allow_replace
+    settings = c.settings()
+    cc.index = {r.phone: i for i, r in enumerate(c.contacts.rows)}
+    desired_phones = list(cc.index)
+    desired_set = cc.index.keys()
     pending_deletes = {e.task_id for e in ctx.recorded.pending if e.call == "delete" and e.campaign == c.name}
 
     # Tasks gone from the platform without us deleting them: drift.
     live: list[_Task] = []
+    deleted_outside: list[_Task] = []
     for t in tasks:
         if t.phase is not Phase.ABSENT:
             live.append(t)
@@ -200,45 +341,38 @@ def _task_campaign(c: DesiredCampaign, ctx: _Ctx) -> None:
         if t.record.task_id in pending_deletes:
             ctx.notes.append(f"{c.name}: task {t.record.task_id} was deleted by an interrupted apply")
             continue
-        if t.started and not allowed:
-            ctx.error(
-                c.name,
-                f"task {t.record.remote_name} ({t.record.task_id}) was deleted outside campaignctl after it "
-                f"started; recreating it would dial its {len(t.phones)} contacts again. Pass "
-                f"--allow-replace {c.name} to recreate it",
-                c,
-            )
-            _summary(ctx, c, tasks)
-            return
-        why = "after it started (--allow-replace given)" if t.started else "before it started; nobody was called"
-        ctx.warn(c.name, f"task {t.record.remote_name} ({t.record.task_id}) was deleted outside campaignctl {why}")
+        deleted_outside.append(t)
+        if t.started:
+            cc.why[t.record.task_id] = (f"sent to task {t.record.remote_name} ({t.record.task_id}), which was "
+                                        "deleted outside campaignctl after it started")
+            ctx.warn(c.name, f"task {t.record.remote_name} ({t.record.task_id}) was deleted outside campaignctl "
+                             "after it started", c)
+        else:
+            ctx.warn(c.name, f"task {t.record.remote_name} ({t.record.task_id}) was deleted outside campaignctl "
+                             "before it started; nobody was called", c)
+    if deleted_outside and not live:
+        cc.drift_create = True
 
     sent: set[str] = set()
     for t in live:
         sent.update(t.phones)
     _warn_changed_rows(c, ctx, live)
 
-    # Settings the platform cannot update: replace unstarted tasks, refuse started ones.
+    # Settings the platform cannot update: replace the task (the gate counts and guards redials).
     replaced: dict[str, list[str]] = {}  # task_id → contacts to carry to the replacement
     for t in live:
         if t.record.settings_fingerprint == fingerprint or t.phase is Phase.FINISHED:
             if t.record.settings_fingerprint != fingerprint:
                 ctx.notes.append(f"{c.name}: settings changed but task {t.record.remote_name} has finished")
             continue
-        keep = [p for p in t.phones if p in desired_set]
-        if not t.started or allowed:
-            replaced[t.record.task_id] = keep
-        else:
-            ctx.error(
-                c.name,
-                f"settings changed (robot, lines, voice, schedule, windows, recall, turbo or columns) but task "
-                f"{t.record.remote_name} ({t.record.task_id}) has started and the platform cannot update it; "
-                f"replacing it would dial {len(keep)} contacts again. Set lifecycle.allow_replace or pass "
-                f"--allow-replace {c.name}",
-                c,
-            )
-            _summary(ctx, c, tasks)
-            return
+        replaced[t.record.task_id] = [p for p in t.phones if p in desired_set]
+        if t.started:
+            changes = settings_changes(t.record.settings, settings) if t.record.settings else []
+            what = ("; ".join(changes) if changes else
+                    "settings changed (the state does not hold the old values)" if t.record.settings_fingerprint
+                    else "settings unknown (adopted task)")
+            cc.why[t.record.task_id] = (f"sent to task {t.record.remote_name} ({t.record.task_id}), which has "
+                                        f"started and would be replaced because {what}")
 
     # Contacts that left the files.
     removals: dict[str, list[str]] = {}
@@ -265,7 +399,6 @@ def _task_campaign(c: DesiredCampaign, ctx: _Ctx) -> None:
     missing = [p for p in desired_phones if p not in sent]
     current = max(live, key=lambda t: t.record.wave) if live else None
 
-    # Emit per task lane, oldest wave first.
     new_wave_phones: list[str] = []
     target_for_missing: str | None = None
     if missing:
@@ -292,21 +425,17 @@ def _task_campaign(c: DesiredCampaign, ctx: _Ctx) -> None:
         name = rec.remote_name
         if rec.task_id in replaced:
             carry = replaced[rec.task_id]
-            redial = len(carry) if t.started else 0
             why = (
                 "settings changed"
                 if rec.settings_fingerprint != fingerprint
                 else "contacts were removed from the files and the task has not started"
             )
-            if t.started:
-                why += f"; replacement allowed, {redial} contacts will be dialed again"
-            else:
-                why += "; the task has not started, nobody was called"
+            why += "; the task has started" if t.started else "; the task has not started, nobody was called"
             ctx.actions.append(
                 Action(ActionKind.DELETE, c.name, c.provider, rec.wave, name, f"replace: {why}",
-                       task_id=rec.task_id, replaces=True, redial=redial)
+                       task_id=rec.task_id, replaces=True)
             )
-            _create_lane(c, tr, ctx, rec.wave, carry, f"replace: {why}", replaces=True, redial=redial)
+            _create_lane(cc, tr, ctx, rec.wave, carry, f"replace: {why}", replaces=True)
             continue
         if rec.task_id in removals:
             gone = removals[rec.task_id]
@@ -316,7 +445,7 @@ def _task_campaign(c: DesiredCampaign, ctx: _Ctx) -> None:
                        calls=1)
             )
         if rec.task_id == target_for_missing:
-            ctx.actions.append(_insert(c, tr, rec.wave, name, rec.task_id, missing,
+            ctx.actions.append(_insert(cc, tr, rec.wave, name, rec.task_id, missing,
                                        f"{len(missing)} contacts in the files are not in the task"))
         if t.phase is Phase.FINISHED:
             ctx.notes.append(f"{c.name}: task {name} ({rec.task_id}) has finished")
@@ -325,14 +454,29 @@ def _task_campaign(c: DesiredCampaign, ctx: _Ctx) -> None:
 
     if new_wave_phones:
         wave = 1 if current is None else max(t.record.wave for t in tasks) + 1
-        why = (
-            "not on the platform"
-            if current is None
-            else f"{len(new_wave_phones)} contacts added after task {current.record.remote_name} started "
-            f"(the platform accepts numbers only before start): follow-up wave {wave}"
-        )
-        _create_lane(c, tr, ctx, wave, new_wave_phones, why)
+        if current is not None:
+            why = (f"{len(new_wave_phones)} contacts added after task {current.record.remote_name} started "
+                   f"(the platform accepts numbers only before start): follow-up wave {wave}")
+        elif cc.drift_create:
+            names = ", ".join(f"{t.record.remote_name} ({t.record.task_id})" for t in deleted_outside)
+            why = f"recreate: task {names} was deleted outside campaignctl"
+        else:
+            why = "not on the platform"
+        _create_lane(cc, tr, ctx, wave, new_wave_phones, why, drift=cc.drift_create and current is None)
     _summary(ctx, c, tasks)
+
+
+def _in_flight(c: DesiredCampaign, ctx: _Ctx) -> bool:
+    """Plan without the lock: a campaign with calls pending may be changing right now."""
+    if not ctx.recorded.in_flight:
+        return False
+    pending = [e for e in ctx.recorded.pending if e.campaign == c.name and e.outcome is CallOutcome.PENDING]
+    if not pending:
+        return False
+    ctx.notes.append(f"{c.name}: {len(pending)} call(s) in flight (an apply may be running); this campaign is not "
+                     "planned. Plan again with the lock (the default) once it ends")
+    _summary(ctx, c, [], observed="unknown")
+    return True
 
 
 def _accepts_contacts(t: _Task, tr: ProviderTraits) -> bool:
@@ -341,14 +485,17 @@ def _accepts_contacts(t: _Task, tr: ProviderTraits) -> bool:
     return tr.capabilities.add_after_start and t.phase in (Phase.NOT_STARTED, Phase.RUNNING, Phase.PAUSED)
 
 
-def _insert(c: DesiredCampaign, tr: ProviderTraits, wave: int, name: str, task_id: str,
+def _insert(cc: _Campaign, tr: ProviderTraits, wave: int, name: str, task_id: str,
             phones: Sequence[str], reason: str) -> Action:
-    return Action(ActionKind.INSERT, c.name, c.provider, wave, name, reason, task_id=task_id,
-                  phones=tuple(phones), calls=math.ceil(len(phones) / max(tr.limits.add_batch, 1)))
+    rows, idx = cc.rows(phones)
+    return Action(ActionKind.INSERT, cc.c.name, cc.c.provider, wave, name, reason, task_id=task_id,
+                  phones=tuple(phones), rows=rows, row_index=idx,
+                  calls=math.ceil(len(phones) / max(tr.limits.add_batch, 1)))
 
 
-def _create_lane(c: DesiredCampaign, tr: ProviderTraits, ctx: _Ctx, wave: int, phones: Sequence[str],
-                 reason: str, *, replaces: bool = False, redial: int = 0) -> None:
+def _create_lane(cc: _Campaign, tr: ProviderTraits, ctx: _Ctx, wave: int, phones: Sequence[str],
+                 reason: str, *, replaces: bool = False, drift: bool = False) -> None:
+    c = cc.c
     name = tr.task_name(c.name, wave)
     carried: Sequence[str] = ()
     if tr.capabilities.create_with_contacts:
@@ -356,11 +503,13 @@ def _create_lane(c: DesiredCampaign, tr: ProviderTraits, ctx: _Ctx, wave: int, p
         if not carried:
             ctx.error(c.name, "the platform needs at least one contact to create a task", c)
             return
+    rows, idx = cc.rows(carried)
     ctx.actions.append(Action(ActionKind.CREATE, c.name, c.provider, wave, name, reason,
-                              phones=tuple(carried), replaces=replaces, redial=redial))
+                              phones=tuple(carried), rows=rows, row_index=idx, replaces=replaces, drift=drift,
+                              fingerprint=c.settings_fingerprint()))
     rest = phones[len(carried):]
     if rest:
-        ctx.actions.append(_insert(c, tr, wave, name, "", rest, f"{len(phones)} contacts for the new task"))
+        ctx.actions.append(_insert(cc, tr, wave, name, "", rest, f"{len(phones)} contacts for the new task"))
     if c.state == "running":
         ctx.actions.append(Action(ActionKind.START, c.name, c.provider, wave, name, "the files say running"))
 
@@ -368,11 +517,17 @@ def _create_lane(c: DesiredCampaign, tr: ProviderTraits, ctx: _Ctx, wave: int, p
 def _run_state(c: DesiredCampaign, ctx: _Ctx, t: _Task) -> None:
     rec, phase = t.record, t.phase
     if c.state == "running" and phase in (Phase.NOT_STARTED, Phase.PAUSED):
-        reason = "the files say running" if phase is Phase.NOT_STARTED else "paused; the files say running"
+        drift = phase is Phase.PAUSED and rec.run_state == "running"
+        if phase is Phase.NOT_STARTED:
+            reason = "the files say running"
+        elif drift:
+            reason = "paused outside campaignctl; the files say running"
+        else:
+            reason = "paused; the files say running"
         ctx.actions.append(Action(ActionKind.START, c.name, c.provider, rec.wave, rec.remote_name, reason,
-                                  task_id=rec.task_id))
+                                  task_id=rec.task_id, drift=drift))
     elif c.state == "paused" and phase is Phase.RUNNING:
-        drift = not rec.started  # running, yet campaignctl never started it
+        drift = not rec.started or rec.run_state == "paused"  # running, yet campaignctl did not leave it so
         reason = "started outside campaignctl; the files say paused" if drift else "running; the files say paused"
         ctx.actions.append(Action(ActionKind.PAUSE, c.name, c.provider, rec.wave, rec.remote_name, reason,
                                   task_id=rec.task_id, drift=drift))
@@ -392,9 +547,10 @@ def _absent(c: DesiredCampaign, tr: ProviderTraits, tasks: Sequence[_Task], ctx:
                                   "the files say absent", task_id=t.record.task_id))
 
 
-def _join(c: DesiredCampaign, tr: ProviderTraits, records: Sequence[TaskRecord],
+def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
           remote: Sequence[ObservedTask], ctx: _Ctx) -> list[_Task] | None:
-    """Pair state records with observed tasks; adopt tasks an interrupted apply created."""
+    """Pair state records with observed tasks; settle what interrupted calls did (engine.settle)."""
+    c = cc.c
     by_id = {t.task_id: t for t in remote}
     contacts = ctx.recorded.contacts.get(c.name, ())
     phones_by_task: dict[str, list[str]] = {}
@@ -404,56 +560,97 @@ def _join(c: DesiredCampaign, tr: ProviderTraits, records: Sequence[TaskRecord],
     tasks = [_Task(r, by_id.get(r.task_id), phones_by_task.get(r.task_id, [])) for r in records]
     known_ids = {r.task_id for r in ctx.recorded.tasks.get(c.name, ())}
     base = tr.task_name(c.name, 1)
-    pending_creates = {
-        int(e.request.get("wave", 0)): e
-        for e in ctx.recorded.pending
-        if e.call == "create" and e.campaign == c.name and e.profile == c.provider
-    }
-    live_waves = {t.record.wave for t in tasks if t.phase is not Phase.ABSENT}
+    creates: dict[int, JournalEntry] = {}
+    for e in ctx.recorded.pending:
+        if e.call == "create" and e.campaign == c.name and e.profile == c.provider:
+            create = intent_of(e)
+            creates[create.wave if isinstance(create, CreateIntent) else 1] = e
+    live_by_wave = {t.record.wave: t for t in tasks if t.phase is not Phase.ABSENT}
+    strangers: dict[int, list[ObservedTask]] = {}
     for o in remote:
         if o.task_id in known_ids or o.deleted or o.phase is Phase.ABSENT:
             continue
         wave = wave_of(o.name, base)
-        if wave is None:
-            continue
-        entry = pending_creates.get(wave)
-        if entry is not None and wave not in live_waves:
-            fp = str(entry.request.get("fingerprint", ""))
-            carried = [p for p in entry.request.get("phones", [])] if o.contact_count else []
-            adopted = TaskRecord(c.name, wave, c.provider, o.task_id, o.name, fp, started=o.started)
+        if wave is not None:
+            strangers.setdefault(wave, []).append(o)
+    blocked = False
+    for wave, found in sorted(strangers.items()):
+        # The one to keep first: started ones (they may have dialed), then the oldest.
+        found.sort(key=lambda o: (not o.started, o.created_at or 0, o.task_id))
+        keeper = live_by_wave.get(wave)
+        entry = creates.get(wave)
+        if keeper is None and entry is not None:
+            o = found.pop(0)
+            intent = intent_of(entry)
+            assert isinstance(intent, CreateIntent)
+            adopted = TaskRecord(c.name, wave, c.provider, o.task_id, o.name, intent.fingerprint, started=o.started,
+                                 settings=c.settings() if intent.fingerprint == c.settings_fingerprint() else {})
             ctx.actions.append(Action(ActionKind.ADOPT, c.name, c.provider, wave, o.name,
                                       "created by an interrupted apply (found on the platform by exact name)",
-                                      task_id=o.task_id))
-            tasks.append(_Task(adopted, o, list(carried)))
-            live_waves.add(wave)
+                                      task_id=o.task_id, fingerprint=intent.fingerprint))
+            keeper = _Task(adopted, o, list(intent.phones) if o.contact_count else [])
+            tasks.append(keeper)
+            live_by_wave[wave] = keeper
+        if keeper is None:
+            ids = ", ".join(o.task_id for o in found)
+            ctx.error(
+                c.name,
+                f"task {found[0].name} ({ids}) exists on profile {c.provider!r} but not in the state; adopt it "
+                f"with `campaignctl import {c.name} {found[0].task_id} DIR` or rebuild the state with "
+                "`campaignctl state rebuild DIR`",
+                c,
+            )
+            blocked = True
             continue
-        ctx.error(
-            c.name,
-            f"task {o.name} ({o.task_id}) exists on profile {c.provider!r} but not in the state; adopt it "
-            f"with `campaignctl import {c.name} {o.task_id}` or rebuild the state with `campaignctl state "
-            f"rebuild`",
-            c,
-        )
+        for o in found:
+            ctx.involved.add((c.provider, o.task_id))
+            if o.started:
+                ctx.error(c.name, f"two live tasks stand for wave {wave}: {keeper.record.task_id} (in the state) and "
+                                  f"{o.task_id} ({o.name}, started, not in the state); both may dial the same "
+                                  f"contacts. Pause or delete {o.task_id} on the platform", c)
+                blocked = True
+                continue
+            ctx.actions.append(Action(ActionKind.DELETE, c.name, c.provider, wave, o.name,
+                                      f"duplicate of task {keeper.record.task_id} (a create whose answer was lost "
+                                      "landed twice); it never started, nobody was called", task_id=o.task_id,
+                                      drift=True))
+    if blocked:
         return None
-    # Interrupted inserts: settle them from the platform's number count.
+    # Interrupted inserts: the platform's number count tells.
     for e in ctx.recorded.pending:
         if e.call != "insert" or e.campaign != c.name:
             continue
         task = next((t for t in tasks if t.record.task_id == e.task_id), None)
         if task is None:
             continue
+        intent = intent_of(e)
+        assert isinstance(intent, InsertIntent)
         count = task.observed.contact_count if task.observed is not None else None
-        verdict = resolve_insert(e, count)
-        if verdict == "applied":
-            task.phones.extend(p for p in e.request.get("phones", []) if p not in task.phones)
-            ctx.notes.append(f"{c.name}: an interrupted insert of {len(e.request.get('phones', []))} contacts "
-                             f"into {task.record.remote_name} reached the platform")
-        elif verdict == "ambiguous":
+        verdict = settle_insert(intent, count, age=age_seconds(e, ctx.now), window=tr.settle_window)
+        if verdict is Verdict.LANDED:
+            known = set(task.phones)
+            task.phones.extend(p for p in intent.phones if p not in known)
+            ctx.notes.append(f"{c.name}: an interrupted insert of {len(intent.phones)} contacts into "
+                             f"{task.record.remote_name} reached the platform")
+        elif verdict is Verdict.IN_FLIGHT:
+            known = set(task.phones)
+            task.phones.extend(p for p in intent.phones if p not in known)
+            ctx.notes.append(f"{c.name}: an insert of {len(intent.phones)} contacts into {task.record.remote_name} "
+                             "may still land; apply waits for it before sending anything again")
+        elif verdict is Verdict.AMBIGUOUS:
+            before = intent.count_before
             ctx.error(c.name, f"an interrupted insert into task {task.record.remote_name} ({task.record.task_id}) "
-                              f"cannot be settled: the platform holds {count} numbers, expected "
-                              f"{e.request.get('count_before')} or "
-                              f"{int(e.request.get('count_before') or 0) + len(e.request.get('phones', []))}", c)
+                              f"cannot be settled: the platform holds {count} numbers, expected {before} or "
+                              f"{(before or 0) + len(intent.phones)}. Check the task, then settle it with "
+                              f"`campaignctl state resolve {c.name} --dialed` (it landed) or --not-dialed", c)
             return None
+    for wave, e in creates.items():
+        if wave in live_by_wave:
+            continue
+        verdict = settle_create(None, age=age_seconds(e, ctx.now), window=tr.settle_window)
+        if verdict is Verdict.IN_FLIGHT:
+            ctx.notes.append(f"{c.name}: a create of wave {wave} lost its answer and may still land; apply waits "
+                             f"up to {tr.settle_window:.0f}s for it before creating the task")
     return sorted(tasks, key=lambda t: t.record.wave)
 
 
@@ -469,7 +666,8 @@ def _warn_changed_rows(c: DesiredCampaign, ctx: _Ctx, live: Sequence[_Task]) -> 
 # --- direct mode ---------------------------------------------------------------
 
 
-def _direct(c: DesiredCampaign, ctx: _Ctx) -> None:
+def _direct(cc: _Campaign, ctx: _Ctx) -> None:
+    c = cc.c
     tr = ctx.traits[c.provider]
     if not tr.capabilities.direct_callout:
         ctx.error(c.name, f"profile {c.provider!r} ({tr.type}) has no direct callout", c)
@@ -486,12 +684,15 @@ def _direct(c: DesiredCampaign, ctx: _Ctx) -> None:
                          f"with `campaignctl state resolve {c.name} --dialed|--not-dialed`", c)
     done = {p for p, s in status.items() if s in (ContactStatus.DIALED, ContactStatus.UNKNOWN)}
     if c.state == "running":
-        todo = [r.phone for r in c.contacts.rows if r.phone not in done]
+        cc.index = {r.phone: i for i, r in enumerate(c.contacts.rows)}
+        todo = [p for p in cc.index if p not in done]
         if todo:
+            rows, idx = cc.rows(todo)
             ctx.actions.append(Action(
                 ActionKind.DIAL, c.name, c.provider, 0, c.name,
                 f"{len(todo)} contacts in the files have never been dialed",
-                phones=tuple(todo), calls=math.ceil(len(todo) / max(tr.limits.callout_batch, 1)),
+                phones=tuple(todo), rows=rows, row_index=idx,
+                calls=math.ceil(len(todo) / max(tr.limits.callout_batch, 1)),
             ))
     dialed = sum(1 for s in status.values() if s is ContactStatus.DIALED)
     ctx.summaries.append(CampaignSummary(c.name, c.provider, "direct", c.state, "direct",

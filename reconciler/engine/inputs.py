@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from reconciler.engine.settle import settle_window
 from reconciler.providers.base import Capabilities, Limits, ObservedTask, Provider
 from reconciler.state.base import (
     CallOutcome,
@@ -20,7 +21,7 @@ from reconciler.state.base import (
     TaskRecord,
 )
 
-__all__ = ["Observed", "ProviderTraits", "Recorded", "snapshot", "traits_of"]
+__all__ = ["Observed", "ProviderTraits", "Recorded", "missing_state", "snapshot", "traits_of"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class ProviderTraits:
     capabilities: Capabilities
     limits: Limits
     task_name: Callable[[str, int], str] = field(compare=False)
+    settle_window: float = 0.0  # seconds a call that does not show may still land (engine.settle)
 
 
 def traits_of(provider: Provider) -> ProviderTraits:
@@ -41,6 +43,7 @@ def traits_of(provider: Provider) -> ProviderTraits:
         capabilities=provider.capabilities,
         limits=provider.limits,
         task_name=provider.task_name,
+        settle_window=settle_window(provider.profile.options),
     )
 
 
@@ -62,9 +65,17 @@ class Recorded:
     tasks: Mapping[str, tuple[TaskRecord, ...]] = field(default_factory=dict)
     contacts: Mapping[str, tuple[ContactRecord, ...]] = field(default_factory=dict)
     pending: tuple[JournalEntry, ...] = ()  # calls whose outcome is pending or unknown
+    initialized: bool = True  # False: no state (never initialised, or lost): nothing may be sent
+    missing_reason: str = ""  # why the state is missing, for the plan's message
+    in_flight: bool = False  # pending calls may belong to an apply running now (plan without the lock)
 
 
-def snapshot(store: StateStore) -> Recorded:
+def missing_state(reason: str) -> Recorded:
+    """The inputs of a plan made without a state: empty, and marked so that nothing is sent."""
+    return Recorded(initialized=False, missing_reason=reason)
+
+
+def snapshot(store: StateStore, *, in_flight: bool = False) -> Recorded:
     tasks: dict[str, list[TaskRecord]] = {}
     for rec in store.tasks():
         tasks.setdefault(rec.campaign, []).append(rec)
@@ -76,4 +87,5 @@ def snapshot(store: StateStore) -> Recorded:
         tasks={k: tuple(v) for k, v in tasks.items()},
         contacts={name: tuple(store.contacts(name)) for name in sorted(names)},
         pending=tuple(store.journal(outcomes=[CallOutcome.PENDING, CallOutcome.UNKNOWN])),
+        in_flight=in_flight,
     )

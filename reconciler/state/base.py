@@ -72,6 +72,8 @@ class TaskRecord:
     started: bool = False  # campaignctl started it, or saw it started
     deleted: bool = False  # deleted / ended by campaignctl
     created_at: str = ""  # ISO 8601 UTC
+    settings: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)  # as created
+    run_state: str = ""  # what campaignctl last set: "" unknown, "running" or "paused"
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from reconciler.engine.diff import diff, resolve_insert, wave_of
+from reconciler.engine.diff import diff, wave_of
+from reconciler.engine.settle import InsertIntent, Verdict, settle_insert
+from reconciler.engine.inputs import missing_state
 from reconciler.engine.plan import ActionKind
+from reconciler.model import TimeWindow
 from reconciler.providers.base import Phase
 from reconciler.state.base import CallOutcome, ContactStatus, JournalEntry
 from tests.helpers.builders import (
@@ -182,7 +186,7 @@ def test_changed_settings_on_started_task_replaced_when_allowed(how) -> None:
     t = task_record(campaign(robot="719"), "101", started=True)
     plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s), allow=["spring"] if how == "flag" else ())
     assert kinds(plan)[:2] == [("delete", "spring", 0), ("create", "spring", 0)]
-    assert plan.actions[0].redial == 3
+    assert plan.actions[1].redial == 3 and sum(a.redial for a in plan.actions) == 3
 
 
 def test_finished_task_with_changed_settings_is_left_alone() -> None:
@@ -377,12 +381,15 @@ def test_wave_of() -> None:
     assert wave_of("gitops-a~x", "gitops-a") is None
 
 
-def test_resolve_insert_verdicts() -> None:
-    e = JournalEntry(1, "a", "p", "insert", "1", CallOutcome.PENDING, {"phones": ["1", "2"], "count_before": 5})
-    assert resolve_insert(e, 5) == "not-applied"
-    assert resolve_insert(e, 7) == "applied"
-    assert resolve_insert(e, 6) == "ambiguous"
-    assert resolve_insert(e, None) == "ambiguous"
+def test_settle_insert_verdicts() -> None:
+    intent = InsertIntent(1, ("1", "2"), 5)
+    assert settle_insert(intent, 5, age=100, window=10) is Verdict.NOT_LANDED
+    assert settle_insert(intent, 5, age=1, window=10) is Verdict.IN_FLIGHT
+    assert settle_insert(intent, 7, age=1, window=10) is Verdict.LANDED
+    assert settle_insert(intent, 6, age=100, window=10) is Verdict.AMBIGUOUS
+    assert settle_insert(intent, 6, age=1, window=10) is Verdict.IN_FLIGHT
+    assert settle_insert(intent, 9, age=1, window=10) is Verdict.AMBIGUOUS
+    assert settle_insert(intent, None, age=100, window=10) is Verdict.AMBIGUOUS
 
 
 def test_plan_digest_ignores_reasons_but_not_contacts() -> None:
@@ -404,3 +411,163 @@ def test_switching_direct_to_task_is_refused_after_dials() -> None:
     recs = sent(c, "", phones(3), status=ContactStatus.DIALED)
     plan = plan_for(campaign(), rec=recorded(contacts=recs))
     assert not plan.actions and "mode: direct" in plan.errors[0].message
+
+
+# --- never dial twice: every redial counted and gated (issue 8) ---------------------------
+
+
+def _waves_with_settings(c, old, waves, started=True):
+    """Live tasks for several waves created with ``old``'s settings, each holding its own contacts."""
+    obs, recs, sents = [], [], []
+    nums = [r.phone for r in c.contacts.rows]
+    chunks = [nums[:100], nums[100:]] if len(waves) == 2 else [nums]
+    for (task_id, wave), chunk in zip(waves, chunks, strict=True):
+        rec = task_record(old, task_id, wave=wave, started=started)
+        rec = replace(rec, settings=old.settings())
+        recs.append(rec)
+        obs.append(observed_task(task_id, rec.remote_name, Phase.RUNNING, started=started, count=len(chunk)))
+        sents += sent(c, task_id, chunk, wave=wave)
+    return observed(*obs), recorded(tasks=recs, contacts=sents)
+
+
+def test_refusal_counts_the_redial_of_every_replaced_wave_and_names_the_changed_setting() -> None:
+    old = campaign(n=115)
+    c = replace(old, schedule=replace(old.schedule, windows=(TimeWindow(time(9), time(11)),)))
+    obs, rec = _waves_with_settings(c, old, [("1002", 1), ("1003", 2)])
+    plan = plan_for(c, obs=obs, rec=rec)
+    assert not plan.applyable and not plan.actions
+    msg = plan.errors[0].message
+    assert "dial 115 contacts again" in msg
+    assert 'windows: ["09:00:00-12:00:00"] → ["09:00:00-11:00:00"]' in msg
+    allowed = plan_for(c, obs=obs, rec=rec, allow=["spring"])
+    assert sum(a.redial for a in allowed.actions) == 115
+    assert [a.kind.value for a in allowed.actions if a.kind is ActionKind.DELETE] == ["delete", "delete"]
+
+
+def test_refusal_names_a_yccall_setting_outside_any_fixed_list() -> None:
+    old = campaign(provider="callcenter", n=4)
+    c = replace(old, yccall=replace(old.yccall, concurrency=20))
+    obs, rec = _waves_with_settings(c, old, [("Y1", 1)])
+    obs = observed(observed_task("Y1", "gitops-spring", Phase.RUNNING, profile="callcenter", count=4))
+    plan = plan_for(c, obs=obs, rec=rec)
+    assert "yccall.concurrency: null → 20" in plan.errors[0].message
+
+
+def test_recreating_a_started_task_deleted_outside_counts_redial_and_drift() -> None:
+    c = campaign(n=115)
+    _, t, s = existing(c, Phase.RUNNING)
+    plan = plan_for(c, obs=observed(), rec=recorded(tasks=[t], contacts=s), allow=["spring"])
+    create = plan.actions[0]
+    assert create.kind is ActionKind.CREATE and create.drift and create.redial == 115
+    assert "deleted outside campaignctl" in create.reason and "not on the platform" not in create.reason
+    assert sum(a.redial for a in plan.actions) == 115
+
+
+@pytest.mark.parametrize("how", ["absent", "pruned"])
+def test_bringing_back_a_campaign_whose_tasks_were_deleted_is_a_counted_refused_redial(how) -> None:
+    c = campaign(n=7)
+    t = replace(task_record(c, "101", started=True), deleted=True)
+    s = sent(c, "101", [r.phone for r in c.contacts.rows])
+    plan = plan_for(c, obs=observed(), rec=recorded(tasks=[t], contacts=s))
+    assert not plan.applyable and not plan.actions
+    assert "dial 7 contacts again" in plan.errors[0].message
+    allowed = plan_for(c, obs=observed(), rec=recorded(tasks=[t], contacts=s), allow=["spring"])
+    assert sum(a.redial for a in allowed.actions) == 7
+
+
+def test_a_never_started_deleted_task_is_no_redial() -> None:
+    c = campaign(n=7)
+    t = replace(task_record(c, "101", started=False), deleted=True)
+    s = sent(c, "101", [r.phone for r in c.contacts.rows])
+    plan = plan_for(c, obs=observed(), rec=recorded(tasks=[t], contacts=s))
+    assert plan.applyable and sum(a.redial for a in plan.actions) == 0
+
+
+def test_renamed_campaign_is_refused_and_points_to_state_mv() -> None:
+    old = campaign("spring", n=5)
+    new = campaign("spring-2027", n=5)
+    o, t, s = existing(old, Phase.RUNNING)
+    plan = plan_for(new, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    assert not plan.actions
+    err = next(d for d in plan.errors if d.campaign == "spring-2027")
+    assert "dial 5 contacts again" in err.message and "campaignctl state mv spring spring-2027" in err.message
+
+
+def test_direct_campaign_contacts_dialed_under_an_old_name_count_as_redial() -> None:
+    old = campaign("survey", mode="direct", n=4)
+    new = campaign("survey-2", mode="direct", n=4)
+    s = sent(old, "", [r.phone for r in old.contacts.rows], wave=0, status=ContactStatus.DIALED)
+    plan = plan_for(new, rec=recorded(contacts=s))
+    assert not plan.actions and "dial 4 contacts again" in plan.errors[0].message
+
+
+def test_task_paused_outside_campaignctl_is_drift() -> None:
+    c = campaign()
+    o, t, s = existing(c, Phase.PAUSED)
+    t = replace(t, run_state="running")
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
+    (start,) = plan.actions
+    assert start.kind is ActionKind.START and start.drift and "outside campaignctl" in start.reason
+    # paused by campaignctl itself: no drift
+    t2 = replace(t, run_state="paused")
+    (start2,) = plan_for(c, obs=observed(o), rec=recorded(tasks=[t2], contacts=s)).actions
+    assert not start2.drift
+
+
+def test_missing_state_shows_the_plan_and_blocks_apply() -> None:
+    c = campaign(mode="direct", n=170)
+    plan = diff(desired(c), observed(), missing_state("no file at .campaignctl/state.db"), TRAITS, now=NOW)
+    assert plan.actions and plan.actions[0].kind is ActionKind.DIAL  # still shown
+    assert not plan.applyable and plan.meta.state_missing
+    msg = plan.errors[0].message
+    assert "state is missing" in msg and "state init" in msg and "state rebuild" in msg
+
+
+def _create_entry(c, outcome, *, age_s, wave=1):
+    started = (NOW - timedelta(seconds=age_s)).isoformat()
+    return JournalEntry(1, c.name, c.provider, "create", "", outcome,
+                        {"wave": wave, "remote_name": "gitops-spring", "fingerprint": c.settings_fingerprint(),
+                         "phones": []}, started_at=started)
+
+
+def test_never_started_duplicate_of_a_recorded_task_is_deleted() -> None:
+    c = campaign()
+    o, t, s = existing(c, Phase.RUNNING)
+    dup = observed_task("202", "gitops-spring", Phase.NOT_STARTED, count=0)
+    plan = plan_for(c, obs=observed(o, dup), rec=recorded(tasks=[t], contacts=s))
+    assert plan.applyable
+    (delete,) = plan.actions
+    assert delete.kind is ActionKind.DELETE and delete.task_id == "202" and "duplicate" in delete.reason
+    assert "import" not in " ".join(d.message for d in plan.diagnostics)
+
+
+def test_started_duplicate_of_a_recorded_task_is_an_error_without_import_hint() -> None:
+    c = campaign()
+    o, t, s = existing(c, Phase.RUNNING)
+    dup = observed_task("202", "gitops-spring", Phase.RUNNING, count=3)
+    plan = plan_for(c, obs=observed(o, dup), rec=recorded(tasks=[t], contacts=s))
+    assert not plan.applyable
+    assert "two live tasks" in plan.errors[0].message and "import" not in plan.errors[0].message
+
+
+def test_lost_create_that_landed_twice_adopts_one_and_deletes_the_other() -> None:
+    c = campaign()
+    a = observed_task("301", "gitops-spring", Phase.NOT_STARTED, count=0)
+    b = observed_task("302", "gitops-spring", Phase.NOT_STARTED, count=0)
+    e = _create_entry(c, CallOutcome.UNKNOWN, age_s=600)
+    plan = plan_for(c, obs=observed(a, b), rec=recorded(pending=[e]))
+    got = [(x.kind.value, x.task_id) for x in plan.actions]
+    assert ("adopt", "301") in got and ("delete", "302") in got
+    assert not any(x.kind is ActionKind.CREATE for x in plan.actions)
+
+
+def test_in_flight_calls_are_never_taken_as_interrupted_without_the_lock() -> None:
+    c = campaign()
+    o, t, s = existing(c, Phase.NOT_STARTED, sent_n=0, count=50)
+    e = JournalEntry(2, "spring", "iflytek", "insert", "101", CallOutcome.PENDING,
+                     {"wave": 1, "phones": [r.phone for r in c.contacts.rows], "count_before": 0},
+                     started_at=NOW.isoformat())
+    rec = replace(recorded(tasks=[t], contacts=s, pending=[e]), in_flight=True)
+    plan = plan_for(c, obs=observed(o), rec=rec)
+    assert plan.applyable and not plan.actions
+    assert any("in flight" in n for n in plan.notes)
