@@ -10,8 +10,8 @@ import click
 
 from reconciler.commands.session import is_terminal, make_plan, open_session, use_color
 from reconciler.engine.apply import Applier
-from reconciler.engine.settle import recover
 from reconciler.engine.plan import FORMAT_VERSION, ApplyResult
+from reconciler.engine.settle import recover
 from reconciler.errors import Aborted, CampaignctlError, ExitCode, StalePlan
 from reconciler.views.base import get_view
 from reconciler.views.progress import ProgressHooks

@@ -28,6 +28,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "read_timeout": 30,
     "retries": 4,
     "rate_limit": None,
+    "settle_window": None,  # None: derived from read_timeout (engine.settle.settle_window)
 }
 XFYETA_DEFAULTS: dict[str, Any] = {
     "line_separator": ";",

@@ -193,7 +193,7 @@ class Applier:
             return 0
         if c is None:
             raise _LaneFailed(StepStatus.FAILED, f"campaign {action.campaign!r} is not in the files")
-        if len(action.rows) != len(action.phones):
+        if kind in (ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL) and len(action.rows) != len(action.phones):
             raise _LaneFailed(StepStatus.FAILED, "the plan's contact rows are not bound (a saved plan must be "
                                                  "bound to its files before apply)")
         if kind is ActionKind.CREATE:

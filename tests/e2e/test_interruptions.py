@@ -21,8 +21,9 @@ import pytest
 
 from reconciler.commands.session import make_plan, open_session
 from reconciler.emulator import start_emulator
-from reconciler.engine.apply import Applier, recover
+from reconciler.engine.apply import Applier
 from reconciler.engine.inputs import snapshot
+from reconciler.engine.settle import recover
 from tests.e2e.conftest import (
     XF_ENV,
     campaigns,

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from reconciler.engine.diff import diff, wave_of
-from reconciler.engine.settle import InsertIntent, Verdict, settle_insert
 from reconciler.engine.inputs import missing_state
 from reconciler.engine.plan import ActionKind
+from reconciler.engine.settle import InsertIntent, Verdict, settle_insert
 from reconciler.model import TimeWindow
 from reconciler.providers.base import Phase
 from reconciler.state.base import CallOutcome, ContactStatus, JournalEntry
