@@ -78,12 +78,14 @@ def config_digest(files: Iterable[Path]) -> str:
 
 @contextmanager
 def open_session(directory: Path, env: Mapping[str, str] | None = None, *,
-                 allow_missing_state: bool = False) -> Iterator[Session]:
+                 allow_missing_state: bool = False, create_state: bool = False) -> Iterator[Session]:
     """The files, the state and one provider per profile in use.
 
     With ``allow_missing_state`` (plan, apply) a state that does not exist
-    yet is not an error: the session has no store and the plan says so;
-    every other command needs the state.
+    yet is not an error: the session has no store and the plan says so.
+    ``create_state`` (``state rebuild`` only: it records every contact it
+    cannot prove unsent as sent or unknown) creates a missing one. Every
+    other command needs the state.
     """
     env = os.environ if env is None else env
     result = load(directory)
@@ -95,7 +97,7 @@ def open_session(directory: Path, env: Mapping[str, str] | None = None, *,
     missing = ""
     try:
         try:
-            store = open_store(desired.project.state, env)
+            store = open_store(desired.project.state, env, create=create_state)
         except StateMissing as exc:
             if not allow_missing_state:
                 raise

@@ -116,7 +116,7 @@ def show(directory: Path, *, name: str, fmt: str) -> int:
 
 
 def rebuild(directory: Path, *, lock_timeout: float) -> int:
-    with open_session(directory) as session, session.store.lock("state rebuild", lock_timeout):
+    with open_session(directory, create_state=True) as session, session.store.lock("state rebuild", lock_timeout):
         listed = {name: p.list_tasks() for name, p in session.providers.items()}
         notes: list[str] = []
         for c in session.desired.campaigns:

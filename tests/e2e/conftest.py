@@ -79,7 +79,8 @@ def write_csv(path: Path, numbers: Sequence[str], columns: Sequence[str] = ("客
 
 
 def project(tmp: Path, *, xf_url: str = "http://127.0.0.1:9", yc_url: str = "http://127.0.0.1:9",
-            extra: str = "") -> Path:
+            extra: str = "", init: bool = True) -> Path:
+    """A project file wired to the emulators, with its state initialised (``state init``) unless ``init=False``."""
     directory = tmp / "cfg"
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "campaignctl.yaml").write_text(textwrap.dedent(f"""\
@@ -105,7 +106,14 @@ def project(tmp: Path, *, xf_url: str = "http://127.0.0.1:9", yc_url: str = "htt
           backend: sqlite
           path: {tmp / "state.db"}
         """) + extra, encoding="utf-8")
+    if init:
+        init_state(directory)
     return directory
+
+
+def init_state(directory: Path) -> None:
+    res = run_cli("state", "init", str(directory))
+    assert res.exit_code == 0, res.output
 
 
 def xf_task(name: str, csv_file: str, *, state: str = "running", robot: str = "719", extra: str = "",
