@@ -50,6 +50,7 @@ __all__ = [
     "load_plan",
     "observed_digest",
     "parse_plan",
+    "prepare_plan",
     "to_ranges",
 ]
 
@@ -136,6 +137,15 @@ def involved_of(plan: Plan) -> Involved:
     pairs = {(a.profile, a.task_id) for a in plan.actions if a.task_id}
     pairs |= {(c.profile, t) for c in plan.campaigns for t in c.tasks if t}
     return tuple(sorted(pairs))
+
+
+def prepare_plan(plan: Plan, desired: DesiredState, observed: Observed) -> Plan:
+    """``plan`` ready to save: rows indexed (:func:`index_rows`), ``meta.involved`` set and
+    ``meta.observed_digest`` recomputed over it, so that apply checks exactly what was saved."""
+    plan = index_rows(plan, desired)
+    involved = involved_of(plan)
+    meta = replace(plan.meta, involved=involved, observed_digest=observed_digest(observed, involved))
+    return replace(plan, meta=meta)
 
 
 # --- row positions ---------------------------------------------------------------------
