@@ -220,6 +220,7 @@ def _sent_table(recorded: Recorded, campaign: str, task_id: str) -> list[tuple[s
 
 
 _NUMBER = re.compile(r"\+?\d{5,}")
+_PAIR = re.compile(r"\[\n\s*(\d+),\n\s*(\d+)\n\s*\]")  # an indented [start, stop] range
 
 
 def _scrub(text: str, phones: frozenset[str]) -> str:
@@ -307,7 +308,8 @@ def dump_plan(plan: Plan, involved: Iterable[tuple[str, str]], *, recorded: Reco
         ],
         "notes": [_scrub(n, phones) for n in plan.notes],
     }
-    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    # One line per [start, stop] pair (a JSON string holds no raw newline, so only ranges match).
+    return _PAIR.sub(r"[\1, \2]", json.dumps(doc, ensure_ascii=False, indent=2)) + "\n"
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -146,8 +146,8 @@ def test_yccall_removal_comes_back_from_the_state() -> None:
 def test_everything_a_view_shows_survives() -> None:
     summary = CampaignSummary("spring", "iflytek", "task", "running", "running", 120, 100, ("101", "102"), 80, None)
     plan = Plan(
-        (Action(ActionKind.PAUSE, "spring", "iflytek", 2, "gitops-spring~2", "drifted", task_id="102", drift=True,
-                calls=3, redial=4, fingerprint="fp", replaces=True),
+        (Action(ActionKind.PAUSE, "spring", "iflytek", 2, "gitops-spring~2", "drifted [\n 3,\n 4\n] 中文",
+                task_id="102", drift=True, calls=3, redial=4, fingerprint="fp", replaces=True),
          Action(ActionKind.ADOPT, "spring", "iflytek", 3, "gitops-spring~3", "interrupted create", task_id="103",
                 calls=0)),
         diagnostics=(Diagnostic("error", "spring", "robot 42 is not published", "campaigns/spring.yaml", 3),
