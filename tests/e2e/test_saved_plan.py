@@ -153,7 +153,17 @@ def test_a_moved_checkout_is_given_with_dir(tmp_path: Path, xfyeta: Any) -> None
 def test_dir_is_only_for_a_saved_plan(tmp_path: Path, xfyeta: Any) -> None:
     d = setup_dir(tmp_path, xfyeta)
     res = run_cli("apply", str(d), "--dir", str(d), "--auto-approve")
-    assert res.exit_code == 1 and "--dir" in res.output
+    assert res.exit_code == 1 and "--dir is for a saved plan" in res.stderr, res.output
+    assert sum(xf_calls(xfyeta).values()) == 0
+
+
+@pytest.mark.parametrize("option", [("--prune",), ("--no-prune",), ("--allow-replace", "spring")])
+def test_plan_options_belong_to_the_saved_plan(tmp_path: Path, xfyeta: Any, option: tuple[str, ...]) -> None:
+    d = setup_dir(tmp_path, xfyeta)
+    plan_file = tmp_path / "p.plan"
+    assert run_cli("plan", str(d), "--out", str(plan_file)).exit_code == 0
+    res = run_cli("apply", str(plan_file), *option)
+    assert res.exit_code == 1 and "decided when the plan was saved" in res.stderr, res.output
     assert sum(xf_calls(xfyeta).values()) == 0
 
 
