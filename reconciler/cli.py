@@ -71,13 +71,26 @@ def plan(directory: Path, out: Path | None, fmt: str, detailed_exitcode: bool, p
               help="Allow dialing again contacts the state records as already called for campaign NAME.")
 @click.option("--lock-timeout", type=float, default=0.0, show_default=True, help="Seconds to wait for the state lock.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
+              help="With a saved plan: its config directory, when the checkout moved since the plan was made.")
 def apply(target: Path, auto_approve: bool, parallelism: int, prune: bool | None,
-          allow_replace: tuple[str, ...], allow_redial: tuple[str, ...], lock_timeout: float, fmt: str) -> None:
+          allow_replace: tuple[str, ...], allow_redial: tuple[str, ...], lock_timeout: float, fmt: str,
+          directory: Path | None) -> None:
     """Make the vendor calls of a plan (a config directory or a saved plan file)."""
     from reconciler.commands import apply as cmd
 
     _exit(cmd.run(target, auto_approve=auto_approve, parallelism=parallelism, prune=prune,
-                  allow_replace=allow_replace + allow_redial, lock_timeout=lock_timeout, fmt=fmt))
+                  allow_replace=allow_replace + allow_redial, lock_timeout=lock_timeout, fmt=fmt, directory=directory))
+
+
+@cli.command()
+@click.argument("planfile", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+def show(planfile: Path, fmt: str) -> None:
+    """Render a saved plan (from `plan --out`), offline: no credentials, platform or state needed."""
+    from reconciler.commands import show as cmd
+
+    _exit(cmd.run(planfile, fmt=fmt))
 
 
 @cli.command(name="import")

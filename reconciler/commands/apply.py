@@ -2,35 +2,36 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import click
 
 from reconciler.commands.session import is_terminal, make_plan, open_session, use_color
 from reconciler.engine.apply import Applier
-from reconciler.engine.plan import FORMAT_VERSION, ApplyResult
+from reconciler.engine.observe import observe
+from reconciler.engine.plan import ApplyResult
+from reconciler.engine.planfile import bind_rows, check_files, check_observed, check_state, load_plan
 from reconciler.engine.settle import recover
-from reconciler.errors import Aborted, CampaignctlError, ExitCode, StalePlan
+from reconciler.errors import Aborted, CampaignctlError, ExitCode, PlanError
 from reconciler.views.base import get_view
 from reconciler.views.progress import ProgressHooks
 
-__all__ = ["run"]
+__all__ = ["apply_saved", "run"]
 
 
 def run(target: Path, *, auto_approve: bool, parallelism: int, prune: bool | None,
-        allow_replace: tuple[str, ...], lock_timeout: float, fmt: str) -> int:
-    saved = _read_plan(target) if target.is_file() else None
-    directory = Path(saved["meta"]["config_dir"]) if saved else target
-    if saved:
-        prune = bool(saved["meta"]["prune"])
-        allow_replace = tuple(saved["meta"]["allow_replace"])
+        allow_replace: tuple[str, ...], lock_timeout: float, fmt: str, directory: Path | None = None) -> int:
+    if target.is_file():
+        if prune is not None or allow_replace:
+            raise CampaignctlError("--prune and --allow-replace were decided when the plan was saved; make the "
+                                   "plan again with them")
+        return apply_saved(target, directory=directory, parallelism=parallelism, lock_timeout=lock_timeout, fmt=fmt)
+    if directory is not None:
+        raise CampaignctlError("--dir is for a saved plan whose config directory moved; give the directory as "
+                               "the argument instead")
     view = get_view(fmt)
-    with open_session(directory, allow_missing_state=True) as session:
-        if saved and saved["meta"]["config_digest"] != session.config_digest:
-            raise StalePlan(f"the files in {directory} changed since the plan was made; run plan again")
-        if not saved and not auto_approve and not is_terminal():
+    with open_session(target, allow_missing_state=True) as session:
+        if not auto_approve and not is_terminal():
             raise Aborted("apply needs --auto-approve when there is no terminal to confirm on")
         if session.store_or_none is None:
             # No state: show the plan with its error and send nothing (the plan is not applyable).
@@ -40,14 +41,7 @@ def run(target: Path, *, auto_approve: bool, parallelism: int, prune: bool | Non
         with session.store.lock("apply", lock_timeout):
             recovered = recover(session.store, session.providers, session.desired)
             recorded = session.recorded()
-            if saved:
-                _check_state(saved, recorded.lineage, recorded.serial, recovered)
             plan, observed = make_plan(session, prune=prune, allow_replace=allow_replace, recorded=recorded)
-            if saved:
-                if plan.meta.observed_digest != saved["meta"]["observed_digest"]:
-                    raise StalePlan("the platform changed since the plan was made; run plan again")
-                if plan.digest() != saved["digest"]:
-                    raise StalePlan("the plan computed now differs from the saved plan; run plan again")
             if fmt == "text" or not plan.applyable:
                 click.echo(view.render_plan(plan, color=use_color(fmt)), nl=False)
             if not plan.applyable:
@@ -58,7 +52,7 @@ def run(target: Path, *, auto_approve: bool, parallelism: int, prune: bool | Non
                 if fmt != "text":
                     click.echo(view.render_result(plan, ApplyResult(recovered=tuple(recovered))), nl=False)
                 return ExitCode.OK
-            if not saved and not auto_approve:
+            if not auto_approve:
                 click.echo("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.")
                 answer = click.prompt("  Enter a value", default="", show_default=False)
                 if answer.strip() != "yes":
@@ -73,23 +67,46 @@ def run(target: Path, *, auto_approve: bool, parallelism: int, prune: bool | Non
             return ExitCode.OK if result.ok else ExitCode.ERROR
 
 
-def _read_plan(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CampaignctlError(f"{path} is not a saved campaignctl plan: {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("kind") != "campaignctl-plan":
-        raise CampaignctlError(f"{path} is not a saved campaignctl plan (make one with `plan --out`)")
-    if doc.get("format_version") != FORMAT_VERSION:
-        raise CampaignctlError(f"{path} has plan format {doc.get('format_version')}; this campaignctl reads "
-                               f"format {FORMAT_VERSION}")
-    return doc
+def apply_saved(path: Path, *, directory: Path | None, parallelism: int, lock_timeout: float, fmt: str) -> int:
+    """Execute exactly the saved plan at ``path``: no new diff, no rows picked again.
 
-
-def _check_state(saved: dict[str, Any], lineage: str, serial: int, recovered: list[str]) -> None:
-    meta = saved["meta"]
-    if meta["state_lineage"] != lineage:
-        raise StalePlan("the plan was made against another state store; run plan again")
-    if meta["state_serial"] != serial or recovered:
-        raise StalePlan("the state changed since the plan was made (another apply ran, or an interrupted one "
-                        "was recovered); run plan again")
+    Refused (StalePlan) when the files, the state (lineage, serial, or an
+    interrupted apply recovered now) or the observed tasks the plan involves
+    changed since it was made. ``directory`` replaces the config directory
+    the plan names, for a checkout that moved. A saved plan was approved
+    when it was made: apply asks nothing.
+    """
+    saved = load_plan(path)
+    meta = saved.plan.meta
+    if meta.state_missing:
+        raise PlanError("the plan was made without an initialised state and cannot be applied; run "
+                        "`campaignctl state init DIR` (or restore or rebuild the state), then plan again")
+    if not saved.plan.applyable:
+        raise PlanError(f"{path} holds a plan with errors; fix them and plan again")
+    config_dir = directory if directory is not None else Path(meta.config_dir)
+    if not config_dir.is_dir():
+        raise PlanError(f"the plan's config directory {config_dir} does not exist; if the checkout moved, pass "
+                        f"it with `campaignctl apply {path} --dir DIR`")
+    view = get_view(fmt)
+    with open_session(config_dir) as session:
+        check_files(saved, session.config_digest, config_dir)
+        with session.store.lock("apply", lock_timeout):
+            recovered = recover(session.store, session.providers, session.desired)
+            recorded = session.recorded()
+            check_state(saved, recorded, recovered)
+            observed = observe(session.providers)
+            check_observed(saved, observed)
+            plan = bind_rows(saved, session.desired, recorded)
+            if fmt == "text":
+                click.echo(view.render_plan(plan, color=use_color(fmt)), nl=False)
+            if not plan.has_changes:
+                if fmt != "text":
+                    click.echo(view.render_result(plan, ApplyResult()), nl=False)
+                return ExitCode.OK
+            hooks = ProgressHooks()
+            applier = Applier(session.desired, session.providers, session.store, observed, hooks=hooks,
+                              parallelism=parallelism)
+            result = applier.execute(plan)
+            hooks.close()
+            click.echo(view.render_result(plan, result), nl=False)
+            return ExitCode.OK if result.ok else ExitCode.ERROR

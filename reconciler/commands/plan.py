@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from reconciler.commands.session import make_plan, open_session, use_color
-from reconciler.engine.plan import FORMAT_VERSION, Plan
+from reconciler.engine.inputs import Recorded
+from reconciler.engine.plan import Plan
+from reconciler.engine.planfile import dump_plan, prepare_plan
 from reconciler.errors import CampaignctlError, ExitCode
 from reconciler.views.base import get_view
 
@@ -21,15 +22,19 @@ def run(directory: Path, *, out: Path | None, fmt: str, detailed_exitcode: bool,
         if lock and session.store_or_none is not None:
             # Under the lock no apply runs: a pending call is an interrupted one, settled read-only.
             with session.store.lock("plan", lock_timeout):
-                plan, _ = make_plan(session, prune=prune, allow_replace=allow_replace)
+                recorded = session.recorded()
+                plan, observed = make_plan(session, prune=prune, allow_replace=allow_replace, recorded=recorded)
         else:
             # Without it, a pending call may be in flight right now: never taken as interrupted.
-            plan, _ = make_plan(session, prune=prune, allow_replace=allow_replace,
-                                recorded=session.recorded(in_flight=True))
+            recorded = session.recorded(in_flight=True)
+            plan, observed = make_plan(session, prune=prune, allow_replace=allow_replace, recorded=recorded)
+    saving = out is not None and plan.applyable
+    if saving:
+        plan = prepare_plan(plan, session.desired, observed)
     view = get_view(fmt)
     click.echo(view.render_plan(plan, color=use_color(fmt)), nl=False)
-    if out is not None and plan.applyable:
-        save_plan(plan, out)
+    if out is not None and saving:
+        save_plan(plan, out, recorded=recorded)
         if fmt == "text":
             click.echo(f"Saved the plan to {out}. Apply exactly this plan with: campaignctl apply {out}")
     return exit_code(plan, detailed_exitcode)
@@ -43,22 +48,16 @@ def exit_code(plan: Plan, detailed: bool) -> int:
     return ExitCode.OK
 
 
-def save_plan(plan: Plan, path: Path) -> None:
-    """Write what apply needs to re-check the plan: inputs' digests and the plan digest.
+def save_plan(plan: Plan, path: Path, *, recorded: Recorded) -> None:
+    """Write the plan file apply executes (format: engine/planfile.py); no phone numbers, no secrets.
 
-    No phone numbers and no secrets are written: apply recomputes the plan
-    and refuses it unless it is identical.
+    ``plan`` comes from :func:`prepare_plan`; ``recorded`` is the state
+    snapshot it was made from (the contacts a REMOVE takes off are named by
+    their place there).
     """
-    rendered = json.loads(get_view("json").render_plan(plan))
-    doc = {
-        "format_version": FORMAT_VERSION,
-        "kind": "campaignctl-plan",
-        "digest": plan.digest(),
-        "meta": rendered["meta"],
-        "plan": rendered,
-    }
+    text = dump_plan(plan, plan.meta.involved, recorded=recorded)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise CampaignctlError(f"cannot write the plan to {path}: {exc.strerror}") from exc

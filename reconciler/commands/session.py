@@ -62,18 +62,34 @@ class Session:
             self.store_or_none.close()
 
 
-def config_digest(files: Iterable[Path]) -> str:
-    """Digest of every file the config was read from (paths and bytes)."""
+def config_digest(files: Iterable[Path], root: Path) -> str:
+    """Digest of every file the config was read from: its path relative to ``root`` and its bytes.
+
+    Paths are resolved and taken relative to the config directory in POSIX
+    form, so the digest is the same whether the directory was given as
+    ``.``, relative or absolute, and wherever the checkout lives.
+    """
+    base = root.resolve()
+    named: dict[str, Path] = {}
+    for path in files:
+        named[_relative_name(path.resolve(), base)] = path
     h = hashlib.blake2b(digest_size=16)
-    for path in sorted(set(files)):
-        h.update(str(path).encode())
+    for name in sorted(named):
+        h.update(name.encode())
         h.update(b"\0")
         try:
-            h.update(path.read_bytes())
+            h.update(named[name].read_bytes())
         except OSError:
             h.update(b"<unreadable>")
         h.update(b"\0")
     return h.hexdigest()
+
+
+def _relative_name(path: Path, base: Path) -> str:
+    try:
+        return Path(os.path.relpath(path, base)).as_posix()
+    except ValueError:  # another drive (Windows): no relative spelling exists
+        return path.as_posix()
 
 
 @contextmanager
@@ -108,7 +124,7 @@ def open_session(directory: Path, env: Mapping[str, str] | None = None, *,
         for name, profile in desired.project.providers.items():
             if name in used:
                 providers[name] = build_provider(profile, env, timezone=desired.project.timezone)
-        session = Session(directory, desired, providers, store, config_digest(result.files),
+        session = Session(directory, desired, providers, store, config_digest(result.files, directory),
                           tuple(p for p in result.problems if p.severity == "warning"), missing)
         yield session
     finally:

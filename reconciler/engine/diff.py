@@ -22,6 +22,7 @@ from typing import Any
 
 from reconciler.engine.inputs import Observed, ProviderTraits, Recorded
 from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Diagnostic, Plan, PlanMeta
+from reconciler.engine.planfile import observed_digest
 from reconciler.engine.settle import (
     CreateIntent,
     InsertIntent,
@@ -31,7 +32,7 @@ from reconciler.engine.settle import (
     settle_create,
     settle_insert,
 )
-from reconciler.model import ContactRow, DesiredCampaign, DesiredState, canonical_json, digest
+from reconciler.model import ContactRow, DesiredCampaign, DesiredState, canonical_json
 from reconciler.providers.base import ObservedTask, Phase
 from reconciler.state.base import CallOutcome, ContactStatus, JournalEntry, TaskRecord
 
@@ -184,7 +185,8 @@ def diff(
         created_at=base_meta.created_at or now.isoformat(),
         state_lineage=recorded.lineage,
         state_serial=recorded.serial,
-        observed_digest=_observed_digest(observed, ctx.involved),
+        involved=tuple(sorted(ctx.involved)),
+        observed_digest=observed_digest(observed, ctx.involved),
         prune=ctx.prune,
         allow_replace=tuple(sorted(ctx.allow_replace)),
         state_missing=not recorded.initialized,
@@ -768,13 +770,3 @@ def _summary(ctx: _Ctx, c: DesiredCampaign, tasks: Sequence[_Task], observed: st
         tuple(t.record.task_id for t in tasks if t.phase is not Phase.ABSENT),
         sum(called) if called else None, sum(answered) if answered else None,
     ))
-
-
-def _observed_digest(observed: Observed, involved: set[tuple[str, str]]) -> str:
-    rows = []
-    for profile, tasks in sorted(observed.tasks.items()):
-        for t in tasks:
-            if (profile, t.task_id) in involved or not involved:
-                rows.append([profile, t.task_id, t.name, t.phase.value, t.deleted, t.contact_count])
-    rows.sort()
-    return digest(canonical_json({"tasks": rows, "errors": sorted(observed.errors)}))

@@ -86,6 +86,11 @@ class Action:
     def lane(self) -> tuple[str, str, int]:
         return (self.profile, self.campaign, self.wave)
 
+    @property
+    def count(self) -> int:
+        """Contacts concerned, also for an unbound action of a saved plan (row positions, no phones)."""
+        return len(self.row_index) or len(self.phones)
+
     def key(self) -> dict[str, Any]:
         """The behaviour-relevant fields, for the plan digest (no reason text)."""
         return {
@@ -155,6 +160,9 @@ class PlanMeta:
     prune: bool = False
     allow_replace: tuple[str, ...] = ()  # campaigns allowed to redial (--allow-replace / --allow-redial)
     state_missing: bool = False  # made without an initialised state: apply refuses it
+    # (profile, task_id) pairs ``observed_digest`` covers (empty: every owned task), so that a
+    # saved plan's apply recomputes it over the same set (engine.planfile.observed_digest).
+    involved: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

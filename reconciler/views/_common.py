@@ -71,8 +71,8 @@ class Item:
     def contacts(self) -> int:
         """Contacts carried by this item (a replace counts those its CREATE carries)."""
         if self.paired is not None:
-            return len(self.paired.phones)
-        return len(self.action.phones)
+            return self.paired.count
+        return self.action.count
 
     @property
     def calls(self) -> int:
@@ -246,7 +246,7 @@ def describe_step(step: StepResult) -> str:
     a = step.action
     word = step_word(step)
     if a.kind in (ActionKind.INSERT, ActionKind.DIAL):  # the calls made follow; the planned count would repeat it
-        text = f"{word} {plural(len(a.phones), 'contact')}"
+        text = f"{word} {plural(a.count, 'contact')}"
     else:
         text = describe(Item(word, a))
     if a.replaces and a.kind in (ActionKind.CREATE, ActionKind.DELETE):
@@ -254,7 +254,7 @@ def describe_step(step: StepResult) -> str:
     facts = []
     if a.kind is ActionKind.CREATE and step.task_id:
         facts.append(f"task {step.task_id}")
-    if a.kind in (ActionKind.INSERT, ActionKind.DIAL, ActionKind.CREATE) and step.done and step.done != len(a.phones):
+    if a.kind in (ActionKind.INSERT, ActionKind.DIAL, ActionKind.CREATE) and step.done and step.done != a.count:
         facts.append(f"{step.done} done")
     if step.calls and step.status is not StepStatus.SKIPPED:
         facts.append(f"{_calls(step.calls)} made")

@@ -159,7 +159,7 @@ def _step(s: StepResult, phones: frozenset[str]) -> dict[str, Any]:
         "task_id": s.task_id or a.task_id,
         "status": STATUS_WORDS[s.status],
         "detail": scrub(s.detail, phones),
-        "contacts": len(a.phones),
+        "contacts": a.count,
         "done": s.done,
         "calls": s.calls,
     }

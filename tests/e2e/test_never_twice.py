@@ -99,7 +99,8 @@ def test_create_that_lands_after_the_window_is_never_resent_in_the_same_apply(
     try:
         d = project(tmp_path, xf_url=server.base_url, extra="")
         f = d / "campaignctl.yaml"
-        f.write_text(f.read_text(encoding="utf-8").replace("read_timeout: 5", "read_timeout: 1\n    settle_window: 1.5"),
+        text = f.read_text(encoding="utf-8").replace("read_timeout: 5", "read_timeout: 1\n    settle_window: 1.5")
+        f.write_text(text,
                      encoding="utf-8")
         write_csv(d / "contacts/t1.csv", phones(10))
         campaigns(d, xf_task("t1", "../contacts/t1.csv"))

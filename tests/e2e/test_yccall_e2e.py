@@ -98,3 +98,24 @@ def test_pause_and_absent_end_the_task(tmp_path: Path, yccall: Any) -> None:
     assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
     assert yccall.state()["tasks"][0]["status"] == 1028 and not live_tasks(yccall)
     assert run_cli("plan", str(d), "--detailed-exitcode").exit_code == 0
+
+
+def test_saved_plan_removes_and_appends_exactly_its_contacts(tmp_path: Path, yccall: Any) -> None:
+    d = setup_dir(tmp_path, yccall)
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    write_csv(d / "contacts/follow.csv", phones(45, 3002), columns=("phone",))  # 2 removed, 7 added
+    plan_file = tmp_path / "p.plan"
+    made = run_cli("plan", str(d), "--out", str(plan_file))
+    assert made.exit_code == 0, made.output
+    text = plan_file.read_text(encoding="utf-8")
+    for number in phones(47, 3000):
+        assert number not in text
+    shown = run_cli("show", str(plan_file))
+    assert "remove 2 contacts" in shown.stdout and "insert 7 contacts" in shown.stdout, shown.output
+    res = run_cli("apply", str(plan_file))
+    assert res.exit_code == 0, res.output
+    (task,) = yccall.state()["tasks"]
+    assert {n["telphone"] for n in task["numbers"]} == set(phones(45, 3002))
+    calls = yc_calls(yccall)
+    assert calls["App.Sip_Yccall.TaskAdd"] == 1 and calls["App.Sip_Yccall.taskDelPhone"] == 1
+    assert run_cli("plan", str(d), "--detailed-exitcode").exit_code == 0
