@@ -71,7 +71,8 @@ def open_session(directory: Path, env: Mapping[str, str] | None = None) -> Itera
     providers: dict[str, Provider] = {}
     store: StateStore | None = None
     try:
-        store = open_store(desired.project.state, env)
+        # create=True keeps the behaviour from before `state init`; plan/apply move to create=False with it
+        store = open_store(desired.project.state, env, create=True)
         used = {c.provider for c in desired.campaigns} | {r.profile for r in store.tasks() if not r.deleted}
         for name, profile in desired.project.providers.items():
             if name in used:
@@ -136,7 +137,7 @@ def open_state_only(directory: Path, env: Mapping[str, str] | None = None) -> It
     result = load(directory)
     if result.state is None:
         raise ConfigError(result.problems)
-    store = open_store(result.state.project.state, env)
+    store = open_store(result.state.project.state, env, create=True)  # as above, until `state init`
     try:
         yield result.state, store
     finally:
