@@ -37,7 +37,7 @@ PG_DSN = os.environ.get(
 
 @contextmanager
 def sqlite_store() -> Iterator[StateStore]:
-    with tempfile.TemporaryDirectory() as tmp, SqliteStore(Path(tmp) / "state.db") as store:
+    with tempfile.TemporaryDirectory() as tmp, SqliteStore(Path(tmp) / "state.db", create=True) as store:
         yield store
 
 
@@ -45,7 +45,7 @@ def sqlite_store() -> Iterator[StateStore]:
 def postgres_store() -> Iterator[StateStore]:
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     try:
-        with PostgresStore(PG_DSN, schema) as store:
+        with PostgresStore(PG_DSN, schema, create=True) as store:
             yield store
     finally:
         with psycopg.connect(PG_DSN, autocommit=True) as conn:

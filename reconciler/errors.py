@@ -13,9 +13,9 @@ shows a traceback; tracebacks go to the debug log only.
     │   │   └── AuthError        credentials refused or missing
     │   └── OutcomeUnknown       a mutating call whose effect is unknown
     ├── StateError               the state store failed or is inconsistent
+    │   ├── StateMissing         no initialised state there (missing, empty, no lineage)
     │   ├── LockTimeout          another apply holds the lock
-    │   ├── LockHeld             unlock refused: the holder is alive
-    │   └── StateMissing         no state (never initialised, or lost)
+    │   └── LockHeld             unlock refused: the lock's holder is alive
     ├── PlanError                the plan cannot be made or applied
     │   └── StalePlan            a saved plan no longer matches
     └── Aborted                  the user declined, or no terminal to ask
@@ -184,17 +184,40 @@ class StateError(CampaignctlError):
     """The state store cannot be read or written, or is inconsistent."""
 
 
+class StateMissing(StateError):
+    """No initialised state at ``location``: it does not exist, is empty, or has
+    no lineage. Never read as "nothing was sent": plan and apply stop and say
+    how to init, restore or rebuild.
+
+    ``location`` names where the state was looked for (a file path, or
+    ``PostgreSQL schema NAME at host:port/db``), never a DSN; ``missing`` says
+    what is not there (``"does not exist"``, ``"is empty"``, ...).
+    """
+
+    def __init__(self, message: str, *, location: str = "", missing: str = "") -> None:
+        super().__init__(message)
+        self.location = location
+        self.missing = missing
+
+
 class LockTimeout(StateError):
     """Another apply holds the state lock past ``--lock-timeout``."""
 
 
-class StateMissing(StateError):
-    """The state does not exist, is empty or lost its lineage: nothing may be sent until it is
-    initialised (``state init``), restored or rebuilt."""
-
-
 class LockHeld(StateError):
-    """``state unlock`` of a lock whose holder is still alive (without ``--force``)."""
+    """``force_unlock`` without ``force`` on a lock whose holder is still alive.
+
+    ``holder`` is ``user@host pid N``; ``since`` the ISO time it took the lock.
+    """
+
+    def __init__(
+        self, message: str, *, lock_id: str = "", holder: str = "", operation: str = "", since: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.lock_id = lock_id
+        self.holder = holder
+        self.operation = operation
+        self.since = since
 
 
 class PlanError(CampaignctlError):

@@ -35,24 +35,28 @@ __all__ = [
 ]
 
 
-def open_store(settings: StateSettings, env: Mapping[str, str]) -> StateStore:
-    """Open (creating if needed) the store ``settings`` describe.
+def open_store(settings: StateSettings, env: Mapping[str, str], *, create: bool = False) -> StateStore:
+    """Open the store ``settings`` describe; with ``create`` (``state init``)
+    make it, with a new lineage, when it is not there yet.
 
-    sqlite takes ``settings.path``; postgres reads its DSN from
-    ``env[settings.dsn_env]``; memory starts empty. Driver errors come out
-    as StateError, never with the DSN in them.
+    Without ``create``, a store that does not exist, is empty or has no
+    lineage raises StateMissing, naming where it looked and what is missing,
+    and nothing is created. An existing store is migrated to the current
+    schema either way. sqlite takes ``settings.path``; postgres reads its DSN
+    from ``env[settings.dsn_env]``; memory is always a new, initialised
+    store. Driver errors come out as StateError, never with the DSN in them.
     """
     if settings.backend == "memory":
         from reconciler.state.memory import MemoryStore
 
-        return MemoryStore()
+        return MemoryStore(create=create)
     if settings.backend == "sqlite":
         if settings.path is None:
             raise StateError("state: the sqlite backend needs a path")
         from reconciler.state.sqlite import SqliteStore
 
         try:
-            return SqliteStore(settings.path)
+            return SqliteStore(settings.path, create=create)
         except sqlite3.Error as exc:  # the store translates its own; this is a last net
             raise StateError(f"state database {settings.path}: {exc}") from exc
     if settings.backend == "postgres":
@@ -66,5 +70,5 @@ def open_store(settings: StateSettings, env: Mapping[str, str]) -> StateStore:
             )
         from reconciler.state.postgres import PostgresStore
 
-        return PostgresStore(dsn)
+        return PostgresStore(dsn, create=create)
     raise StateError(f"state: unknown backend {settings.backend!r} (use sqlite, postgres or memory)")

@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.errors import LockTimeout
-from reconciler.state.base import ContactRecord, ContactStatus, LockInfo
+from reconciler.errors import LockHeld, LockTimeout, StateError, StateMissing
+from reconciler.state.base import RUN_STATES, ContactRecord, ContactStatus, LockInfo, TaskRecord
 
 __all__ = [
+    "check_rename",
+    "check_task",
     "clean_text",
     "contact_from_row",
     "contact_sort_key",
@@ -28,11 +30,19 @@ __all__ = [
     "dump_json",
     "holder_name",
     "load_json",
+    "lock_held_error",
     "new_lock_info",
     "outcome_filter",
+    "state_missing",
     "utc_now",
     "wait_for_lock",
 ]
+
+# What StateMissing.missing says, in every backend.
+DOES_NOT_EXIST = "does not exist"
+IS_EMPTY = "is empty"
+NO_TABLES = "has no campaignctl tables"
+NO_LINEAGE = "has no lineage"
 
 FIRST_DELAY = 0.05  # seconds before the second attempt
 MAX_DELAY = 1.0  # the delay grows by half each attempt up to this
@@ -65,6 +75,51 @@ def lock_timeout_error(holder: LockInfo | None, waited: float, where: str) -> Lo
         who = f"{holder.holder} for {holder.operation!r} since {holder.created_at} (lock id {holder.id})"
         hint = f"if that process is gone, release the lock with `campaignctl state unlock {holder.id}`"
     return LockTimeout(f"the state lock of {where} is held by {who}; waited {waited:.1f}s; {hint}")
+
+
+def lock_held_error(holder: LockInfo, where: str, forcing: str = "") -> LockHeld:
+    """Why ``force_unlock`` without ``force`` refused: the holder is alive."""
+    return LockHeld(
+        f"the state lock of {where} is held by a live process: {holder.holder} for {holder.operation!r} "
+        f"since {holder.created_at} (lock id {holder.id}); "
+        f"`campaignctl state unlock --force {holder.id}` releases it anyway{forcing}",
+        lock_id=holder.id,
+        holder=holder.holder,
+        operation=holder.operation,
+        since=holder.created_at,
+    )
+
+
+def state_missing(described: str, location: str, missing: str) -> StateMissing:
+    """``described`` (e.g. ``state database PATH``) has no initialised state."""
+    return StateMissing(
+        f"{described} {missing}: campaignctl never takes a missing state for \"nothing was sent\"; "
+        "a state is created only by `campaignctl state init`; if this one was lost, restore it from a "
+        "backup (or init a new one and `campaignctl state rebuild` it from the platforms)",
+        location=location,
+        missing=missing,
+    )
+
+
+def check_task(record: TaskRecord) -> None:
+    if record.run_state not in RUN_STATES:
+        raise StateError(
+            f"task {record.task_id} of campaign {record.campaign!r}: unknown run state {record.run_state!r} "
+            f"(one of {', '.join(repr(s) for s in RUN_STATES)})"
+        )
+
+
+def check_rename(old: str, new: str, *, old_known: bool, new_taken: bool) -> None:
+    """The refusals of ``rename_campaign``, worded once for every backend."""
+    if old == new:
+        raise StateError(f"cannot rename campaign {old!r} to itself")
+    if not old_known:
+        raise StateError(f"campaign {old!r} is not in the state: nothing to rename")
+    if new_taken:
+        raise StateError(
+            f"campaign {new!r} already has records in the state; forget them first "
+            f"(`campaignctl state rm {new}`) or choose another name"
+        )
 
 
 def wait_for_lock(

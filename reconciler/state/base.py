@@ -11,6 +11,12 @@ against and is refused when it changed. ``lineage()`` is a random id fixed
 when the store is created, so a plan made against one store is not applied
 to another.
 
+A store is created only on purpose (``open_store(..., create=True)``, behind
+``campaignctl state init``). Opening without ``create`` a store that does not
+exist, is empty or has no lineage raises StateMissing and creates nothing: a
+lost state must never read as "nothing was ever sent". Opening an existing
+store does run pending schema migrations.
+
 Implementations: ``sqlite.py`` (default), ``postgres.py`` (shared),
 ``memory.py`` (tests). All must be safe to call from several threads at once
 (apply runs tasks in parallel) and all pass ``tests/state/test_conformance.py``.
@@ -25,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "RUN_STATES",
     "CallOutcome",
     "CampaignRecord",
     "ContactRecord",
@@ -59,9 +66,21 @@ class CampaignRecord:
     provider_type: str = ""
 
 
+RUN_STATES = ("", "running", "paused")  # the values TaskRecord.run_state may take
+
+
 @dataclass(frozen=True)
 class TaskRecord:
-    """A remote task campaignctl created or adopted for a campaign wave."""
+    """A remote task campaignctl created or adopted for a campaign wave.
+
+    ``settings`` is the campaign settings mapping the task was created with,
+    kept so a refusal can show what changed ("windows: [a] → [b]"); it is for
+    display only: the diff compares ``settings_fingerprint``, and ``settings``
+    takes no part in equality or hashing. ``run_state`` is what campaignctl
+    itself last did to the task: ``""`` (nothing recorded), ``"running"``
+    (started it) or ``"paused"`` (paused it); a task the platform shows
+    paused while this says ``"running"`` was paused outside campaignctl.
+    """
 
     campaign: str
     wave: int  # 1 = first task, 2.. = follow-up waves
@@ -72,8 +91,8 @@ class TaskRecord:
     started: bool = False  # campaignctl started it, or saw it started
     deleted: bool = False  # deleted / ended by campaignctl
     created_at: str = ""  # ISO 8601 UTC
-    settings: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)  # as created
-    run_state: str = ""  # what campaignctl last set: "" unknown, "running" or "paused"
+    settings: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    run_state: str = ""  # one of RUN_STATES
 
 
 @dataclass(frozen=True)
@@ -142,7 +161,8 @@ class StateStore(Protocol):
     def put_campaign(self, record: CampaignRecord) -> None: ...
 
     def put_task(self, record: TaskRecord) -> None:
-        """Insert or replace the record keyed by (campaign, task_id)."""
+        """Insert or replace the record keyed by (campaign, task_id); a
+        ``run_state`` outside RUN_STATES is a StateError."""
         ...
 
     def put_contacts(self, records: Sequence[ContactRecord]) -> None:
@@ -153,6 +173,12 @@ class StateStore(Protocol):
 
     def forget_campaign(self, campaign: str) -> None:
         """Drop the campaign, its tasks and contacts (journal entries stay)."""
+        ...
+
+    def rename_campaign(self, old: str, new: str) -> None:
+        """Move the campaign record, task records, contact records and journal
+        entries of ``old`` to ``new``, in one write. StateError when ``old``
+        has no campaign, task or contact record, or ``new`` has any."""
         ...
 
     def begin_call(
@@ -179,9 +205,12 @@ class StateStore(Protocol):
         bumps serial: taking it does not make a saved plan stale)."""
         ...
 
-    def force_unlock(self, lock_id: str) -> bool:
-        """Release the lock ``lock_id`` whoever holds it; False when that lock is
-        not the current one. On PostgreSQL a live holder's session is ended."""
+    def force_unlock(self, lock_id: str, *, force: bool = False) -> bool:
+        """Release the lock ``lock_id``; False when that lock is not the
+        recorded one. A dead holder's lock (or this handle's own) is released
+        as asked; a live holder's raises LockHeld naming it, unless ``force``:
+        then it is released anyway (on PostgreSQL the holder's session is
+        ended, so the hung run cannot write any more)."""
         ...
 
     def close(self) -> None: ...

@@ -16,13 +16,18 @@ from typing import Any
 
 from reconciler.errors import StateError
 from reconciler.state._common import (
+    NO_LINEAGE,
+    check_rename,
+    check_task,
     clean_text,
     contact_sort_key,
     dedupe_contacts,
     dump_json,
     load_json,
+    lock_held_error,
     new_lock_info,
     outcome_filter,
+    state_missing,
     utc_now,
     wait_for_lock,
 )
@@ -40,7 +45,11 @@ __all__ = ["MemoryBacking", "MemoryStore"]
 
 @dataclass
 class MemoryBacking:
-    """The data behind one or more MemoryStore handles (mutable, guarded by ``mutex``)."""
+    """The data behind one or more MemoryStore handles (mutable, guarded by ``mutex``).
+
+    A new backing is initialised (it has a lineage); ``lineage = ""`` stands
+    for a state whose lineage was lost.
+    """
 
     lineage: str = field(default_factory=lambda: str(uuid.uuid4()))
     serial: int = 0
@@ -53,12 +62,24 @@ class MemoryBacking:
     mutex: threading.RLock = field(default_factory=threading.RLock)
 
 
-class MemoryStore:
-    """StateStore kept in a :class:`MemoryBacking`; thread-safe."""
+WHERE = "the in-memory state"
 
-    def __init__(self, backing: MemoryBacking | None = None) -> None:
+
+class MemoryStore:
+    """StateStore kept in a :class:`MemoryBacking`; thread-safe.
+
+    Without ``backing`` the store is new and initialised. A backing without a
+    lineage raises StateMissing, unless ``create`` gives it a new one.
+    """
+
+    def __init__(self, backing: MemoryBacking | None = None, *, create: bool = False) -> None:
         self.backing = backing if backing is not None else MemoryBacking()
         self._closed = False
+        with self.backing.mutex:
+            if not self.backing.lineage:
+                if not create:
+                    raise state_missing(WHERE, WHERE, NO_LINEAGE)
+                self.backing.lineage = str(uuid.uuid4())
 
     def __repr__(self) -> str:
         return f"MemoryStore(lineage={self.backing.lineage!r})"
@@ -128,8 +149,10 @@ class MemoryStore:
 
     def put_task(self, record: TaskRecord) -> None:
         self._check_open()
+        check_task(record)
+        stored = replace(record, settings=load_json(dump_json(record.settings)))  # as a database gives it back
         with self.backing.mutex:
-            self.backing.tasks[(record.campaign, record.task_id)] = record
+            self.backing.tasks[(record.campaign, record.task_id)] = stored
             self._bump()
 
     def put_contacts(self, records: Sequence[ContactRecord]) -> None:
@@ -158,6 +181,32 @@ class MemoryStore:
             b.campaigns.pop(campaign, None)
             b.tasks = {k: v for k, v in b.tasks.items() if k[0] != campaign}
             b.contacts = {k: v for k, v in b.contacts.items() if k[0] != campaign}
+            self._bump()
+
+    def rename_campaign(self, old: str, new: str) -> None:
+        self._check_open()
+        with self.backing.mutex:
+            b = self.backing
+
+            def known(name: str) -> bool:
+                return (
+                    name in b.campaigns
+                    or any(k[0] == name for k in b.tasks)
+                    or any(k[0] == name for k in b.contacts)
+                )
+
+            check_rename(old, new, old_known=known(old), new_taken=known(new))
+            if old in b.campaigns:
+                b.campaigns[new] = replace(b.campaigns.pop(old), name=new)
+            b.tasks = {
+                ((new, k[1]) if k[0] == old else k): (replace(v, campaign=new) if k[0] == old else v)
+                for k, v in b.tasks.items()
+            }
+            b.contacts = {
+                ((new, k[1], k[2]) if k[0] == old else k): (replace(v, campaign=new) if k[0] == old else v)
+                for k, v in b.contacts.items()
+            }
+            b.journal = [replace(e, campaign=new) if e.campaign == old else e for e in b.journal]
             self._bump()
 
     def begin_call(
@@ -217,7 +266,7 @@ class MemoryStore:
                 self.backing.lock, self.backing.lock_owner = info, (self, token)
                 return True
 
-        wait_for_lock(attempt, self.current_lock, timeout, "the in-memory state")
+        wait_for_lock(attempt, self.current_lock, timeout, WHERE)
         try:
             yield info
         finally:
@@ -229,10 +278,16 @@ class MemoryStore:
         with self.backing.mutex:
             return self.backing.lock
 
-    def force_unlock(self, lock_id: str) -> bool:
+    def force_unlock(self, lock_id: str, *, force: bool = False) -> bool:
+        """Every holder of an in-memory lock is alive (a closed handle has let
+        go), so only this handle's own lock goes without ``force``."""
         with self.backing.mutex:
-            if self.backing.lock is None or self.backing.lock.id != lock_id:
+            held = self.backing.lock
+            if held is None or held.id != lock_id:
                 return False
+            owner = self.backing.lock_owner
+            if not force and not (isinstance(owner, tuple) and owner[0] is self):
+                raise lock_held_error(held, WHERE)
             self.backing.lock, self.backing.lock_owner = None, None
             return True
 

@@ -1,8 +1,11 @@
 """The shared state store: PostgreSQL through psycopg 3, for teams and CI runners.
 
 Tables live in their own schema (``campaignctl`` unless told otherwise),
-created and migrated on open under a transaction-level advisory lock so two
-runners opening a fresh database at once do not race. One connection per
+created only with ``create=True`` (``campaignctl state init``) and migrated on
+open, under a transaction-level advisory lock so two runners opening a fresh
+database at once do not race. Without ``create`` a missing schema, one
+without the tables, or one without a lineage raises StateMissing and nothing
+is created. One connection per
 store, in autocommit mode, guarded by a re-entrant lock; every write is one
 transaction that also bumps the serial row.
 
@@ -35,12 +38,20 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from reconciler.errors import StateError
 from reconciler.state._common import (
+    DOES_NOT_EXIST,
+    IS_EMPTY,
+    NO_LINEAGE,
+    NO_TABLES,
+    check_rename,
+    check_task,
     clean_text,
     contact_from_row,
     dedupe_contacts,
     dump_json,
+    lock_held_error,
     new_lock_info,
     outcome_filter,
+    state_missing,
     utc_now,
     wait_for_lock,
 )
@@ -126,6 +137,13 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         )
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE tasks ADD COLUMN settings jsonb NOT NULL DEFAULT '{}',
+            ADD COLUMN run_state text NOT NULL DEFAULT ''
+        """,
+    ),
 )
 
 _CONTACT_COLUMNS = "campaign, task_id, phone, fingerprint, wave, data_id, status"
@@ -174,7 +192,7 @@ def _lock_key(schema: str) -> int:
 class PostgresStore:
     """StateStore in PostgreSQL schema ``schema`` of the database at ``dsn``."""
 
-    def __init__(self, dsn: str, schema: str = "campaignctl") -> None:
+    def __init__(self, dsn: str, schema: str = "campaignctl", *, create: bool = False) -> None:
         if not _SCHEMA_NAME.match(schema):
             raise StateError(f"invalid PostgreSQL schema name {schema!r}: use lower-case letters, digits and _")
         self._dsn = dsn
@@ -189,7 +207,7 @@ class PostgresStore:
             self._conn = psycopg.connect(conninfo, autocommit=True)
         try:
             with self._guard("cannot prepare the schema"):
-                self._migrate()
+                self._migrate(create)
         except StateError:
             self._close_quietly()
             raise
@@ -204,6 +222,12 @@ class PostgresStore:
         host = params.get("host") or "localhost"
         port = params.get("port") or 5432
         return f"{host}:{port}/{params.get('dbname') or params.get('user') or ''} schema {schema}"
+
+    @property
+    def location(self) -> str:
+        """``PostgreSQL schema s at host:port/db``, as StateMissing names it."""
+        server, _, _ = self._where.rpartition(" schema ")
+        return f"PostgreSQL schema {self.schema}" + (f" at {server}" if server else "")
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._where!r})"
@@ -244,11 +268,40 @@ class PostgresStore:
                     conn.execute("UPDATE meta SET serial = serial + 1 WHERE one = 1")
             return value
 
-    def _migrate(self) -> None:
+    def _missing(self, conn: psycopg.Connection[Any]) -> str:
+        """What an initialised state has and this schema lacks ("" when nothing)."""
+        if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone() is None:
+            return DOES_NOT_EXIST
+        tables = {
+            r[0]
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = %s AND c.relkind IN ('r', 'p')",
+                (self.schema,),
+            )
+        }
+        if "schema_version" not in tables:
+            return NO_TABLES if tables else IS_EMPTY
+        name = sql.Identifier(self.schema)
+        if not _one(conn.execute(sql.SQL("SELECT COUNT(*) FROM {}.schema_version").format(name))):
+            return IS_EMPTY
+        if "meta" not in tables:
+            return NO_TABLES
+        row = conn.execute(sql.SQL("SELECT lineage FROM {}.meta WHERE one = 1").format(name)).fetchone()
+        return "" if row and row[0] else NO_LINEAGE
+
+    def _migrate(self, create: bool) -> None:
+        """Apply pending migrations; with ``create`` also make the schema, the
+        tables and a lineage where there are none. Without it nothing is
+        created: a state that is not initialised raises StateMissing."""
         conn = self._connection()
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key("migrate " + self.schema),))
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            missing = self._missing(conn)
+            if missing and not create:
+                raise state_missing(self.location, self.location, missing)
+            if create:
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
             conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(self.schema)))
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, applied_at text NOT NULL)"
@@ -267,9 +320,13 @@ class PostgresStore:
                 for statement in script.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                if version == 1:
-                    conn.execute("INSERT INTO meta (one, lineage, serial) VALUES (1, %s, 0)", (str(uuid.uuid4()),))
                 conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (%s, %s)", (version, utc_now()))
+            if create:
+                conn.execute(
+                    "INSERT INTO meta (one, lineage, serial) VALUES (1, %s, 0)"
+                    " ON CONFLICT (one) DO UPDATE SET lineage = excluded.lineage WHERE meta.lineage = ''",
+                    (str(uuid.uuid4()),),
+                )
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
 
     def _close_quietly(self) -> None:
@@ -296,8 +353,9 @@ class PostgresStore:
 
     def tasks(self, campaign: str | None = None) -> list[TaskRecord]:
         query = (
-            "SELECT campaign, wave, profile, task_id, remote_name, settings_fingerprint, started, deleted, created_at"
-            " FROM tasks WHERE (%(c)s::text IS NULL OR campaign = %(c)s) ORDER BY campaign, wave, task_id"
+            "SELECT campaign, wave, profile, task_id, remote_name, settings_fingerprint, started, deleted, created_at,"
+            " settings, run_state FROM tasks WHERE (%(c)s::text IS NULL OR campaign = %(c)s)"
+            " ORDER BY campaign, wave, task_id"
         )
         rows = self._read(lambda c: c.execute(query, {"c": campaign}).fetchall())
         return [
@@ -311,6 +369,8 @@ class PostgresStore:
                 started=r[6],
                 deleted=r[7],
                 created_at=r[8],
+                settings=r[9],
+                run_state=r[10],
             )
             for r in rows
         ]
@@ -362,13 +422,16 @@ class PostgresStore:
         )
 
     def put_task(self, r: TaskRecord) -> None:
+        check_task(r)
         self._write(
             lambda c: c.execute(
                 "INSERT INTO tasks (campaign, task_id, wave, profile, remote_name, settings_fingerprint,"
-                " started, deleted, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " started, deleted, created_at, settings, run_state)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"
                 " ON CONFLICT (campaign, task_id) DO UPDATE SET wave = excluded.wave, profile = excluded.profile,"
                 " remote_name = excluded.remote_name, settings_fingerprint = excluded.settings_fingerprint,"
-                " started = excluded.started, deleted = excluded.deleted, created_at = excluded.created_at",
+                " started = excluded.started, deleted = excluded.deleted, created_at = excluded.created_at,"
+                " settings = excluded.settings, run_state = excluded.run_state",
                 (
                     r.campaign,
                     r.task_id,
@@ -379,6 +442,8 @@ class PostgresStore:
                     r.started,
                     r.deleted,
                     r.created_at,
+                    dump_json(r.settings),
+                    r.run_state,
                 ),
             )
         )
@@ -438,6 +503,28 @@ class PostgresStore:
             c.execute("DELETE FROM campaigns WHERE name = %s", (campaign,))
 
         self._write(forget)
+
+    def rename_campaign(self, old: str, new: str) -> None:
+        def known(c: psycopg.Connection[Any], name: str) -> bool:
+            return bool(
+                _one(
+                    c.execute(
+                        "SELECT EXISTS (SELECT 1 FROM campaigns WHERE name = %(n)s)"
+                        " OR EXISTS (SELECT 1 FROM tasks WHERE campaign = %(n)s)"
+                        " OR EXISTS (SELECT 1 FROM contacts WHERE campaign = %(n)s)",
+                        {"n": name},
+                    )
+                )
+            )
+
+        def rename(c: psycopg.Connection[Any]) -> None:
+            check_rename(old, new, old_known=known(c, old), new_taken=known(c, new))
+            c.execute("UPDATE campaigns SET name = %s WHERE name = %s", (new, old))
+            c.execute("UPDATE tasks SET campaign = %s WHERE campaign = %s", (new, old))
+            c.execute("UPDATE contacts SET campaign = %s WHERE campaign = %s", (new, old))
+            c.execute("UPDATE journal SET campaign = %s WHERE campaign = %s", (new, old))
+
+        self._write(rename)
 
     # The journal calls run around every vendor call, so each is one
     # statement (one round trip, one implicit transaction) that also bumps
@@ -535,27 +622,34 @@ class PostgresStore:
 
         return self._read(read)
 
-    def force_unlock(self, lock_id: str) -> bool:
-        """Release ``lock_id``; a live holder's session is terminated (its
-        advisory lock goes with it, and the hung run cannot write any more)."""
+    def force_unlock(self, lock_id: str, *, force: bool = False) -> bool:
+        """Release ``lock_id``. A live holder's lock only with ``force``: its
+        session is terminated (its advisory lock goes with it, and the hung
+        run cannot write any more)."""
         with self._mutex:
             if self._held is not None and self._held.id == lock_id:
                 self._release(lock_id)
                 return True
             row = self._read(
-                lambda c: c.execute("SELECT lock_id, backend_pid FROM lock_holder WHERE one = 1").fetchone()
+                lambda c: c.execute(
+                    "SELECT lock_id, holder, operation, created_at, backend_pid FROM lock_holder WHERE one = 1"
+                ).fetchone()
             )
             if row is None or row[0] != lock_id:
                 return False
+            pid = row[4]
             holders = self._read(lambda c: [r[0] for r in c.execute(_HOLDER_BACKEND, self._key_parts())])
-            if row[1] in holders:
-                with self._guard(f"cannot end the session (backend {row[1]}) holding lock {lock_id}"):
-                    self._connection().execute("SELECT pg_terminate_backend(%s)", (row[1],))
+            if pid in holders:
+                if not force:
+                    info = LockInfo(id=row[0], holder=row[1], operation=row[2], created_at=row[3])
+                    raise lock_held_error(info, self._where, " (ending that process's database session)")
+                with self._guard(f"cannot end the session (backend {pid}) holding lock {lock_id}"):
+                    self._connection().execute("SELECT pg_terminate_backend(%s)", (pid,))
                 deadline = time.monotonic() + TERMINATE_WAIT
-                while row[1] in holders and time.monotonic() < deadline:
+                while pid in holders and time.monotonic() < deadline:
                     time.sleep(0.05)
                     holders = self._read(lambda c: [r[0] for r in c.execute(_HOLDER_BACKEND, self._key_parts())])
-                if row[1] in holders:
+                if pid in holders:
                     raise StateError(f"the session holding lock {lock_id} did not end within {TERMINATE_WAIT:.0f}s")
             self._write(lambda c: c.execute("DELETE FROM lock_holder WHERE lock_id = %s", (lock_id,)), bump=False)
             return True

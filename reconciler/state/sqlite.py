@@ -7,10 +7,16 @@ transaction that also bumps the serial. WAL mode lets another process (a
 because a journal intent must survive a crash of the machine, not only of the
 process.
 
+The file is created only with ``create=True`` (``campaignctl state init``):
+mode 0600, in directories made 0700 (SQLite gives its -wal and -shm files the
+database's mode). Without it, a missing, empty or lineage-less file raises
+StateMissing and is left exactly as it was.
+
 The apply lock is a row in ``lock`` naming the holder, plus a liveness file
-``<db>.lock-<id>`` that the holder keeps ``flock``-ed: when the holder process
-dies the kernel drops the flock, and the next run sees the row is stale and
-takes over. A row whose file is still locked belongs to a live process.
+``<db>.lock-<id>`` (0600) that the holder keeps ``flock``-ed: when the holder
+process dies the kernel drops the flock, and the next run sees the row is
+stale and takes over. A row whose file is still locked belongs to a live
+process.
 """
 
 from __future__ import annotations
@@ -20,20 +26,30 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from reconciler.errors import StateError
 from reconciler.state._common import (
+    DOES_NOT_EXIST,
+    IS_EMPTY,
+    NO_LINEAGE,
+    NO_TABLES,
+    check_rename,
+    check_task,
     clean_text,
     contact_from_row,
     dump_json,
     load_json,
+    lock_held_error,
     new_lock_info,
     outcome_filter,
+    state_missing,
     utc_now,
     wait_for_lock,
 )
@@ -110,38 +126,96 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE tasks ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE tasks ADD COLUMN run_state TEXT NOT NULL DEFAULT ''
+        """,
+    ),
 )
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 _CONTACT_COLUMNS = "campaign, task_id, phone, fingerprint, wave, data_id, status"
 _JOURNAL_COLUMNS = "id, campaign, profile, call, task_id, outcome, request, result, detail, started_at, finished_at"
 
 
 class SqliteStore:
-    """StateStore in one SQLite file (created with its parent directories)."""
+    """StateStore in one SQLite file; ``create`` makes it (and its directories)
+    when it is not there, otherwise a missing one raises StateMissing."""
 
-    def __init__(self, path: Path, busy_timeout: float = 30.0) -> None:
+    def __init__(self, path: Path, busy_timeout: float = 30.0, *, create: bool = False) -> None:
+        if "\x00" in os.fspath(path):
+            raise StateError(f"state database path {os.fspath(path)!r} contains a NUL byte")
         self.path = Path(path)
         self._mutex = threading.RLock()
         self._held: tuple[LockInfo, int, Path] | None = None  # lock, liveness fd, its file
         self._conn: sqlite3.Connection | None = None
+        if create:
+            self._make_file()
+        elif not self.path.exists():
+            raise state_missing(f"state database {self.path}", str(self.path), DOES_NOT_EXIST)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StateError(f"cannot create the state directory {self.path.parent}: {exc.strerror}") from exc
-        try:
+            # mode=rw never creates the file (it was made above when asked to)
+            uri = f"file:{quote(os.fspath(self.path))}?mode=rw"
             self._conn = sqlite3.connect(
-                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+                uri, timeout=busy_timeout, isolation_level=None, check_same_thread=False, uri=True
             )
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            self._conn.execute("PRAGMA journal_mode = WAL")
+            if not create:
+                self._check_initialised()  # reads only: a refused file is left as it was
+            self._use_wal(busy_timeout)
             self._conn.execute("PRAGMA synchronous = FULL")
-            self._migrate()
+            self._migrate(create)
         except sqlite3.Error as exc:
             self._close_quietly()
             raise self._error("cannot open", exc) from exc
         except StateError:
             self._close_quietly()
             raise
+
+    def _use_wal(self, busy_timeout: float) -> None:
+        """Switch to WAL. SQLite answers "database is locked" at once, without
+        its busy handler, while another connection switches the same new file,
+        so retry that until ``busy_timeout``."""
+        conn = self._connection()
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
+
+    def _make_file(self) -> None:
+        """The file (0600) and any missing directories above it (0700); an
+        existing file or directory keeps its mode."""
+        missing: list[Path] = []
+        parent = self.path.parent
+        while not parent.exists() and parent != parent.parent:
+            missing.append(parent)
+            parent = parent.parent
+        for directory in reversed(missing):
+            try:
+                directory.mkdir(mode=DIR_MODE)
+                os.chmod(directory, DIR_MODE)  # exactly, whatever the umask
+            except FileExistsError:
+                pass  # another opener made it first
+            except OSError as exc:
+                raise StateError(f"cannot create the state directory {directory}: {exc.strerror}") from exc
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        except FileExistsError:
+            return
+        except OSError as exc:
+            raise StateError(f"cannot create the state database {self.path}: {exc.strerror}") from exc
+        try:
+            os.fchmod(fd, FILE_MODE)
+        finally:
+            os.close(fd)
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
@@ -157,6 +231,8 @@ class SqliteStore:
         text = str(exc)
         if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
             text = "the file is not a SQLite database"
+        elif isinstance(exc, sqlite3.DatabaseError) and "malformed" in text:
+            text = f"the file is damaged (cut short or overwritten: {text}); restore it from a backup"
         return StateError(f"state database {self.path}: {doing}: {text}")
 
     def _connection(self) -> sqlite3.Connection:
@@ -190,10 +266,32 @@ class SqliteStore:
             except sqlite3.Error as exc:
                 raise self._error("write failed", exc) from exc
 
-    def _migrate(self) -> None:
+    def _missing(self, conn: sqlite3.Connection) -> str:
+        """What an initialised state has and this file lacks ("" when nothing)."""
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "schema_version" not in tables:
+            return NO_TABLES if tables else IS_EMPTY
+        if not conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0]:
+            return IS_EMPTY
+        if "meta" not in tables:
+            return NO_TABLES
+        row = conn.execute("SELECT value FROM meta WHERE key = 'lineage'").fetchone()
+        return "" if row and row[0] else NO_LINEAGE
+
+    def _check_initialised(self) -> None:
+        missing = self._missing(self._connection())
+        if missing:
+            raise state_missing(f"state database {self.path}", str(self.path), missing)
+
+    def _migrate(self, create: bool) -> None:
+        """Apply pending migrations; with ``create`` also make the tables and
+        a lineage where there are none. One immediate transaction, so openers
+        racing on a new file agree on one lineage."""
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if not create:  # checked again under the write lock
+                self._check_initialised()
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
             )
@@ -210,12 +308,14 @@ class SqliteStore:
                 for statement in script.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                if version == 1:
-                    conn.executemany(
-                        "INSERT INTO meta (key, value) VALUES (?, ?)",
-                        [("lineage", str(uuid.uuid4())), ("serial", "0")],
-                    )
                 conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (version, utc_now()))
+            if create:
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('lineage', ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE meta.value = ''",
+                    (str(uuid.uuid4()),),
+                )
+                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('serial', '0')")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -246,8 +346,8 @@ class SqliteStore:
 
     def tasks(self, campaign: str | None = None) -> list[TaskRecord]:
         sql = (
-            "SELECT campaign, wave, profile, task_id, remote_name, settings_fingerprint, started, deleted, created_at"
-            " FROM tasks WHERE (? IS NULL OR campaign = ?) ORDER BY campaign, wave, task_id"
+            "SELECT campaign, wave, profile, task_id, remote_name, settings_fingerprint, started, deleted, created_at,"
+            " settings, run_state FROM tasks WHERE (? IS NULL OR campaign = ?) ORDER BY campaign, wave, task_id"
         )
         rows = self._read(lambda c: c.execute(sql, (campaign, campaign)).fetchall())
         return [
@@ -261,6 +361,8 @@ class SqliteStore:
                 started=bool(r[6]),
                 deleted=bool(r[7]),
                 created_at=r[8],
+                settings=load_json(r[9]),
+                run_state=r[10],
             )
             for r in rows
         ]
@@ -312,13 +414,15 @@ class SqliteStore:
         )
 
     def put_task(self, r: TaskRecord) -> None:
+        check_task(r)
         self._write(
             lambda c: c.execute(
                 "INSERT INTO tasks (campaign, task_id, wave, profile, remote_name, settings_fingerprint,"
-                " started, deleted, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " started, deleted, created_at, settings, run_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (campaign, task_id) DO UPDATE SET wave = excluded.wave, profile = excluded.profile,"
                 " remote_name = excluded.remote_name, settings_fingerprint = excluded.settings_fingerprint,"
-                " started = excluded.started, deleted = excluded.deleted, created_at = excluded.created_at",
+                " started = excluded.started, deleted = excluded.deleted, created_at = excluded.created_at,"
+                " settings = excluded.settings, run_state = excluded.run_state",
                 (
                     r.campaign,
                     r.task_id,
@@ -329,6 +433,8 @@ class SqliteStore:
                     int(r.started),
                     int(r.deleted),
                     r.created_at,
+                    dump_json(r.settings),
+                    r.run_state,
                 ),
             )
         )
@@ -362,6 +468,25 @@ class SqliteStore:
                 c.execute(f"DELETE FROM {table} WHERE {column} = ?", (campaign,))
 
         self._write(forget)
+
+    def rename_campaign(self, old: str, new: str) -> None:
+        def known(c: sqlite3.Connection, name: str) -> bool:
+            return bool(
+                c.execute(
+                    "SELECT EXISTS (SELECT 1 FROM campaigns WHERE name = ?)"
+                    " OR EXISTS (SELECT 1 FROM tasks WHERE campaign = ?)"
+                    " OR EXISTS (SELECT 1 FROM contacts WHERE campaign = ?)",
+                    (name, name, name),
+                ).fetchone()[0]
+            )
+
+        def rename(c: sqlite3.Connection) -> None:
+            check_rename(old, new, old_known=known(c, old), new_taken=known(c, new))
+            for table, column in (("campaigns", "name"), ("tasks", "campaign"), ("contacts", "campaign"),
+                                  ("journal", "campaign")):
+                c.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
+
+        self._write(rename)
 
     def begin_call(
         self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any]
@@ -436,7 +561,7 @@ class SqliteStore:
                 return False
             # Free (or stale): take it. The flock is taken inside the
             # transaction, so nobody can see the row without a live file.
-            fd = os.open(file, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(file, os.O_RDWR | os.O_CREAT | os.O_TRUNC, FILE_MODE)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 os.write(fd, f"{info.holder} {info.operation} {info.created_at}\n".encode())
@@ -485,14 +610,20 @@ class SqliteStore:
                 return row
         return row if self._holder_alive(row.id) else None
 
-    def force_unlock(self, lock_id: str) -> bool:
+    def force_unlock(self, lock_id: str, *, force: bool = False) -> bool:
         with self._mutex:
             if self._held is not None and self._held[0].id == lock_id:
                 self._release(lock_id)
                 return True
 
         def remove(c: sqlite3.Connection) -> bool:
-            return c.execute("DELETE FROM lock WHERE lock_id = ?", (lock_id,)).rowcount > 0
+            current = self._lock_row(c)
+            if current is None or current.id != lock_id:
+                return False
+            if not force and self._holder_alive(lock_id):
+                raise lock_held_error(current, str(self.path))
+            c.execute("DELETE FROM lock WHERE lock_id = ?", (lock_id,))
+            return True
 
         removed = self._write(remove, bump=False)
         if removed:

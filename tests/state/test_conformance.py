@@ -7,13 +7,14 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pytest
 
-from reconciler.errors import LockTimeout, StateError
+from reconciler.errors import LockHeld, LockTimeout, StateError, StateMissing
 from reconciler.state.base import (
     CallOutcome,
     CampaignRecord,
@@ -23,9 +24,7 @@ from reconciler.state.base import (
     StateStore,
     TaskRecord,
 )
-
-if TYPE_CHECKING:
-    from tests.state.conftest import Backend
+from tests.state.conftest import V1_LINEAGE, V1_SERIAL, Backend
 
 
 def task(campaign: str, task_id: str, wave: int = 1, **kw: object) -> TaskRecord:
@@ -170,6 +169,195 @@ def test_forget_campaign_drops_records_but_keeps_the_journal(store: StateStore) 
     assert store.contacts("gone") == []
     assert len(store.contacts("kept")) == 2
     assert [e.campaign for e in store.journal()] == ["gone", "kept"]
+
+
+# --- initialisation ----------------------------------------------------------
+
+MISSING = {"missing": "does not exist", "empty": "is empty", "truncated": "is empty", "no-lineage": "has no lineage"}
+
+
+def assert_missing(backend: Backend, kind: str) -> None:
+    """Opening without create refuses, names the place and what is missing, and changes nothing there."""
+    before = backend.footprint()
+    with pytest.raises(StateMissing) as caught:
+        backend.open_existing()
+    err = caught.value
+    assert err.missing == MISSING[kind]
+    assert backend.location in err.location
+    assert err.location in str(err) and err.missing in str(err)
+    assert "campaignctl:campaignctl@" not in str(err) and "postgresql://" not in str(err)  # never the DSN
+    assert backend.footprint() == before
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "truncated", "no-lineage"])
+def test_an_uninitialised_state_is_missing_and_left_as_it_was(persistent_backend: Backend, kind: str) -> None:
+    persistent_backend.spoil(kind)
+    if kind == "missing":
+        assert persistent_backend.footprint() is None
+    assert_missing(persistent_backend, kind)
+    assert_missing(persistent_backend, kind)  # and a second refusal is the same
+
+
+def test_a_lineage_less_state_is_missing(backend: Backend) -> None:
+    backend.spoil("no-lineage")
+    assert_missing(backend, "no-lineage")
+
+
+def test_init_creates_a_lineage_and_later_opens_keep_it(backend: Backend) -> None:
+    created = backend.open()
+    lineage = created.lineage()
+    assert lineage and created.serial() == 0
+    created.put_campaign(CampaignRecord("c", "xf", "task"))
+    created.close()
+    existing = backend.open_existing()
+    assert (existing.lineage(), existing.serial()) == (lineage, 1)
+    assert existing.campaigns() == [CampaignRecord("c", "xf", "task")]
+    again = backend.open()  # init on an initialised state just opens it
+    assert (again.lineage(), again.serial()) == (lineage, 1)
+    assert again.campaigns() == [CampaignRecord("c", "xf", "task")]
+
+
+def test_init_gives_a_lineage_less_state_a_new_lineage_and_keeps_its_records(backend: Backend) -> None:
+    first = backend.open()
+    lineage = first.lineage()
+    first.put_task(task("c", "t1"))
+    first.close()
+    backend.spoil("no-lineage")
+    healed = backend.open()
+    assert healed.lineage() not in ("", lineage)
+    assert healed.tasks() == [task("c", "t1")]
+    assert backend.open_existing().lineage() == healed.lineage()
+
+
+def test_a_version_1_state_is_upgraded_on_open_keeping_its_data(persistent_backend: Backend) -> None:
+    persistent_backend.make_v1()
+    store = persistent_backend.open_existing()  # an upgrade is not a creation
+    assert cast_any(store).schema_version() == 2
+    assert (store.lineage(), store.serial()) == (V1_LINEAGE, V1_SERIAL)
+    assert store.campaigns() == [CampaignRecord("spring", "xf", "task", "xfyeta")]
+    [old] = store.tasks()
+    assert old == TaskRecord("spring", 1, "xf", "t1", "cc-spring", "s1", True, False, "2026-01-01T00:00:00Z")
+    assert (old.settings, old.run_state) == ({}, "")
+    assert store.contacts("spring") == [ContactRecord("spring", "13800000000", "fp0", "t1", 1, "d0")]
+    [entry] = store.journal()
+    assert (entry.call, entry.outcome, entry.request, entry.result) == (
+        "create", CallOutcome.OK, {"name": "cc-spring"}, {"task_id": "t1"}
+    )
+    store.put_task(dataclasses.replace(old, settings={"a": 1}, run_state="running"))
+    store.close()
+    again = persistent_backend.open_existing()
+    assert cast_any(again).schema_version() == 2
+    assert [(t.settings, t.run_state) for t in again.tasks()] == [({"a": 1}, "running")]
+    assert again.serial() == V1_SERIAL + 1
+
+
+def cast_any(value: object) -> Any:
+    return value
+
+
+# --- task settings and run state ----------------------------------------------
+
+
+def test_task_settings_and_run_state_round_trip(backend: Backend) -> None:
+    settings = {"windows": [["09:00", "12:00"]], "robot": "机器人", "retry": {"times": 2, "gap": 1.5}, "on": True}
+    writer = backend.open()
+    record = task("c", "t1", settings=settings, run_state="paused")
+    writer.put_task(record)
+    writer.put_task(task("c", "t2", wave=2))
+    writer.close()
+    reader = backend.open_existing()
+    first, second = reader.tasks("c")
+    assert first == record
+    assert (first.settings, first.run_state) == (settings, "paused")
+    assert (second.settings, second.run_state) == ({}, "")
+    reader.put_task(dataclasses.replace(record, settings={"windows": []}, run_state="running"))
+    updated = reader.tasks("c")[0]
+    assert (updated.settings, updated.run_state) == ({"windows": []}, "running")
+
+
+def test_task_settings_do_not_take_part_in_equality_or_hashing() -> None:
+    one, other = task("c", "t1", settings={"a": 1}), task("c", "t1", settings={"a": 2})
+    assert one == other and hash(one) == hash(other)
+    assert task("c", "t1", run_state="paused") != task("c", "t1", run_state="running")
+
+
+def test_an_unknown_run_state_is_refused(store: StateStore) -> None:
+    with pytest.raises(StateError, match="run state 'stopped'"):
+        store.put_task(task("c", "t1", run_state="stopped"))
+    assert (store.tasks(), store.serial()) == ([], 0)
+
+
+# --- rename ------------------------------------------------------------------
+
+
+def fill(store: StateStore, name: str) -> None:
+    store.put_campaign(CampaignRecord(name, "xf", "task", "xfyeta"))
+    store.put_task(task(name, f"{name}-1", settings={"n": 1}, run_state="running"))
+    store.put_task(task(name, f"{name}-2", wave=2))
+    store.put_contacts(contacts(name, f"{name}-1", 3))
+    store.put_contacts(contacts(name, f"{name}-2", 2, wave=2))
+    store.end_call(store.begin_call(name, "xf", "create", "", {"name": name}), CallOutcome.OK)
+
+
+def test_rename_moves_records_and_journal_in_one_write(backend: Backend) -> None:
+    store = backend.open()
+    fill(store, "old")
+    fill(store, "kept")
+    tasks_before, contacts_before = store.tasks("old"), store.contacts("old")
+    journal_before = store.journal("old")
+    serial = store.serial()
+
+    store.rename_campaign("old", "new")
+
+    assert store.serial() == serial + 1
+    seen = backend.open()
+    assert [c.name for c in seen.campaigns()] == ["kept", "new"]
+    assert seen.campaigns()[1] == CampaignRecord("new", "xf", "task", "xfyeta")
+    moved = seen.tasks("new")
+    assert moved == [dataclasses.replace(t, campaign="new") for t in tasks_before]
+    assert [(t.settings, t.run_state) for t in moved] == [(t.settings, t.run_state) for t in tasks_before]
+    assert seen.contacts("new") == [dataclasses.replace(c, campaign="new") for c in contacts_before]
+    assert seen.journal("new") == [dataclasses.replace(e, campaign="new") for e in journal_before]
+    assert (seen.tasks("old"), seen.contacts("old"), seen.journal("old")) == ([], [], [])
+    assert len(seen.tasks("kept")) == 2 and len(seen.contacts("kept")) == 5 and len(seen.journal("kept")) == 1
+
+
+def test_rename_of_a_campaign_known_only_by_its_tasks(store: StateStore) -> None:
+    store.put_task(task("old", "t1"))
+    store.rename_campaign("old", "new")
+    assert [t.campaign for t in store.tasks()] == ["new"]
+    assert store.campaigns() == []
+
+
+@pytest.mark.parametrize("taken_by", ["campaign", "task", "contact"])
+def test_rename_onto_a_name_with_records_is_refused(store: StateStore, taken_by: str) -> None:
+    fill(store, "old")
+    if taken_by == "campaign":
+        store.put_campaign(CampaignRecord("new", "yc", "direct"))
+    elif taken_by == "task":
+        store.put_task(task("new", "n1"))
+    else:
+        store.put_contacts([ContactRecord("new", "13900000000", "fp", "", 0)])
+    before = (store.serial(), store.campaigns(), store.tasks(), store.contacts("old"), store.contacts("new"))
+    with pytest.raises(StateError, match="'new' already has records"):
+        store.rename_campaign("old", "new")
+    assert (store.serial(), store.campaigns(), store.tasks(), store.contacts("old"), store.contacts("new")) == before
+
+
+def test_rename_of_an_unknown_campaign_or_onto_itself_is_refused(store: StateStore) -> None:
+    store.end_call(store.begin_call("ghost", "xf", "create", "", {}), CallOutcome.OK)  # journal only: forgotten
+    serial = store.serial()
+    with pytest.raises(StateError, match="'nobody' is not in the state"):
+        store.rename_campaign("nobody", "new")
+    with pytest.raises(StateError, match="'ghost' is not in the state"):
+        store.rename_campaign("ghost", "new")
+    assert store.serial() == serial
+    fill(store, "same")
+    serial = store.serial()
+    with pytest.raises(StateError, match="'same' to itself"):
+        store.rename_campaign("same", "same")
+    assert store.serial() == serial
+    assert [e.campaign for e in store.journal()] == ["ghost", "same"]
 
 
 # --- serial and lineage ---------------------------------------------------
@@ -395,8 +583,9 @@ def test_force_unlock(backend: Backend) -> None:
     manager = holder.lock("apply", 0)
     info = manager.__enter__()
     assert not admin.force_unlock("not-the-lock-id")
+    assert not admin.force_unlock("not-the-lock-id", force=True)
     assert admin.current_lock() == info
-    assert admin.force_unlock(info.id)
+    assert admin.force_unlock(info.id, force=True)
     assert admin.current_lock() is None
     assert not admin.force_unlock(info.id)
     with admin.lock("state rebuild", 0) as taken:
@@ -404,6 +593,30 @@ def test_force_unlock(backend: Backend) -> None:
         manager.__exit__(None, None, None)  # the old holder finishing must not drop the new lock
         assert admin.current_lock() == taken
     assert admin.current_lock() is None
+
+
+def assert_lock_held(caught: pytest.ExceptionInfo[LockHeld], info_id: str, holder: str, operation: str) -> None:
+    err = caught.value
+    message = str(err)
+    for part in (holder, f"{operation!r}", info_id, "--force"):
+        assert part in message
+    assert (err.lock_id, err.holder, err.operation) == (info_id, holder, operation)
+    assert err.since and err.since in message
+
+
+def test_unlock_of_a_live_holder_needs_force(backend: Backend) -> None:
+    holder, admin = backend.open(), backend.open()
+    with holder.lock("apply", 0) as info:
+        with pytest.raises(LockHeld) as caught:
+            admin.force_unlock(info.id)
+        assert_lock_held(caught, info.id, info.holder, "apply")
+        assert admin.current_lock() == info  # refused: nothing released
+        with pytest.raises(LockTimeout):
+            admin.lock("apply", 0).__enter__()
+        assert admin.force_unlock(info.id, force=True)
+        assert admin.current_lock() is None
+        with admin.lock("apply", 0) as taken:
+            assert backend.open().current_lock() == taken
 
 
 def test_force_unlock_of_own_lock(store: StateStore) -> None:
@@ -427,8 +640,9 @@ with store.lock("apply", 5) as info:
 """
 
 
-def test_lock_released_when_the_holding_process_dies(persistent_backend: Backend) -> None:
-    backend = persistent_backend
+@contextmanager
+def held_by_child(backend: Backend) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Another process holding the lock (killed with SIGKILL on the way out, if still there)."""
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD.format(open=backend.child_script)],
         stdout=subprocess.PIPE,
@@ -440,19 +654,59 @@ def test_lock_released_when_the_holding_process_dies(persistent_backend: Backend
         assert child.stdout is not None
         lock_id = child.stdout.readline().strip()
         assert lock_id, child.stderr.read() if child.stderr else ""
+        yield child, lock_id
+    finally:
+        kill(child)
+
+
+def kill(child: subprocess.Popen[str]) -> None:
+    """SIGKILL: no clean-up code runs in the child."""
+    child.kill()
+    child.wait(10)
+    for pipe in (child.stdout, child.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
+def test_lock_released_when_the_holding_process_dies(persistent_backend: Backend) -> None:
+    backend = persistent_backend
+    with held_by_child(backend) as (child, lock_id):
         store = backend.open()
         with pytest.raises(LockTimeout, match=f"pid {child.pid} for 'apply'.*{lock_id}"), store.lock("apply", 0):
             pytest.fail("lock granted while the child holds it")
-    finally:
-        child.kill()  # SIGKILL: no clean-up code runs in the child
-        child.wait(10)
-        for pipe in (child.stdout, child.stderr):
-            if pipe is not None:
-                pipe.close()
     with store.lock("apply", 20) as info:
         assert info.id != lock_id
         assert store.current_lock() == info
     assert store.current_lock() is None
+
+
+def test_unlock_of_a_live_holding_process_needs_force(persistent_backend: Backend) -> None:
+    backend = persistent_backend
+    with held_by_child(backend) as (child, lock_id):
+        admin = backend.open()
+        held = admin.current_lock()
+        assert held is not None and held.id == lock_id
+        with pytest.raises(LockHeld) as caught:
+            admin.force_unlock(lock_id)
+        assert_lock_held(caught, lock_id, held.holder, "apply")
+        assert f"pid {child.pid}" in str(caught.value)
+        assert admin.current_lock() == held
+        assert admin.force_unlock(lock_id, force=True)
+        assert admin.current_lock() is None
+        with admin.lock("apply", 0) as taken:
+            assert admin.current_lock() == taken
+
+
+def test_unlock_of_a_dead_holder_needs_no_force(persistent_backend: Backend) -> None:
+    backend = persistent_backend
+    with held_by_child(backend) as (child, lock_id):
+        kill(child)
+    admin = backend.open()
+    assert admin.force_unlock(lock_id)
+    assert not admin.force_unlock(lock_id)
+    assert admin.current_lock() is None
+    with admin.lock("apply", 0) as taken:
+        assert admin.current_lock() == taken
 
 
 # --- threads -------------------------------------------------------------------

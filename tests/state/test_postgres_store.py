@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from reconciler.errors import StateError
+from reconciler.errors import StateError, StateMissing
 from reconciler.state.base import CampaignRecord
 from reconciler.state.postgres import MIGRATIONS, PostgresStore, mask_dsn
 from tests.state.conftest import drop_schemas, new_schema, require_postgres
@@ -23,7 +23,7 @@ def schema(pg_dsn: str) -> Iterator[str]:
 
 
 def test_tables_live_in_their_own_schema(pg_dsn: str, schema: str) -> None:
-    with PostgresStore(pg_dsn, schema) as store:
+    with PostgresStore(pg_dsn, schema, create=True) as store:
         assert store.schema_version() == MIGRATIONS[-1][0]
     with psycopg.connect(pg_dsn) as conn:
         tables = {
@@ -36,7 +36,7 @@ def test_tables_live_in_their_own_schema(pg_dsn: str, schema: str) -> None:
 
 
 def test_a_newer_schema_is_refused(pg_dsn: str, schema: str) -> None:
-    PostgresStore(pg_dsn, schema).close()
+    PostgresStore(pg_dsn, schema, create=True).close()
     with psycopg.connect(pg_dsn) as conn:
         conn.execute(f"INSERT INTO {schema}.schema_version (version, applied_at) VALUES (999, 'later')")
     with pytest.raises(StateError, match="schema version 999, newer"):
@@ -51,7 +51,7 @@ def test_first_open_from_many_threads_at_once_creates_one_lineage(pg_dsn: str, s
     def open_one() -> None:
         try:
             barrier.wait(10)
-            with PostgresStore(pg_dsn, schema) as store:
+            with PostgresStore(pg_dsn, schema, create=True) as store:
                 lineages.append(store.lineage())
         except BaseException as exc:
             errors.append(exc)
@@ -66,11 +66,11 @@ def test_first_open_from_many_threads_at_once_creates_one_lineage(pg_dsn: str, s
 
 
 def test_force_unlock_ends_the_live_holders_session(pg_dsn: str, schema: str) -> None:
-    holder, admin = PostgresStore(pg_dsn, schema), PostgresStore(pg_dsn, schema)
+    holder, admin = PostgresStore(pg_dsn, schema, create=True), PostgresStore(pg_dsn, schema, create=True)
     try:
         manager = holder.lock("apply", 0)
         info = manager.__enter__()
-        assert admin.force_unlock(info.id)
+        assert admin.force_unlock(info.id, force=True)
         with pytest.raises(StateError):  # the hung run is fenced off: it cannot write any more
             holder.put_campaign(CampaignRecord("late", "xf", "task"))
         manager.__exit__(None, None, None)  # and finishing it is quiet
@@ -83,7 +83,7 @@ def test_force_unlock_ends_the_live_holders_session(pg_dsn: str, schema: str) ->
 
 
 def test_a_stale_holder_row_is_not_reported(pg_dsn: str, schema: str) -> None:
-    with PostgresStore(pg_dsn, schema) as store:
+    with PostgresStore(pg_dsn, schema, create=True) as store:
         with psycopg.connect(pg_dsn) as conn:
             conn.execute(
                 f"INSERT INTO {schema}.lock_holder (one, lock_id, holder, operation, created_at, backend_pid)"
@@ -92,6 +92,22 @@ def test_a_stale_holder_row_is_not_reported(pg_dsn: str, schema: str) -> None:
         assert store.current_lock() is None
         with store.lock("apply", 0) as info:
             assert store.current_lock() == info
+
+
+def test_a_schema_with_other_tables_only_is_missing_and_untouched(pg_dsn: str, schema: str) -> None:
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"CREATE TABLE {schema}.notes (text text)")
+    with pytest.raises(StateMissing) as caught:
+        PostgresStore(pg_dsn, schema)
+    err = caught.value
+    assert err.missing == "has no campaignctl tables"
+    assert str(err).startswith(f"PostgreSQL schema {schema} at 127.0.0.1:5432/campaignctl_test has no campaignctl")
+    with psycopg.connect(pg_dsn) as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
+        ).fetchall()
+    assert tables == [("notes",)]
 
 
 @pytest.mark.parametrize(

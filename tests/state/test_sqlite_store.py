@@ -5,12 +5,15 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import stat
 import threading
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from reconciler.errors import StateError
+from reconciler.errors import StateError, StateMissing
 from reconciler.state.base import CampaignRecord
 from reconciler.state.sqlite import MIGRATIONS, SqliteStore
 
@@ -21,7 +24,7 @@ def path(tmp_path: Path) -> Path:
 
 
 def test_wal_mode_and_schema_version(path: Path) -> None:
-    with SqliteStore(path) as store:
+    with SqliteStore(path, create=True) as store:
         assert store.schema_version() == MIGRATIONS[-1][0]
     conn = sqlite3.connect(path)
     try:
@@ -33,15 +36,15 @@ def test_wal_mode_and_schema_version(path: Path) -> None:
 
 
 def test_reopen_does_not_migrate_again(path: Path) -> None:
-    with SqliteStore(path) as store:
+    with SqliteStore(path, create=True) as store:
         store.put_campaign(CampaignRecord("c", "xf", "task"))
-    with SqliteStore(path) as store:
+    with SqliteStore(path, create=True) as store:
         assert store.campaigns() == [CampaignRecord("c", "xf", "task")]
         assert store.schema_version() == MIGRATIONS[-1][0]
 
 
 def test_a_newer_schema_is_refused(path: Path) -> None:
-    SqliteStore(path).close()
+    SqliteStore(path, create=True).close()
     conn = sqlite3.connect(path)
     conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (999, 'later')")
     conn.commit()
@@ -50,7 +53,9 @@ def test_a_newer_schema_is_refused(path: Path) -> None:
         SqliteStore(path)
 
 
-def test_first_open_from_many_threads_at_once_creates_one_lineage(path: Path) -> None:
+@pytest.mark.parametrize("round_", range(25))  # a lost race showed up in about one round in twenty
+def test_first_open_from_many_threads_at_once_creates_one_lineage(tmp_path: Path, round_: int) -> None:
+    path = tmp_path / f"state{round_}.db"
     lineages: list[str] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(6)
@@ -58,7 +63,7 @@ def test_first_open_from_many_threads_at_once_creates_one_lineage(path: Path) ->
     def open_one() -> None:
         try:
             barrier.wait(10)
-            with SqliteStore(path) as store:
+            with SqliteStore(path, create=True) as store:
                 lineages.append(store.lineage())
         except BaseException as exc:
             errors.append(exc)
@@ -73,7 +78,7 @@ def test_first_open_from_many_threads_at_once_creates_one_lineage(path: Path) ->
 
 
 def test_closed_store_raises_state_error(path: Path) -> None:
-    store = SqliteStore(path)
+    store = SqliteStore(path, create=True)
     store.close()
     store.close()  # idempotent
     with pytest.raises(StateError, match="closed"):
@@ -81,7 +86,7 @@ def test_closed_store_raises_state_error(path: Path) -> None:
 
 
 def test_lock_keeps_a_liveness_file_only_while_held(path: Path) -> None:
-    with SqliteStore(path) as store:
+    with SqliteStore(path, create=True) as store:
         with store.lock("apply", 0) as info:
             live = path.with_name(f"state.db.lock-{info.id}")
             assert live.is_file()
@@ -91,7 +96,7 @@ def test_lock_keeps_a_liveness_file_only_while_held(path: Path) -> None:
 
 
 def test_a_stale_lock_row_is_taken_over_and_its_file_removed(path: Path) -> None:
-    SqliteStore(path).close()
+    SqliteStore(path, create=True).close()
     stale_file = path.with_name("state.db.lock-dead-run")
     stale_file.write_text("bob@ci pid 1 apply")  # the process that flock-ed it is gone
     conn = sqlite3.connect(path)
@@ -101,7 +106,7 @@ def test_a_stale_lock_row_is_taken_over_and_its_file_removed(path: Path) -> None
     )
     conn.commit()
     conn.close()
-    with SqliteStore(path) as store:
+    with SqliteStore(path, create=True) as store:
         assert store.current_lock() is None
         assert not stale_file.exists()
         with store.lock("apply", 0) as info:
@@ -109,7 +114,7 @@ def test_a_stale_lock_row_is_taken_over_and_its_file_removed(path: Path) -> None
 
 
 def test_a_row_whose_file_is_flocked_elsewhere_is_live(path: Path) -> None:
-    SqliteStore(path).close()
+    SqliteStore(path, create=True).close()
     live_file = path.with_name("state.db.lock-other-run")
     fd = os.open(live_file, os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)
@@ -121,10 +126,112 @@ def test_a_row_whose_file_is_flocked_elsewhere_is_live(path: Path) -> None:
         )
         conn.commit()
         conn.close()
-        with SqliteStore(path) as store:
+        with SqliteStore(path, create=True) as store:
             assert store.current_lock() is not None
             with pytest.raises(StateError, match="ann@box pid 7 for 'import'"), store.lock("apply", 0):
                 pytest.fail("granted a lock held by a live process")
             assert live_file.exists()
     finally:
         os.close(fd)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """umask 0, so any mode a test sees was chosen by the store, not by the umask."""
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_created_file_is_0600_and_created_directories_0700(tmp_path: Path) -> None:
+    os.chmod(tmp_path, 0o755)
+    path = tmp_path / "a" / "b" / "state.db"
+    with SqliteStore(path, create=True) as store:
+        store.put_campaign(CampaignRecord("c", "xf", "task"))
+        with store.lock("apply", 0) as info:
+            assert mode(path.with_name(f"state.db.lock-{info.id}")) == 0o600
+        sidecars = sorted(p.name for p in path.parent.iterdir() if p.name != "state.db")
+        assert sidecars == ["state.db-shm", "state.db-wal"]
+        assert {mode(path.with_name(name)) for name in sidecars} == {0o600}
+    assert mode(path) == 0o600
+    assert (mode(tmp_path / "a"), mode(tmp_path / "a" / "b")) == (0o700, 0o700)
+    assert mode(tmp_path) == 0o755  # a directory that was there already is left alone
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_an_existing_file_keeps_its_mode(path: Path) -> None:
+    SqliteStore(path, create=True).close()
+    os.chmod(path, 0o640)
+    SqliteStore(path).close()
+    SqliteStore(path, create=True).close()
+    assert mode(path) == 0o640
+
+
+@pytest.mark.parametrize("create", [False, True])
+def test_a_path_with_a_nul_byte_is_a_state_error(tmp_path: Path, create: bool) -> None:
+    with pytest.raises(StateError, match="NUL") as caught:
+        SqliteStore(tmp_path / "sta\x00te.db", create=create)
+    assert not isinstance(caught.value, StateMissing)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_create_a_missing_directory_is_not_made(tmp_path: Path) -> None:
+    with pytest.raises(StateMissing, match="does not exist") as caught:
+        SqliteStore(tmp_path / "no" / "such" / "state.db")
+    assert caught.value.location == str(tmp_path / "no" / "such" / "state.db")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("setup", "missing"),
+    [
+        ("touch", "is empty"),
+        ("no tables", "is empty"),
+        ("foreign tables", "has no campaignctl tables"),
+        ("no version rows", "is empty"),
+    ],
+)
+def test_uninitialised_files_are_missing_and_untouched(path: Path, setup: str, missing: str) -> None:
+    if setup == "touch":
+        path.write_bytes(b"")
+    else:
+        with closing(sqlite3.connect(path)) as conn, conn:
+            if setup == "no tables":
+                conn.execute("PRAGMA user_version = 7")  # writes the header, creates no table
+            elif setup == "foreign tables":
+                conn.execute("CREATE TABLE notes (text TEXT)")
+            else:
+                conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+    before = path.read_bytes()
+    with pytest.raises(StateMissing) as caught:
+        SqliteStore(path)
+    assert caught.value.missing == missing
+    assert str(caught.value).startswith(f"state database {path} {missing}")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["state.db"]
+
+
+def test_a_file_cut_short_is_damaged_not_missing(path: Path) -> None:
+    with SqliteStore(path, create=True) as store:
+        store.put_contacts([])
+        store.put_campaign(CampaignRecord("c" * 5000, "xf", "task"))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    for create in (False, True):
+        with pytest.raises(StateError, match=r"state\.db.*damaged") as caught:
+            SqliteStore(path, create=create)
+        assert not isinstance(caught.value, StateMissing)
+
+
+def test_create_does_not_overwrite_a_file_that_is_not_a_database(path: Path) -> None:
+    path.write_bytes(b"precious notes" * 100)
+    with pytest.raises(StateError, match="not a SQLite database"):
+        SqliteStore(path, create=True)
+    assert path.read_bytes() == b"precious notes" * 100
