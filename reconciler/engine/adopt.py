@@ -69,7 +69,8 @@ def adopt_task(store: StateStore, provider: Provider, c: DesiredCampaign, task: 
     notes: list[str] = []
     wave = _wave(provider, c, task, notes)
     store.put_campaign(CampaignRecord(c.name, c.provider, c.mode, c.provider_type))
-    already = {r.phone for r in store.contacts(c.name) if r.task_id and r.status is ContactStatus.SENT}
+    live_ids = {t.task_id for t in store.tasks(c.name) if not t.deleted}
+    already = {r.phone for r in store.contacts(c.name) if r.task_id in live_ids and r.status is ContactStatus.SENT}
     rows = [r for r in c.contacts.rows if r.phone not in already]
     count = _count(provider, task)
     fingerprint, settings = c.settings_fingerprint(), c.settings()

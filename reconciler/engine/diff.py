@@ -573,8 +573,13 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
         if o.task_id in known_ids or o.deleted or o.phase is Phase.ABSENT:
             continue
         wave = wave_of(o.name, base)
-        if wave is not None:
-            strangers.setdefault(wave, []).append(o)
+        if wave is None:
+            continue
+        if o.phase is Phase.FINISHED:  # it can dial nobody any more: history the state does not hold
+            ctx.notes.append(f"{c.name}: task {o.name} ({o.task_id}) has finished and is not in the state; left "
+                             "alone")
+            continue
+        strangers.setdefault(wave, []).append(o)
     blocked = False
     for wave, found in sorted(strangers.items()):
         # The one to keep first: started ones (they may have dialed), then the oldest.
@@ -595,13 +600,11 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
             live_by_wave[wave] = keeper
         if keeper is None:
             ids = ", ".join(o.task_id for o in found)
-            ctx.error(
-                c.name,
-                f"task {found[0].name} ({ids}) exists on profile {c.provider!r} but not in the state; adopt it "
-                f"with `campaignctl import {c.name} {found[0].task_id} DIR` or rebuild the state with "
-                "`campaignctl state rebuild DIR`",
-                c,
-            )
+            how = (f"adopt it with `campaignctl import {c.name} {found[0].task_id} --dir DIR` or rebuild the state "
+                   "with `campaignctl state rebuild --dir DIR`" if ctx.recorded.initialized else
+                   "`campaignctl state rebuild --dir DIR` adopts it")
+            ctx.error(c.name, f"task {found[0].name} ({ids}) exists on profile {c.provider!r} but not in the "
+                              f"state; {how}", c)
             blocked = True
             continue
         for o in found:

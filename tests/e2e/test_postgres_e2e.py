@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from reconciler.state.postgres import PostgresStore
-from tests.e2e.conftest import campaigns, phones, project, run_cli, write_csv, xf_calls, xf_direct, xf_task
+from tests.e2e.conftest import campaigns, init_state, phones, project, run_cli, write_csv, xf_calls, xf_direct, xf_task
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def fresh_db(pg_dsn: str) -> Iterator[str]:
 def test_apply_with_postgres_state_and_lock(tmp_path: Path, xfyeta: Any, fresh_db: str,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAMPAIGNCTL_STATE_DSN", fresh_db)
-    d = project(tmp_path, xf_url=xfyeta.base_url)
+    d = project(tmp_path, xf_url=xfyeta.base_url, init=False)
     text = (d / "campaignctl.yaml").read_text(encoding="utf-8")
     head, _, _ = text.partition("state:\n")
     (d / "campaignctl.yaml").write_text(head + "state:\n  backend: postgres\n  dsn_env: CAMPAIGNCTL_STATE_DSN\n",
@@ -37,6 +37,9 @@ def test_apply_with_postgres_state_and_lock(tmp_path: Path, xfyeta: Any, fresh_d
     write_csv(d / "contacts/a.csv", phones(60))
     write_csv(d / "contacts/b.csv", phones(3, 9000))
     campaigns(d, xf_task("spring", "../contacts/a.csv"), xf_direct("survey", "../contacts/b.csv"))
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 1  # no state yet: nothing sent
+    assert xf_calls(xfyeta)["task/create"] == 0
+    init_state(d)
 
     res = run_cli("apply", str(d), "--auto-approve")
     assert res.exit_code == 0, res.output

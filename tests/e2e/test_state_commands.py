@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from reconciler.commands import session as session_mod
-from tests.e2e.conftest import campaigns, phones, project, run_cli, write_csv, xf_calls, xf_direct, xf_task
+from tests.e2e.conftest import campaigns, init_state, phones, project, run_cli, write_csv, xf_calls, xf_direct, xf_task
 
 
 def setup_dir(tmp_path: Path, emu: Any) -> Path:
@@ -39,7 +39,8 @@ def test_rebuild_after_state_loss_never_redials(tmp_path: Path, xfyeta: Any) -> 
     for f in tmp_path.glob("state.db*"):
         f.unlink()
     lost = run_cli("plan", str(d))
-    assert lost.exit_code == 1 and "campaignctl import spring" in lost.output  # never a duplicate task
+    assert lost.exit_code == 1 and "state is missing" in lost.output  # never a duplicate task
+    assert "campaignctl import" not in lost.output and "state rebuild" in lost.output
     rebuilt = run_cli("state", "rebuild", "--dir", str(d))
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "adopted task" in rebuilt.stdout and "recorded as unknown" in rebuilt.stdout
@@ -56,6 +57,9 @@ def test_import_adopts_a_task_and_refuses_twice(tmp_path: Path, xfyeta: Any) -> 
     task_id = next(t["task_id"] for t in xfyeta.state()["tasks"] if t["task_name"] == "gitops-spring")
     for f in tmp_path.glob("state.db*"):
         f.unlink()
+    lost = run_cli("import", "spring", task_id, "--dir", str(d))
+    assert lost.exit_code == 1 and "does not exist" in lost.stderr  # import never creates a state
+    init_state(d)
     res = run_cli("import", "spring", task_id, "--dir", str(d))
     assert res.exit_code == 0 and f"adopted task {task_id}" in res.stdout, res.output
     again = run_cli("import", "spring", task_id, "--dir", str(d))
