@@ -37,77 +37,11 @@ from urllib.parse import quote
 from reconciler.errors import StateError
 from reconciler.state._common import DOES_NOT_EXIST, state_missing
 from reconciler.state.base import LockInfo
+from reconciler.state.migrations import SQLITE as MIGRATIONS
 from reconciler.state.sql import CONTACT_COLUMNS, LockRow, SqlStore
 
 __all__ = ["MIGRATIONS", "SqliteStore"]
 
-# Each migration is applied once, in order, inside one transaction; never edit
-# a released one, append a new one.
-MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (
-        1,
-        """
-        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-        CREATE TABLE campaigns (
-            name TEXT PRIMARY KEY,
-            profile TEXT NOT NULL,
-            mode TEXT NOT NULL,
-            provider_type TEXT NOT NULL DEFAULT ''
-        ) WITHOUT ROWID;
-        CREATE TABLE tasks (
-            campaign TEXT NOT NULL,
-            task_id TEXT NOT NULL,
-            wave INTEGER NOT NULL,
-            profile TEXT NOT NULL,
-            remote_name TEXT NOT NULL,
-            settings_fingerprint TEXT NOT NULL,
-            started INTEGER NOT NULL DEFAULT 0,
-            deleted INTEGER NOT NULL DEFAULT 0,
-            created_at TEXT NOT NULL DEFAULT '',
-            PRIMARY KEY (campaign, task_id)
-        ) WITHOUT ROWID;
-        CREATE TABLE contacts (
-            campaign TEXT NOT NULL,
-            task_id TEXT NOT NULL,
-            phone TEXT NOT NULL,
-            fingerprint TEXT NOT NULL,
-            wave INTEGER NOT NULL DEFAULT 0,
-            data_id TEXT,
-            status TEXT NOT NULL,
-            PRIMARY KEY (campaign, task_id, phone)
-        ) WITHOUT ROWID;
-        CREATE TABLE journal (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            campaign TEXT NOT NULL,
-            profile TEXT NOT NULL,
-            call TEXT NOT NULL,
-            task_id TEXT NOT NULL,
-            outcome TEXT NOT NULL,
-            request TEXT NOT NULL DEFAULT '{}',
-            result TEXT NOT NULL DEFAULT '{}',
-            detail TEXT NOT NULL DEFAULT '',
-            started_at TEXT NOT NULL DEFAULT '',
-            finished_at TEXT NOT NULL DEFAULT ''
-        );
-        CREATE INDEX journal_campaign ON journal (campaign, id);
-        CREATE INDEX journal_outcome ON journal (outcome, id);
-        CREATE TABLE lock (
-            one INTEGER PRIMARY KEY CHECK (one = 1),
-            lock_id TEXT NOT NULL,
-            holder TEXT NOT NULL,
-            operation TEXT NOT NULL,
-            created_at TEXT NOT NULL
-        );
-        """,
-    ),
-    (
-        2,
-        """
-        ALTER TABLE tasks ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
-        ALTER TABLE tasks ADD COLUMN run_state TEXT NOT NULL DEFAULT ''
-        """,
-    ),
-)
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 
