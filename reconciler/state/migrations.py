@@ -1,0 +1,153 @@
+"""The schema of the SQL state stores, as migrations, one list per dialect.
+
+Both lists sit side by side so a change is written for both at once: version
+N means the same tables and columns on SQLite and on PostgreSQL. Each
+migration is applied once, in order, inside the transaction that opens the
+store (``sql.SqlStore._migrate``); never edit a released one, append a new
+one to both lists. The lineage and serial rows are not part of a migration:
+a store gets them when it is created (``create=True``), and an upgrade never
+creates a store.
+"""
+
+from __future__ import annotations
+
+__all__ = ["POSTGRES", "SQLITE"]
+
+SQLITE: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+        CREATE TABLE campaigns (
+            name TEXT PRIMARY KEY,
+            profile TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            provider_type TEXT NOT NULL DEFAULT ''
+        ) WITHOUT ROWID;
+        CREATE TABLE tasks (
+            campaign TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            wave INTEGER NOT NULL,
+            profile TEXT NOT NULL,
+            remote_name TEXT NOT NULL,
+            settings_fingerprint TEXT NOT NULL,
+            started INTEGER NOT NULL DEFAULT 0,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (campaign, task_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE contacts (
+            campaign TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            wave INTEGER NOT NULL DEFAULT 0,
+            data_id TEXT,
+            status TEXT NOT NULL,
+            PRIMARY KEY (campaign, task_id, phone)
+        ) WITHOUT ROWID;
+        CREATE TABLE journal (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            campaign TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            call TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            request TEXT NOT NULL DEFAULT '{}',
+            result TEXT NOT NULL DEFAULT '{}',
+            detail TEXT NOT NULL DEFAULT '',
+            started_at TEXT NOT NULL DEFAULT '',
+            finished_at TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX journal_campaign ON journal (campaign, id);
+        CREATE INDEX journal_outcome ON journal (outcome, id);
+        CREATE TABLE lock (
+            one INTEGER PRIMARY KEY CHECK (one = 1),
+            lock_id TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """,
+    ),
+    (
+        2,
+        """
+        ALTER TABLE tasks ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE tasks ADD COLUMN run_state TEXT NOT NULL DEFAULT ''
+        """,
+    ),
+)
+
+
+# Key columns use the "C" collation so ordering matches SQLite's.
+POSTGRES: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+        CREATE TABLE meta (
+            one integer PRIMARY KEY CHECK (one = 1),
+            lineage text NOT NULL,
+            serial bigint NOT NULL
+        );
+        CREATE TABLE campaigns (
+            name text COLLATE "C" PRIMARY KEY,
+            profile text NOT NULL,
+            mode text NOT NULL,
+            provider_type text NOT NULL DEFAULT ''
+        );
+        CREATE TABLE tasks (
+            campaign text COLLATE "C" NOT NULL,
+            task_id text COLLATE "C" NOT NULL,
+            wave integer NOT NULL,
+            profile text NOT NULL,
+            remote_name text NOT NULL,
+            settings_fingerprint text NOT NULL,
+            started boolean NOT NULL DEFAULT false,
+            deleted boolean NOT NULL DEFAULT false,
+            created_at text NOT NULL DEFAULT '',
+            PRIMARY KEY (campaign, task_id)
+        );
+        CREATE TABLE contacts (
+            campaign text COLLATE "C" NOT NULL,
+            task_id text COLLATE "C" NOT NULL,
+            phone text COLLATE "C" NOT NULL,
+            fingerprint text NOT NULL,
+            wave integer NOT NULL DEFAULT 0,
+            data_id text,
+            status text NOT NULL,
+            PRIMARY KEY (campaign, task_id, phone)
+        );
+        CREATE TABLE journal (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            campaign text NOT NULL,
+            profile text NOT NULL,
+            call text NOT NULL,
+            task_id text NOT NULL,
+            outcome text NOT NULL,
+            request jsonb NOT NULL DEFAULT '{}',
+            result jsonb NOT NULL DEFAULT '{}',
+            detail text NOT NULL DEFAULT '',
+            started_at text NOT NULL DEFAULT '',
+            finished_at text NOT NULL DEFAULT ''
+        );
+        CREATE INDEX journal_campaign ON journal (campaign, id);
+        CREATE INDEX journal_outcome ON journal (outcome, id);
+        CREATE TABLE lock_holder (
+            one integer PRIMARY KEY CHECK (one = 1),
+            lock_id text NOT NULL,
+            holder text NOT NULL,
+            operation text NOT NULL,
+            created_at text NOT NULL,
+            backend_pid integer NOT NULL
+        )
+        """,
+    ),
+    (
+        2,
+        """
+        ALTER TABLE tasks ADD COLUMN settings jsonb NOT NULL DEFAULT '{}',
+            ADD COLUMN run_state text NOT NULL DEFAULT ''
+        """,
+    ),
+)

@@ -1,0 +1,591 @@
+"""The SQL store core: one StateStore over one database connection, shared by
+``sqlite.py`` and ``postgres.py``.
+
+Everything the two backends do alike lives here, once: every query (written
+with ``?`` placeholders), the check that a store is initialised, the
+migration loop, the write transaction with its serial bump, rename and
+forget, the journal, and the shape of the apply lock (take, release, report,
+force). A backend supplies only what its database spells or does
+differently:
+
+- ``PARAM``: its placeholder, ``?`` or ``%s``;
+- its meta table: ``LINEAGE_SQL``, ``SERIAL_SQL``, ``BUMP_SQL``, ``_init_meta``;
+- what is there: ``_container_exists`` (the schema), ``_tables``,
+  ``_create_container``;
+- ``_guard`` (driver errors into StateError), ``_transaction`` and
+  ``_migration_transaction``, ``_is_closed``;
+- ``_bumping``: a write that bumps the serial in the same statement, for one
+  round trip per journal call (None: a transaction does it);
+- ``_insert_id``: the id of the row an INSERT made;
+- ``_write_contacts``: the bulk upsert (``executemany``; ``COPY`` on PostgreSQL);
+- the lock itself: ``LOCK_TABLE``, ``LOCK_ROW_SQL``, ``_take_lock``,
+  ``_drop_lock``, ``_holder_alive``, ``_end_holder``.
+
+One connection per store, guarded by a re-entrant lock so apply's worker
+threads can share it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+from reconciler.errors import StateError
+from reconciler.state._common import (
+    DOES_NOT_EXIST,
+    IS_EMPTY,
+    NO_LINEAGE,
+    NO_TABLES,
+    check_rename,
+    check_task,
+    clean_text,
+    contact_from_row,
+    dump_json,
+    load_json,
+    lock_held_error,
+    new_lock_info,
+    outcome_filter,
+    state_missing,
+    utc_now,
+    wait_for_lock,
+)
+from reconciler.state.base import (
+    CallOutcome,
+    CampaignRecord,
+    ContactRecord,
+    ContactStatus,
+    JournalEntry,
+    LockInfo,
+    TaskRecord,
+)
+
+__all__ = ["Connection", "Cursor", "LockRow", "SqlStore"]
+
+T = TypeVar("T")
+
+CONTACT_COLUMNS = "campaign, task_id, phone, fingerprint, wave, data_id, status"
+TASK_COLUMNS = (
+    "campaign, wave, profile, task_id, remote_name, settings_fingerprint, started, deleted, created_at,"
+    " settings, run_state"
+)
+JOURNAL_COLUMNS = "id, campaign, profile, call, task_id, outcome, request, result, detail, started_at, finished_at"
+DELETE_CHUNK = 500  # phones per DELETE: well under SQLite's oldest limit of 999 parameters
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    """What the core needs of a driver connection (sqlite3 and psycopg both fit)."""
+
+    def execute(self, sql: str, params: Any = ..., /) -> Cursor: ...
+
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Connection)
+
+
+@dataclass(frozen=True)
+class LockRow:
+    """The recorded lock; ``backend`` is the PostgreSQL session holding it (None on SQLite)."""
+
+    info: LockInfo
+    backend: int | None = None
+
+
+def marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def json_value(value: Any) -> dict[str, Any]:
+    """A JSON column as read: PostgreSQL's jsonb comes back decoded, SQLite's text does not."""
+    return value if isinstance(value, dict) else load_json(value)
+
+
+def task_from_row(r: Sequence[Any]) -> TaskRecord:
+    return TaskRecord(
+        campaign=r[0],
+        wave=r[1],
+        profile=r[2],
+        task_id=r[3],
+        remote_name=r[4],
+        settings_fingerprint=r[5],
+        started=bool(r[6]),
+        deleted=bool(r[7]),
+        created_at=r[8],
+        settings=json_value(r[9]),
+        run_state=r[10],
+    )
+
+
+def journal_from_row(r: Sequence[Any]) -> JournalEntry:
+    return JournalEntry(
+        id=r[0],
+        campaign=r[1],
+        profile=r[2],
+        call=r[3],
+        task_id=r[4],
+        outcome=CallOutcome(r[5]),
+        request=json_value(r[6]),
+        result=json_value(r[7]),
+        detail=r[8],
+        started_at=r[9],
+        finished_at=r[10],
+    )
+
+
+class SqlStore(ABC, Generic[C]):
+    """StateStore over one connection of type ``C``; the subclass opens it,
+    then calls ``_migrate``.
+
+    ``label`` starts error messages (``state database PATH``); ``where``
+    names the store in lock messages; ``location`` and ``described`` are what
+    StateMissing names.
+    """
+
+    PARAM = "?"
+    MIGRATIONS: tuple[tuple[int, str], ...] = ()
+    LINEAGE_SQL = ""
+    SERIAL_SQL = ""
+    BUMP_SQL = ""
+    LOCK_TABLE = ""
+    LOCK_ROW_SQL = ""  # lock_id, holder, operation, created_at[, the holding session]
+    FORCE_NOTE = ""  # what ``--force`` does besides releasing, for the LockHeld message
+
+    def __init__(self, *, label: str, where: str, location: str, described: str) -> None:
+        self._label = label
+        self._where = where
+        self._location = location
+        self._described = described
+        self._mutex = threading.RLock()
+        self._held: LockInfo | None = None
+        self._conn: C | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- what a backend supplies ----------------------------------------------
+    @abstractmethod
+    def _guard(self, doing: str) -> AbstractContextManager[None]:
+        """Turn the driver's errors into StateError (``doing``: "read failed", ...)."""
+
+    @abstractmethod
+    def _transaction(self, conn: C) -> AbstractContextManager[None]:
+        """One write transaction: committed on success, rolled back on any exception."""
+
+    def _migration_transaction(self, conn: C) -> AbstractContextManager[None]:
+        """The transaction that checks, creates and migrates; serialises openers."""
+        return self._transaction(conn)
+
+    def _is_closed(self, conn: C) -> bool:
+        return False
+
+    @abstractmethod
+    def _container_exists(self, conn: C) -> bool:
+        """Whether the place the tables live in is there (a file checked before connecting is)."""
+
+    @abstractmethod
+    def _tables(self, conn: C) -> set[str]: ...
+
+    def _create_container(self, conn: C) -> None:
+        """Make the place the tables live in (``create=True`` only)."""
+
+    @abstractmethod
+    def _init_meta(self, conn: C, lineage: str) -> None:
+        """Give the meta table ``lineage`` unless it has one, and a serial unless it has one."""
+
+    def _bumping(self, statement: str, bump_if: str) -> str | None:
+        """``statement`` made to bump the serial itself, when ``bump_if`` (SQL
+        whose parameters come first) holds; None when the dialect cannot, and a
+        transaction runs the statement and then ``BUMP_SQL``."""
+        return None
+
+    @abstractmethod
+    def _insert_id(self, conn: C, statement: str, params: Sequence[Any]) -> int:
+        """Run the INSERT ``statement``; the ``id`` of the row it made."""
+
+    @abstractmethod
+    def _write_contacts(self, conn: C, rows: list[tuple[Any, ...]]) -> None:
+        """Upsert ``rows`` (CONTACT_COLUMNS order) by (campaign, task_id, phone),
+        a later duplicate replacing an earlier one; inside a write transaction."""
+
+    @abstractmethod
+    def _take_lock(self, conn: C, info: LockInfo) -> bool:
+        """Take the lock for ``info`` unless a live holder has it (inside a transaction)."""
+
+    @abstractmethod
+    def _drop_lock(self, lock_id: str) -> None:
+        """Let go of the lock this handle took as ``lock_id`` (quietly when the connection is gone)."""
+
+    @abstractmethod
+    def _holder_alive(self, row: LockRow) -> bool: ...
+
+    def _end_holder(self, row: LockRow) -> None:
+        """Before a forced unlock of a live holder's lock: fence that holder off."""
+
+    # --- plumbing --------------------------------------------------------------
+    def _exec(self, conn: C, statement: str, params: Sequence[Any] = ()) -> Cursor:
+        if self.PARAM != "?":
+            statement = statement.replace("?", self.PARAM)
+        return conn.execute(statement, params)
+
+    def _scalar(self, conn: C, statement: str, params: Sequence[Any] = ()) -> Any:
+        row = self._exec(conn, statement, params).fetchone()
+        if row is None:
+            raise StateError(f"{self._label} is missing its metadata row")
+        return row[0]
+
+    def _connection(self) -> C:
+        conn = self._conn
+        if conn is None or self._is_closed(conn):
+            raise StateError(f"{self._label} is closed")
+        return conn
+
+    def _read(self, fn: Callable[[C], T]) -> T:
+        with self._mutex, self._guard("read failed"):
+            return fn(self._connection())
+
+    def _write(self, fn: Callable[[C], T], bump: bool = True) -> T:
+        """Run ``fn`` in one transaction; bump the serial in it."""
+        with self._mutex, self._guard("write failed"):
+            conn = self._connection()
+            with self._transaction(conn):
+                value = fn(conn)
+                if bump:
+                    self._exec(conn, self.BUMP_SQL)
+            return value
+
+    def _write_one(
+        self,
+        statement: str,
+        params: Sequence[Any],
+        *,
+        returning_id: bool = False,
+        bump_if: str = "",
+        bump_params: Sequence[Any] = (),
+        missing: str = "",
+    ) -> int:
+        """One statement and the serial bump, in one round trip where the
+        dialect can. Returns the new row's id (``returning_id``) or the number
+        of rows changed; with ``missing``, no row changed raises that message
+        and leaves the serial (``bump_if`` must say the same for one round trip)."""
+
+        def run(conn: C, sql: str, values: Sequence[Any]) -> int:
+            if returning_id:
+                return self._insert_id(conn, sql, values)
+            count = self._exec(conn, sql, values).rowcount
+            if missing and count == 0:
+                raise StateError(missing)
+            return count
+
+        single = self._bumping(statement, bump_if)
+        if single is None:
+            return self._write(lambda c: run(c, statement, params))
+        with self._mutex, self._guard("write failed"):
+            return run(self._connection(), single, (*bump_params, *params))
+
+    def _close_quietly(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    # --- opening ---------------------------------------------------------------
+    def _missing(self, conn: C) -> str:
+        """What an initialised state has and this one lacks ("" when nothing)."""
+        if not self._container_exists(conn):
+            return DOES_NOT_EXIST
+        tables = self._tables(conn)
+        if "schema_version" not in tables:
+            return NO_TABLES if tables else IS_EMPTY
+        if not self._scalar(conn, "SELECT COUNT(*) FROM schema_version"):
+            return IS_EMPTY
+        if "meta" not in tables:
+            return NO_TABLES
+        row = self._exec(conn, self.LINEAGE_SQL).fetchone()
+        return "" if row and row[0] else NO_LINEAGE
+
+    def _check_initialised(self, conn: C) -> None:
+        missing = self._missing(conn)
+        if missing:
+            raise state_missing(self._described, self._location, missing)
+
+    def _migrate(self, create: bool) -> None:
+        """Apply pending migrations; with ``create`` also make the container,
+        the tables and a lineage where there are none, else a state that is not
+        initialised raises StateMissing and nothing is made. One transaction,
+        so openers racing on a new store agree on one lineage."""
+        conn = self._connection()
+        with self._migration_transaction(conn):
+            if create:
+                self._create_container(conn)
+            else:
+                self._check_initialised(conn)
+            self._exec(
+                conn,
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+            )
+            current = int(self._scalar(conn, "SELECT COALESCE(MAX(version), 0) FROM schema_version"))
+            latest = self.MIGRATIONS[-1][0]
+            if current > latest:
+                raise StateError(
+                    f"{self._label} has schema version {current}, newer than this campaignctl knows ({latest}); "
+                    "upgrade campaignctl"
+                )
+            for version, script in self.MIGRATIONS:
+                if version <= current:
+                    continue
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                self._exec(conn, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (version, utc_now()))
+            if create:
+                self._init_meta(conn, str(uuid.uuid4()))
+
+    def schema_version(self) -> int:
+        return self._read(lambda c: int(self._scalar(c, "SELECT MAX(version) FROM schema_version")))
+
+    # --- reads -----------------------------------------------------------------
+    def lineage(self) -> str:
+        return self._read(lambda c: str(self._scalar(c, self.LINEAGE_SQL)))
+
+    def serial(self) -> int:
+        return self._read(lambda c: int(self._scalar(c, self.SERIAL_SQL)))
+
+    def campaigns(self) -> list[CampaignRecord]:
+        rows = self._read(
+            lambda c: self._exec(c, "SELECT name, profile, mode, provider_type FROM campaigns ORDER BY name").fetchall()
+        )
+        return [CampaignRecord(name=r[0], profile=r[1], mode=r[2], provider_type=r[3]) for r in rows]
+
+    def tasks(self, campaign: str | None = None) -> list[TaskRecord]:
+        where, params = ("", ()) if campaign is None else (" WHERE campaign = ?", (campaign,))
+        sql = f"SELECT {TASK_COLUMNS} FROM tasks{where} ORDER BY campaign, wave, task_id"
+        return [task_from_row(r) for r in self._read(lambda c: self._exec(c, sql, params).fetchall())]
+
+    def contacts(self, campaign: str, task_id: str | None = None) -> list[ContactRecord]:
+        where, params = (" AND task_id = ?", (campaign, task_id)) if task_id is not None else ("", (campaign,))
+        sql = f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE campaign = ?{where} ORDER BY wave, task_id, phone"
+        return [contact_from_row(r) for r in self._read(lambda c: self._exec(c, sql, params).fetchall())]
+
+    def journal(
+        self, campaign: str | None = None, outcomes: Sequence[CallOutcome] | None = None
+    ) -> list[JournalEntry]:
+        wanted = outcome_filter(outcomes)
+        conditions: list[str] = []
+        params: list[Any] = []
+        if campaign is not None:
+            conditions.append("campaign = ?")
+            params.append(campaign)
+        if wanted is not None:
+            conditions.append(f"outcome IN ({marks(len(wanted))})" if wanted else "1 = 0")
+            params += wanted
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        sql = f"SELECT {JOURNAL_COLUMNS} FROM journal{where} ORDER BY id"
+        return [journal_from_row(r) for r in self._read(lambda c: self._exec(c, sql, params).fetchall())]
+
+    # --- writes ----------------------------------------------------------------
+    def put_campaign(self, record: CampaignRecord) -> None:
+        self._write(
+            lambda c: self._exec(
+                c,
+                "INSERT INTO campaigns (name, profile, mode, provider_type) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET profile = excluded.profile, mode = excluded.mode,"
+                " provider_type = excluded.provider_type",
+                (record.name, record.profile, record.mode, record.provider_type),
+            )
+        )
+
+    def put_task(self, r: TaskRecord) -> None:
+        check_task(r)
+        params = (
+            r.campaign,
+            r.task_id,
+            r.wave,
+            r.profile,
+            r.remote_name,
+            r.settings_fingerprint,
+            r.started,
+            r.deleted,
+            r.created_at,
+            dump_json(r.settings),
+            r.run_state,
+        )
+        self._write(
+            lambda c: self._exec(
+                c,
+                "INSERT INTO tasks (campaign, task_id, wave, profile, remote_name, settings_fingerprint,"
+                f" started, deleted, created_at, settings, run_state) VALUES ({marks(len(params))})"
+                " ON CONFLICT (campaign, task_id) DO UPDATE SET wave = excluded.wave, profile = excluded.profile,"
+                " remote_name = excluded.remote_name, settings_fingerprint = excluded.settings_fingerprint,"
+                " started = excluded.started, deleted = excluded.deleted, created_at = excluded.created_at,"
+                " settings = excluded.settings, run_state = excluded.run_state",
+                params,
+            )
+        )
+
+    def put_contacts(self, records: Sequence[ContactRecord]) -> None:
+        if not records:
+            return
+        rows = [
+            (r.campaign, r.task_id, r.phone, r.fingerprint, r.wave, r.data_id, ContactStatus(r.status).value)
+            for r in records
+        ]
+        self._write(lambda c: self._write_contacts(c, rows))
+
+    def delete_contacts(self, campaign: str, task_id: str, phones: Sequence[str]) -> None:
+        if not phones:
+            return
+        unique = list(dict.fromkeys(phones))
+
+        def delete(c: C) -> None:
+            for start in range(0, len(unique), DELETE_CHUNK):
+                chunk = unique[start : start + DELETE_CHUNK]
+                self._exec(
+                    c,
+                    f"DELETE FROM contacts WHERE campaign = ? AND task_id = ? AND phone IN ({marks(len(chunk))})",
+                    (campaign, task_id, *chunk),
+                )
+
+        self._write(delete)
+
+    def forget_campaign(self, campaign: str) -> None:
+        def forget(c: C) -> None:
+            for table, column in (("contacts", "campaign"), ("tasks", "campaign"), ("campaigns", "name")):
+                self._exec(c, f"DELETE FROM {table} WHERE {column} = ?", (campaign,))
+
+        self._write(forget)
+
+    def rename_campaign(self, old: str, new: str) -> None:
+        def known(c: C, name: str) -> bool:
+            return bool(
+                self._scalar(
+                    c,
+                    "SELECT EXISTS (SELECT 1 FROM campaigns WHERE name = ?)"
+                    " OR EXISTS (SELECT 1 FROM tasks WHERE campaign = ?)"
+                    " OR EXISTS (SELECT 1 FROM contacts WHERE campaign = ?)",
+                    (name, name, name),
+                )
+            )
+
+        def rename(c: C) -> None:
+            check_rename(old, new, old_known=known(c, old), new_taken=known(c, new))
+            for table, column in (("campaigns", "name"), ("tasks", "campaign"), ("contacts", "campaign"),
+                                  ("journal", "campaign")):
+                self._exec(c, f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
+
+        self._write(rename)
+
+    # The journal calls run around every vendor call: one round trip each
+    # where the dialect can bump the serial in the same statement.
+    def begin_call(
+        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any]
+    ) -> int:
+        return self._write_one(
+            "INSERT INTO journal (campaign, profile, call, task_id, outcome, request, started_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (campaign, profile, call, task_id, CallOutcome.PENDING.value, dump_json(request), utc_now()),
+            returning_id=True,
+        )
+
+    def end_call(
+        self,
+        entry_id: int,
+        outcome: CallOutcome,
+        detail: str = "",
+        result: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._write_one(
+            "UPDATE journal SET outcome = ?, detail = ?, result = ?, finished_at = ? WHERE id = ?",
+            (CallOutcome(outcome).value, clean_text(detail), dump_json(result), utc_now(), entry_id),
+            bump_if="EXISTS (SELECT 1 FROM journal WHERE id = ?)",
+            bump_params=(entry_id,),
+            missing=f"journal entry {entry_id} does not exist",
+        )
+
+    # --- lock ------------------------------------------------------------------
+    def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]:
+        return self._lock(operation, timeout)
+
+    @contextmanager
+    def _lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:
+        info = new_lock_info(operation)
+
+        def attempt() -> bool:
+            with self._mutex:
+                if self._held is not None:  # one handle never nests its own lock
+                    return False
+                if not self._write(lambda c: self._take_lock(c, info), bump=False):
+                    return False
+                self._held = info
+                return True
+
+        wait_for_lock(attempt, self.current_lock, timeout, self._where)
+        try:
+            yield info
+        finally:
+            self._release(info.id)
+
+    def _release(self, lock_id: str) -> None:
+        with self._mutex:
+            if self._held is None or self._held.id != lock_id:
+                return
+            self._held = None
+            self._drop_lock(lock_id)
+
+    def _lock_row(self, conn: C) -> LockRow | None:
+        row = self._exec(conn, self.LOCK_ROW_SQL).fetchone()
+        if row is None:
+            return None
+        info = LockInfo(id=row[0], holder=row[1], operation=row[2], created_at=row[3])
+        return LockRow(info, row[4] if len(row) > 4 else None)
+
+    def current_lock(self) -> LockInfo | None:
+        row = self._read(self._lock_row)
+        if row is None:
+            return None
+        with self._mutex:
+            if self._held is not None and self._held.id == row.info.id:
+                return row.info
+        return row.info if self._holder_alive(row) else None
+
+    def force_unlock(self, lock_id: str, *, force: bool = False) -> bool:
+        with self._mutex:
+            if self._held is not None and self._held.id == lock_id:
+                self._release(lock_id)
+                return True
+            row = self._read(self._lock_row)
+            if row is None or row.info.id != lock_id:
+                return False
+            if self._holder_alive(row):
+                if not force:
+                    raise lock_held_error(row.info, self._where, self.FORCE_NOTE)
+                self._end_holder(row)
+            self._write(
+                lambda c: self._exec(c, f"DELETE FROM {self.LOCK_TABLE} WHERE lock_id = ?", (lock_id,)), bump=False
+            )
+            return True
+
+    def close(self) -> None:
+        """Release a lock this store holds and close the connection (idempotent)."""
+        with self._mutex:
+            if self._held is not None:
+                with contextlib.suppress(StateError):
+                    self._release(self._held.id)
+            self._close_quietly()
