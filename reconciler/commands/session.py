@@ -184,7 +184,7 @@ def open_state_only(directory: Path, env: Mapping[str, str] | None = None) -> It
     result = load(directory)
     if result.state is None:
         raise ConfigError(result.problems)
-    store = open_store(result.state.project.state, env, create=True)  # as above, until `state init`
+    store = open_store(result.state.project.state, env)
     try:
         yield result.state, store
     finally:
