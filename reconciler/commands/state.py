@@ -13,7 +13,7 @@ import click
 from reconciler.commands.session import open_session, open_state_only
 from reconciler.config import load
 from reconciler.engine.adopt import adopt_direct, rebuild_campaign
-from reconciler.engine.settle import resolve_by_hand
+from reconciler.engine.settle import contacts_of, resolve_by_hand
 from reconciler.errors import CampaignctlError, ConfigError, ExitCode, StateMissing
 from reconciler.state import open_store
 
@@ -95,7 +95,7 @@ def show(directory: Path, *, name: str, fmt: str) -> int:
                 "contacts": [{"task_id": k[0], "status": k[1], "count": v} for k, v in sorted(by_task.items())],
                 "journal": [{"id": e.id, "call": e.call, "task_id": e.task_id, "outcome": e.outcome.value,
                              "detail": e.detail, "started_at": e.started_at, "finished_at": e.finished_at,
-                             "contacts": len(e.request.get("phones", []))} for e in journal],
+                             "contacts": contacts_of(e)} for e in journal],
             }, ensure_ascii=False, indent=2))
             return ExitCode.OK
         click.echo(f"Campaign {name}")
@@ -108,7 +108,7 @@ def show(directory: Path, *, name: str, fmt: str) -> int:
             click.echo(f"  {task_id or '(direct)':<22} {status:<10} {count}")
         click.echo("Journal:")
         for e in journal:
-            n = len(e.request.get("phones", []))
+            n = contacts_of(e)
             extra = f" {n} contacts" if n else ""
             click.echo(f"  #{e.id:<5} {e.started_at:<25} {e.call:<8} {e.task_id or '-':<22} {e.outcome.value:<9}"
                        f"{extra} {e.detail}".rstrip())

@@ -45,6 +45,7 @@ from reconciler.engine.settle import (
     Verdict,
     await_create,
     await_insert,
+    intent_of,
     now_iso,
     record_sent,
     record_task,
@@ -233,7 +234,7 @@ class Applier:
 
     def _adopt(self, action: Action, c: DesiredCampaign | None, st: _LaneState) -> None:
         entries = [e for e in self.store.journal(action.campaign, [CallOutcome.PENDING, CallOutcome.UNKNOWN])
-                   if e.call == "create" and int(e.request.get("wave", 0)) == action.wave]
+                   if isinstance(intent := intent_of(e), CreateIntent) and intent.wave == action.wave]
         observed = self._observed.get((action.profile, action.task_id))
         settings = c.settings() if c is not None and c.settings_fingerprint() == action.fingerprint else {}
         record_task(self.store, TaskRecord(action.campaign, action.wave, action.profile, action.task_id,

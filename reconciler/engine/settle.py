@@ -52,6 +52,7 @@ __all__ = [
     "age_seconds",
     "await_create",
     "await_insert",
+    "contacts_of",
     "intent_of",
     "now_iso",
     "record_sent",
@@ -174,6 +175,12 @@ def intent_of(entry: JournalEntry) -> Intent:
     if entry.call == "callout":
         return CalloutIntent(_phones(req.get("phones")))
     return TaskCallIntent(entry.call, _int(req.get("wave")))
+
+
+def contacts_of(entry: JournalEntry) -> int:
+    """How many contacts a journaled call carried (for display)."""
+    intent = intent_of(entry)
+    return len(intent.phones) if not isinstance(intent, TaskCallIntent) else 0
 
 
 def age_seconds(entry: JournalEntry, now: datetime) -> float:

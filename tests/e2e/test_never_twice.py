@@ -352,3 +352,41 @@ def test_resolve_refuses_both_answers(tmp_path: Path, xfyeta: Any) -> None:
     assert res.exit_code != 0 and "exactly one" in res.output
     none = run_cli("state", "resolve", "survey", "--dir", str(d))
     assert none.exit_code != 0 and "exactly one" in none.output
+
+
+# --- 1b. a duplicate that exists already: removed, never adopted as a second live task ----------
+
+
+def test_duplicate_task_is_deleted_by_plan_and_import_refuses_it(tmp_path: Path, xfyeta: Any) -> None:
+    d = project(tmp_path, xf_url=xfyeta.base_url)
+    write_csv(d / "contacts/a.csv", phones(20))
+    campaigns(d, xf_task("t1", "../contacts/a.csv"))
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    with open_session(d) as session:  # what a lost, slow create once left behind: same name, never started
+        c = session.desired.campaign("t1")
+        assert c is not None
+        dup = session.providers["iflytek"].create_task(c, 1, []).task_id
+    refused = run_cli("import", "t1", dup, "--dir", str(d))
+    assert refused.exit_code == 1 and "two live tasks" in refused.output, refused.output
+    plan = run_cli("plan", str(d), "--format", "json")
+    assert plan.exit_code == 0 and "duplicate" in plan.output and "import" not in plan.output, plan.output
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    assert live_names(xfyeta) == Counter({"gitops-t1": 1})
+    assert run_cli("plan", str(d), "--detailed-exitcode").exit_code == 0
+
+
+def test_saved_plan_refusal_and_text_show_redial_counts(tmp_path: Path, xfyeta: Any) -> None:
+    d = project(tmp_path, xf_url=xfyeta.base_url)
+    write_csv(d / "contacts/a.csv", phones(9))
+    campaigns(d, xf_task("spring", "../contacts/a.csv"))
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    campaigns(d, xf_task("spring", "../contacts/a.csv", recall=2))
+    refused = run_cli("plan", str(d))
+    assert refused.exit_code == 1 and "dial 9 contacts again" in refused.output
+    assert "recall.count: 1 → 2" in refused.output, refused.output
+    for fmt in ("text", "markdown", "json"):
+        res = run_cli("plan", str(d), "--allow-replace", "spring", "--format", fmt)
+        assert res.exit_code == 0, res.output
+        assert ("9 contacts will be dialed again" in res.output or '"redial": 9' in res.output
+                or "| 9 |" in res.output), (fmt, res.output)
+        assert "1990000" not in res.output
