@@ -8,17 +8,36 @@ the debug log (``CAMPAIGNCTL_DEBUG_LOG``, default ``.campaignctl/debug.log``).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import click
 
 from reconciler.errors import CampaignctlError, ConfigError, ExitCode
 
 FORMATS = click.Choice(["text", "json", "markdown"])
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def project_dir(fn: F) -> F:
+    """The config directory as an optional last argument ``[DIR]`` (like ``plan DIR``), ``--dir`` still accepted."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, dir_arg: Path | None = None, dir_opt: Path | None = None, **kwargs: Any) -> Any:
+        if dir_arg is not None and dir_opt is not None and dir_arg != dir_opt:
+            raise click.UsageError(f"two directories given: {dir_arg} and --dir {dir_opt}")
+        return fn(*args, directory=dir_arg or dir_opt or Path("."), **kwargs)
+
+    wrapped = click.argument("dir_arg", metavar="[DIR]", required=False, type=click.Path(path_type=Path))(wrapper)
+    wrapped = click.option("--dir", "dir_opt", type=click.Path(path_type=Path), default=None,
+                           help="The config directory (the same as DIR; default: .).")(wrapped)
+    return cast(F, wrapped)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -96,8 +115,8 @@ def show(planfile: Path, fmt: str) -> None:
 @cli.command(name="import")
 @click.argument("name")
 @click.argument("task_id")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=".", show_default=True)
 @click.option("--lock-timeout", type=float, default=0.0, show_default=True)
+@project_dir
 def import_(name: str, task_id: str, directory: Path, lock_timeout: float) -> None:
     """Adopt an existing remote task as campaign NAME's task."""
     from reconciler.commands import import_ as cmd
@@ -122,8 +141,8 @@ def state_init(directory: Path) -> None:
 @state.command(name="mv")
 @click.argument("old")
 @click.argument("new")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=".", show_default=True)
 @click.option("--lock-timeout", type=float, default=0.0, show_default=True)
+@project_dir
 def state_mv(old: str, new: str, directory: Path, lock_timeout: float) -> None:
     """Rename campaign OLD to NEW in the state: its remote tasks and history follow it."""
     from reconciler.commands import state as cmd
@@ -133,8 +152,8 @@ def state_mv(old: str, new: str, directory: Path, lock_timeout: float) -> None:
 
 @state.command(name="rm")
 @click.argument("name")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=".", show_default=True)
 @click.option("--lock-timeout", type=float, default=0.0, show_default=True)
+@project_dir
 def state_rm(name: str, directory: Path, lock_timeout: float) -> None:
     """Forget campaign NAME in the state without touching the platform."""
     from reconciler.commands import state as cmd
@@ -143,8 +162,8 @@ def state_rm(name: str, directory: Path, lock_timeout: float) -> None:
 
 
 @state.command(name="list")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=".", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@project_dir
 def state_list(directory: Path, fmt: str) -> None:
     """List the campaigns the state knows, with their tasks."""
     from reconciler.commands import state as cmd
@@ -154,8 +173,8 @@ def state_list(directory: Path, fmt: str) -> None:
 
 @state.command(name="show")
 @click.argument("name")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=".", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@project_dir
 def state_show(name: str, directory: Path, fmt: str) -> None:
     """Show one campaign's tasks, contacts and journal."""
     from reconciler.commands import state as cmd
@@ -164,8 +183,8 @@ def state_show(name: str, directory: Path, fmt: str) -> None:
 
 
 @state.command(name="rebuild")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=".", show_default=True)
 @click.option("--lock-timeout", type=float, default=0.0, show_default=True)
+@project_dir
 def state_rebuild(directory: Path, lock_timeout: float) -> None:
     """Rebuild lost state from what the platforms report."""
     from reconciler.commands import state as cmd
@@ -177,7 +196,7 @@ def state_rebuild(directory: Path, lock_timeout: float) -> None:
 @click.argument("name")
 @click.option("--dialed", "dialed", is_flag=True, help="They were dialed (inserts: they landed): never sent again.")
 @click.option("--not-dialed", "not_dialed", is_flag=True, help="They were not dialed (inserts: did not land).")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=".", show_default=True)
+@project_dir
 def state_resolve(name: str, dialed: bool, not_dialed: bool, directory: Path) -> None:
     """Settle direct-callout rows and interrupted inserts whose outcome is unknown."""
     from reconciler.commands import state as cmd
@@ -189,8 +208,8 @@ def state_resolve(name: str, dialed: bool, not_dialed: bool, directory: Path) ->
 
 @state.command(name="unlock")
 @click.argument("lock_id")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=".", show_default=True)
 @click.option("--force", is_flag=True, help="Release it even though its holder is alive (dangerous).")
+@project_dir
 def state_unlock(lock_id: str, directory: Path, force: bool) -> None:
     """Release a lock left by a crashed apply (give the id the lock error printed)."""
     from reconciler.commands import state as cmd

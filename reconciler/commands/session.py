@@ -117,7 +117,7 @@ def open_session(directory: Path, env: Mapping[str, str] | None = None, *,
         except StateMissing as exc:
             if not allow_missing_state:
                 raise
-            missing = str(exc)
+            missing = f"{exc.location} {exc.missing}" if exc.location and exc.missing else str(exc)
         used = {c.provider for c in desired.campaigns}
         if store is not None:
             used |= {r.profile for r in store.tasks() if not r.deleted}

@@ -600,9 +600,9 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
             live_by_wave[wave] = keeper
         if keeper is None:
             ids = ", ".join(o.task_id for o in found)
-            how = (f"adopt it with `campaignctl import {c.name} {found[0].task_id} --dir DIR` or rebuild the state "
-                   "with `campaignctl state rebuild --dir DIR`" if ctx.recorded.initialized else
-                   "`campaignctl state rebuild --dir DIR` adopts it")
+            how = (f"adopt it with `campaignctl import {c.name} {found[0].task_id} DIR` or rebuild the state "
+                   "with `campaignctl state rebuild DIR`" if ctx.recorded.initialized else
+                   "`campaignctl state rebuild DIR` adopts it")
             ctx.error(c.name, f"task {found[0].name} ({ids}) exists on profile {c.provider!r} but not in the "
                               f"state; {how}", c)
             blocked = True
