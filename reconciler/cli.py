@@ -3,11 +3,15 @@
 Exit codes are decided once, in :func:`main`: a :class:`CampaignctlError`
 prints its message and exits with its code (1), Ctrl-C exits 130, and any
 other exception is a bug: a one-line message on stderr and the traceback in
-the debug log (``CAMPAIGNCTL_DEBUG_LOG``, default ``.campaignctl/debug.log``).
+the debug log (``CAMPAIGNCTL_DEBUG_LOG``; else ``debug.log`` in the project's state
+directory when the command names a project that has one, else in the user's cache directory,
+``$XDG_CACHE_HOME/campaignctl`` or ``~/.cache/campaignctl``; never the directory the user
+happens to stand in).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -225,7 +229,7 @@ def emulator() -> None:
 @emulator.command(name="serve")
 @click.option("--provider", type=click.Choice(["xfyeta", "yccall"]), required=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="0 picks a free port.")
 @click.option("--token", default=None, help="Fixed token to accept (xfyeta) / issue (yccall).")
 @click.option("--faults", default=None, help="Fault spec, e.g. 'task/create:drop:1,*:latency:0.2'.")
 @click.option("--time-scale", type=float, default=1.0, show_default=True, help="Simulated seconds per real second.")
@@ -255,8 +259,45 @@ def _exit(code: int) -> None:
     raise SystemExit(int(code))
 
 
-def _debug_log() -> Path:
-    return Path(os.environ.get("CAMPAIGNCTL_DEBUG_LOG", ".campaignctl/debug.log"))
+def _state_dir(argv: list[str]) -> Path | None:
+    """The state directory of the project the command names (an argument or ``--dir``, else the
+    current directory), when that project exists and its SQLite state directory is there."""
+    for arg in [*argv, "."]:
+        with contextlib.suppress(OSError, ValueError):
+            project = Path(arg) / "campaignctl.yaml"
+            if not project.is_file():
+                continue
+            import yaml
+
+            path = ".campaignctl/state.db"
+            with contextlib.suppress(Exception):  # the crash may be in reading the files: never fail here
+                data = yaml.safe_load(project.read_text(encoding="utf-8")[:100_000])
+                state = data.get("state") if isinstance(data, dict) else None
+                if isinstance(state, dict) and state.get("backend", "sqlite") == "sqlite":
+                    path = str(state.get("path") or path)
+            folder = (project.parent / path).parent
+            return folder if folder.is_dir() else None
+    return None
+
+
+def _debug_log(argv: list[str] | None = None) -> Path:
+    explicit = os.environ.get("CAMPAIGNCTL_DEBUG_LOG")
+    if explicit:
+        return Path(explicit)
+    folder = _state_dir(list(sys.argv[1:] if argv is None else argv))
+    if folder is None:
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        folder = Path(cache) / "campaignctl"
+    return folder / "debug.log"
+
+
+def _write_debug_log(log: Path, text: str) -> None:
+    """Append ``text`` to the log, made 0600 in a 0700 directory (a traceback may quote contact data)."""
+    if not log.parent.is_dir():
+        log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -283,11 +324,9 @@ def main(argv: list[str] | None = None) -> Any:
         exc.show()
         sys.exit(int(ExitCode.ERROR))
     except Exception:  # a bug: keep the traceback out of the user's face
-        log = _debug_log()
+        log = _debug_log(argv)
         try:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with log.open("a", encoding="utf-8") as fh:
-                fh.write(traceback.format_exc())
+            _write_debug_log(log, traceback.format_exc())
             where = f"; details in {log}"
         except OSError:
             where = ""
