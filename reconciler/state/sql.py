@@ -258,8 +258,18 @@ class SqlStore(ABC, Generic[C]):
         return conn
 
     def _read(self, fn: Callable[[C], T]) -> T:
-        with self._mutex, self._guard("read failed"):
+        with self._mutex, self._guard("read failed"), self._damaged():
             return fn(self._connection())
+
+    @contextmanager
+    def _damaged(self) -> Iterator[None]:
+        """A row the code cannot read back (bad JSON, an unknown status, a serial that is no number)
+        is a damaged state, named without quoting what it holds."""
+        try:
+            yield
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise StateError(f"{self._label}: a row is damaged ({type(exc).__name__} reading it back); "
+                             "restore the state from a backup") from None
 
     def _write(self, fn: Callable[[C], T], bump: bool = True) -> T:
         """Run ``fn`` in one transaction; bump the serial in it."""
@@ -377,12 +387,12 @@ class SqlStore(ABC, Generic[C]):
     def tasks(self, campaign: str | None = None) -> list[TaskRecord]:
         where, params = ("", ()) if campaign is None else (" WHERE campaign = ?", (campaign,))
         sql = f"SELECT {TASK_COLUMNS} FROM tasks{where} ORDER BY campaign, wave, task_id"
-        return [task_from_row(r) for r in self._read(lambda c: self._exec(c, sql, params).fetchall())]
+        return self._read(lambda c: [task_from_row(r) for r in self._exec(c, sql, params).fetchall()])
 
     def contacts(self, campaign: str, task_id: str | None = None) -> list[ContactRecord]:
         where, params = (" AND task_id = ?", (campaign, task_id)) if task_id is not None else ("", (campaign,))
         sql = f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE campaign = ?{where} ORDER BY wave, task_id, phone"
-        return [contact_from_row(r) for r in self._read(lambda c: self._exec(c, sql, params).fetchall())]
+        return self._read(lambda c: [contact_from_row(r) for r in self._exec(c, sql, params).fetchall()])
 
     def journal(
         self, campaign: str | None = None, outcomes: Sequence[CallOutcome] | None = None
@@ -394,11 +404,16 @@ class SqlStore(ABC, Generic[C]):
             conditions.append("campaign = ?")
             params.append(campaign)
         if wanted is not None:
-            conditions.append(f"outcome IN ({marks(len(wanted))})" if wanted else "1 = 0")
-            params += wanted
+            # a row whose outcome is no known value is selected too: reading it reports the damage
+            known = [o.value for o in CallOutcome]
+            if wanted:
+                conditions.append(f"(outcome IN ({marks(len(wanted))}) OR outcome NOT IN ({marks(len(known))}))")
+                params += [*wanted, *known]
+            else:
+                conditions.append("1 = 0")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         sql = f"SELECT {JOURNAL_COLUMNS} FROM journal{where} ORDER BY id"
-        return [journal_from_row(r) for r in self._read(lambda c: self._exec(c, sql, params).fetchall())]
+        return self._read(lambda c: [journal_from_row(r) for r in self._exec(c, sql, params).fetchall()])
 
     # --- writes ----------------------------------------------------------------
     def put_campaign(self, record: CampaignRecord) -> None:

@@ -24,8 +24,10 @@ process.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -44,6 +46,14 @@ __all__ = ["MIGRATIONS", "SqliteStore"]
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+_COLUMN = re.compile(r"column '([A-Za-z0-9_]{1,64})'")
+_MESSAGE_LIMIT = 300  # characters of a driver message kept
+
+
+def _printable(text: str) -> str:
+    """Plain ASCII, no control characters, bounded: what a message may carry of a driver's text."""
+    clean = "".join(ch if " " <= ch <= "~" else "?" for ch in text)
+    return clean if len(clean) <= _MESSAGE_LIMIT else clean[: _MESSAGE_LIMIT - 3] + "..."
 
 
 class SqliteStore(SqlStore[sqlite3.Connection]):
@@ -135,12 +145,42 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
 
     # --- dialect -----------------------------------------------------------------
     def _error(self, doing: str, exc: sqlite3.Error) -> StateError:
+        """The driver's error in words of our own: SQLite quotes the text of a value it cannot
+        decode, and a damaged file's bytes must never reach a terminal or a CI log."""
         text = str(exc)
-        if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
-            text = "the file is not a SQLite database"
+        if "decode" in text or "with text" in text:
+            column = _COLUMN.search(text)
+            where = f"column {column.group(1)!r}" if column else "a column"
+            text = (f"the file is damaged ({where} holds bytes that are not UTF-8 text); restore it from "
+                    "a backup")
+        elif "readonly" in text or "read-only" in text or ("unable to open" in text and self._read_only()):
+            text = (f"the state is read-only here ({self._read_only() or text}); campaignctl writes its journal "
+                    "before every vendor call, so no call was sent without one")
+        elif "disk is full" in text or ("disk I/O error" in text and self._full()):
+            text = "no space left on the device holding the state; free some and run again (no vendor call was " \
+                   "sent without its journal entry)"
+        elif isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
+            text = "the file is not a SQLite database (damaged or overwritten); restore it from a backup"
         elif isinstance(exc, sqlite3.DatabaseError) and "malformed" in text:
-            text = f"the file is damaged (cut short or overwritten: {text}); restore it from a backup"
-        return StateError(f"{self._label}: {doing}: {text}")
+            text = "the file is damaged (cut short or overwritten: database disk image is malformed); restore it " \
+                   "from a backup"
+        return StateError(f"{self._label}: {doing}: {_printable(text)}")
+
+    def _read_only(self) -> str:
+        """Why the state cannot be written here ("" when it can, as far as one can tell)."""
+        folder = self.path.parent
+        with contextlib.suppress(OSError):
+            if os.statvfs(folder).f_flag & os.ST_RDONLY:
+                return f"{folder} is on a read-only file system"
+        for target in (self.path, folder):
+            if target.exists() and not os.access(target, os.W_OK):
+                return f"{target} is not writable"
+        return ""
+
+    def _full(self) -> bool:
+        with contextlib.suppress(OSError):
+            return os.statvfs(self.path.parent).f_bavail == 0
+        return False
 
     @contextmanager
     def _guard(self, doing: str) -> Iterator[None]:
@@ -148,6 +188,18 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
             yield
         except sqlite3.Error as exc:
             raise self._error(doing, exc) from exc
+        except UnicodeDecodeError:  # a name in the schema that is not UTF-8: the bytes stay out of the message
+            raise StateError(f"{self._label}: {doing}: the file is damaged (its schema holds bytes that are not "
+                             "UTF-8 text); restore it from a backup") from None
+        except OSError as exc:  # the lock's liveness file (a full or read-only disk)
+            raise StateError(f"{self._label}: {doing}: {self._os_reason(exc)}") from exc
+
+    def _os_reason(self, exc: OSError) -> str:
+        if exc.errno == errno.ENOSPC:
+            return "no space left on the device holding the state; free some and run again"
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return f"the state directory {self.path.parent} is not writable ({exc.strerror})"
+        return exc.strerror or type(exc).__name__
 
     @contextmanager
     def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
