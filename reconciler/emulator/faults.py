@@ -3,7 +3,8 @@
 ``Clock`` lets tests and the demo run a campaign day in seconds (time scale)
 or jump ahead (``advance``). ``FaultPlan`` holds rules such as
 ``task/create:drop`` or ``*:latency:0.2*inf`` that make the next matching calls
-misbehave the way real networks and vendors do, so the client's retry and
+misbehave the way real networks and vendors do (``partial:N[:STATUS]`` lands
+only the first N rows of an insert, then drops the answer or answers STATUS), so the client's retry and
 "unknown outcome" logic can be tested against a real HTTP server.
 """
 
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 
 __all__ = ["FAULT_KINDS", "TERMINAL_KINDS", "Clock", "Fault", "FaultPlan", "normalize_match_key"]
 
-FAULT_KINDS = ("latency", "status", "429", "drop", "malformed", "error", "expire-token")
+FAULT_KINDS = ("latency", "status", "429", "drop", "malformed", "error", "expire-token", "partial")
 # At most one of these shapes a response; latency and expire-token combine with them.
-TERMINAL_KINDS = frozenset({"status", "429", "drop", "malformed", "error"})
+TERMINAL_KINDS = frozenset({"status", "429", "drop", "malformed", "error", "partial"})
 
 _VERSION_SEGMENT = re.compile(r"^v\d+$")
 
@@ -75,6 +76,17 @@ class Fault:
     def vendor_code(self) -> int:
         """Vendor business code for ``error``."""
         return int(self.arg or 0)
+
+    @property
+    def partial_rows(self) -> int:
+        """For ``partial``: how many leading rows of the request land (``partial:N[:STATUS]``)."""
+        return int(str(self.arg).split(":")[0])
+
+    @property
+    def partial_status(self) -> int | None:
+        """For ``partial``: the HTTP status answered after landing (None: the answer is dropped)."""
+        parts = str(self.arg).split(":")
+        return int(parts[1]) if len(parts) > 1 else None
 
     def describe(self) -> str:
         """The rule text, recorded in the call log."""
@@ -153,6 +165,11 @@ class FaultPlan:
                 _ = fault.vendor_code
             elif kind == "malformed":
                 if arg not in (None, "html", "truncated"):
+                    raise ValueError
+            elif kind == "partial":
+                if arg is None or not re.fullmatch(r"\d+(:\d{3})?", arg) or fault.partial_rows < 0:
+                    raise ValueError
+                if fault.partial_status is not None and not 100 <= fault.partial_status <= 599:
                     raise ValueError
             elif arg is not None:  # drop, expire-token take no argument
                 raise ValueError

@@ -20,7 +20,9 @@ Choices where the vendor documents are silent (see providers/xfyeta.md, "Gaps"):
 - a new token does not revoke older ones; ``expire-token`` revokes all of them,
   the fixed ``--token`` included, until ``reset``.
 - faults: ``status``/``429``/``error``/``malformed`` (html) do not apply the change;
-  ``drop`` and ``malformed:truncated`` apply it and then lose / mangle the answer.
+  ``drop`` and ``malformed:truncated`` apply it and then lose / mangle the answer;
+  ``partial:N[:STATUS]`` lands only the first N rows of ``call_list`` (insert,
+  callout), then drops the answer or answers HTTP STATUS.
 """
 
 from __future__ import annotations
@@ -490,7 +492,12 @@ class XfyetaEmulator:
             parsed = _INVALID
             body_for_log = request.body[:200].decode("utf-8", "replace")
 
-        if terminal is not None and not (terminal.kind == "drop" or terminal.arg == "truncated"):
+        partial = terminal is not None and terminal.kind == "partial"
+        if partial and isinstance(parsed, dict) and isinstance(parsed.get("call_list"), list):
+            # only the first N rows land (a vendor that failed halfway through the batch)
+            assert terminal is not None
+            parsed = {**parsed, "call_list": parsed["call_list"][: terminal.partial_rows]}
+        if terminal is not None and not (terminal.kind in ("drop", "partial") or terminal.arg == "truncated"):
             response = _fault_response(terminal)
             code = terminal.vendor_code if terminal.kind == "error" else None
             self._log(path, body_for_log, response.status, code, fault_text)
@@ -503,6 +510,10 @@ class XfyetaEmulator:
         response = json_response(payload, status=status)
         if terminal is not None and terminal.kind == "drop":
             return replace(response, drop=True)
+        if terminal is not None and terminal.kind == "partial":
+            if terminal.partial_status is None:
+                return replace(response, drop=True)
+            return _fault_response(Fault(terminal.match, "status", str(terminal.partial_status)))
         if terminal is not None:  # malformed:truncated, after the change was applied
             return replace(response, body=response.body[: max(1, len(response.body) // 2)])
         return response

@@ -36,8 +36,10 @@ Faults (shared :class:`FaultPlan`, matched on the service name): ``latency`` sle
 first; ``expire-token`` invalidates every token before handling; ``status``/``429``/
 ``error`` and ``malformed`` (an HTML proxy page) answer without applying anything;
 ``drop`` and ``malformed:truncated`` apply the change, then lose / cut the answer
-(as the xfyeta emulator does). ``error:<code>`` with a code in 400..604 sets
-``ret``; any other code is a business error with that ``errors.code``.
+(as the xfyeta emulator does); ``partial:N[:STATUS]`` lands only the first N
+entries of ``telphone`` (TaskCreat, TaskAdd), then drops the answer or answers HTTP
+STATUS. ``error:<code>`` with a code in 400..604 sets ``ret``; any other code is a
+business error with that ``errors.code``.
 
 Imports nothing from the rest of ``reconciler`` (it stands in for a remote vendor).
 """
@@ -394,8 +396,17 @@ class YccallEmulator:
                                          or (terminal.kind == "malformed" and terminal.arg != "truncated")):
                 response = self._fault_response(terminal, now)
             else:
+                if terminal is not None and terminal.kind == "partial":
+                    form = _first_numbers(form, terminal.partial_rows)
                 response = self._dispatch(request, form, service, now)
-                if terminal is not None and terminal.kind == "drop":
+                if terminal is not None and terminal.kind == "partial":
+                    if terminal.partial_status is None:
+                        response = EmulatorResponse(status=response.status, body=response.body,
+                                                    headers=response.headers, drop=True)
+                    else:
+                        response = self._fault_response(Fault(terminal.match, "status",
+                                                              str(terminal.partial_status)), now)
+                elif terminal is not None and terminal.kind == "drop":
                     response = EmulatorResponse(status=response.status, body=response.body,
                                                 headers=response.headers, drop=True)
                 elif terminal is not None:  # malformed:truncated, after the change was applied
@@ -824,6 +835,17 @@ class YccallEmulator:
 
 
 # -------------------------------------------------------------------- helpers
+def _first_numbers(form: dict[str, str], count: int) -> dict[str, str]:
+    """The form with only the first ``count`` entries of ``telphone`` (the ``partial`` fault)."""
+    try:
+        entries = json.loads(form.get("telphone", ""))
+    except ValueError:
+        return form
+    if not isinstance(entries, list):
+        return form
+    return {**form, "telphone": json.dumps(entries[:count], ensure_ascii=False)}
+
+
 def _required(form: Mapping[str, str], name: str) -> str:
     value = form.get(name, "")
     if value == "":
