@@ -19,6 +19,7 @@ recomputed. Rules (DESIGN.md section 5, "never dial twice"):
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -45,13 +46,15 @@ from reconciler.engine.settle import (
     Verdict,
     await_create,
     await_insert,
+    hold_carried,
     intent_of,
     now_iso,
     record_sent,
     record_task,
+    settle_carried,
     settle_window,
 )
-from reconciler.errors import CampaignctlError, OutcomeUnknown, ProviderError
+from reconciler.errors import CampaignctlError, OutcomeUnknown, ProviderError, StateError
 from reconciler.model import ContactRow, DesiredCampaign, DesiredState
 from reconciler.providers.base import Provider
 from reconciler.state.base import (
@@ -264,12 +267,21 @@ class Applier:
                                                       "next apply looks for it before creating anything") from exc
             count = provider.count_contacts(found.task_id) if rows else 0
             self._record_created(action, c, found.task_id)
-            if rows and count:
+            carried = settle_carried(count, len(rows))
+            if carried is Verdict.LANDED and rows:
                 record_sent(self.store, c.name, found.task_id, action.wave, rows)
+            elif carried is Verdict.AMBIGUOUS:
+                hold_carried(self.store, c.name, c.provider, found.task_id, action.wave, action.phones, count)
             self.store.end_call(entry, CallOutcome.RESOLVED, f"task {found.task_id} found on the platform")
             st.task_id, st.count = found.task_id, count
             self.hooks.calls_made(action, 1)
-            return len(rows) if count else 0
+            if carried is Verdict.AMBIGUOUS:
+                raise _LaneFailed(StepStatus.UNKNOWN, f"create of {action.remote_name} lost its answer; the task "
+                                                      f"was found holding {count} of the {len(rows)} numbers it "
+                                                      "carried; none was sent again. Check the task, then settle "
+                                                      f"them with `campaignctl state resolve {c.name} "
+                                                      "--dialed|--not-dialed`") from exc
+            return len(rows) if carried is Verdict.LANDED else 0
         except ProviderError as exc:
             st.calls += 1
             self.store.end_call(entry, CallOutcome.FAILED, _msg(exc, action))
@@ -366,7 +378,14 @@ class Applier:
             # Recorded as unknown *before* the call: a crash can never lead to a second dial.
             self.store.put_contacts([ContactRecord(c.name, r.phone, r.fingerprint, "", 0, None,
                                                    ContactStatus.UNKNOWN) for r in batch])
-            entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request())
+            try:
+                entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request())
+            except StateError:
+                # No intent, no call: nothing was dialed, so the rows need not stay unknown (best effort:
+                # if the store cannot take this either, they stay unknown, which is safe).
+                with contextlib.suppress(StateError):
+                    self.store.delete_contacts(c.name, "", intent.phones)
+                raise
             try:
                 added = provider.callout(c, batch)
             except OutcomeUnknown as exc:

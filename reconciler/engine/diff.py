@@ -29,6 +29,7 @@ from reconciler.engine.settle import (
     Verdict,
     age_seconds,
     intent_of,
+    settle_carried,
     settle_create,
     settle_insert,
 )
@@ -595,7 +596,14 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
             ctx.actions.append(Action(ActionKind.ADOPT, c.name, c.provider, wave, o.name,
                                       "created by an interrupted apply (found on the platform by exact name)",
                                       task_id=o.task_id, fingerprint=intent.fingerprint))
-            keeper = _Task(adopted, o, list(intent.phones) if o.contact_count else [])
+            carried = settle_carried(o.contact_count, len(intent.phones))
+            if carried is Verdict.AMBIGUOUS:
+                ctx.error(c.name, f"an interrupted create landed as task {o.name} ({o.task_id}) holding "
+                                  f"{o.contact_count} of the {len(intent.phones)} numbers it carried; none is sent "
+                                  f"again: check the task, then settle them with `campaignctl state resolve {c.name} "
+                                  "--dialed|--not-dialed` after an apply has recorded the task", c)
+                blocked = True
+            keeper = _Task(adopted, o, list(intent.phones) if carried is Verdict.LANDED else [])
             tasks.append(keeper)
             live_by_wave[wave] = keeper
         if keeper is None:

@@ -53,6 +53,7 @@ __all__ = [
     "await_create",
     "await_insert",
     "contacts_of",
+    "hold_carried",
     "intent_of",
     "now_iso",
     "record_sent",
@@ -60,6 +61,7 @@ __all__ = [
     "recover",
     "resolve_by_hand",
     "retire_wave",
+    "settle_carried",
     "settle_create",
     "settle_insert",
     "settle_window",
@@ -230,6 +232,17 @@ def settle_insert(intent: InsertIntent, count_now: int | None, *, age: float, wi
     return Verdict.AMBIGUOUS
 
 
+def settle_carried(count_now: int | None, carried: int) -> Verdict:
+    """The numbers a create carried (yccall), once the task itself was found: all of them or none
+    of them; a count in between (or none at all) means some landed and some did not, and only a
+    person can say which: never re-sent, never taken as sent."""
+    if carried == 0 or count_now == carried:
+        return Verdict.LANDED
+    if count_now == 0:
+        return Verdict.NOT_LANDED
+    return Verdict.AMBIGUOUS
+
+
 # --- waiting for a call that may still land (live apply and recovery) -----------------
 
 
@@ -309,6 +322,17 @@ def _record_phones(store: StateStore, desired: DesiredState | None, campaign: st
     store.put_contacts([ContactRecord(campaign, p, fps.get(p, ""), task_id, wave, None, status) for p in phones])
 
 
+def hold_carried(store: StateStore, campaign: str, profile: str, task_id: str, wave: int,
+                 phones: Sequence[str], count: int | None) -> None:
+    """Numbers a found create carried but that only partly landed: journaled as an insert of unknown
+    outcome into the task (``count_before`` 0), which every plan reports and ``state resolve``
+    settles, like any ambiguous insert. None of them is recorded as sent, none is sent again."""
+    request = {**InsertIntent(wave, tuple(phones), 0).to_request(), "carried_by_create": True}
+    entry = store.begin_call(campaign, profile, "insert", task_id, request)
+    store.end_call(entry, CallOutcome.UNKNOWN, f"carried by the create: the platform holds {count} of "
+                                               f"{len(phones)} numbers; cannot settle")
+
+
 # --- recovery: settle what an interrupted apply left, before planning ----------------------
 
 
@@ -370,9 +394,17 @@ def _recover_create(store: StateStore, provider: Provider, desired: DesiredState
                                       intent.fingerprint, started=found.started, created_at=now_iso(),
                                       settings=c.settings() if c is not None and
                                       c.settings_fingerprint() == intent.fingerprint else {}))
-        _record_phones(store, desired, e.campaign, found.task_id, intent.wave,
-                       intent.phones if found.contact_count else ())
+        carried = settle_carried(found.contact_count, len(intent.phones))
+        if carried is Verdict.LANDED:
+            _record_phones(store, desired, e.campaign, found.task_id, intent.wave, intent.phones)
+        elif carried is Verdict.AMBIGUOUS:
+            hold_carried(store, e.campaign, e.profile, found.task_id, intent.wave, intent.phones,
+                         found.contact_count)
         store.end_call(e.id, CallOutcome.RESOLVED, f"task {found.task_id} found on the platform")
+        if carried is Verdict.AMBIGUOUS:
+            return [f"{e.campaign}: an interrupted create had landed as task {found.task_id} with "
+                    f"{found.contact_count} of the {len(intent.phones)} numbers it carried; settle them with "
+                    f"`campaignctl state resolve {e.campaign}`"]
         return [f"{e.campaign}: an interrupted create had landed: adopted task {found.task_id}"]
     if verdict is Verdict.IN_FLIGHT:
         return [f"{e.campaign}: a create sent {waited:.0f}s ago may still land; the next apply looks again"]
