@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+import select
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -115,16 +116,24 @@ class PostgresStore(SqlStore[psycopg.Connection[Any]]):
         super().__init__(label=f"PostgreSQL state store {where}", where=where, location=location, described=location)
         self._key = _lock_key(schema)
         with self._guard("cannot connect"):
-            conninfo = dsn if "connect_timeout" in dsn else make_conninfo(dsn, connect_timeout=CONNECT_TIMEOUT)
-            self._conn = psycopg.connect(conninfo, autocommit=True)
+            self._conninfo = dsn if "connect_timeout" in dsn else make_conninfo(dsn, connect_timeout=CONNECT_TIMEOUT)
+            self._conn = self._open()
         try:
             with self._guard("cannot prepare the schema"):
-                # resolved at each use, so it takes effect once create makes the schema
-                self._conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
                 self._migrate(create)
         except StateError:
             self._close_quietly()
             raise
+
+    def _open(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self._conninfo, autocommit=True)
+        try:
+            # resolved at each use, so it takes effect once create makes the schema
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     @staticmethod
     def _server(dsn: str) -> str:
@@ -164,7 +173,52 @@ class PostgresStore(SqlStore[psycopg.Connection[Any]]):
             yield
 
     def _is_closed(self, conn: psycopg.Connection[Any]) -> bool:
-        return conn.closed
+        return conn.closed or conn.broken
+
+    # --- reconnecting ---------------------------------------------------------------
+    def _can_reconnect(self) -> bool:
+        return True
+
+    def _stale(self, conn: psycopg.Connection[Any]) -> bool:
+        """An idle connection with something to read was told goodbye (the server restarted or ended
+        the session): confirm with a ping, which sends nothing that changes anything."""
+        try:
+            readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        except (OSError, ValueError, psycopg.Error):
+            return True
+        if not readable:
+            return False
+        try:
+            conn.execute("SELECT 1")
+        except psycopg.Error:
+            return True
+        return False
+
+    def _reconnect(self) -> None:
+        """A new session in place of a lost one; a lock held on the old session (the server dropped
+        it with the session) is taken again, or this handle is fenced: another run holds it now."""
+        self._close_quietly()
+        with self._guard("cannot connect again"):
+            self._conn = self._open()
+        held = self._held
+        if held is None:
+            return
+        with self._guard("cannot take the state lock again"):
+            conn = self._conn
+            ours = False
+            if conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone() == (True,):
+                row = conn.execute("SELECT lock_id FROM lock_holder WHERE one = 1").fetchone()
+                ours = row is not None and row[0] == held.id
+                if ours:
+                    conn.execute("UPDATE lock_holder SET backend_pid = pg_backend_pid() WHERE lock_id = %s",
+                                 (held.id,))
+                else:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
+        if not ours:
+            self._fenced = (f"{self._label}: lost the state lock {held.id} when the connection dropped, and "
+                            "another run took it meanwhile; this run writes nothing more, so it sends nothing "
+                            "more (run apply again)")
+            raise StateError(self._fenced)
 
     def _container_exists(self, conn: psycopg.Connection[Any]) -> bool:
         return conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone() is not None

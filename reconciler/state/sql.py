@@ -22,13 +22,20 @@ differently:
   ``_drop_lock``, ``_holder_alive``, ``_end_holder``.
 
 One connection per store, guarded by a re-entrant lock so apply's worker
-threads can share it.
+threads can share it. A backend that can reconnect (PostgreSQL) replaces a
+lost connection: reads are repeated on the new one with a growing delay
+(``RECONNECT_WAIT``); a write first replaces a connection known to be gone
+(nothing was sent on it) but is never repeated once sent, since it may have
+committed: it raises StateError, so the vendor call it was to journal is
+never sent. The held apply lock is taken again on the new connection; a
+handle that finds another run holding it writes nothing more (fenced).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -76,6 +83,8 @@ TASK_COLUMNS = (
 )
 JOURNAL_COLUMNS = "id, campaign, profile, call, task_id, outcome, request, result, detail, started_at, finished_at"
 DELETE_CHUNK = 500  # phones per DELETE: well under SQLite's oldest limit of 999 parameters
+RECONNECT_FIRST_DELAY = 0.1  # seconds before the second try of a lost connection; doubles each try
+RECONNECT_MAX_DELAY = 2.0
 
 
 class Cursor(Protocol):
@@ -164,6 +173,7 @@ class SqlStore(ABC, Generic[C]):
     LOCK_TABLE = ""
     LOCK_ROW_SQL = ""  # lock_id, holder, operation, created_at[, the holding session]
     FORCE_NOTE = ""  # what ``--force`` does besides releasing, for the LockHeld message
+    RECONNECT_WAIT = 20.0  # seconds a read, or the connect before a write, keeps trying a lost connection
 
     def __init__(self, *, label: str, where: str, location: str, described: str) -> None:
         self._label = label
@@ -173,6 +183,8 @@ class SqlStore(ABC, Generic[C]):
         self._mutex = threading.RLock()
         self._held: LockInfo | None = None
         self._conn: C | None = None
+        self._closed = False  # closed by its owner (never reconnected)
+        self._fenced: str | None = None  # why this handle may write no more (it lost the lock)
 
     def __enter__(self) -> Self:
         return self
@@ -257,9 +269,71 @@ class SqlStore(ABC, Generic[C]):
             raise StateError(f"{self._label} is closed")
         return conn
 
+    # --- reconnecting (backends that can: PostgreSQL) ----------------------------
+    def _can_reconnect(self) -> bool:
+        return False
+
+    def _stale(self, conn: C) -> bool:
+        """True when the connection is known to be gone before anything is sent on it."""
+        return False
+
+    def _reconnect(self) -> None:
+        """Open a new connection in place of a lost one (and take the held lock again)."""
+        raise StateError(f"{self._label} is closed")
+
+    def _lost(self) -> bool:
+        """After a failure: whether the connection is gone (so the same work may succeed on a new one)."""
+        if self._closed or not self._can_reconnect():
+            return False
+        conn = self._conn
+        return conn is None or self._is_closed(conn)
+
+    def _connected(self, deadline: float | None = None) -> C:
+        """A live connection: the current one, or a new one when it is known to be gone. Connecting is
+        retried with a growing delay until ``deadline`` (``RECONNECT_WAIT`` from now): nothing has been
+        sent on a connection that is not there yet."""
+        if self._closed:
+            raise StateError(f"{self._label} is closed")
+        conn = self._conn
+        if conn is not None and not self._is_closed(conn) and not self._stale(conn):
+            return conn
+        if not self._can_reconnect():
+            return self._connection()
+        deadline = time.monotonic() + self.RECONNECT_WAIT if deadline is None else deadline
+        delay = RECONNECT_FIRST_DELAY
+        while True:
+            try:
+                self._reconnect()
+                return self._connection()
+            except StateError as exc:
+                if self._fenced is not None:
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise StateError(f"{exc} (the connection was lost; tried again for "
+                                     f"{self.RECONNECT_WAIT:.0f}s)") from exc.__cause__
+            time.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_DELAY)
+
+    def _check_fence(self) -> None:
+        if self._fenced is not None:
+            raise StateError(self._fenced)
+
     def _read(self, fn: Callable[[C], T]) -> T:
-        with self._mutex, self._guard("read failed"), self._damaged():
-            return fn(self._connection())
+        """Run a read; on a lost connection, reconnect with a growing delay and read again (a read
+        changes nothing, so it is safe to repeat) until ``RECONNECT_WAIT`` has passed."""
+        with self._mutex:
+            deadline = time.monotonic() + self.RECONNECT_WAIT
+            delay = RECONNECT_FIRST_DELAY
+            while True:
+                try:
+                    conn = self._connected(deadline)
+                    with self._guard("read failed"), self._damaged():
+                        return fn(conn)
+                except StateError:
+                    if not self._lost() or time.monotonic() + delay > deadline:
+                        raise
+                time.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX_DELAY)
 
     @contextmanager
     def _damaged(self) -> Iterator[None]:
@@ -272,10 +346,13 @@ class SqlStore(ABC, Generic[C]):
                              "restore the state from a backup") from None
 
     def _write(self, fn: Callable[[C], T], bump: bool = True) -> T:
-        """Run ``fn`` in one transaction; bump the serial in it."""
-        with self._mutex, self._guard("write failed"):
-            conn = self._connection()
-            with self._transaction(conn):
+        """Run ``fn`` in one transaction; bump the serial in it. A connection found gone before the
+        write is replaced first; a write cut off mid-way is never repeated (it may have committed):
+        it raises StateError, and the caller sends no vendor call it was to journal."""
+        with self._mutex:
+            self._check_fence()
+            conn = self._connected()
+            with self._guard("write failed"), self._transaction(conn):
                 value = fn(conn)
                 if bump:
                     self._exec(conn, self.BUMP_SQL)
@@ -307,8 +384,11 @@ class SqlStore(ABC, Generic[C]):
         single = self._bumping(statement, bump_if)
         if single is None:
             return self._write(lambda c: run(c, statement, params))
-        with self._mutex, self._guard("write failed"):
-            return run(self._connection(), single, (*bump_params, *params))
+        with self._mutex:
+            self._check_fence()
+            conn = self._connected()
+            with self._guard("write failed"):
+                return run(conn, single, (*bump_params, *params))
 
     def _close_quietly(self) -> None:
         if self._conn is not None:
@@ -604,3 +684,4 @@ class SqlStore(ABC, Generic[C]):
                 with contextlib.suppress(StateError):
                     self._release(self._held.id)
             self._close_quietly()
+            self._closed = True

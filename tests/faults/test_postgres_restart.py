@@ -1,0 +1,220 @@
+"""PostgreSQL restarted between and during applies, against a private server (never the shared one).
+
+Reads reconnect with backoff; a write that finds the connection gone
+reconnects first (nothing of it was sent); a write cut off mid-way fails with
+a StateError and is never retried, so a vendor call whose journal intent
+failed is never sent; the apply lock is taken again on reconnect, and a store
+that lost it to another run meanwhile writes nothing more.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.errors import StateError
+from reconciler.state.base import CampaignRecord, ContactRecord
+from reconciler.state.postgres import PostgresStore
+from tests.e2e.conftest import XF_ENV, YC_ENV, campaigns, phones, run_cli, write_csv, xf_direct, xf_task, yc_task
+from tests.faults.pgserver import PrivateServer, binaries
+from tests.faults.support import clean_output, duplicates, emulators, fast_project, xf_live, yc_live
+
+pytestmark = pytest.mark.skipif(binaries() is None, reason="PostgreSQL server binaries (initdb, pg_ctl) are "
+                                                           "not installed: no private server to restart")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[PrivateServer]:
+    srv = PrivateServer()
+    try:
+        yield srv
+    finally:
+        srv.cleanup()
+
+
+@pytest.fixture
+def store(server: PrivateServer, request: pytest.FixtureRequest) -> Iterator[PostgresStore]:
+    schema = "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name.lower())[:50]
+    s = PostgresStore(server.dsn, schema, create=True)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def test_reads_survive_a_restart(server: PrivateServer, store: PostgresStore) -> None:
+    store.put_campaign(CampaignRecord("a", "iflytek", "task"))
+    lineage = store.lineage()
+    server.restart()
+    assert store.lineage() == lineage  # reconnected, transparently
+    assert [c.name for c in store.campaigns()] == ["a"]
+    server.restart("immediate")  # a crash, not a clean shutdown
+    assert store.serial() >= 1
+
+
+def test_a_write_after_a_restart_reconnects_first(server: PrivateServer, store: PostgresStore) -> None:
+    store.put_campaign(CampaignRecord("a", "iflytek", "task"))
+    server.restart()
+    store.put_contacts([ContactRecord("a", "19900000001", "fp", "t", 1)])  # nothing sent on the dead connection
+    entry = store.begin_call("a", "iflytek", "insert", "t", {"phones": ["19900000001"]})
+    store.end_call(entry, store.journal()[0].outcome)
+    assert len(store.contacts("a")) == 1
+
+
+def test_a_write_while_the_server_is_down_fails_and_is_not_retried(server: PrivateServer,
+                                                                    store: PostgresStore) -> None:
+    before = store.serial()
+    server.stop()
+    try:
+        store.RECONNECT_WAIT = 1.0  # type: ignore[misc]
+        started = time.monotonic()
+        with pytest.raises(StateError) as info:
+            store.begin_call("a", "iflytek", "create", "", {"wave": 1})
+        assert time.monotonic() - started < 10
+        assert "PostgreSQL" in str(info.value) and "Traceback" not in str(info.value)
+    finally:
+        server.start()
+    assert store.journal() == []  # the failed intent was not written later behind our back
+    assert store.serial() == before
+
+
+def test_the_lock_is_taken_again_after_a_restart(server: PrivateServer, store: PostgresStore) -> None:
+    other = PostgresStore(server.dsn, store.schema)
+    try:
+        with store.lock("apply", 1) as held:
+            server.restart()
+            store.put_campaign(CampaignRecord("a", "iflytek", "task"))  # reconnects and takes the lock again
+            assert other.current_lock() == held
+            with pytest.raises(StateError, match="held by"):
+                with other.lock("apply", 0.3):
+                    pass
+        with other.lock("apply", 1):
+            pass
+    finally:
+        other.close()
+
+
+def test_a_store_that_lost_its_lock_while_disconnected_writes_nothing(server: PrivateServer,
+                                                                       store: PostgresStore) -> None:
+    with store.lock("apply", 1):
+        server.restart()
+        other = PostgresStore(server.dsn, store.schema)  # takes the lock before the first store reconnects
+        try:
+            with other.lock("apply", 1):
+                with pytest.raises(StateError, match="lost the state lock"):
+                    store.begin_call("a", "iflytek", "create", "", {"wave": 1})
+                with pytest.raises(StateError, match="lost the state lock"):
+                    store.put_campaign(CampaignRecord("a", "iflytek", "task"))
+                assert other.journal() == []
+        finally:
+            other.close()
+
+
+# --- end to end: apply with the PostgreSQL backend, the server restarted ---------------------------------
+
+
+def _pg_project(tmp_path: Path, server: PrivateServer, xf: Any, yc: Any, schema_env: str) -> Path:
+    os.environ[schema_env] = server.dsn
+    state = f"state:\n  backend: postgres\n  dsn_env: {schema_env}\n"
+    d = fast_project(tmp_path, xf_url=xf.base_url, yc_url=yc.base_url, state=state, init=False)
+    write_csv(d / "contacts/a.csv", phones(151))
+    write_csv(d / "contacts/d.csv", phones(101, 8000))
+    write_csv(d / "contacts/y.csv", phones(60, 3000), columns=("phone",))
+    campaigns(d, xf_task("spring", "../contacts/a.csv"), xf_direct("survey", "../contacts/d.csv"),
+              yc_task("follow", "../contacts/y.csv"))
+    return d
+
+
+def _fresh(server: PrivateServer) -> str:
+    import psycopg
+
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS campaignctl CASCADE")
+    return server.dsn
+
+
+def _converged(xf: Any, yc: Any, d: Path) -> None:
+    assert duplicates(xf, yc) == {"duplicate_tasks": 0, "duplicate_rows": 0, "second_dials": 0}
+    (task,) = xf_live(xf)
+    assert len(task["numbers"]) == 151
+    (ytask,) = yc_live(yc)
+    assert len(ytask["numbers"]) == 60
+    plan = run_cli("plan", str(d), "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
+    assert len(xf.state()["dials"]) == 101 or "state resolve survey" in plan.output
+
+
+def test_restart_between_applies(tmp_path: Path, server: PrivateServer) -> None:
+    _fresh(server)
+    with emulators() as (xf, yc):
+        d = _pg_project(tmp_path, server, xf, yc, "CAMPAIGNCTL_PRIVATE_DSN")
+        assert run_cli("state", "init", str(d)).exit_code == 0
+        write_csv(d / "contacts/a.csv", phones(100))
+        assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+        server.restart()
+        write_csv(d / "contacts/a.csv", phones(151))
+        res = run_cli("apply", str(d), "--auto-approve")
+        assert res.exit_code == 0, res.output  # a stale pooled session is never the problem: reconnected
+
+
+def test_restart_inside_one_apply_between_planning_and_sending(tmp_path: Path, server: PrivateServer,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session is opened, the lock taken, then the server restarts while the platforms are observed."""
+    _fresh(server)
+    with emulators() as (xf, yc):
+        d = _pg_project(tmp_path, server, xf, yc, "CAMPAIGNCTL_PRIVATE_DSN")
+        assert run_cli("state", "init", str(d)).exit_code == 0
+        import reconciler.commands.session as session
+
+        real = session.observe
+        done: list[bool] = []
+
+        def observe_then_restart(providers: Any) -> Any:
+            if not done:
+                done.append(True)
+                server.restart()
+            return real(providers)
+
+        monkeypatch.setattr(session, "observe", observe_then_restart)
+        res = run_cli("apply", str(d), "--auto-approve")
+        assert done and res.exit_code == 0, res.output
+        _converged(xf, yc, d)
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_restart_during_an_apply_fails_clearly_then_converges(tmp_path: Path, server: PrivateServer,
+                                                               mode: str) -> None:
+    _fresh(server)
+    with emulators(faults="*:latency:0.02*inf") as (xf, yc):
+        d = _pg_project(tmp_path, server, xf, yc, "CAMPAIGNCTL_PRIVATE_DSN")
+        assert run_cli("state", "init", str(d)).exit_code == 0
+        proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", str(d), "--auto-approve",
+                                 "--parallelism", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**os.environ, **XF_ENV, **YC_ENV})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(xf.calls_to("task/insert")) + len(xf.calls_to("task/callout")) < 2:
+            time.sleep(0.005)
+        restarter = threading.Thread(target=server.restart, args=(mode,))
+        restarter.start()
+        out, err = proc.communicate(timeout=120)
+        restarter.join()
+        text = (out + err).decode()
+        assert proc.returncode in (0, 1), text
+        assert "Traceback" not in text and "internal error" not in text, text
+        if proc.returncode == 1:
+            assert "PostgreSQL" in text or "state resolve" in text, text
+        xf.faults.clear()
+        yc.faults.clear()
+        res = run_cli("apply", str(d), "--auto-approve")
+        assert res.exit_code in (0, 1) and clean_output(res) == "", res.output
+        if res.exit_code == 1:
+            res = run_cli("apply", str(d), "--auto-approve")
+        _converged(xf, yc, d)
