@@ -8,6 +8,7 @@ one test session.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -82,8 +83,6 @@ class PrivateServer:
         self.start()
 
     def cleanup(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):
             self.stop("immediate")
-        except RuntimeError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)

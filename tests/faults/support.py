@@ -19,9 +19,9 @@ from typing import Any
 from reconciler.emulator import start_emulator
 from tests.e2e.conftest import XF_ENV, YC_ENV, Result, project, run_cli
 
-READ_TIMEOUT = 0.6  # seconds: the profiles' read_timeout in these projects
-SETTLE_WINDOW = 1.5  # seconds: the profiles' settle_window
-LATE = 1.2  # seconds: a vendor that answers after the read timeout, inside the settle window
+READ_TIMEOUT = 1.0  # seconds: the profiles' read_timeout in these projects
+SETTLE_WINDOW = 2.2  # seconds: the profiles' settle_window
+LATE = 1.6  # seconds: a vendor that answers after the read timeout, inside the settle window
 
 XF_MUTATING = ("task/create", "task/insert", "task/start", "task/pause", "task/delete", "task/callout")
 YC_MUTATING = ("App.Sip_Yccall.TaskCreat", "App.Sip_Yccall.TaskAdd", "App.Sip_Yccall.TaskSet",
