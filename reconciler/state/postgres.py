@@ -130,6 +130,9 @@ class PostgresStore(SqlStore[psycopg.Connection[Any]]):
         try:
             # resolved at each use, so it takes effect once create makes the schema
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+            # A journal intent must survive a server crash before the vendor call it precedes is sent:
+            # a server (or role) default of synchronous_commit=off would acknowledge it unflushed.
+            conn.execute("SET synchronous_commit TO on")
         except BaseException:
             conn.close()
             raise

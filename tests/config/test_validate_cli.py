@@ -72,11 +72,25 @@ def test_no_annotations_outside_github(tmp_path: Path) -> None:
 
 
 def test_annotation_escaping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path / "a,b", {"x.yaml": "version: 1\ncampaigns:\n  - name: [x\n"})
+    """A file name with ``,`` ``:`` ``%`` is escaped as a property; the message's ``%`` as data; one line each."""
+    write(tmp_path / "a,b:c%d", {"x.yaml": "version: 1\ncampaigns:\n  - name: [x\n"})
     monkeypatch.chdir(tmp_path)
-    _, out = invoke("a,b", env={"GITHUB_ACTIONS": "true"})
-    line = next(x for x in out.splitlines() if x.startswith("::error file=a%2Cb/x.yaml,line="))
-    assert "\n" not in line
+    code, out = invoke("a,b:c%d", env={"GITHUB_ACTIONS": "true"})
+    assert code == 1
+    annotations = [x for x in out.splitlines() if x.startswith("::")]
+    assert annotations == [
+        "::error file=a%2Cb%3Ac%25d/x.yaml,line=4::malformed YAML: expected ',' or ']', but got '<stream end>' "
+        "(while parsing a flow sequence at line 3)"
+    ]
+
+
+def test_annotation_escapes_newlines_and_percent_in_messages() -> None:
+    from reconciler.commands.validate import _annotation
+    from reconciler.errors import Problem
+
+    line = _annotation(Problem("d/a,b:c.yaml", 7, "campaigns[0].name", "100% wrong\nsecond line\r", "warning"))
+    assert line == "::warning file=d/a%2Cb%3Ac.yaml,line=7::campaigns[0].name: 100%25 wrong%0Asecond line%0D"
+    assert line.splitlines() == [line]
 
 
 def test_json_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

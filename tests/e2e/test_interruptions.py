@@ -129,8 +129,12 @@ def test_crash_at_every_state_write_then_rerun_converges(tmp_path: Path, env: No
             server.stop()
 
 
+# A clean apply of make_dir makes these mutating calls: create 2, insert 2 + 1, start 1, callout 2.
+CLEAN_MUTATING = 8
+
+
 def test_kill_9_during_apply_then_rerun_converges(tmp_path: Path, env: None) -> None:
-    emu, server = start_emulator("xfyeta", faults="*:latency:0.05*inf")
+    emu, server = start_emulator("xfyeta", faults="*:latency:0.2*inf")  # slow enough to be caught mid-way
     try:
         d = make_dir(tmp_path, server.base_url)
         proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", str(d), "--auto-approve",
@@ -139,9 +143,15 @@ def test_kill_9_during_apply_then_rerun_converges(tmp_path: Path, env: None) -> 
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any("task/insert" in c["path"] for c in emu.calls):
             time.sleep(0.01)
+        assert proc.poll() is None, "apply finished before the kill: the kill must land mid-apply"
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+        # the kill landed mid-apply: part of the calls were made, not all
+        mutating = sum(1 for c in emu.calls if c["path"].rsplit("/v1/", 1)[-1] in
+                       ("task/create", "task/insert", "task/start", "task/callout"))
+        assert 1 <= mutating < CLEAN_MUTATING, mutating
         emu.faults.clear()
+        assert run_cli("plan", str(d), "--detailed-exitcode").exit_code == 2  # work left to do
         res = run_cli("apply", str(d), "--auto-approve", "--lock-timeout", "5")
         why = f"{res.output}\nkilled pid {proc.pid}, test pid {os.getpid()}, files {sorted(os.listdir(tmp_path))}"
         assert res.exit_code in (0, 1), why

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,24 @@ from reconciler.state.postgres import PostgresStore
 from tests.e2e.conftest import campaigns, init_state, phones, project, run_cli, write_csv, xf_calls, xf_direct, xf_task
 
 
+def drop_database(dsn: str, name: str, timeout: float = 30.0) -> None:
+    """Drop ``name`` as the test role: end this role's own sessions on it (a role may always end those;
+    ``WITH (FORCE)`` needs the right to end anyone's), wait for them to go, then drop; the server ends
+    autovacuum workers by itself."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while True:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+                         " AND usename = current_user AND pid <> pg_backend_pid()", (name,))
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                return
+            except psycopg.errors.ObjectInUse:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+
 @pytest.fixture
 def fresh_db(pg_dsn: str) -> Iterator[str]:
     """A database of its own for this test, dropped afterwards."""
@@ -22,8 +41,7 @@ def fresh_db(pg_dsn: str) -> Iterator[str]:
         conn.execute(f'CREATE DATABASE "{name}"')
     base, _, _ = pg_dsn.rpartition("/")
     yield f"{base}/{name}"
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(pg_dsn, name)
 
 
 def test_apply_with_postgres_state_and_lock(tmp_path: Path, xfyeta: Any, fresh_db: str,

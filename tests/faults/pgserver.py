@@ -68,7 +68,7 @@ class PrivateServer:
 
     def _options(self) -> str:
         return (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+                "-c fsync=off -c full_page_writes=off -c synchronous_commit=off")  # campaignctl sets it on for itself
 
     def start(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-o", self._options(), "-l", str(self.root / "log"), "-w",

@@ -86,6 +86,17 @@ def test_a_write_while_the_server_is_down_fails_and_is_not_retried(server: Priva
     assert store.serial() == before
 
 
+def test_journal_intents_survive_a_crash_whatever_the_server_default(server: PrivateServer,
+                                                                      store: PostgresStore) -> None:
+    """The private server runs with synchronous_commit=off (an admin's choice campaignctl cannot see): the
+    store sets it on for its own session, so an intent acknowledged is an intent kept."""
+    conn = store._connection()
+    assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
+    ids = [store.begin_call("a", "iflytek", "callout", "", {"phones": [str(i)]}) for i in range(20)]
+    server.restart("immediate")  # a crash right after the commits were acknowledged
+    assert [e.id for e in store.journal()] == ids
+
+
 def test_the_lock_is_taken_again_after_a_restart(server: PrivateServer, store: PostgresStore) -> None:
     other = PostgresStore(server.dsn, store.schema)
     try:
