@@ -50,6 +50,11 @@ _COLUMN = re.compile(r"column '([A-Za-z0-9_]{1,64})'")
 _MESSAGE_LIMIT = 300  # characters of a driver message kept
 
 
+def _shown(path: str) -> str:
+    """A path as messages show it: whole unless absurdly long."""
+    return path if len(path) <= 240 else f"{path[:120]}...{path[-80:]} ({len(path)} characters)"
+
+
 def _printable(text: str) -> str:
     """Plain ASCII, no control characters, bounded: what a message may carry of a driver's text."""
     clean = "".join(ch if " " <= ch <= "~" else "?" for ch in text)
@@ -69,15 +74,19 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
 
     def __init__(self, path: Path, busy_timeout: float = 30.0, *, create: bool = False) -> None:
         if "\x00" in os.fspath(path):
-            raise StateError(f"state database path {os.fspath(path)!r} contains a NUL byte")
+            raise StateError(f"state database path {_shown(os.fspath(path))!r} contains a NUL byte")
         self.path = Path(path)
-        label = f"state database {self.path}"
-        super().__init__(label=label, where=str(self.path), location=str(self.path), described=label)
+        label = f"state database {_shown(str(self.path))}"
+        super().__init__(label=label, where=_shown(str(self.path)), location=_shown(str(self.path)), described=label)
         self._liveness: tuple[int, Path] | None = None  # the held lock's liveness file: fd, path
+        try:
+            exists = self.path.exists()
+        except OSError as exc:  # a name longer than the file system takes, a component that is a file, ...
+            raise StateError(f"{label}: cannot use this path: {exc.strerror or exc}") from None
         if create:
             self._make_file()
-        elif not self.path.exists():
-            raise state_missing(label, str(self.path), DOES_NOT_EXIST)
+        elif not exists:
+            raise state_missing(label, _shown(str(self.path)), DOES_NOT_EXIST)
         try:
             with self._guard("cannot open"):
                 # mode=rw never creates the file (it was made above when asked to)
@@ -173,8 +182,9 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
             if os.statvfs(folder).f_flag & os.ST_RDONLY:
                 return f"{folder} is on a read-only file system"
         for target in (self.path, folder):
-            if target.exists() and not os.access(target, os.W_OK):
-                return f"{target} is not writable"
+            with contextlib.suppress(OSError):
+                if target.exists() and not os.access(target, os.W_OK):
+                    return f"{_shown(str(target))} is not writable"
         return ""
 
     def _full(self) -> bool:

@@ -99,3 +99,19 @@ def test_state_path_with_a_nul_byte_is_a_clear_error(tmp_path: Path) -> None:
         assert res.exit_code == 1, (args, res.output)
         assert "NUL" in res.stderr and "internal error" not in res.output, res.output
     assert not (tmp_path / "state.db").exists() and not list(d.glob("a*b.db"))
+
+
+@pytest.mark.parametrize("path", ["x" * 5000, "a/" * 3000 + "s.db", "campaignctl.yaml/s.db"])
+def test_a_state_path_the_file_system_refuses_is_a_clear_error(tmp_path: Path, path: str) -> None:
+    """Found by the fuzz suite: a state path past NAME_MAX crashed plan (exit 3)."""
+    d = project(tmp_path, init=False)
+    f = d / "campaignctl.yaml"
+    f.write_text(f.read_text(encoding="utf-8").replace(f"path: {tmp_path / 'state.db'}", f'path: "{path}"'),
+                 encoding="utf-8")
+    write_csv(d / "contacts/a.csv", phones(3))
+    campaigns(d, xf_task("a", "../contacts/a.csv"))
+    for args in (("plan", str(d)), ("apply", str(d), "--auto-approve"), ("state", "init", str(d))):
+        res = run_cli(*args)
+        assert res.exit_code == 1, (args, res.output)
+        assert "internal error" not in res.output and "Traceback" not in res.output, res.output
+        assert max(len(line) for line in res.stderr.splitlines()) < 1000, "the whole path quoted"
