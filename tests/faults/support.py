@@ -98,8 +98,13 @@ def duplicates(xf: Any | None, yc: Any | None) -> dict[str, int]:
         st = xf.state()
         names = Counter(t["task_name"] for t in st["tasks"] if not t["deleted"])
         dup_tasks += sum(n - 1 for n in names.values() if n > 1)
+        # a phone twice in a task, or in two live tasks (waves) of one campaign, is dialed twice
+        by_campaign: dict[str, Counter[str]] = {}
         for t in st["tasks"]:
-            numbers = Counter(n["phone"] for n in t["numbers"])
+            if t["deleted"] and not t["time_task_start"]:
+                continue  # deleted before it ever started: it dialed nobody
+            by_campaign.setdefault(t["task_name"].split("~")[0], Counter()).update(n["phone"] for n in t["numbers"])
+        for numbers in by_campaign.values():
             dup_rows += sum(n - 1 for n in numbers.values() if n > 1)
         dials = Counter(d["phone"] for d in st["dials"])
         second_dials += sum(n - 1 for n in dials.values() if n > 1)
