@@ -47,6 +47,8 @@ def _chunk(args: tuple[int, int, int]) -> list[dict[str, Any]]:
                 case = generate(seed, xf_url=xf.base_url, yc_url=yc.base_url)
                 result = run_case(case, tmp, run_cli, allowed)
                 shutil.rmtree(tmp / f"case{seed}", ignore_errors=True)
+                if len(out) % 1000 == 999:
+                    print(f"  job from seed {start}: {len(out) + 1} cases done", flush=True)
                 out.append({"seed": seed, "verdict": result.verdict, "validate_exit": result.validate_exit,
                             "plan_exit": result.plan_exit, "seconds": result.seconds,
                             "mutations": result.mutations, "tags": sorted(case.tags), "detail": result.detail[:300]})

@@ -314,7 +314,12 @@ def record_sent(store: StateStore, campaign: str, task_id: str, wave: int, rows:
 
 def _record_phones(store: StateStore, desired: DesiredState | None, campaign: str, task_id: str, wave: int,
                    phones: Sequence[str], status: ContactStatus = ContactStatus.SENT) -> None:
-    """Record phones found (by observing) to have reached a task; fingerprints from the files when known."""
+    """Record phones found (by observing) to have reached a task; fingerprints from the files when known.
+    A phone already recorded with that status keeps its record (and the vendor's data id in it)."""
+    if not phones:
+        return
+    kept = {r.phone for r in store.contacts(campaign, task_id) if r.status is status}
+    phones = [p for p in phones if p not in kept]
     if not phones:
         return
     c = desired.campaign(campaign) if desired is not None else None
@@ -381,6 +386,16 @@ def _recover_create(store: StateStore, provider: Provider, desired: DesiredState
     verdict, found = await_create(provider, e.campaign, intent.wave, waited=waited, window=window, sleep=sleep)
     if verdict is Verdict.LANDED and found is not None:
         if found.task_id in known:
+            # Killed after the task was recorded: the numbers the create carried may not be yet.
+            recorded = {r.phone for r in store.contacts(e.campaign, found.task_id)}
+            unrecorded = [p for p in intent.phones if p not in recorded]
+            if unrecorded:
+                carried = settle_carried(found.contact_count, len(intent.phones))
+                if carried is Verdict.LANDED:
+                    _record_phones(store, desired, e.campaign, found.task_id, intent.wave, unrecorded)
+                elif carried is Verdict.AMBIGUOUS:
+                    hold_carried(store, e.campaign, e.profile, found.task_id, intent.wave, unrecorded,
+                                 found.contact_count)
             store.end_call(e.id, CallOutcome.RESOLVED, f"task {found.task_id} is already in the state")
             return []
         if wave_live:

@@ -273,3 +273,30 @@ def test_resolve_by_hand_settles_unknown_callouts_and_ambiguous_inserts() -> Non
     assert all(statuses[p] is ContactStatus.NOT_DIALED for p in phones(3))
     assert not any(c.task_id == "t1" for c in store.contacts("spring"))  # not landed: the next apply sends them
     assert not store.journal("spring", [CallOutcome.UNKNOWN, CallOutcome.PENDING])
+
+
+@pytest.mark.parametrize("n", [1, 50])
+def test_recover_a_create_killed_after_its_task_was_recorded(n: int) -> None:
+    """Found by the crash soak: killed between recording the created task and recording the numbers the
+    create carried (yccall). Recovery saw the task "already in the state" and recorded no numbers, so every
+    later plan wanted to append them again (the vendor refuses them as duplicates): it never converged."""
+    from reconciler.engine.settle import record_task
+    from reconciler.state.base import TaskRecord
+
+    c = campaign("follow", n=n, provider="callcenter")
+    store = MemoryStore(create=True)
+    with rig(store=store) as r:
+        yc = r.providers["callcenter"]
+        created = yc.create_task(c, 1, c.contacts.rows)
+        entry = store.begin_call("follow", "callcenter", "create", "",
+                                 CreateIntent(1, "gitops-follow", c.settings_fingerprint(),
+                                              tuple(x.phone for x in c.contacts.rows)).to_request())
+        record_task(store, TaskRecord("follow", 1, "callcenter", created.task_id, "gitops-follow",
+                                      c.settings_fingerprint()))
+        # killed here: no contacts recorded, the journal entry still pending
+        r.recover(desired(c))
+        (e,) = [x for x in store.journal("follow") if x.id == entry]
+        assert e.outcome is CallOutcome.RESOLVED
+        assert sorted(x.phone for x in store.contacts("follow")) == sorted(phones(n))
+        plan, _ = r.plan(desired(campaign("follow", n=n, provider="callcenter", state="paused")))
+        assert [a.kind.value for a in plan.actions] == []

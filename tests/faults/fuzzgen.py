@@ -250,7 +250,7 @@ def _add_option(rng: random.Random, text: str, tags: set[str]) -> tuple[str, str
     anchor = rng.choice(["    type: xfyeta\n", "    type: yccall\n"])
     existing = re.compile(rf"^    {re.escape(key)}: .*$", re.MULTILINE)
     if existing.search(text) and rng.random() < 0.7:
-        return existing.sub(f"    {key}: {value}", text, count=1), f"option {key} = {value[:40]}"
+        return existing.sub(lambda _: f"    {key}: {value}", text, count=1), f"option {key} = {value[:40]}"
     return text.replace(anchor, anchor + f"    {key}: {value}\n", 1), f"option {key} = {value[:40]}"
 
 
