@@ -81,6 +81,27 @@ def mask_dsn(text: str, dsn: str) -> str:
     return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text, flags=re.IGNORECASE)
 
 
+# SQLSTATE classes whose messages quote the values involved: 22 data exception, 23 integrity constraint
+# violation, 42 syntax error or access rule violation (LINE shows the statement, with its literals)
+_QUOTING_CLASSES = ("22", "23", "42")
+_MESSAGE_LIMIT = 300
+
+
+def _shown(exc: psycopg.Error) -> str:
+    """What a message may say of a driver error: one line, bounded, never a refused value (PostgreSQL puts
+    those in DETAIL, LINE and CONTEXT, and data errors in the message itself)."""
+    sqlstate = str(getattr(exc, "sqlstate", None) or "")
+    if sqlstate[:2] in _QUOTING_CLASSES:
+        diag_name = type(exc).__name__
+        text = f"the database refused the statement ({diag_name}, SQLSTATE {sqlstate})"
+    else:
+        lines = (str(exc).strip() or type(exc).__name__).splitlines()
+        text = " ".join(ln.strip() for ln in lines if not ln.lstrip().startswith(("DETAIL:", "CONTEXT:",
+                                                                                    "LINE ", "HINT:", "^")))
+    clean = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return clean if len(clean) <= _MESSAGE_LIMIT else clean[: _MESSAGE_LIMIT - 3] + "..."
+
+
 class RedactedDatabaseError(Exception):
     """Stands in for a psycopg error whose text held the password."""
 
@@ -155,14 +176,14 @@ class PostgresStore(SqlStore[psycopg.Connection[Any]]):
     # --- dialect -----------------------------------------------------------------
     @contextmanager
     def _guard(self, doing: str) -> Iterator[None]:
-        """Turn psycopg errors into StateError, the password masked everywhere."""
+        """Turn psycopg errors into StateError, the password masked everywhere and no refused value quoted."""
         try:
             yield
         except psycopg.Error as exc:
             text = str(exc).strip() or type(exc).__name__
             safe = mask_dsn(text, self._dsn)
             cause: BaseException = exc if safe == text else RedactedDatabaseError(f"{type(exc).__name__}: {safe}")
-            raise StateError(f"{self._label}: {doing}: {safe}") from cause
+            raise StateError(f"{self._label}: {doing}: {mask_dsn(_shown(exc), self._dsn)}") from cause
 
     @contextmanager
     def _transaction(self, conn: psycopg.Connection[Any]) -> Iterator[None]:

@@ -228,3 +228,19 @@ def test_restart_during_an_apply_fails_clearly_then_converges(tmp_path: Path, se
         if res.exit_code == 1:
             res = run_cli("apply", str(d), "--auto-approve")
         _converged(xf, yc, d)
+
+
+def test_database_errors_never_quote_the_values_they_refused(store: PostgresStore) -> None:
+    """PostgreSQL puts the refused values in DETAIL, LINE and CONTEXT (a phone, a JSON text): never shown."""
+    statements = [
+        "INSERT INTO campaigns (name, profile, mode, provider_type) VALUES ('19912345678', 'p', 'task', ''),"
+        " ('19912345678', 'p', 'task', '')",
+        "SELECT '{\"19912345678'::jsonb",
+        "SELECT '19912345678x'::integer",
+    ]
+    for statement in statements:
+        with pytest.raises(StateError) as info:
+            store._write(lambda c, s=statement: c.execute(s))  # type: ignore[misc]
+        text = str(info.value)
+        assert "19912345678" not in text and "\n" not in text, text
+        assert "PostgreSQL state store" in text
