@@ -270,3 +270,35 @@ def test_disk_full_mid_apply_fails_clearly_and_converges_after(tmp_path: Path, e
         _converged(xf, d, n=1500)
     finally:
         _umount(disk)
+
+
+def test_state_files_are_private_whatever_the_umask(tmp_path: Path, emus: tuple[Any, Any]) -> None:
+    """The issue saw a state file created 0644: the database, its WAL and SHM files, and the lock's
+    liveness file are 0600, in directories made 0700."""
+    import stat
+
+    xf, _ = emus
+    old = os.umask(0o022)
+    try:
+        d = fast_project(tmp_path, xf_url=xf.base_url, state=_state_block(tmp_path / "deep" / "er" / "state.db"))
+        write_csv(d / "contacts/a.csv", phones(3))
+        campaigns(d, xf_task("spring", "../contacts/a.csv"))
+        from reconciler.state.sqlite import SqliteStore
+
+        store = SqliteStore(tmp_path / "deep" / "er" / "state.db")
+        with store.lock("test", 1):
+            files = sorted((tmp_path / "deep" / "er").iterdir())
+            modes = {f.name.split("-")[0] if "lock" in f.name else f.name: stat.S_IMODE(f.stat().st_mode)
+                     for f in files}
+        store.close()
+        assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    finally:
+        os.umask(old)
+    assert all(mode == 0o600 for mode in modes.values()), {k: oct(v) for k, v in modes.items()}
+    assert any(name.startswith("state.db.lock") for name in modes), modes
+    for name in ("state.db", "state.db-wal", "state.db-shm"):
+        path = tmp_path / "deep" / "er" / name
+        if path.exists():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, (name, oct(path.stat().st_mode))
+    for folder in (tmp_path / "deep", tmp_path / "deep" / "er"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
