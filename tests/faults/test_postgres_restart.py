@@ -244,3 +244,36 @@ def test_database_errors_never_quote_the_values_they_refused(store: PostgresStor
         text = str(info.value)
         assert "19912345678" not in text and "\n" not in text, text
         assert "PostgreSQL state store" in text
+
+
+def test_schema_dropped_mid_apply_sends_nothing_more_until_rebuilt(tmp_path: Path, server: PrivateServer) -> None:
+    """The PostgreSQL side of "state deleted mid-apply": an admin drops the schema while apply runs."""
+    import psycopg
+
+    _fresh(server)
+    with emulators(faults="*:latency:0.03*inf") as (xf, yc):
+        d = _pg_project(tmp_path, server, xf, yc, "CAMPAIGNCTL_PRIVATE_DSN")
+        assert run_cli("state", "init", str(d)).exit_code == 0
+        proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", str(d), "--auto-approve",
+                                 "--parallelism", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**os.environ, **XF_ENV, **YC_ENV})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(xf.calls_to("task/insert")) < 2:
+            time.sleep(0.005)
+        with psycopg.connect(server.dsn, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA campaignctl CASCADE")
+        out, err = proc.communicate(timeout=120)
+        text = (out + err).decode()
+        assert proc.returncode in (0, 1) and "Traceback" not in text and "internal error" not in text, text
+        xf.faults.clear()
+        sent = len(xf.calls)
+        for args in (("plan", str(d)), ("apply", str(d), "--auto-approve")):
+            res = run_cli(*args)
+            assert res.exit_code == 1 and "state is missing" in res.output and clean_output(res) == "", res.output
+        assert not [c for c in xf.calls[sent:] if not c["path"].endswith(("query", "token"))]
+        assert run_cli("state", "init", str(d)).exit_code == 0
+        rebuilt = run_cli("state", "rebuild", str(d))
+        assert rebuilt.exit_code == 0, rebuilt.output
+        res = run_cli("apply", str(d), "--auto-approve")
+        assert res.exit_code in (0, 1) and clean_output(res) == "", res.output
+        _converged(xf, yc, d)
