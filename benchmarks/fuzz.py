@@ -57,6 +57,16 @@ def _chunk(args: tuple[int, int, int]) -> list[dict[str, Any]]:
     return out
 
 
+def _commit() -> str:
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=10_000)
@@ -95,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
             "cases": len(results), "first_seed": args.seed, "jobs": jobs, "seconds": round(elapsed, 1),
+            "commit": _commit(),
             "verdicts": dict(verdicts), "known": KNOWN, "failed": failed, "slow": slow,
             "exits": {f"{v}/{p}": n for (v, p), n in exits.items()},
             "known_seeds": {k: [r["seed"] for r in results if r["verdict"] == f"known:{k}"][:50] for k in KNOWN},

@@ -162,7 +162,7 @@ def soak_section(summaries: list[dict[str, Any]]) -> list[str]:
     out.append("")
     for s in summaries:
         points = sorted((int(k), v) for k, v in s["kill_points"].items())
-        out.append(f"- {s['backend']} (seed {s['seed']}): vendor calls seen per kill "
+        out.append(f"- {s['backend']} (seed {s['seed']}, commit `{s.get('commit', '?')}`): vendor calls seen per kill "
                    + ", ".join(f"{k}: {v}" for k, v in points)
                    + "; clean applies needed afterwards " + ", ".join(f"{k}: {v}" for k, v in
                                                                      sorted(s["reapplies"].items())))
@@ -183,8 +183,9 @@ def fuzz_section(data: dict[str, Any]) -> list[str]:
            "unknown and duplicated keys, and valid-but-odd edits. Each case runs `validate`, then `plan` against "
            "loopback emulators (on every valid case and one invalid case in five), bounded to "
            "10 s per case.", "",
-           f"{data['cases']:,} cases (seeds {data['first_seed']}..{data['first_seed'] + data['cases'] - 1}), "
-           f"{data['seconds']:.0f} s with {data['jobs']} jobs; slowest case {data['max_seconds']:.2f} s.", "",
+           f"{data['cases']:,} cases (seeds {data['first_seed']}..{data['first_seed'] + data['cases'] - 1}, "
+           f"commit `{data.get('commit', '?')}`), {data['seconds']:.0f} s with {data['jobs']} jobs on a shared "
+           f"machine; slowest case {data['max_seconds']:.2f} s.", "",
            "| outcome | cases |", "|---|---|"]
     for verdict, n in sorted(data["verdicts"].items()):
         out.append(f"| {verdict} | {n:,} |")

@@ -187,6 +187,14 @@ def _lost(xf: Any, yc: Any, spring: int, survey: int, follow: int, plan_output: 
     return lost
 
 
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
 def _reset_schema(dsn: str) -> None:
     import psycopg
 
@@ -230,6 +238,7 @@ def run_soak(runs: int, seed: int, backend: str, *, quiet: bool = False) -> dict
         shutil.rmtree(tmp, ignore_errors=True)
     summary = {
         "backend": backend, "runs": len(results), "seed": seed, "seconds": round(time.monotonic() - started, 1),
+        "commit": _commit(),
         "kills": sum(r.kills for r in results), "mid_apply_kills": sum(r.mid_apply for r in results),
         "converged": sum(r.converged for r in results),
         "left_for_resolve": sum(r.left_for_resolve for r in results),
