@@ -290,6 +290,7 @@ class _Task:
     trubo_mode: bool
     time_create: int
     numbers: list[_Number] = field(default_factory=list)
+    phones: set[str] = field(default_factory=set)  # every phone in ``numbers``, kept as rows are added
     duplicates: int = 0
     deleted: int = 0
     frozen_status: int | None = None
@@ -760,7 +761,7 @@ class XfyetaEmulator:
             raise _VendorError(10005, "task already started, data can no longer be submitted")
         _, rows = self._rows(body, self._robots[task.robot_id])
         ids = self._take_data_ids(len(rows))
-        known = {n.phone for n in task.numbers}
+        known = task.phones
         every = self.config.unanswered_every
         for data_id, row in zip(ids, rows, strict=True):
             if row[0] in known:
