@@ -93,7 +93,7 @@ def main() -> None:
         server.stop()
     total = args.campaigns * args.contacts
     print(f"\n{args.campaigns} campaigns x {args.contacts} contacts = {total:,} contacts; median of {args.repeat}\n")
-    print(f"| case | CPU s | wall s | peak MB | vendor calls |\n|---|---|---|---|---|")
+    print("| case | CPU s | wall s | peak MB | vendor calls |\n|---|---|---|---|---|")
     for r in results:
         print(f"| {r['case']} | {r['cpu_s']:.2f} | {r['wall_s']:.2f} | {r['peak_mb']:.0f} | {r['vendor_calls']} |")
     if args.json:
