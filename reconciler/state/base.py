@@ -30,14 +30,19 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from reconciler.errors import Problem
+
 __all__ = [
     "RUN_STATES",
     "CallOutcome",
     "CampaignRecord",
     "ContactRecord",
     "ContactStatus",
+    "Converged",
     "JournalEntry",
     "LockInfo",
+    "Records",
+    "SourceDigest",
     "StateStore",
     "TaskRecord",
 ]
@@ -67,6 +72,7 @@ class CampaignRecord:
 
 
 RUN_STATES = ("", "running", "paused")  # the values TaskRecord.run_state may take
+SOURCE_DIGEST_DAYS = 30  # cached parse results older than this are dropped when new ones are written
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,63 @@ class JournalEntry:
     detail: str = ""
     started_at: str = ""
     finished_at: str = ""
+    # The phones the call carried, kept beside the entry (not in ``request``) while its outcome is
+    # pending or unknown, so that settling it can record exactly those; dropped once it is settled.
+    phones: tuple[str, ...] = field(default=(), hash=False)
+
+
+@dataclass(frozen=True)
+class Records:
+    """State records written in the same transaction as a journal call
+    (``begin_call`` / ``end_call``): campaigns and tasks upserted, the
+    ``removed`` (campaign, task_id, phones) deleted, then contacts upserted."""
+
+    campaigns: Sequence[CampaignRecord] = ()
+    tasks: Sequence[TaskRecord] = ()
+    contacts: Sequence[ContactRecord] = ()
+    removed: Sequence[tuple[str, str, Sequence[str]]] = ()
+
+    def campaigns_touched(self) -> set[str]:
+        """Campaigns whose tasks or contacts these records change (their Converged markers go)."""
+        return ({t.campaign for t in self.tasks} | {c.campaign for c in self.contacts}
+                | {r[0] for r in self.removed})
+
+
+@dataclass(frozen=True)
+class SourceDigest:
+    """What parsing one campaign's contact sources gave, cached by the digest of its inputs.
+
+    ``key`` digests everything the table depends on (the sources' bytes and
+    paths, columns, phone column, encodings, the normaliser version);
+    ``digest`` is the table's own digest (``config.table.table_digest``),
+    ``rows`` its length, ``problems`` the warnings the sources gave (only
+    tables whose sources gave no error are cached). Derived data: writing it
+    never bumps ``serial``.
+    """
+
+    key: str
+    digest: str
+    rows: int
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Converged:
+    """A campaign whose recorded sent set equalled its contact table.
+
+    Written (by apply, or by a plan under the lock) when the contacts the
+    state records as sent to the campaign's live tasks were exactly the table
+    of digest ``digest``, with settings ``settings_fingerprint``, and nothing
+    for it was pending or worth a warning. Every write that touches the
+    campaign's contacts, tasks or journal clears it in the same transaction,
+    so while it stands the diff may skip the per-contact work (DESIGN 4 still
+    decides run state, drift and deletion from the listing). Derived data:
+    writing it never bumps ``serial``.
+    """
+
+    campaign: str
+    digest: str
+    settings_fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -158,6 +221,8 @@ class StateStore(Protocol):
         ...
 
     # --- writes (each bumps serial by one; an empty bulk write is a no-op) ----
+    # Every write below that names a campaign (contacts, tasks, journal, forget,
+    # rename) also clears that campaign's Converged marker, in the same transaction.
     def put_campaign(self, record: CampaignRecord) -> None: ...
 
     def put_task(self, record: TaskRecord) -> None:
@@ -182,9 +247,14 @@ class StateStore(Protocol):
         ...
 
     def begin_call(
-        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any]
+        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any],
+        *, phones: Sequence[str] = (), records: Records | None = None,
     ) -> int:
-        """Write the intent of a mutating call *before* it is sent; returns its id."""
+        """Write the intent of a mutating call *before* it is sent; returns its id.
+
+        ``phones`` (the numbers the call carries) are kept beside the entry
+        until it is settled (``JournalEntry.phones``); ``records`` are written
+        in the same transaction (one write: serial bumps by one)."""
         ...
 
     def end_call(
@@ -193,7 +263,31 @@ class StateStore(Protocol):
         outcome: CallOutcome,
         detail: str = "",
         result: Mapping[str, Any] | None = None,
-    ) -> None: ...
+        *,
+        records: Records | None = None,
+    ) -> None:
+        """Record the outcome, with ``records`` in the same transaction (one
+        write). An outcome of ok, failed or resolved drops the entry's phones."""
+        ...
+
+    # --- derived data: never bumps serial ---------------------------------
+    def source_digests(self, keys: Sequence[str]) -> dict[str, SourceDigest]:
+        """The cached parse results among ``keys`` (missing ones are left out)."""
+        ...
+
+    def put_source_digests(self, entries: Sequence[SourceDigest]) -> None:
+        """Remember parse results (insert or replace by key); entries older
+        than ``SOURCE_DIGEST_DAYS`` days are dropped on the way."""
+        ...
+
+    def converged(self) -> dict[str, Converged]:
+        """Every campaign's convergence marker, by campaign name."""
+        ...
+
+    def put_converged(self, marks: Sequence[Converged]) -> None:
+        """Set markers (insert or replace by campaign). Only under the lock,
+        from a plan or apply that read the state it describes."""
+        ...
 
     # --- lock ----------------------------------------------------------
     def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]:

@@ -35,10 +35,15 @@ from reconciler.state.base import (
     CallOutcome,
     CampaignRecord,
     ContactRecord,
+    Converged,
     JournalEntry,
     LockInfo,
+    Records,
+    SourceDigest,
     TaskRecord,
 )
+
+SETTLED = frozenset({CallOutcome.OK, CallOutcome.FAILED, CallOutcome.RESOLVED})
 
 __all__ = ["MemoryBacking", "MemoryStore"]
 
@@ -57,6 +62,8 @@ class MemoryBacking:
     tasks: dict[tuple[str, str], TaskRecord] = field(default_factory=dict)
     contacts: dict[tuple[str, str, str], ContactRecord] = field(default_factory=dict)
     journal: list[JournalEntry] = field(default_factory=list)
+    converged: dict[str, Converged] = field(default_factory=dict)
+    source_digests: dict[str, SourceDigest] = field(default_factory=dict)
     lock: LockInfo | None = None
     lock_owner: object | None = None  # the MemoryStore handle holding ``lock``
     mutex: threading.RLock = field(default_factory=threading.RLock)
@@ -96,6 +103,26 @@ class MemoryStore:
 
     def _bump(self) -> None:
         self.backing.serial += 1
+
+    def _unconverge(self, campaigns: Sequence[str] | set[str]) -> None:
+        for name in campaigns:
+            self.backing.converged.pop(name, None)
+
+    def _records(self, records: Records | None) -> None:
+        """Write ``records`` (caller holds the mutex), as one transaction would."""
+        if records is None:
+            return
+        b = self.backing
+        for campaign in records.campaigns:
+            b.campaigns[campaign.name] = campaign
+        for task in records.tasks:
+            b.tasks[(task.campaign, task.task_id)] = replace(task, settings=load_json(dump_json(task.settings)))
+        for name, task_id, phones in records.removed:
+            for phone in phones:
+                b.contacts.pop((name, task_id, phone), None)
+        for record in dedupe_contacts(records.contacts):
+            b.contacts[(record.campaign, record.task_id, record.phone)] = record
+        self._unconverge(records.campaigns_touched())
 
     # --- reads -----------------------------------------------------------
     def lineage(self) -> str:
@@ -153,6 +180,7 @@ class MemoryStore:
         stored = replace(record, settings=load_json(dump_json(record.settings)))  # as a database gives it back
         with self.backing.mutex:
             self.backing.tasks[(record.campaign, record.task_id)] = stored
+            self._unconverge((record.campaign,))
             self._bump()
 
     def put_contacts(self, records: Sequence[ContactRecord]) -> None:
@@ -163,6 +191,7 @@ class MemoryStore:
         with self.backing.mutex:
             for record in unique:
                 self.backing.contacts[(record.campaign, record.task_id, record.phone)] = record
+            self._unconverge({r.campaign for r in unique})
             self._bump()
 
     def delete_contacts(self, campaign: str, task_id: str, phones: Sequence[str]) -> None:
@@ -172,6 +201,7 @@ class MemoryStore:
         with self.backing.mutex:
             for phone in phones:
                 self.backing.contacts.pop((campaign, task_id, phone), None)
+            self._unconverge((campaign,))
             self._bump()
 
     def forget_campaign(self, campaign: str) -> None:
@@ -181,6 +211,7 @@ class MemoryStore:
             b.campaigns.pop(campaign, None)
             b.tasks = {k: v for k, v in b.tasks.items() if k[0] != campaign}
             b.contacts = {k: v for k, v in b.contacts.items() if k[0] != campaign}
+            self._unconverge((campaign,))
             self._bump()
 
     def rename_campaign(self, old: str, new: str) -> None:
@@ -207,13 +238,18 @@ class MemoryStore:
                 for k, v in b.contacts.items()
             }
             b.journal = [replace(e, campaign=new) if e.campaign == old else e for e in b.journal]
+            self._unconverge((old, new))
             self._bump()
 
     def begin_call(
-        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any]
+        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any],
+        *, phones: Sequence[str] = (), records: Records | None = None,
     ) -> int:
         self._check_open()
+        for task in records.tasks if records else ():
+            check_task(task)
         with self.backing.mutex:
+            self._records(records)
             entry = JournalEntry(
                 id=len(self.backing.journal) + 1,
                 campaign=campaign,
@@ -223,8 +259,10 @@ class MemoryStore:
                 outcome=CallOutcome.PENDING,
                 request=load_json(dump_json(request)),  # the same copy a database would give back
                 started_at=utc_now(),
+                phones=tuple(phones),
             )
             self.backing.journal.append(entry)
+            self._unconverge((campaign,))
             self._bump()
             return entry.id
 
@@ -234,20 +272,50 @@ class MemoryStore:
         outcome: CallOutcome,
         detail: str = "",
         result: Mapping[str, Any] | None = None,
+        *,
+        records: Records | None = None,
     ) -> None:
         self._check_open()
+        for task in records.tasks if records else ():
+            check_task(task)
         with self.backing.mutex:
             if not 1 <= entry_id <= len(self.backing.journal):
                 raise StateError(f"journal entry {entry_id} does not exist")
             old = self.backing.journal[entry_id - 1]
+            value = CallOutcome(outcome)
             self.backing.journal[entry_id - 1] = replace(
                 old,
-                outcome=CallOutcome(outcome),
+                outcome=value,
                 detail=clean_text(detail),
                 result=load_json(dump_json(result)),
                 finished_at=utc_now(),
+                phones=() if value in SETTLED else old.phones,
             )
+            self._records(records)
             self._bump()
+
+    # --- derived data: no serial bump --------------------------------------
+    def source_digests(self, keys: Sequence[str]) -> dict[str, SourceDigest]:
+        self._check_open()
+        with self.backing.mutex:
+            return {k: self.backing.source_digests[k] for k in keys if k in self.backing.source_digests}
+
+    def put_source_digests(self, entries: Sequence[SourceDigest]) -> None:
+        self._check_open()
+        with self.backing.mutex:
+            for entry in entries:
+                self.backing.source_digests[entry.key] = entry
+
+    def converged(self) -> dict[str, Converged]:
+        self._check_open()
+        with self.backing.mutex:
+            return dict(self.backing.converged)
+
+    def put_converged(self, marks: Sequence[Converged]) -> None:
+        self._check_open()
+        with self.backing.mutex:
+            for mark in marks:
+                self.backing.converged[mark.campaign] = mark
 
     # --- lock ------------------------------------------------------------
     def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]:

@@ -6,7 +6,8 @@ migration is applied once, in order, inside the transaction that opens the
 store (``sql.SqlStore._migrate``); never edit a released one, append a new
 one to both lists. The lineage and serial rows are not part of a migration:
 a store gets them when it is created (``create=True``), and an upgrade never
-creates a store.
+creates a store. Version 3 holds the plan caches (parsed contact sources,
+convergence markers) and the phones of unsettled journal entries.
 """
 
 from __future__ import annotations
@@ -75,6 +76,28 @@ SQLITE: tuple[tuple[int, str], ...] = (
         """
         ALTER TABLE tasks ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
         ALTER TABLE tasks ADD COLUMN run_state TEXT NOT NULL DEFAULT ''
+        """,
+    ),
+    (
+        3,
+        """
+        CREATE TABLE source_digests (
+            key TEXT PRIMARY KEY,
+            digest TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            problems TEXT NOT NULL DEFAULT '[]',
+            written_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE converged (
+            campaign TEXT PRIMARY KEY,
+            digest TEXT NOT NULL,
+            settings_fingerprint TEXT NOT NULL,
+            written_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE journal_phones (
+            entry_id INTEGER PRIMARY KEY,
+            phones TEXT NOT NULL
+        )
         """,
     ),
 )
@@ -148,6 +171,28 @@ POSTGRES: tuple[tuple[int, str], ...] = (
         """
         ALTER TABLE tasks ADD COLUMN settings jsonb NOT NULL DEFAULT '{}',
             ADD COLUMN run_state text NOT NULL DEFAULT ''
+        """,
+    ),
+    (
+        3,
+        """
+        CREATE TABLE source_digests (
+            key text COLLATE "C" PRIMARY KEY,
+            digest text NOT NULL,
+            rows integer NOT NULL,
+            problems jsonb NOT NULL DEFAULT '[]',
+            written_at text NOT NULL
+        );
+        CREATE TABLE converged (
+            campaign text COLLATE "C" PRIMARY KEY,
+            digest text NOT NULL,
+            settings_fingerprint text NOT NULL,
+            written_at text NOT NULL
+        );
+        CREATE TABLE journal_phones (
+            entry_id bigint PRIMARY KEY,
+            phones text NOT NULL
+        )
         """,
     ),
 )

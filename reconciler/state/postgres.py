@@ -2,8 +2,7 @@
 
 The queries, the journal and the shape of the lock are the SQL core's
 (``sql.py``); this module supplies PostgreSQL's dialect: ``%s`` placeholders,
-the one-row ``meta`` table, journal writes that bump the serial in the same
-statement (one round trip), COPY for bulk contacts, and the advisory lock.
+the one-row ``meta`` table, COPY for bulk contacts, and the advisory lock.
 
 Tables live in their own schema (``campaignctl`` unless told otherwise),
 created only with ``create=True`` (``campaignctl state init``) and migrated on
@@ -187,10 +186,10 @@ class PostgresStore(SqlStore[psycopg.Connection[Any]]):
             (lineage,),
         )
 
-    def _bumping(self, statement: str, bump_if: str) -> str:
-        # a data-modifying WITH runs exactly once, in the statement's own implicit transaction
-        condition = f" AND {bump_if}" if bump_if else ""
-        return f"WITH bump AS (UPDATE meta SET serial = serial + 1 WHERE one = 1{condition}) {statement}"
+    @contextmanager
+    def _savepoint(self, conn: psycopg.Connection[Any]) -> Iterator[None]:
+        with conn.transaction():  # nested: a savepoint psycopg keeps track of
+            yield
 
     def _insert_id(self, conn: psycopg.Connection[Any], statement: str, params: Sequence[Any]) -> int:
         return int(self._scalar(conn, statement + " RETURNING id", params))

@@ -14,15 +14,14 @@ differently:
   ``_create_container``;
 - ``_guard`` (driver errors into StateError), ``_transaction`` and
   ``_migration_transaction``, ``_is_closed``;
-- ``_bumping``: a write that bumps the serial in the same statement, for one
-  round trip per journal call (None: a transaction does it);
 - ``_insert_id``: the id of the row an INSERT made;
 - ``_write_contacts``: the bulk upsert (``executemany``; ``COPY`` on PostgreSQL);
 - the lock itself: ``LOCK_TABLE``, ``LOCK_ROW_SQL``, ``_take_lock``,
   ``_drop_lock``, ``_holder_alive``, ``_end_holder``.
 
 One connection per store, guarded by a re-entrant lock so apply's worker
-threads can share it.
+threads can share it; writes that meet there are committed together (group
+commit, ``_write``), so parallel lanes do not queue for one fsync each.
 """
 
 from __future__ import annotations
@@ -31,10 +30,10 @@ import contextlib
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar, cast
 
 from reconciler.errors import StateError
 from reconciler.state._common import (
@@ -46,22 +45,31 @@ from reconciler.state._common import (
     check_task,
     clean_text,
     contact_from_row,
+    contact_rows,
     dump_json,
+    dump_json_list,
+    json_list,
     load_json,
     lock_held_error,
     new_lock_info,
     outcome_filter,
+    problems_from_json,
+    problems_to_json,
+    stamp_days_ago,
     state_missing,
     utc_now,
     wait_for_lock,
 )
 from reconciler.state.base import (
+    SOURCE_DIGEST_DAYS,
     CallOutcome,
     CampaignRecord,
     ContactRecord,
-    ContactStatus,
+    Converged,
     JournalEntry,
     LockInfo,
+    Records,
+    SourceDigest,
     TaskRecord,
 )
 
@@ -75,6 +83,8 @@ TASK_COLUMNS = (
     " settings, run_state"
 )
 JOURNAL_COLUMNS = "id, campaign, profile, call, task_id, outcome, request, result, detail, started_at, finished_at"
+JOURNAL_SELECT = ", ".join(f"j.{name.strip()}" for name in JOURNAL_COLUMNS.split(","))
+SETTLED = frozenset({CallOutcome.OK, CallOutcome.FAILED, CallOutcome.RESOLVED})  # the journal's phones go
 DELETE_CHUNK = 500  # phones per DELETE: well under SQLite's oldest limit of 999 parameters
 
 
@@ -144,7 +154,21 @@ def journal_from_row(r: Sequence[Any]) -> JournalEntry:
         detail=r[8],
         started_at=r[9],
         finished_at=r[10],
+        phones=tuple(r[11].split("\n")) if len(r) > 11 and r[11] else (),
     )
+
+
+class _Write:
+    """One write waiting for a group commit."""
+
+    __slots__ = ("bump", "done", "error", "fn", "value")
+
+    def __init__(self, fn: Callable[[Any], Any], bump: bool) -> None:
+        self.fn = fn
+        self.bump = bump
+        self.done = False
+        self.value: Any = None
+        self.error: BaseException | None = None
 
 
 class SqlStore(ABC, Generic[C]):
@@ -171,6 +195,8 @@ class SqlStore(ABC, Generic[C]):
         self._location = location
         self._described = described
         self._mutex = threading.RLock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Write] = []
         self._held: LockInfo | None = None
         self._conn: C | None = None
 
@@ -209,12 +235,6 @@ class SqlStore(ABC, Generic[C]):
     @abstractmethod
     def _init_meta(self, conn: C, lineage: str) -> None:
         """Give the meta table ``lineage`` unless it has one, and a serial unless it has one."""
-
-    def _bumping(self, statement: str, bump_if: str) -> str | None:
-        """``statement`` made to bump the serial itself, when ``bump_if`` (SQL
-        whose parameters come first) holds; None when the dialect cannot, and a
-        transaction runs the statement and then ``BUMP_SQL``."""
-        return None
 
     @abstractmethod
     def _insert_id(self, conn: C, statement: str, params: Sequence[Any]) -> int:
@@ -262,43 +282,76 @@ class SqlStore(ABC, Generic[C]):
             return fn(self._connection())
 
     def _write(self, fn: Callable[[C], T], bump: bool = True) -> T:
-        """Run ``fn`` in one transaction; bump the serial in it."""
-        with self._mutex, self._guard("write failed"):
-            conn = self._connection()
-            with self._transaction(conn):
-                value = fn(conn)
-                if bump:
-                    self._exec(conn, self.BUMP_SQL)
-            return value
+        """Run ``fn`` in a write transaction that bumps the serial (unless
+        ``bump`` is false); returns once that transaction is committed.
 
-    def _write_one(
-        self,
-        statement: str,
-        params: Sequence[Any],
-        *,
-        returning_id: bool = False,
-        bump_if: str = "",
-        bump_params: Sequence[Any] = (),
-        missing: str = "",
-    ) -> int:
-        """One statement and the serial bump, in one round trip where the
-        dialect can. Returns the new row's id (``returning_id``) or the number
-        of rows changed; with ``missing``, no row changed raises that message
-        and leaves the serial (``bump_if`` must say the same for one round trip)."""
+        Group commit: writes that arrive while another thread commits wait
+        for it, then the first of them to get the connection runs them all in
+        one transaction (each in its own savepoint, so one that fails undoes
+        only itself), so parallel lanes share one commit (one fsync) instead
+        of queueing for one each. A single thread sees exactly one
+        transaction per write."""
+        item = _Write(fn, bump)
+        with self._queue_lock:
+            self._queue.append(item)
+        while not item.done:
+            with self._mutex:
+                if item.done:
+                    break
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                if batch:
+                    self._commit(batch)
+        if item.error is not None:
+            raise item.error
+        return cast(T, item.value)
 
-        def run(conn: C, sql: str, values: Sequence[Any]) -> int:
-            if returning_id:
-                return self._insert_id(conn, sql, values)
-            count = self._exec(conn, sql, values).rowcount
-            if missing and count == 0:
-                raise StateError(missing)
-            return count
+    def _commit(self, batch: list[_Write]) -> None:
+        """Run ``batch`` in one transaction (caller holds the mutex); every
+        item ends done, with its value or its own error (never raised here:
+        each writer raises its own). Ctrl-C is raised in the committing thread."""
+        try:
+            with self._guard("write failed"):
+                conn = self._connection()
+                with self._transaction(conn):
+                    if len(batch) == 1:
+                        item = batch[0]
+                        item.value = item.fn(conn)
+                        if item.bump:
+                            self._exec(conn, self.BUMP_SQL)
+                    else:
+                        for item in batch:
+                            try:
+                                with self._guard("write failed"), self._savepoint(conn):
+                                    item.value = item.fn(conn)
+                                    if item.bump:
+                                        self._exec(conn, self.BUMP_SQL)
+                            except Exception as exc:  # this write only: the others go on
+                                item.error = exc
+        except Exception as exc:  # the transaction failed: nothing of the batch was written
+            for item in batch:
+                if item.error is None:
+                    item.error = exc
+        except BaseException:
+            for item in batch:
+                item.error = item.error or StateError(f"{self._label}: write failed: interrupted")
+                item.done = True
+            raise
+        finally:
+            for item in batch:
+                item.done = True
 
-        single = self._bumping(statement, bump_if)
-        if single is None:
-            return self._write(lambda c: run(c, statement, params))
-        with self._mutex, self._guard("write failed"):
-            return run(self._connection(), single, (*bump_params, *params))
+    @contextmanager
+    def _savepoint(self, conn: C) -> Iterator[None]:
+        """One write of a group commit: undone alone when it fails."""
+        self._exec(conn, "SAVEPOINT one_write")
+        try:
+            yield
+        except BaseException:
+            self._exec(conn, "ROLLBACK TO SAVEPOINT one_write")
+            self._exec(conn, "RELEASE SAVEPOINT one_write")
+            raise
+        self._exec(conn, "RELEASE SAVEPOINT one_write")
 
     def _close_quietly(self) -> None:
         if self._conn is not None:
@@ -391,29 +444,58 @@ class SqlStore(ABC, Generic[C]):
         conditions: list[str] = []
         params: list[Any] = []
         if campaign is not None:
-            conditions.append("campaign = ?")
+            conditions.append("j.campaign = ?")
             params.append(campaign)
         if wanted is not None:
-            conditions.append(f"outcome IN ({marks(len(wanted))})" if wanted else "1 = 0")
+            conditions.append(f"j.outcome IN ({marks(len(wanted))})" if wanted else "1 = 0")
             params += wanted
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        sql = f"SELECT {JOURNAL_COLUMNS} FROM journal{where} ORDER BY id"
+        sql = (f"SELECT {JOURNAL_SELECT}, p.phones FROM journal j LEFT JOIN journal_phones p ON p.entry_id = j.id"
+               f"{where} ORDER BY j.id")
         return [journal_from_row(r) for r in self._read(lambda c: self._exec(c, sql, params).fetchall())]
 
+    def source_digests(self, keys: Sequence[str]) -> dict[str, SourceDigest]:
+        wanted = list(dict.fromkeys(keys))
+        out: dict[str, SourceDigest] = {}
+
+        def read(c: C) -> None:
+            for start in range(0, len(wanted), DELETE_CHUNK):
+                chunk = wanted[start : start + DELETE_CHUNK]
+                rows = self._exec(
+                    c, f"SELECT key, digest, rows, problems FROM source_digests WHERE key IN ({marks(len(chunk))})",
+                    chunk,
+                ).fetchall()
+                for r in rows:
+                    out[r[0]] = SourceDigest(r[0], r[1], int(r[2]), problems_from_json(json_list(r[3])))
+
+        if wanted:
+            self._read(read)
+        return out
+
+    def converged(self) -> dict[str, Converged]:
+        rows = self._read(
+            lambda c: self._exec(c, "SELECT campaign, digest, settings_fingerprint FROM converged").fetchall()
+        )
+        return {r[0]: Converged(r[0], r[1], r[2]) for r in rows}
+
     # --- writes ----------------------------------------------------------------
-    def put_campaign(self, record: CampaignRecord) -> None:
-        self._write(
-            lambda c: self._exec(
-                c,
-                "INSERT INTO campaigns (name, profile, mode, provider_type) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET profile = excluded.profile, mode = excluded.mode,"
-                " provider_type = excluded.provider_type",
-                (record.name, record.profile, record.mode, record.provider_type),
-            )
+    # The statements, for one connection inside a write transaction; every
+    # write that touches a campaign's tasks, contacts or journal also clears
+    # its Converged marker (``_unconverge``) in the same transaction.
+    def _unconverge(self, c: C, campaigns: Iterable[str]) -> None:
+        for name in sorted(set(campaigns)):
+            self._exec(c, "DELETE FROM converged WHERE campaign = ?", (name,))
+
+    def _campaign_sql(self, c: C, record: CampaignRecord) -> None:
+        self._exec(
+            c,
+            "INSERT INTO campaigns (name, profile, mode, provider_type) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET profile = excluded.profile, mode = excluded.mode,"
+            " provider_type = excluded.provider_type",
+            (record.name, record.profile, record.mode, record.provider_type),
         )
 
-    def put_task(self, r: TaskRecord) -> None:
-        check_task(r)
+    def _task_sql(self, c: C, r: TaskRecord) -> None:
         params = (
             r.campaign,
             r.task_id,
@@ -427,47 +509,77 @@ class SqlStore(ABC, Generic[C]):
             dump_json(r.settings),
             r.run_state,
         )
-        self._write(
-            lambda c: self._exec(
-                c,
-                "INSERT INTO tasks (campaign, task_id, wave, profile, remote_name, settings_fingerprint,"
-                f" started, deleted, created_at, settings, run_state) VALUES ({marks(len(params))})"
-                " ON CONFLICT (campaign, task_id) DO UPDATE SET wave = excluded.wave, profile = excluded.profile,"
-                " remote_name = excluded.remote_name, settings_fingerprint = excluded.settings_fingerprint,"
-                " started = excluded.started, deleted = excluded.deleted, created_at = excluded.created_at,"
-                " settings = excluded.settings, run_state = excluded.run_state",
-                params,
-            )
+        self._exec(
+            c,
+            "INSERT INTO tasks (campaign, task_id, wave, profile, remote_name, settings_fingerprint,"
+            f" started, deleted, created_at, settings, run_state) VALUES ({marks(len(params))})"
+            " ON CONFLICT (campaign, task_id) DO UPDATE SET wave = excluded.wave, profile = excluded.profile,"
+            " remote_name = excluded.remote_name, settings_fingerprint = excluded.settings_fingerprint,"
+            " started = excluded.started, deleted = excluded.deleted, created_at = excluded.created_at,"
+            " settings = excluded.settings, run_state = excluded.run_state",
+            params,
         )
+
+    def _delete_sql(self, c: C, campaign: str, task_id: str, phones: Sequence[str]) -> None:
+        unique = list(dict.fromkeys(phones))
+        for start in range(0, len(unique), DELETE_CHUNK):
+            chunk = unique[start : start + DELETE_CHUNK]
+            self._exec(
+                c,
+                f"DELETE FROM contacts WHERE campaign = ? AND task_id = ? AND phone IN ({marks(len(chunk))})",
+                (campaign, task_id, *chunk),
+            )
+
+    def _records_sql(self, c: C, records: Records | None) -> None:
+        if records is None:
+            return
+        for record in records.campaigns:
+            self._campaign_sql(c, record)
+        for task in records.tasks:
+            self._task_sql(c, task)
+        for name, task_id, phones in records.removed:
+            self._delete_sql(c, name, task_id, phones)
+        if records.contacts:
+            self._write_contacts(c, contact_rows(records.contacts))
+        self._unconverge(c, records.campaigns_touched())
+
+    def put_campaign(self, record: CampaignRecord) -> None:
+        self._write(lambda c: self._campaign_sql(c, record))
+
+    def put_task(self, r: TaskRecord) -> None:
+        check_task(r)
+
+        def put(c: C) -> None:
+            self._task_sql(c, r)
+            self._unconverge(c, (r.campaign,))
+
+        self._write(put)
 
     def put_contacts(self, records: Sequence[ContactRecord]) -> None:
         if not records:
             return
-        rows = [
-            (r.campaign, r.task_id, r.phone, r.fingerprint, r.wave, r.data_id, ContactStatus(r.status).value)
-            for r in records
-        ]
-        self._write(lambda c: self._write_contacts(c, rows))
+        rows = contact_rows(records)
+
+        def put(c: C) -> None:
+            self._write_contacts(c, rows)
+            self._unconverge(c, {r.campaign for r in records})
+
+        self._write(put)
 
     def delete_contacts(self, campaign: str, task_id: str, phones: Sequence[str]) -> None:
         if not phones:
             return
-        unique = list(dict.fromkeys(phones))
 
         def delete(c: C) -> None:
-            for start in range(0, len(unique), DELETE_CHUNK):
-                chunk = unique[start : start + DELETE_CHUNK]
-                self._exec(
-                    c,
-                    f"DELETE FROM contacts WHERE campaign = ? AND task_id = ? AND phone IN ({marks(len(chunk))})",
-                    (campaign, task_id, *chunk),
-                )
+            self._delete_sql(c, campaign, task_id, phones)
+            self._unconverge(c, (campaign,))
 
         self._write(delete)
 
     def forget_campaign(self, campaign: str) -> None:
         def forget(c: C) -> None:
-            for table, column in (("contacts", "campaign"), ("tasks", "campaign"), ("campaigns", "name")):
+            for table, column in (("contacts", "campaign"), ("tasks", "campaign"), ("campaigns", "name"),
+                                  ("converged", "campaign")):
                 self._exec(c, f"DELETE FROM {table} WHERE {column} = ?", (campaign,))
 
         self._write(forget)
@@ -489,20 +601,36 @@ class SqlStore(ABC, Generic[C]):
             for table, column in (("campaigns", "name"), ("tasks", "campaign"), ("contacts", "campaign"),
                                   ("journal", "campaign")):
                 self._exec(c, f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
+            self._unconverge(c, (old, new))
 
         self._write(rename)
 
-    # The journal calls run around every vendor call: one round trip each
-    # where the dialect can bump the serial in the same statement.
+    # The journal calls run around every vendor call: each is one transaction
+    # (shared with other lanes' by the group commit) that may carry the state
+    # records the call's answer proved, so a mutating call costs two commits.
     def begin_call(
-        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any]
+        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any],
+        *, phones: Sequence[str] = (), records: Records | None = None,
     ) -> int:
-        return self._write_one(
-            "INSERT INTO journal (campaign, profile, call, task_id, outcome, request, started_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (campaign, profile, call, task_id, CallOutcome.PENDING.value, dump_json(request), utc_now()),
-            returning_id=True,
-        )
+        for task in records.tasks if records else ():
+            check_task(task)
+        values = (campaign, profile, call, task_id, CallOutcome.PENDING.value, dump_json(request), utc_now())
+        joined = "\n".join(phones)
+
+        def begin(c: C) -> int:
+            self._records_sql(c, records)
+            entry = self._insert_id(
+                c,
+                "INSERT INTO journal (campaign, profile, call, task_id, outcome, request, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            if phones:
+                self._exec(c, "INSERT INTO journal_phones (entry_id, phones) VALUES (?, ?)", (entry, joined))
+            self._unconverge(c, (campaign,))
+            return entry
+
+        return self._write(begin)
 
     def end_call(
         self,
@@ -510,14 +638,63 @@ class SqlStore(ABC, Generic[C]):
         outcome: CallOutcome,
         detail: str = "",
         result: Mapping[str, Any] | None = None,
+        *,
+        records: Records | None = None,
     ) -> None:
-        self._write_one(
-            "UPDATE journal SET outcome = ?, detail = ?, result = ?, finished_at = ? WHERE id = ?",
-            (CallOutcome(outcome).value, clean_text(detail), dump_json(result), utc_now(), entry_id),
-            bump_if="EXISTS (SELECT 1 FROM journal WHERE id = ?)",
-            bump_params=(entry_id,),
-            missing=f"journal entry {entry_id} does not exist",
-        )
+        for task in records.tasks if records else ():
+            check_task(task)
+        value = CallOutcome(outcome)
+        values = (value.value, clean_text(detail), dump_json(result), utc_now(), entry_id)
+
+        def end(c: C) -> None:
+            count = self._exec(
+                c, "UPDATE journal SET outcome = ?, detail = ?, result = ?, finished_at = ? WHERE id = ?", values
+            ).rowcount
+            if count == 0:
+                raise StateError(f"journal entry {entry_id} does not exist")
+            if value in SETTLED:
+                self._exec(c, "DELETE FROM journal_phones WHERE entry_id = ?", (entry_id,))
+            self._records_sql(c, records)
+
+        self._write(end)
+
+    # --- derived data: no serial bump -------------------------------------------
+    def put_source_digests(self, entries: Sequence[SourceDigest]) -> None:
+        if not entries:
+            return
+        now = utc_now()
+        cutoff = stamp_days_ago(SOURCE_DIGEST_DAYS)
+        rows = [(e.key, e.digest, e.rows, dump_json_list(problems_to_json(e.problems)), now) for e in entries]
+
+        def put(c: C) -> None:
+            self._exec(c, "DELETE FROM source_digests WHERE written_at < ?", (cutoff,))
+            for row in rows:
+                self._exec(
+                    c,
+                    "INSERT INTO source_digests (key, digest, rows, problems, written_at) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET digest = excluded.digest, rows = excluded.rows,"
+                    " problems = excluded.problems, written_at = excluded.written_at",
+                    row,
+                )
+
+        self._write(put, bump=False)
+
+    def put_converged(self, marks_: Sequence[Converged]) -> None:
+        if not marks_:
+            return
+        now = utc_now()
+
+        def put(c: C) -> None:
+            for m in marks_:
+                self._exec(
+                    c,
+                    "INSERT INTO converged (campaign, digest, settings_fingerprint, written_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (campaign) DO UPDATE SET digest = excluded.digest,"
+                    " settings_fingerprint = excluded.settings_fingerprint, written_at = excluded.written_at",
+                    (m.campaign, m.digest, m.settings_fingerprint, now),
+                )
+
+        self._write(put, bump=False)
 
     # --- lock ------------------------------------------------------------------
     def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]:

@@ -14,16 +14,20 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import LockHeld, LockTimeout, StateError, StateMissing
+from reconciler.errors import LockHeld, LockTimeout, Problem, StateError, StateMissing
 from reconciler.state.base import (
     CallOutcome,
     CampaignRecord,
     ContactRecord,
     ContactStatus,
+    Converged,
     JournalEntry,
+    Records,
+    SourceDigest,
     StateStore,
     TaskRecord,
 )
+from reconciler.state.sqlite import MIGRATIONS
 from tests.state.conftest import V1_LINEAGE, V1_SERIAL, Backend
 
 
@@ -232,7 +236,7 @@ def test_init_gives_a_lineage_less_state_a_new_lineage_and_keeps_its_records(bac
 def test_a_version_1_state_is_upgraded_on_open_keeping_its_data(persistent_backend: Backend) -> None:
     persistent_backend.make_v1()
     store = persistent_backend.open_existing()  # an upgrade is not a creation
-    assert cast_any(store).schema_version() == 2
+    assert cast_any(store).schema_version() == MIGRATIONS[-1][0]
     assert (store.lineage(), store.serial()) == (V1_LINEAGE, V1_SERIAL)
     assert store.campaigns() == [CampaignRecord("spring", "xf", "task", "xfyeta")]
     [old] = store.tasks()
@@ -246,7 +250,7 @@ def test_a_version_1_state_is_upgraded_on_open_keeping_its_data(persistent_backe
     store.put_task(dataclasses.replace(old, settings={"a": 1}, run_state="running"))
     store.close()
     again = persistent_backend.open_existing()
-    assert cast_any(again).schema_version() == 2
+    assert cast_any(again).schema_version() == MIGRATIONS[-1][0]
     assert [(t.settings, t.run_state) for t in again.tasks()] == [({"a": 1}, "running")]
     assert again.serial() == V1_SERIAL + 1
 
@@ -745,3 +749,119 @@ def test_concurrent_writers_lose_nothing(backend: Backend, sharing: str) -> None
     for n in range(threads_n):
         assert shared.contacts(f"c{n}") == contacts(f"c{n}", f"t{n}", rounds * batch)
         assert [e.request["round"] for e in shared.journal(f"c{n}")] == list(range(rounds))
+
+
+# --- journal calls carrying phones and records; derived data -------------------------------------
+
+
+def test_begin_call_keeps_its_phones_beside_the_entry_until_it_is_settled(backend: Backend) -> None:
+    store = backend.open()
+    serial = store.serial()
+    first = store.begin_call("c", "xf", "insert", "t1", {"count": 2}, phones=["13800000001", "13800000002"])
+    second = store.begin_call("c", "xf", "insert", "t1", {"count": 1}, phones=["13800000003"])
+    assert store.serial() == serial + 2
+    store.close()
+    again = backend.open_existing()  # survives a restart
+    by_id = {e.id: e for e in again.journal()}
+    assert by_id[first].phones == ("13800000001", "13800000002")
+    assert by_id[first].request == {"count": 2}  # not in the request
+    again.end_call(first, CallOutcome.UNKNOWN, "lost")
+    assert {e.id: e.phones for e in again.journal()}[first] == ("13800000001", "13800000002")
+    again.end_call(first, CallOutcome.RESOLVED)
+    again.end_call(second, CallOutcome.OK)
+    assert [e.phones for e in again.journal()] == [(), ()]
+
+
+def test_journal_calls_write_their_records_in_the_same_write(store: StateStore) -> None:
+    serial = store.serial()
+    records = Records(campaigns=[CampaignRecord("c", "xf", "direct", "xfyeta")],
+                      contacts=contacts("c", "", 2, wave=0))
+    entry = store.begin_call("c", "xf", "callout", "", {}, records=records)
+    assert store.serial() == serial + 1
+    assert [r.phone for r in store.contacts("c")] == ["13800000000", "13800000001"]
+    done = Records(tasks=[task("c", "t1")], contacts=contacts("c", "t1", 1),
+                   removed=[("c", "", ["13800000000"])])
+    store.end_call(entry, CallOutcome.OK, records=done)
+    assert store.serial() == serial + 2
+    assert store.tasks("c") == [task("c", "t1")]
+    assert [(r.task_id, r.phone) for r in store.contacts("c")] == [("", "13800000001"), ("t1", "13800000000")]
+    with pytest.raises(StateError):
+        store.end_call(entry, CallOutcome.OK, records=Records(tasks=[task("c", "t2", run_state="bogus")]))
+    with pytest.raises(StateError):  # a missing entry writes none of its records
+        store.end_call(entry + 99, CallOutcome.OK, records=Records(contacts=contacts("c", "t9", 1)))
+    assert store.contacts("c", "t9") == []
+    assert store.serial() == serial + 2
+
+
+def test_source_digests_round_trip_without_bumping_serial(backend: Backend) -> None:
+    store = backend.open()
+    serial = store.serial()
+    warn = Problem("contacts/a.csv", 7, "phone", "duplicate phone 13800000000; row dropped", "warning")
+    store.put_source_digests([SourceDigest("k1", "d1", 1000, (warn,)), SourceDigest("k2", "d2", 0)])
+    store.put_source_digests([SourceDigest("k2", "d3", 5)])  # replaced by key
+    assert store.serial() == serial
+    store.close()
+    again = backend.open_existing()
+    assert again.source_digests(["k1", "k2", "k3"]) == {
+        "k1": SourceDigest("k1", "d1", 1000, (warn,)), "k2": SourceDigest("k2", "d3", 5)}
+    assert again.source_digests([]) == {}
+
+
+def test_converged_markers_are_cleared_by_every_write_touching_their_campaign(store: StateStore) -> None:
+    def mark(*names: str) -> None:
+        store.put_converged([Converged(n, "d", "s") for n in names])
+
+    serial = store.serial()
+    mark("a", "b")
+    assert store.converged() == {"a": Converged("a", "d", "s"), "b": Converged("b", "d", "s")}
+    assert store.serial() == serial
+    writes: list[tuple[str, Callable[[], object]]] = [
+        ("put_contacts", lambda: store.put_contacts(contacts("a", "t1", 1))),
+        ("delete_contacts", lambda: store.delete_contacts("a", "t1", ["13800000000"])),
+        ("put_task", lambda: store.put_task(task("a", "t1"))),
+        ("begin_call", lambda: store.begin_call("a", "xf", "start", "t1", {})),
+        ("journal records", lambda: store.end_call(store.begin_call("b", "xf", "start", "t1", {}),
+                                                   CallOutcome.OK, records=Records(tasks=[task("a", "t1")]))),
+        ("forget", lambda: store.forget_campaign("a")),
+    ]
+    for what, write in writes:
+        mark("a")
+        write()
+        assert "a" not in store.converged(), what
+    mark("a", "b", "c")
+    store.put_task(task("a", "t1"))
+    store.rename_campaign("a", "z")
+    assert set(store.converged()) == {"b", "c"}
+    store.put_campaign(CampaignRecord("c", "xf", "task", "xfyeta"))  # not its tasks, contacts or journal
+    assert set(store.converged()) == {"b", "c"}
+
+
+def test_parallel_writers_share_commits_and_each_sees_its_own_outcome(store: StateStore) -> None:
+    serial = store.serial()
+    errors: list[BaseException] = []
+    ids: list[int] = []
+    lock = threading.Lock()
+
+    def lane(n: int) -> None:
+        for i in range(20):
+            try:
+                entry = store.begin_call(f"c{n}", "xf", "insert", f"t{n}", {"i": i}, phones=[f"1380000{n:02d}{i:02d}"])
+                store.end_call(entry, CallOutcome.OK, records=Records(contacts=contacts(f"c{n}", f"t{n}", 1, i)))
+                if i == 10:
+                    store.end_call(10**9 + n, CallOutcome.OK)  # fails alone
+            except StateError as exc:
+                with lock:
+                    errors.append(exc)
+                continue
+            with lock:
+                ids.append(entry)
+
+    threads = [threading.Thread(target=lane, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 8 and all("does not exist" in str(e) for e in errors)
+    assert len(ids) == 8 * 19 and len(set(ids)) == len(ids)
+    assert store.serial() == serial + 8 * 20 * 2  # the failed end_calls bumped nothing
+    assert sum(len(store.contacts(f"c{n}")) for n in range(8)) == 8 * 20
