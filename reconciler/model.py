@@ -16,6 +16,8 @@ from datetime import datetime, time
 from pathlib import Path
 from typing import Any, Literal
 
+from reconciler.errors import Problem
+
 __all__ = [
     "ContactRow",
     "Contacts",
@@ -28,6 +30,7 @@ __all__ = [
     "Recall",
     "Schedule",
     "Secret",
+    "SourceDigest",
     "StateSettings",
     "TimeWindow",
     "Voice",
@@ -272,3 +275,21 @@ class DesiredState:
             if c.name == name:
                 return c
         return None
+
+
+@dataclass(frozen=True)
+class SourceDigest:
+    """What parsing one campaign's contact sources gave, cached by the digest of its inputs.
+
+    ``key`` digests everything the table depends on (the sources' bytes and
+    paths, columns, phone column, encodings, the normaliser version);
+    ``digest`` is the table's own digest (``reconciler.config.table.table_digest``),
+    ``rows`` its length, ``problems`` the warnings the sources gave (only
+    tables whose sources gave no error are cached). Derived data: writing it
+    never bumps ``serial``.
+    """
+
+    key: str
+    digest: str
+    rows: int
+    problems: tuple[Problem, ...] = ()

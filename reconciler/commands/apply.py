@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.commands.session import is_terminal, make_plan, open_session, use_color
+from reconciler.commands.session import is_terminal, make_plan, open_session, remember, use_color
 from reconciler.engine.apply import Applier
 from reconciler.engine.observe import observe
 from reconciler.engine.plan import ApplyResult
@@ -47,6 +47,7 @@ def run(target: Path, *, auto_approve: bool, parallelism: int, prune: bool | Non
             if not plan.applyable:
                 return ExitCode.ERROR
             if not plan.has_changes:
+                remember(session, plan)
                 if recovered and fmt == "text":
                     click.echo("\n".join(recovered))
                 if fmt != "text":
@@ -62,6 +63,7 @@ def run(target: Path, *, auto_approve: bool, parallelism: int, prune: bool | Non
                               parallelism=parallelism)
             result = applier.execute(plan)
             hooks.close()
+            remember(session, plan, result)
             result = ApplyResult(steps=result.steps, recovered=tuple(recovered), errors=result.errors)
             click.echo(view.render_result(plan, result), nl=False)
             return ExitCode.OK if result.ok else ExitCode.ERROR

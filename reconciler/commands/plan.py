@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.commands.session import make_plan, open_session, use_color
+from reconciler.commands.session import make_plan, open_session, remember, use_color
 from reconciler.engine.inputs import Recorded
 from reconciler.engine.plan import Plan
 from reconciler.engine.planfile import dump_plan, prepare_plan
@@ -24,6 +24,7 @@ def run(directory: Path, *, out: Path | None, fmt: str, detailed_exitcode: bool,
             with session.store.lock("plan", lock_timeout):
                 recorded = session.recorded()
                 plan, observed = make_plan(session, prune=prune, allow_replace=allow_replace, recorded=recorded)
+                remember(session, plan)  # derived data only: the serial (and a saved plan) stays as it is
         else:
             # Without it, a pending call may be in flight right now: never taken as interrupted.
             recorded = session.recorded(in_flight=True)

@@ -11,8 +11,8 @@ collected and sorted by file and line, like terraform's diagnostics.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,9 +23,9 @@ from reconciler.config.report import Report, YamlFile, where
 from reconciler.config.schema import SchemaKind, schema_issues
 from reconciler.config.yamlmarks import format_path, parse
 from reconciler.errors import ConfigError, Problem
-from reconciler.model import DesiredCampaign, DesiredState
+from reconciler.model import DesiredCampaign, DesiredState, Project, SourceDigest
 
-__all__ = ["LoadResult", "load", "load_or_raise"]
+__all__ = ["LoadResult", "load", "load_or_raise", "load_project"]
 
 SUPPORTED_VERSION = 1
 T = TypeVar("T")
@@ -43,6 +43,8 @@ class LoadResult:
     state: DesiredState | None
     problems: tuple[Problem, ...]
     files: tuple[Path, ...]
+    # Contact sources parsed now that a later run may take from the cache (see ``load``).
+    parsed: tuple[SourceDigest, ...] = field(default=())
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -53,9 +55,17 @@ class LoadResult:
         return tuple(p for p in self.problems if p.severity != "error")
 
 
-def load(directory: Path) -> LoadResult:
-    """Read and check a config directory; never raises for bad input."""
-    report = Report()
+def load(directory: Path, cache: Mapping[str, SourceDigest] | None = None) -> LoadResult:
+    """Read and check a config directory; never raises for bad input.
+
+    Without ``cache`` every contact source is parsed (``validate``). With
+    one (earlier parses by source key, from the state), a campaign whose CSV
+    sources are byte for byte as cached is not parsed: its warnings come from
+    the cache and its rows are parsed only if something reads them
+    (``config.table.LazyTable``); the parses made now are in
+    ``LoadResult.parsed``, for the caller to cache.
+    """
+    report = Report(cache=cache)
     files: list[Path] = []
     found = discover(Path(directory))
     if found.problem is not None:
@@ -120,7 +130,24 @@ def load(directory: Path) -> LoadResult:
     if project is None or any(p.severity == "error" for p in problems):
         return LoadResult(None, problems, tuple(dict.fromkeys(files)))
     ordered = tuple(campaigns)
-    return LoadResult(DesiredState(project.project, ordered), problems, tuple(dict.fromkeys(files)))
+    return LoadResult(DesiredState(project.project, ordered), problems, tuple(dict.fromkeys(files)),
+                      tuple(report.parsed))
+
+
+def load_project(directory: Path) -> Project | None:
+    """Only the project file, when it is valid (where the state is, before the campaigns are read)."""
+    report = Report()
+    found = discover(Path(directory))
+    if found.problem is not None or found.project is None:
+        return None
+    pyf = _read_yaml(found.project, "project", report, [])
+    if pyf is None:
+        return None
+    project_file = found.project
+    result = _guarded(report, pyf.file, lambda: build_project(pyf, found.root, project_file))
+    if result is None or report.errors:
+        return None
+    return result.project
 
 
 def load_or_raise(directory: Path) -> DesiredState:

@@ -15,13 +15,14 @@ campaign is refused unless the user allowed it (one gate, ``_gate``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from reconciler.config.table import table_digest
 from reconciler.engine.inputs import Observed, ProviderTraits, Recorded
-from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Diagnostic, Plan, PlanMeta
+from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Convergence, Diagnostic, Plan, PlanMeta
 from reconciler.engine.planfile import observed_digest
 from reconciler.engine.settle import (
     CreateIntent,
@@ -86,8 +87,51 @@ class _Ctx:
     diags: list[Diagnostic] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     summaries: list[CampaignSummary] = field(default_factory=list)
+    converged: list[Convergence] = field(default_factory=list)
     involved: set[tuple[str, str]] = field(default_factory=set)  # (profile, task_id) observed
-    foreign: dict[str, set[str]] = field(default_factory=dict)  # campaigns that left the files: their history
+    left: list[str] = field(default_factory=list)  # recorded campaigns no longer in the files
+    _foreign: dict[str, set[str]] | None = None
+    # Indexes built once, so that each campaign costs its own tasks only.
+    by_id: dict[str, dict[str, ObservedTask]] = field(default_factory=dict)  # profile → task id → task
+    by_name: dict[str, dict[str, list[ObservedTask]]] = field(default_factory=dict)  # profile → name → tasks
+    # profile → base → {"base~N" → tasks}: observed names carrying a wave suffix
+    waves: dict[str, dict[str, dict[str, list[ObservedTask]]]] = field(default_factory=dict)
+    started_ids: set[str] = field(default_factory=set)  # observed task ids that have started
+    order: dict[str, dict[int, int]] = field(default_factory=dict)  # profile → id(task) → listing position
+    pending_of: dict[str, list[JournalEntry]] = field(default_factory=dict)  # campaign → pending entries
+
+    def __post_init__(self) -> None:
+        for profile, tasks in self.observed.tasks.items():
+            self.by_id[profile] = {t.task_id: t for t in tasks}
+            self.order[profile] = {id(t): i for i, t in enumerate(tasks)}
+            names: dict[str, list[ObservedTask]] = {}
+            for t in tasks:
+                names.setdefault(t.name, []).append(t)
+                if t.started:
+                    self.started_ids.add(t.task_id)
+            self.by_name[profile] = names
+            suffixed: dict[str, dict[str, list[ObservedTask]]] = {}
+            for name, named in names.items():
+                base, sep, wave = name.rpartition("~")
+                if sep and wave.isdigit():
+                    suffixed.setdefault(base, {})[name] = named
+            self.waves[profile] = suffixed
+        for e in self.recorded.pending:
+            self.pending_of.setdefault(e.campaign, []).append(e)
+
+    @property
+    def foreign(self) -> dict[str, set[str]]:
+        """Campaigns that left the files: the phones they sent or dialed (read when first needed)."""
+        if self._foreign is None:
+            self._foreign = {}
+            for name in self.left:
+                hist = _history(name, self)
+                if hist:
+                    self._foreign[name] = set(hist)
+        return self._foreign
+
+    def pending(self, campaign: str) -> list[JournalEntry]:
+        return self.pending_of.get(campaign, [])
 
     def error(self, campaign: str, message: str, c: DesiredCampaign | None = None) -> None:
         self.diags.append(Diagnostic("error", campaign, message, c.mark.file if c else "", c.mark.line if c else 0))
@@ -98,13 +142,27 @@ class _Ctx:
         )
 
 
-@dataclass
 class _Task:
-    """A recorded (or adoptable) task joined with what the platform shows."""
+    """A recorded (or adoptable) task joined with what the platform shows.
 
-    record: TaskRecord
-    observed: ObservedTask | None
-    phones: list[str]  # contacts recorded as sent to it, in send order
+    ``phones`` (contacts recorded as sent to it, in send order) are read from
+    the state's records when first asked for.
+    """
+
+    __slots__ = ("_load", "_phones", "observed", "record")
+
+    def __init__(self, record: TaskRecord, observed: ObservedTask | None, phones: list[str] | None = None,
+                 load: Callable[[str], list[str]] | None = None) -> None:
+        self.record = record
+        self.observed = observed
+        self._phones = phones
+        self._load = load
+
+    @property
+    def phones(self) -> list[str]:
+        if self._phones is None:
+            self._phones = list(self._load(self.record.task_id)) if self._load is not None else []
+        return self._phones
 
     @property
     def phase(self) -> Phase:
@@ -120,10 +178,28 @@ class _Campaign:
     """Per-campaign working values: its rows by phone, its history, why it would redial."""
 
     c: DesiredCampaign
-    index: dict[str, int]
-    history: dict[str, str]  # phone → where it was sent or dialed before (a short description)
+    ctx: _Ctx
+    index: dict[str, int] = field(default_factory=dict)
     why: dict[str, str] = field(default_factory=dict)  # task id → why its contacts are sent again
     drift_create: bool = False
+    _history: dict[str, str] | None = None
+    _sent_by_task: dict[str, list[str]] | None = None
+
+    @property
+    def history(self) -> dict[str, str]:
+        """Phone → where it was sent or dialed before (a short description); read when first needed."""
+        if self._history is None:
+            self._history = _history(self.c.name, self.ctx)
+        return self._history
+
+    def sent_to(self, task_id: str) -> list[str]:
+        """Phones the state records as sent to ``task_id`` (the campaign's records, read once)."""
+        if self._sent_by_task is None:
+            self._sent_by_task = {}
+            for rec in self.ctx.recorded.contacts.get(self.c.name, ()):
+                if rec.task_id and rec.status is ContactStatus.SENT:
+                    self._sent_by_task.setdefault(rec.task_id, []).append(rec.phone)
+        return self._sent_by_task.get(task_id, [])
 
     def rows(self, phones: Sequence[str]) -> tuple[tuple[ContactRow, ...], tuple[int, ...]]:
         table = self.c.contacts.rows
@@ -158,23 +234,21 @@ def diff(
         ctx.warn(name, "--allow-replace / --allow-redial names a campaign that is not in the files")
     desired_names = {c.name for c in desired.campaigns}
     recorded_names = set(recorded.tasks) | set(recorded.campaigns) | set(recorded.contacts)
-    for name in sorted(recorded_names - desired_names):
-        hist = _history(name, ctx)
-        if hist:
-            ctx.foreign[name] = set(hist)
+    ctx.left = sorted(recorded_names - desired_names)
     for campaign in desired.campaigns:
         if campaign.provider not in traits:
             ctx.error(campaign.name, f"provider profile {campaign.provider!r} is not configured", campaign)
             continue
         start = len(ctx.actions)
-        errors = len([d for d in ctx.diags if d.severity == "error"])
-        cc = _Campaign(campaign, {}, _history(campaign.name, ctx))
+        diags = len(ctx.diags)
+        cc = _Campaign(campaign, ctx)
         if campaign.mode == "direct":
             _direct(cc, ctx)
         else:
             _task_campaign(cc, ctx)
-        if len([d for d in ctx.diags if d.severity == "error"]) == errors:
+        if not any(d.severity == "error" for d in ctx.diags[diags:]):
             _gate(cc, ctx, start)
+        _convergence(cc, ctx, start, diags)
     for name in sorted(set(recorded.tasks) | set(recorded.campaigns)):
         if name not in desired_names:
             _removed(name, ctx)
@@ -197,6 +271,7 @@ def diff(
         campaigns=tuple(ctx.summaries),
         meta=plan_meta,
         notes=tuple(ctx.notes),
+        converged=tuple(ctx.converged),
     )
 
 
@@ -206,11 +281,8 @@ def diff(
 def _history(name: str, ctx: _Ctx) -> dict[str, str]:
     """Phones the state records as sent to a started task of ``name``, or dialed for it."""
     records = ctx.recorded.tasks.get(name, ())
-    observed_started = {
-        t.task_id for ts in ctx.observed.tasks.values() for t in ts if t.started
-    } if records else set()
     by_id = {r.task_id: r for r in records}
-    started = {r.task_id for r in records if r.started or r.task_id in observed_started}
+    started = {r.task_id for r in records if r.started or r.task_id in ctx.started_ids}
     out: dict[str, str] = {}
     for rec in ctx.recorded.contacts.get(name, ()):
         if rec.task_id:
@@ -304,7 +376,10 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
             c,
         )
         return
-    if any(not r.task_id for r in ctx.recorded.contacts.get(c.name, ())) and c.state != "absent":
+    fingerprint = c.settings_fingerprint()
+    marked = c.state != "absent" and _marker_holds(c, fingerprint, ctx)
+    # (A marker was written by a plan that found no such direct contact, and no contact was written since.)
+    if not marked and c.state != "absent" and any(not r.task_id for r in ctx.recorded.contacts.get(c.name, ())):
         ctx.error(c.name, "the campaign was `mode: direct` before and has dialed contacts directly; a task would "
                           "dial them again. Give the task campaign a new name", c)
         return
@@ -314,8 +389,7 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         return
     if _in_flight(c, ctx):
         return
-    remote = ctx.observed.tasks.get(c.provider, ())
-    tasks = _join(cc, tr, records, remote, ctx)
+    tasks = _join(cc, tr, records, ctx)
     if tasks is None:
         return
     for t in tasks:
@@ -325,13 +399,24 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         _absent(c, tr, tasks, ctx)
         _summary(ctx, c, tasks)
         return
+    if marked and tasks and all(t.phase is not Phase.ABSENT and t.record.settings_fingerprint == fingerprint
+                                for t in tasks):
+        # Converged (state.base.Converged) and every recorded task is still there with these settings:
+        # the sent set is the table, so no contact is missing, removed or changed. What the slow path
+        # below would do then is exactly this: run state from the listing, and the summary.
+        for t in tasks:
+            if t.phase is Phase.FINISHED:
+                ctx.notes.append(f"{c.name}: task {t.record.remote_name} ({t.record.task_id}) has finished")
+                continue
+            _run_state(c, ctx, t)
+        _summary(ctx, c, tasks, sent=len(c.contacts.rows))
+        return
 
-    fingerprint = c.settings_fingerprint()
     settings = c.settings()
     cc.index = {r.phone: i for i, r in enumerate(c.contacts.rows)}
     desired_phones = list(cc.index)
     desired_set = cc.index.keys()
-    pending_deletes = {e.task_id for e in ctx.recorded.pending if e.call == "delete" and e.campaign == c.name}
+    pending_deletes = {e.task_id for e in ctx.pending(c.name) if e.call == "delete"}
 
     # Tasks gone from the platform without us deleting them: drift.
     live: list[_Task] = []
@@ -468,11 +553,66 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
     _summary(ctx, c, tasks)
 
 
+def _named_like(ctx: _Ctx, profile: str, base: str) -> list[ObservedTask]:
+    """Observed tasks of ``profile`` named ``base`` or ``base~N`` (from the name indexes)."""
+    found = list(ctx.by_name.get(profile, {}).get(base, ()))
+    for tasks in ctx.waves.get(profile, {}).get(base, {}).values():
+        found.extend(tasks)
+    order = ctx.order.get(profile, {})
+    found.sort(key=lambda t: order.get(id(t), 0))  # listing order, as a walk over the listing would meet them
+    return found
+
+
+def _base_of(name: str, bases: set[str]) -> str | None:
+    """The campaign base name ``name`` is a wave of (``base`` or ``base~N``, N >= 2), if in ``bases``."""
+    if name in bases:
+        return name
+    base, sep, _ = name.rpartition("~")
+    if sep and base in bases and wave_of(name, base) is not None:
+        return base
+    return None
+
+
+def _marker_holds(c: DesiredCampaign, fingerprint: str, ctx: _Ctx) -> bool:
+    """The campaign's convergence marker is for these files and settings, and nothing of it is pending."""
+    mark = ctx.recorded.converged.get(c.name)
+    if mark is None or mark.settings_fingerprint != fingerprint or ctx.pending(c.name):
+        return False
+    return mark.digest == table_digest(c.contacts.rows, c.contacts.phone_index)
+
+
+# Action kinds after which, all done in full, a campaign's sent set is its table.
+_CONVERGING = frozenset({ActionKind.CREATE, ActionKind.INSERT, ActionKind.REMOVE, ActionKind.START,
+                         ActionKind.PAUSE})
+
+
+def _convergence(cc: _Campaign, ctx: _Ctx, start: int, diags: int) -> None:
+    """Whether the campaign is converged now, or will be once its actions all succeed in full.
+
+    Only task campaigns without any diagnostic (a warning may stand for contacts left out or left
+    over), nothing pending, and actions that bring the sent set to the table (a replacement's
+    delete included); apply writes the marker for campaigns whose steps all did (``now`` False).
+    """
+    c = cc.c
+    if c.mode != "task" or c.state == "absent" or c.provider not in ctx.traits or ctx.pending(c.name):
+        return
+    if len(ctx.diags) > diags or not any(s.name == c.name for s in ctx.summaries):
+        return
+    acts = ctx.actions[start:]
+    if any(a.kind not in _CONVERGING and not (a.kind is ActionKind.DELETE and a.replaces) for a in acts):
+        return
+    summary = next(s for s in reversed(ctx.summaries) if s.name == c.name)
+    if summary.observed == "unknown":
+        return
+    ctx.converged.append(Convergence(c.name, table_digest(c.contacts.rows, c.contacts.phone_index),
+                                     c.settings_fingerprint(), now=not acts))
+
+
 def _in_flight(c: DesiredCampaign, ctx: _Ctx) -> bool:
     """Plan without the lock: a campaign with calls pending may be changing right now."""
     if not ctx.recorded.in_flight:
         return False
-    pending = [e for e in ctx.recorded.pending if e.campaign == c.name and e.outcome is CallOutcome.PENDING]
+    pending = [e for e in ctx.pending(c.name) if e.outcome is CallOutcome.PENDING]
     if not pending:
         return False
     ctx.notes.append(f"{c.name}: {len(pending)} call(s) in flight (an apply may be running); this campaign is not "
@@ -549,27 +689,21 @@ def _absent(c: DesiredCampaign, tr: ProviderTraits, tasks: Sequence[_Task], ctx:
                                   "the files say absent", task_id=t.record.task_id))
 
 
-def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
-          remote: Sequence[ObservedTask], ctx: _Ctx) -> list[_Task] | None:
+def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord], ctx: _Ctx) -> list[_Task] | None:
     """Pair state records with observed tasks; settle what interrupted calls did (engine.settle)."""
     c = cc.c
-    by_id = {t.task_id: t for t in remote}
-    contacts = ctx.recorded.contacts.get(c.name, ())
-    phones_by_task: dict[str, list[str]] = {}
-    for rec in contacts:
-        if rec.task_id and rec.status is ContactStatus.SENT:
-            phones_by_task.setdefault(rec.task_id, []).append(rec.phone)
-    tasks = [_Task(r, by_id.get(r.task_id), phones_by_task.get(r.task_id, [])) for r in records]
+    by_id = ctx.by_id.get(c.provider, {})
+    tasks = [_Task(r, by_id.get(r.task_id), load=cc.sent_to) for r in records]
     known_ids = {r.task_id for r in ctx.recorded.tasks.get(c.name, ())}
     base = tr.task_name(c.name, 1)
     creates: dict[int, JournalEntry] = {}
-    for e in ctx.recorded.pending:
-        if e.call == "create" and e.campaign == c.name and e.profile == c.provider:
+    for e in ctx.pending(c.name):
+        if e.call == "create" and e.profile == c.provider:
             create = intent_of(e)
             creates[create.wave if isinstance(create, CreateIntent) else 1] = e
     live_by_wave = {t.record.wave: t for t in tasks if t.phase is not Phase.ABSENT}
     strangers: dict[int, list[ObservedTask]] = {}
-    for o in remote:
+    for o in _named_like(ctx, c.provider, base):
         if o.task_id in known_ids or o.deleted or o.phase is Phase.ABSENT:
             continue
         wave = wave_of(o.name, base)
@@ -622,8 +756,8 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
     if blocked:
         return None
     # Interrupted inserts: the platform's number count tells.
-    for e in ctx.recorded.pending:
-        if e.call != "insert" or e.campaign != c.name:
+    for e in ctx.pending(c.name):
+        if e.call != "insert":
             continue
         task = next((t for t in tasks if t.record.task_id == e.task_id), None)
         if task is None:
@@ -717,7 +851,7 @@ def _removed(name: str, ctx: _Ctx) -> None:
         ctx.error(name, f"cannot observe profile {profile!r}: {ctx.observed.errors[profile]}")
         return
     tr = ctx.traits.get(profile)
-    by_id = {t.task_id: t for t in ctx.observed.tasks.get(profile, ())}
+    by_id = ctx.by_id.get(profile, {})
     live = []
     for r in records:
         o = by_id.get(r.task_id)
@@ -744,16 +878,16 @@ def _removed(name: str, ctx: _Ctx) -> None:
 
 def _orphans(desired: DesiredState, ctx: _Ctx) -> None:
     known = {r.task_id for recs in ctx.recorded.tasks.values() for r in recs}
-    names = {c.name for c in desired.campaigns}
     adopted = {a.task_id for a in ctx.actions if a.kind is ActionKind.ADOPT}
     for profile, tasks in ctx.observed.tasks.items():
         tr = ctx.traits.get(profile)
         if tr is None:
             continue
+        bases = {tr.task_name(c.name, 1) for c in desired.campaigns}
         for o in tasks:
             if o.task_id in known or o.task_id in adopted or o.deleted or o.phase is Phase.ABSENT:
                 continue
-            if any(wave_of(o.name, tr.task_name(n, 1)) is not None for n in names):
+            if _base_of(o.name, bases) is not None:
                 continue  # reported against its campaign
             ctx.warn("", f"task {o.name} ({o.task_id}) on profile {profile!r} carries the ownership prefix but "
                          "is in neither the files nor the state; it is left alone")
@@ -762,10 +896,12 @@ def _orphans(desired: DesiredState, ctx: _Ctx) -> None:
 # --- summaries and digests ------------------------------------------------------------
 
 
-def _summary(ctx: _Ctx, c: DesiredCampaign, tasks: Sequence[_Task], observed: str | None = None) -> None:
+def _summary(ctx: _Ctx, c: DesiredCampaign, tasks: Sequence[_Task], observed: str | None = None,
+             sent: int | None = None) -> None:
     newest = max(tasks, key=lambda t: t.record.wave) if tasks else None
     obs = observed or (newest.phase.value if newest is not None else Phase.ABSENT.value)
-    sent = len({p for t in tasks if t.phase is not Phase.ABSENT for p in t.phones})
+    if sent is None:
+        sent = len({p for t in tasks if t.phase is not Phase.ABSENT for p in t.phones})
     called = [t.observed.called for t in tasks if t.observed is not None and t.observed.called is not None]
     answered = [t.observed.answered for t in tasks if t.observed is not None and t.observed.answered is not None]
     ctx.summaries.append(CampaignSummary(

@@ -7,7 +7,8 @@ network or database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from reconciler.engine.settle import settle_window
@@ -16,12 +17,13 @@ from reconciler.state.base import (
     CallOutcome,
     CampaignRecord,
     ContactRecord,
+    Converged,
     JournalEntry,
     StateStore,
     TaskRecord,
 )
 
-__all__ = ["Observed", "ProviderTraits", "Recorded", "missing_state", "snapshot", "traits_of"]
+__all__ = ["Observed", "ProviderTraits", "Recorded", "StoredContacts", "missing_state", "snapshot", "traits_of"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ class Recorded:
     initialized: bool = True  # False: no state (never initialised, or lost): nothing may be sent
     missing_reason: str = ""  # why the state is missing, for the plan's message
     in_flight: bool = False  # pending calls may belong to an apply running now (plan without the lock)
+    # Campaigns whose recorded sent set equalled a contact table (state.base.Converged): the diff
+    # skips their per-contact work while the marker matches the files.
+    converged: Mapping[str, Converged] = field(default_factory=dict)
 
 
 def missing_state(reason: str) -> Recorded:
@@ -75,17 +80,63 @@ def missing_state(reason: str) -> Recorded:
     return Recorded(initialized=False, missing_reason=reason)
 
 
+class StoredContacts(Mapping[str, tuple[ContactRecord, ...]]):
+    """The state's contact records per campaign, read from the store the first time a campaign's
+    are asked for (then kept), so that a plan reads only the campaigns it needs rows of.
+
+    A snapshot under the state lock (no apply can write meanwhile) reads what
+    an eager copy would; without the lock a campaign with calls in flight is
+    never planned (``diff._in_flight``), and a saved plan is refused on apply
+    when the state serial moved since this snapshot.
+    """
+
+    def __init__(self, store: StateStore, names: frozenset[str]) -> None:
+        self._store = store
+        self._names = names
+        self._loaded: dict[str, tuple[ContactRecord, ...]] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> tuple[ContactRecord, ...]:
+        if name not in self._names:
+            raise KeyError(name)
+        found = self._loaded.get(name)
+        if found is None:
+            with self._lock:
+                found = self._loaded.get(name)
+                if found is None:
+                    found = self._loaded[name] = tuple(self._store.contacts(name))
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._names))
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    @property
+    def loaded(self) -> frozenset[str]:
+        """The campaigns whose records were read so far."""
+        return frozenset(self._loaded)
+
+
 def snapshot(store: StateStore, *, in_flight: bool = False) -> Recorded:
+    """The state as the diff reads it: everything but the contact records, which are read per campaign
+    when asked for (:class:`StoredContacts`)."""
     tasks: dict[str, list[TaskRecord]] = {}
     for rec in store.tasks():
         tasks.setdefault(rec.campaign, []).append(rec)
-    names = {c.name for c in store.campaigns()} | set(tasks)
+    campaigns = {c.name: c for c in store.campaigns()}
+    names = frozenset(campaigns) | frozenset(tasks)
     return Recorded(
         lineage=store.lineage(),
         serial=store.serial(),
-        campaigns={c.name: c for c in store.campaigns()},
+        campaigns=campaigns,
         tasks={k: tuple(v) for k, v in tasks.items()},
-        contacts={name: tuple(store.contacts(name)) for name in sorted(names)},
+        contacts=StoredContacts(store, names),
         pending=tuple(store.journal(outcomes=[CallOutcome.PENDING, CallOutcome.UNKNOWN])),
         in_flight=in_flight,
+        converged=store.converged(),
     )

@@ -25,6 +25,7 @@ __all__ = [
     "ApplyHooks",
     "ApplyResult",
     "CampaignSummary",
+    "Convergence",
     "Diagnostic",
     "Lane",
     "Plan",
@@ -166,12 +167,26 @@ class PlanMeta:
 
 
 @dataclass(frozen=True)
+class Convergence:
+    """A campaign whose recorded sent set is its contact table (``now``), or will be once every
+    action of it succeeds in full (all its contacts accepted): what ``state.base.Converged``
+    markers are written from. Not shown, not saved in plan files."""
+
+    campaign: str
+    digest: str  # config.table.table_digest of the campaign's table
+    settings_fingerprint: str
+    now: bool
+
+
+@dataclass(frozen=True)
 class Plan:
     actions: tuple[Action, ...]
     diagnostics: tuple[Diagnostic, ...] = ()
     campaigns: tuple[CampaignSummary, ...] = ()
     meta: PlanMeta = PlanMeta()
     notes: tuple[str, ...] = ()  # informational lines (finished campaigns, recoveries)
+    # For the state's convergence markers (the diff decides, plan and apply write); not saved in plan files.
+    converged: tuple[Convergence, ...] = field(default=(), compare=False)
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:

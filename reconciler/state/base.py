@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from reconciler.errors import Problem
+from reconciler.model import SourceDigest
 
 __all__ = [
     "RUN_STATES",
@@ -152,24 +152,6 @@ class Records:
 
 
 @dataclass(frozen=True)
-class SourceDigest:
-    """What parsing one campaign's contact sources gave, cached by the digest of its inputs.
-
-    ``key`` digests everything the table depends on (the sources' bytes and
-    paths, columns, phone column, encodings, the normaliser version);
-    ``digest`` is the table's own digest (``config.table.table_digest``),
-    ``rows`` its length, ``problems`` the warnings the sources gave (only
-    tables whose sources gave no error are cached). Derived data: writing it
-    never bumps ``serial``.
-    """
-
-    key: str
-    digest: str
-    rows: int
-    problems: tuple[Problem, ...] = ()
-
-
-@dataclass(frozen=True)
 class Converged:
     """A campaign whose recorded sent set equalled its contact table.
 
@@ -271,8 +253,8 @@ class StateStore(Protocol):
         ...
 
     # --- derived data: never bumps serial ---------------------------------
-    def source_digests(self, keys: Sequence[str]) -> dict[str, SourceDigest]:
-        """The cached parse results among ``keys`` (missing ones are left out)."""
+    def source_digests(self, keys: Sequence[str] | None = None) -> dict[str, SourceDigest]:
+        """The cached parse results among ``keys`` (missing ones are left out); all of them when None."""
         ...
 
     def put_source_digests(self, entries: Sequence[SourceDigest]) -> None:

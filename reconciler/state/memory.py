@@ -295,10 +295,11 @@ class MemoryStore:
             self._bump()
 
     # --- derived data: no serial bump --------------------------------------
-    def source_digests(self, keys: Sequence[str]) -> dict[str, SourceDigest]:
+    def source_digests(self, keys: Sequence[str] | None = None) -> dict[str, SourceDigest]:
         self._check_open()
         with self.backing.mutex:
-            return {k: self.backing.source_digests[k] for k in keys if k in self.backing.source_digests}
+            known = self.backing.source_digests
+            return dict(known) if keys is None else {k: known[k] for k in keys if k in known}
 
     def put_source_digests(self, entries: Sequence[SourceDigest]) -> None:
         self._check_open()

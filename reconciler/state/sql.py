@@ -454,9 +454,14 @@ class SqlStore(ABC, Generic[C]):
                f"{where} ORDER BY j.id")
         return [journal_from_row(r) for r in self._read(lambda c: self._exec(c, sql, params).fetchall())]
 
-    def source_digests(self, keys: Sequence[str]) -> dict[str, SourceDigest]:
-        wanted = list(dict.fromkeys(keys))
+    def source_digests(self, keys: Sequence[str] | None = None) -> dict[str, SourceDigest]:
         out: dict[str, SourceDigest] = {}
+        if keys is None:
+            for r in self._read(lambda c: self._exec(c, "SELECT key, digest, rows, problems FROM source_digests")
+                                .fetchall()):
+                out[r[0]] = SourceDigest(r[0], r[1], int(r[2]), problems_from_json(json_list(r[3])))
+            return out
+        wanted = list(dict.fromkeys(keys))
 
         def read(c: C) -> None:
             for start in range(0, len(wanted), DELETE_CHUNK):

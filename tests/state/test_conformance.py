@@ -805,6 +805,7 @@ def test_source_digests_round_trip_without_bumping_serial(backend: Backend) -> N
     assert again.source_digests(["k1", "k2", "k3"]) == {
         "k1": SourceDigest("k1", "d1", 1000, (warn,)), "k2": SourceDigest("k2", "d3", 5)}
     assert again.source_digests([]) == {}
+    assert set(again.source_digests()) == {"k1", "k2"}
 
 
 def test_converged_markers_are_cleared_by_every_write_touching_their_campaign(store: StateStore) -> None:
