@@ -182,6 +182,7 @@ class _Campaign:
     index: dict[str, int] = field(default_factory=dict)
     why: dict[str, str] = field(default_factory=dict)  # task id → why its contacts are sent again
     drift_create: bool = False
+    exact: bool = False  # the live tasks hold exactly the table once the campaign's actions succeed in full
     _history: dict[str, str] | None = None
     _sent_by_task: dict[str, list[str]] | None = None
 
@@ -410,6 +411,7 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
                 continue
             _run_state(c, ctx, t)
         _summary(ctx, c, tasks, sent=len(c.contacts.rows))
+        cc.exact = True
         return
 
     settings = c.settings()
@@ -507,6 +509,15 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         else:
             new_wave_phones = missing
 
+    # What the live tasks hold once every action below succeeds in full: exactly the table, or not.
+    after: set[str] = set(missing)
+    for t in live:
+        if t.record.task_id in replaced:
+            after.update(replaced[t.record.task_id])
+        else:
+            after.update(p for p in t.phones if p not in set(removals.get(t.record.task_id, ())))
+    cc.exact = after == set(desired_set)
+
     for t in sorted(live, key=lambda t: t.record.wave):
         rec = t.record
         name = rec.remote_name
@@ -594,7 +605,7 @@ def _convergence(cc: _Campaign, ctx: _Ctx, start: int, diags: int) -> None:
     delete included); apply writes the marker for campaigns whose steps all did (``now`` False).
     """
     c = cc.c
-    if c.mode != "task" or c.state == "absent" or c.provider not in ctx.traits or ctx.pending(c.name):
+    if not cc.exact or c.mode != "task" or c.state == "absent" or ctx.pending(c.name):
         return
     if len(ctx.diags) > diags or not any(s.name == c.name for s in ctx.summaries):
         return
