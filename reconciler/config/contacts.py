@@ -125,12 +125,12 @@ def load_sources(
     blobs = _read_all(specs) if specs is not None else None
     if specs is None or blobs is None or cache is None:
         return _parse(yf, path, contacts, columns, phone_column, None)
-    key = source_key(specs, blobs, columns, phone_column)
+    digests = [_bytes_digest(b) for b in blobs]
+    key = source_key(specs, digests, columns, phone_column)
     files = [spec.csv_path for spec in specs]
     hit = cache.get(key)
     if hit is not None:
         yf.report.problems.extend(hit.problems)
-        digests = [_bytes_digest(b) for b in blobs]
 
         def parse_again() -> ContactTable:
             again = _read_all(specs)
@@ -201,15 +201,16 @@ def _bytes_digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def source_key(specs: Sequence[_CsvSpec], blobs: Sequence[bytes], columns: Sequence[str], phone_column: str) -> str:
-    """Digest of everything a campaign's parsed table and its problems depend on."""
+def source_key(specs: Sequence[_CsvSpec], digests: Sequence[str], columns: Sequence[str], phone_column: str) -> str:
+    """Digest of everything a campaign's parsed table and its problems depend on (``digests``: of
+    each source's bytes)."""
     doc = {
         "normaliser": NORMALISER_VERSION,
         "columns": list(columns),
         "phone_column": phone_column,
         "cwd": os.getcwd(),  # problems name other files relative to it
-        "sources": [[str(s.csv_path), s.given, s.codec, s.encoding, s.delimiter, _bytes_digest(b)]
-                    for s, b in zip(specs, blobs, strict=True)],
+        "sources": [[str(s.csv_path), s.given, s.codec, s.encoding, s.delimiter, d]
+                    for s, d in zip(specs, digests, strict=True)],
     }
     return _bytes_digest(json.dumps(doc, ensure_ascii=False, sort_keys=True).encode())
 

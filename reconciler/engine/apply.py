@@ -47,9 +47,10 @@ from reconciler.engine.settle import (
     await_insert,
     intent_of,
     now_iso,
-    record_sent,
     record_task,
+    sent_records,
     settle_window,
+    task_records,
 )
 from reconciler.errors import CampaignctlError, OutcomeUnknown, ProviderError
 from reconciler.model import ContactRow, DesiredCampaign, DesiredState
@@ -59,6 +60,7 @@ from reconciler.state.base import (
     CampaignRecord,
     ContactRecord,
     ContactStatus,
+    Records,
     StateStore,
     TaskRecord,
 )
@@ -157,7 +159,6 @@ class Applier:
                 state.task_id, state.count = action.task_id, seen.contact_count if seen else None
             try:
                 campaign = self.desired.campaign(action.campaign)
-                self._record_campaign(campaign)
                 done = self._step(action, campaign, provider, state)
                 result = StepResult(action, StepStatus.OK, calls=state.calls, done=done, task_id=state.task_id)
             except _LaneFailed as exc:
@@ -218,7 +219,8 @@ class Applier:
         if not st.task_id:
             raise _LaneFailed(StepStatus.FAILED, f"no task to {call}")
         intent = TaskCallIntent(call, action.wave)
-        entry = self.store.begin_call(action.campaign, action.profile, call, st.task_id, intent.to_request())
+        entry = self.store.begin_call(action.campaign, action.profile, call, st.task_id, intent.to_request(),
+                                      records=self._first_records(action.campaign))
         try:
             fn(st.task_id)
         except ProviderError as exc:
@@ -228,14 +230,15 @@ class Applier:
         st.calls += 1
         self.hooks.calls_made(action, 1)
         record = self._task_record(action.campaign, st.task_id)
-        if record is not None:
-            self.store.put_task(update(record))
-        self.store.end_call(entry, CallOutcome.OK)
+        self.store.end_call(entry, CallOutcome.OK,
+                            records=Records(tasks=[update(record)]) if record is not None else None)
 
     def _adopt(self, action: Action, c: DesiredCampaign | None, st: _LaneState) -> None:
         entries = [e for e in self.store.journal(action.campaign, [CallOutcome.PENDING, CallOutcome.UNKNOWN])
                    if isinstance(intent := intent_of(e), CreateIntent) and intent.wave == action.wave]
         observed = self._observed.get((action.profile, action.task_id))
+        for record in self._first_records(action.campaign).campaigns:
+            self.store.put_campaign(record)
         settings = c.settings() if c is not None and c.settings_fingerprint() == action.fingerprint else {}
         record_task(self.store, TaskRecord(action.campaign, action.wave, action.profile, action.task_id,
                                            action.remote_name, action.fingerprint,
@@ -247,8 +250,9 @@ class Applier:
 
     def _create(self, action: Action, c: DesiredCampaign, provider: Provider, st: _LaneState) -> int:
         rows = list(action.rows)
-        intent = CreateIntent(action.wave, action.remote_name, action.fingerprint, action.phones)
-        entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request())
+        intent = CreateIntent(action.wave, action.remote_name, action.fingerprint, action.phones, action.row_index)
+        entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request(), phones=intent.phones,
+                                      records=self._first_records(c.name))
         sent_at = time.monotonic()
         try:
             created = provider.create_task(c, action.wave, rows)
@@ -263,10 +267,9 @@ class Applier:
                                                       "has not shown on the platform; it was not sent again. The "
                                                       "next apply looks for it before creating anything") from exc
             count = provider.count_contacts(found.task_id) if rows else 0
-            self._record_created(action, c, found.task_id)
-            if rows and count:
-                record_sent(self.store, c.name, found.task_id, action.wave, rows)
-            self.store.end_call(entry, CallOutcome.RESOLVED, f"task {found.task_id} found on the platform")
+            sent = sent_records(c.name, found.task_id, action.wave, rows) if rows and count else []
+            self.store.end_call(entry, CallOutcome.RESOLVED, f"task {found.task_id} found on the platform",
+                                records=Records(tasks=self._created(action, c, found.task_id), contacts=sent))
             st.task_id, st.count = found.task_id, count
             self.hooks.calls_made(action, 1)
             return len(rows) if count else 0
@@ -275,18 +278,18 @@ class Applier:
             self.store.end_call(entry, CallOutcome.FAILED, _msg(exc, action))
             raise
         st.calls += 1
-        self._record_created(action, c, created.task_id)
-        accepted = record_sent(self.store, c.name, created.task_id, action.wave, rows, created.added) if rows else 0
-        self.store.end_call(entry, CallOutcome.OK, result={"task_id": created.task_id})
-        accepted = created.added.accepted if created.added else accepted
+        sent = sent_records(c.name, created.task_id, action.wave, rows, created.added) if rows else []
+        self.store.end_call(entry, CallOutcome.OK, result={"task_id": created.task_id},
+                            records=Records(tasks=self._created(action, c, created.task_id), contacts=sent))
+        accepted = created.added.accepted if created.added else len(sent)
         st.task_id, st.count = created.task_id, accepted
         self.hooks.calls_made(action, 1)
         return accepted
 
-    def _record_created(self, action: Action, c: DesiredCampaign, task_id: str) -> None:
+    def _created(self, action: Action, c: DesiredCampaign, task_id: str) -> list[TaskRecord]:
         settings = c.settings() if c.settings_fingerprint() == action.fingerprint else {}
-        record_task(self.store, TaskRecord(c.name, action.wave, c.provider, task_id, action.remote_name,
-                                           action.fingerprint, created_at=self.clock(), settings=settings))
+        return task_records(self.store, TaskRecord(c.name, action.wave, c.provider, task_id, action.remote_name,
+                                                   action.fingerprint, created_at=self.clock(), settings=settings))
 
     def _insert(self, action: Action, c: DesiredCampaign, provider: Provider, st: _LaneState) -> int:
         if not st.task_id:
@@ -298,18 +301,19 @@ class Applier:
             self._check_stop(done)
             batch = rows[start : start + size]
             try:
-                done += self._insert_batch(action, c, provider, st, batch)
+                done += self._insert_batch(action, c, provider, st, batch, action.row_index[start : start + size])
             except _LaneFailed as exc:
                 raise _LaneFailed(exc.status, exc.detail, done=done) from exc
             self.hooks.calls_made(action, 1)
         return done
 
     def _insert_batch(self, action: Action, c: DesiredCampaign, provider: Provider, st: _LaneState,
-                      batch: Sequence[ContactRow]) -> int:
+                      batch: Sequence[ContactRow], positions: Sequence[int]) -> int:
         if st.count is None:
             st.count = provider.count_contacts(st.task_id)
-        intent = InsertIntent(action.wave, tuple(r.phone for r in batch), st.count)
-        entry = self.store.begin_call(c.name, c.provider, intent.call, st.task_id, intent.to_request())
+        intent = InsertIntent(action.wave, tuple(r.phone for r in batch), st.count, tuple(positions))
+        entry = self.store.begin_call(c.name, c.provider, intent.call, st.task_id, intent.to_request(),
+                                      phones=intent.phones)
         sent_at = time.monotonic()
         try:
             added = provider.add_contacts(st.task_id, c, batch)
@@ -320,8 +324,8 @@ class Applier:
                                           window=self.windows.get(c.provider, 0.0), sleep=self.sleep,
                                           stop=self._stop.is_set)
             if verdict is Verdict.LANDED:
-                record_sent(self.store, c.name, st.task_id, action.wave, batch)
-                self.store.end_call(entry, CallOutcome.RESOLVED, "the platform count shows the batch landed")
+                self.store.end_call(entry, CallOutcome.RESOLVED, "the platform count shows the batch landed",
+                                    records=Records(contacts=sent_records(c.name, st.task_id, action.wave, batch)))
                 st.count = count
                 return len(batch)
             raise _LaneFailed(StepStatus.UNKNOWN, f"insert into {action.remote_name} lost its answer and the "
@@ -332,15 +336,15 @@ class Applier:
             self.store.end_call(entry, CallOutcome.FAILED, _msg(exc, action))
             raise
         st.calls += 1
-        record_sent(self.store, c.name, st.task_id, action.wave, batch, added)
-        self.store.end_call(entry, CallOutcome.OK, result={"accepted": added.accepted,
-                                                           "invalid": len(added.invalid)})
+        self.store.end_call(entry, CallOutcome.OK, result={"accepted": added.accepted, "invalid": len(added.invalid)},
+                            records=Records(contacts=sent_records(c.name, st.task_id, action.wave, batch, added)))
         st.count += added.accepted
         return added.accepted
 
     def _remove(self, action: Action, c: DesiredCampaign, provider: Provider, st: _LaneState) -> int:
         intent = RemoveIntent(action.wave, action.phones)
-        entry = self.store.begin_call(c.name, c.provider, intent.call, st.task_id, intent.to_request())
+        entry = self.store.begin_call(c.name, c.provider, intent.call, st.task_id, intent.to_request(),
+                                      phones=intent.phones)
         try:
             provider.remove_contacts(st.task_id, c, action.phones)
         except ProviderError as exc:
@@ -349,8 +353,7 @@ class Applier:
             raise
         st.calls += 1
         self.hooks.calls_made(action, 1)
-        self.store.delete_contacts(c.name, st.task_id, action.phones)
-        self.store.end_call(entry, CallOutcome.OK)
+        self.store.end_call(entry, CallOutcome.OK, records=Records(removed=[(c.name, st.task_id, action.phones)]))
         if st.count is not None:
             st.count = max(0, st.count - len(action.phones))
         return len(action.phones)
@@ -362,11 +365,13 @@ class Applier:
         for start in range(0, len(rows), size):
             self._check_stop(done)
             batch = rows[start : start + size]
-            intent = CalloutIntent(tuple(r.phone for r in batch))
-            # Recorded as unknown *before* the call: a crash can never lead to a second dial.
-            self.store.put_contacts([ContactRecord(c.name, r.phone, r.fingerprint, "", 0, None,
-                                                   ContactStatus.UNKNOWN) for r in batch])
-            entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request())
+            intent = CalloutIntent(tuple(r.phone for r in batch), tuple(action.row_index[start : start + size]))
+            # Recorded as unknown *before* the call, with its intent: a crash can never lead to a second dial.
+            unknown = Records(campaigns=self._first_records(c.name).campaigns,
+                              contacts=[ContactRecord(c.name, r.phone, r.fingerprint, "", 0, None,
+                                                      ContactStatus.UNKNOWN) for r in batch])
+            entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request(),
+                                          phones=intent.phones, records=unknown)
             try:
                 added = provider.callout(c, batch)
             except OutcomeUnknown as exc:
@@ -380,14 +385,15 @@ class Applier:
                 ) from exc
             except ProviderError as exc:
                 st.calls += 1
-                self.store.delete_contacts(c.name, "", intent.phones)
-                self.store.end_call(entry, CallOutcome.FAILED, _msg(exc, action))
+                self.store.end_call(entry, CallOutcome.FAILED, _msg(exc, action),
+                                    records=Records(removed=[(c.name, "", intent.phones)]))
                 raise _LaneFailed(StepStatus.FAILED, _msg(exc, action), done=done) from exc
             st.calls += 1
             ids = list(added.data_ids) + [None] * (len(batch) - len(added.data_ids))
-            self.store.put_contacts([ContactRecord(c.name, r.phone, r.fingerprint, "", 0, ids[i],
-                                                   ContactStatus.DIALED) for i, r in enumerate(batch)])
-            self.store.end_call(entry, CallOutcome.OK, result={"accepted": added.accepted})
+            dialed = [ContactRecord(c.name, r.phone, r.fingerprint, "", 0, ids[i], ContactStatus.DIALED)
+                      for i, r in enumerate(batch)]
+            self.store.end_call(entry, CallOutcome.OK, result={"accepted": added.accepted},
+                                records=Records(contacts=dialed))
             self.hooks.calls_made(action, 1)
             done += len(batch)
         return done
@@ -399,14 +405,16 @@ class Applier:
             raise _LaneFailed(StepStatus.SKIPPED, "apply was interrupted; the next apply continues from here",
                               done=done)
 
-    def _record_campaign(self, c: DesiredCampaign | None) -> None:
+    def _first_records(self, campaign: str) -> Records:
+        """The campaign record, with the first journal call of the campaign in this apply."""
+        c = self.desired.campaign(campaign)
         if c is None:
-            return
+            return Records()
         with self._record_lock:
             if c.name in self._campaigns_recorded:
-                return
+                return Records()
             self._campaigns_recorded.add(c.name)
-        self.store.put_campaign(CampaignRecord(c.name, c.provider, c.mode, c.provider_type))
+        return Records(campaigns=[CampaignRecord(c.name, c.provider, c.mode, c.provider_type)])
 
     def _task_record(self, campaign: str, task_id: str) -> TaskRecord | None:
         for rec in self.store.tasks(campaign):

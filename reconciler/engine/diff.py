@@ -607,13 +607,11 @@ def _convergence(cc: _Campaign, ctx: _Ctx, start: int, diags: int) -> None:
     c = cc.c
     if not cc.exact or c.mode != "task" or c.state == "absent" or ctx.pending(c.name):
         return
-    if len(ctx.diags) > diags or not any(s.name == c.name for s in ctx.summaries):
+    summary = ctx.summaries[-1] if ctx.summaries else None
+    if len(ctx.diags) > diags or summary is None or summary.name != c.name or summary.observed == "unknown":
         return
     acts = ctx.actions[start:]
     if any(a.kind not in _CONVERGING and not (a.kind is ActionKind.DELETE and a.replaces) for a in acts):
-        return
-    summary = next(s for s in reversed(ctx.summaries) if s.name == c.name)
-    if summary.observed == "unknown":
         return
     ctx.converged.append(Convergence(c.name, table_digest(c.contacts.rows, c.contacts.phone_index),
                                      c.settings_fingerprint(), now=not acts))

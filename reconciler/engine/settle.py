@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from reconciler.model import ContactRow, DesiredState
+from reconciler.model import ContactRow, DesiredState, digest
 from reconciler.providers.base import AddResult, ObservedTask, Phase, Provider
 from reconciler.state.base import (
     CallOutcome,
@@ -60,9 +60,11 @@ __all__ = [
     "recover",
     "resolve_by_hand",
     "retire_wave",
+    "sent_records",
     "settle_create",
     "settle_insert",
     "settle_window",
+    "task_records",
 ]
 
 DEFAULT_SETTLE_FLOOR = 15.0  # seconds: the shortest default settle window
@@ -91,6 +93,31 @@ def settle_window(options: Mapping[str, Any]) -> float:
 # --- typed intents ------------------------------------------------------------------
 
 
+# An intent's ``to_request()`` is what the journal entry's ``request`` holds: no phone number. The
+# phones a call carries are kept beside the entry (``begin_call(phones=...)``, read back as
+# ``JournalEntry.phones``) until it is settled, so recovery records exactly the phones that landed
+# even when the files changed since; ``rows`` (positions in the campaign's contact table, as
+# ``[start, stop)`` ranges) and ``digest`` (of the phones) say which contacts they were, for people.
+
+
+def _phones_digest(phones: Sequence[str]) -> str:
+    return digest("\n".join(phones)) if phones else ""
+
+
+def _ranges(rows: Sequence[int]) -> list[list[int]]:
+    out: list[list[int]] = []
+    for i in rows:
+        if out and out[-1][1] == i:
+            out[-1][1] = i + 1
+        else:
+            out.append([i, i + 1])
+    return out
+
+
+def _carried(phones: Sequence[str], rows: Sequence[int]) -> dict[str, Any]:
+    return {"count": len(phones), "rows": _ranges(rows), "digest": _phones_digest(phones)}
+
+
 @dataclass(frozen=True)
 class CreateIntent:
     """Create the task of a campaign wave; ``phones`` are those carried by create (yccall)."""
@@ -100,10 +127,11 @@ class CreateIntent:
     remote_name: str
     fingerprint: str
     phones: tuple[str, ...] = ()
+    rows: tuple[int, ...] = ()
 
     def to_request(self) -> dict[str, Any]:
         return {"wave": self.wave, "remote_name": self.remote_name, "fingerprint": self.fingerprint,
-                "phones": list(self.phones), "count_before": 0}
+                "count_before": 0, **_carried(self.phones, self.rows)}
 
 
 @dataclass(frozen=True)
@@ -114,9 +142,10 @@ class InsertIntent:
     wave: int
     phones: tuple[str, ...]
     count_before: int | None
+    rows: tuple[int, ...] = ()
 
     def to_request(self) -> dict[str, Any]:
-        return {"wave": self.wave, "phones": list(self.phones), "count_before": self.count_before}
+        return {"wave": self.wave, "count_before": self.count_before, **_carried(self.phones, self.rows)}
 
 
 @dataclass(frozen=True)
@@ -126,16 +155,17 @@ class RemoveIntent:
     phones: tuple[str, ...]
 
     def to_request(self) -> dict[str, Any]:
-        return {"wave": self.wave, "phones": list(self.phones)}
+        return {"wave": self.wave, **_carried(self.phones, ())}
 
 
 @dataclass(frozen=True)
 class CalloutIntent:
     call: ClassVar[str] = "callout"
     phones: tuple[str, ...]
+    rows: tuple[int, ...] = ()
 
     def to_request(self) -> dict[str, Any]:
-        return {"phones": list(self.phones)}
+        return _carried(self.phones, self.rows)
 
 
 @dataclass(frozen=True)
@@ -144,6 +174,7 @@ class TaskCallIntent:
 
     call: str
     wave: int
+    phones: ClassVar[tuple[str, ...]] = ()
 
     def to_request(self) -> dict[str, Any]:
         return {"wave": self.wave}
@@ -156,31 +187,38 @@ def _int(value: Any, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def _phones(value: Any) -> tuple[str, ...]:
+def _phones(entry: JournalEntry) -> tuple[str, ...]:
+    """The phones kept beside the entry; an entry journaled before they were kept there has them in
+    its request."""
+    if entry.phones:
+        return tuple(entry.phones)
+    value = entry.request.get("phones")
     return tuple(str(p) for p in value) if isinstance(value, list | tuple) else ()
 
 
 def intent_of(entry: JournalEntry) -> Intent:
-    """The typed intent of a journal entry (from its stored request)."""
+    """The typed intent of a journal entry (from its stored request and phones)."""
     req = entry.request
     if entry.call == "create":
         return CreateIntent(_int(req.get("wave"), 1), str(req.get("remote_name", "")),
-                            str(req.get("fingerprint", "")), _phones(req.get("phones")))
+                            str(req.get("fingerprint", "")), _phones(entry))
     if entry.call == "insert":
         before = req.get("count_before")
-        return InsertIntent(_int(req.get("wave")), _phones(req.get("phones")),
+        return InsertIntent(_int(req.get("wave")), _phones(entry),
                             before if isinstance(before, int) and not isinstance(before, bool) else None)
     if entry.call == "remove":
-        return RemoveIntent(_int(req.get("wave")), _phones(req.get("phones")))
+        return RemoveIntent(_int(req.get("wave")), _phones(entry))
     if entry.call == "callout":
-        return CalloutIntent(_phones(req.get("phones")))
+        return CalloutIntent(_phones(entry))
     return TaskCallIntent(entry.call, _int(req.get("wave")))
 
 
 def contacts_of(entry: JournalEntry) -> int:
-    """How many contacts a journaled call carried (for display)."""
-    intent = intent_of(entry)
-    return len(intent.phones) if not isinstance(intent, TaskCallIntent) else 0
+    """How many contacts a journaled call carried (for display; also once its phones are dropped)."""
+    count = entry.request.get("count")
+    if isinstance(count, int) and not isinstance(count, bool):
+        return count
+    return len(intent_of(entry).phones)
 
 
 def age_seconds(entry: JournalEntry, now: datetime) -> float:
@@ -269,6 +307,30 @@ def await_insert(provider: Provider, task_id: str, intent: InsertIntent, *, wait
 # --- recording what is known ------------------------------------------------------------
 
 
+def task_records(store: StateStore, record: TaskRecord) -> list[TaskRecord]:
+    """The writes by which ``record`` stands for its wave: every other live record of the wave
+    marked deleted, then ``record`` (for ``Records.tasks`` of a journal call)."""
+    retired = [replace(r, deleted=True) for r in store.tasks(record.campaign)
+               if r.wave == record.wave and r.task_id != record.task_id and not r.deleted]
+    return [*retired, record]
+
+
+def sent_records(campaign: str, task_id: str, wave: int, rows: Sequence[ContactRow],
+                 added: AddResult | None = None) -> list[ContactRecord]:
+    """Rows as sent to a task, without those the vendor refused (for ``Records.contacts``)."""
+    invalid = {i for i, _ in added.invalid} if added else set()
+    ids = list(added.data_ids) if added else []
+    out: list[ContactRecord] = []
+    k = 0
+    for i, row in enumerate(rows):
+        if i in invalid:
+            continue
+        data_id = ids[k] if k < len(ids) else None
+        k += 1
+        out.append(ContactRecord(campaign, row.phone, row.fingerprint, task_id, wave, data_id, ContactStatus.SENT))
+    return out
+
+
 def retire_wave(store: StateStore, campaign: str, wave: int, keep: str) -> None:
     """Mark every other live task record of the wave deleted: ``keep`` now stands for it."""
     for rec in store.tasks(campaign):
@@ -285,16 +347,7 @@ def record_task(store: StateStore, record: TaskRecord) -> None:
 def record_sent(store: StateStore, campaign: str, task_id: str, wave: int, rows: Sequence[ContactRow],
                 added: AddResult | None = None) -> int:
     """Record rows as sent to a task, skipping those the vendor refused; returns how many."""
-    invalid = {i for i, _ in added.invalid} if added else set()
-    ids = list(added.data_ids) if added else []
-    out: list[ContactRecord] = []
-    k = 0
-    for i, row in enumerate(rows):
-        if i in invalid:
-            continue
-        data_id = ids[k] if k < len(ids) else None
-        k += 1
-        out.append(ContactRecord(campaign, row.phone, row.fingerprint, task_id, wave, data_id, ContactStatus.SENT))
+    out = sent_records(campaign, task_id, wave, rows, added)
     store.put_contacts(out)
     return len(out)
 
