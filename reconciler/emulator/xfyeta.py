@@ -474,6 +474,7 @@ class XfyetaEmulator:
     def handle(self, request: EmulatorRequest) -> EmulatorResponse:
         """Vendor API: faults first, then token check, validation and the operation."""
         path = request.path.rstrip("/") or "/"
+        received = self.clock.now_ms()  # before any fault delays it: when a vendor's rate limit counts it
         applied: list[Fault] = self.faults.take_all(path)
         terminal = next((f for f in applied if f.kind not in ("latency", "expire-token")), None)
         for fault in applied:
@@ -494,13 +495,13 @@ class XfyetaEmulator:
         if terminal is not None and not (terminal.kind == "drop" or terminal.arg == "truncated"):
             response = _fault_response(terminal)
             code = terminal.vendor_code if terminal.kind == "error" else None
-            self._log(path, body_for_log, response.status, code, fault_text)
+            self._log(path, body_for_log, response.status, code, fault_text, received)
             return response
 
         with self._lock:
             payload = self._dispatch(request, path, parsed)
             status = 404 if payload.get("code") == 404 else 200
-            self._log(path, body_for_log, status, payload.get("code"), fault_text)
+            self._log(path, body_for_log, status, payload.get("code"), fault_text, received)
         response = json_response(payload, status=status)
         if terminal is not None and terminal.kind == "drop":
             return replace(response, drop=True)
@@ -552,11 +553,14 @@ class XfyetaEmulator:
 
     # ------------------------------------------------------------------ internals
 
-    def _log(self, path: str, body: Any, status: int, code: Any, fault: str | None) -> None:
+    def _log(self, path: str, body: Any, status: int, code: Any, fault: str | None,
+             received_ms: int | None = None) -> None:
         with self._lock:
             self._seq += 1
+            now = self.clock.now_ms()
             self._calls.append({"seq": self._seq, "path": path, "body": body, "status": status, "code": code,
-                                "fault": fault, "at_ms": self.clock.now_ms()})
+                                "fault": fault, "at_ms": now,
+                                "received_ms": now if received_ms is None else received_ms})
 
     def _dispatch(self, request: EmulatorRequest, path: str, parsed: Any) -> dict[str, Any]:
         if path == TOKEN_PATH:

@@ -186,6 +186,18 @@ def _option(profile: ProviderProfile, key: str, default: Any) -> Any:
     return default if value is None else value
 
 
+class _UrlCache:
+    """Parsed request URLs; they carry the xfyeta token, so no repr or vars() dump shows them."""
+
+    __slots__ = ("known",)
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}
+
+    def __repr__(self) -> str:
+        return f"<{len(self.known)} URLs>"
+
+
 class HttpTransport:
     """Retrying, rate-limited, redacting POST client for one provider profile."""
 
@@ -219,13 +231,18 @@ class HttpTransport:
         self._secrets: frozenset[Secret] = frozenset()  # masked in any repr or vars() dump
         self._lock = threading.Lock()
         self._next_slot = 0.0
+        self._base = profile.base_url.rstrip("/")
         self._client = httpx.Client(
-            base_url=profile.base_url.rstrip("/"),
+            base_url=self._base,
             transport=transport,
             timeout=self.timeout,
             follow_redirects=False,
             trust_env=False,
+            # No TLS context (certificates loaded, ~40 ms) for a plain-HTTP base URL; redirects are
+            # never followed, so nothing reaches an https URL through this client.
+            verify=not self._base.lower().startswith("http://"),
         )
+        self._urls = _UrlCache()  # built once per path + params
 
     def __repr__(self) -> str:
         return f"HttpTransport(profile={self.profile.name!r}, base_url={self.redact(self.profile.base_url)!r})"
@@ -308,7 +325,7 @@ class HttpTransport:
         """One attempt: the response, or ``_Retry`` / a final ``ProviderError``."""
         try:
             response = self._client.post(
-                path, params=params, json=json, data=data, files=files, headers=headers
+                self._url(path, params), json=json, data=data, files=files, headers=headers
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # nothing reached the vendor: safe to try again, whatever the call
@@ -329,6 +346,16 @@ class HttpTransport:
                 raise _Retry(reason, status, self._retry_after(response))
             raise self._unknown(call, campaign, reason)
         return response
+
+    def _url(self, path: str, params: Mapping[str, str] | None) -> httpx.URL:
+        """The absolute URL of ``path`` with ``params``, parsed once (parsing is a fair part of a call's CPU)."""
+        key = (path, tuple(params.items()) if params else ())
+        url = self._urls.known.get(key)
+        if url is None:
+            if len(self._urls.known) >= 256:  # a new token makes new URLs: forget the old ones
+                self._urls.known.clear()
+            url = self._urls.known[key] = httpx.URL(self._base + path, params=dict(params) if params else None)
+        return url
 
     def _unknown(self, call: str, campaign: str, reason: str) -> OutcomeUnknown:
         return self.error(

@@ -113,6 +113,7 @@ class PostgresStore(SqlStore[psycopg.Connection[Any]]):
         location = f"PostgreSQL schema {schema}" + (f" at {server}" if server else "")
         super().__init__(label=f"PostgreSQL state store {where}", where=where, location=location, described=location)
         self._key = _lock_key(schema)
+        self._durable = True  # synchronous_commit = on
         with self._guard("cannot connect"):
             conninfo = dsn if "connect_timeout" in dsn else make_conninfo(dsn, connect_timeout=CONNECT_TIMEOUT)
             self._conn = psycopg.connect(conninfo, autocommit=True)
@@ -185,6 +186,13 @@ class PostgresStore(SqlStore[psycopg.Connection[Any]]):
             " ON CONFLICT (one) DO UPDATE SET lineage = excluded.lineage WHERE meta.lineage = ''",
             (lineage,),
         )
+
+    def _durability(self, conn: psycopg.Connection[Any], durable: bool) -> bool:
+        # asynchronous commit: the WAL is flushed in order, by the next synchronous commit at the latest
+        if durable != self._durable:
+            conn.execute(f"SET synchronous_commit TO {'on' if durable else 'off'}")
+            self._durable = durable
+        return False
 
     @contextmanager
     def _savepoint(self, conn: psycopg.Connection[Any]) -> Iterator[None]:

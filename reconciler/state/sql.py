@@ -161,11 +161,14 @@ def journal_from_row(r: Sequence[Any]) -> JournalEntry:
 class _Write:
     """One write waiting for a group commit."""
 
-    __slots__ = ("bump", "done", "error", "fn", "value")
+    __slots__ = ("bump", "done", "durable", "error", "fn", "seq", "synced", "value")
 
-    def __init__(self, fn: Callable[[Any], Any], bump: bool) -> None:
+    def __init__(self, fn: Callable[[Any], Any], bump: bool, durable: bool) -> None:
         self.fn = fn
         self.bump = bump
+        self.durable = durable
+        self.seq = 0  # the commit that wrote it
+        self.synced: bool | None = None  # False: committed, its sync still to come (``_sync``)
         self.done = False
         self.value: Any = None
         self.error: BaseException | None = None
@@ -197,6 +200,9 @@ class SqlStore(ABC, Generic[C]):
         self._mutex = threading.RLock()
         self._queue_lock = threading.Lock()
         self._queue: list[_Write] = []
+        self._sync_lock = threading.Lock()
+        self._commits = 0  # transactions committed by this handle
+        self._synced = 0  # ... of which are known durable
         self._held: LockInfo | None = None
         self._conn: C | None = None
 
@@ -281,9 +287,16 @@ class SqlStore(ABC, Generic[C]):
         with self._mutex, self._guard("read failed"):
             return fn(self._connection())
 
-    def _write(self, fn: Callable[[C], T], bump: bool = True) -> T:
+    def _write(self, fn: Callable[[C], T], bump: bool = True, durable: bool = True) -> T:
         """Run ``fn`` in a write transaction that bumps the serial (unless
         ``bump`` is false); returns once that transaction is committed.
+
+        ``durable`` false: the commit need not reach the disk before this
+        returns (no fsync of its own). Safe only for writes whose loss in a
+        machine crash the next run recovers from, such as a journal outcome
+        (its intent was durable: the call is settled by observing). A database
+        log is written in order, so the next durable commit makes every
+        earlier one durable too, and no later write survives an earlier one.
 
         Group commit: writes that arrive while another thread commits wait
         for it, then the first of them to get the connection runs them all in
@@ -291,7 +304,7 @@ class SqlStore(ABC, Generic[C]):
         only itself), so parallel lanes share one commit (one fsync) instead
         of queueing for one each. A single thread sees exactly one
         transaction per write."""
-        item = _Write(fn, bump)
+        item = _Write(fn, bump, durable)
         with self._queue_lock:
             self._queue.append(item)
         while not item.done:
@@ -304,6 +317,8 @@ class SqlStore(ABC, Generic[C]):
                     self._commit(batch)
         if item.error is not None:
             raise item.error
+        if item.durable and item.synced is False:
+            self._sync(item.seq)  # outside the mutex: other writers commit meanwhile, one sync serves many
         return cast(T, item.value)
 
     def _commit(self, batch: list[_Write]) -> None:
@@ -313,6 +328,7 @@ class SqlStore(ABC, Generic[C]):
         try:
             with self._guard("write failed"):
                 conn = self._connection()
+                deferred = self._durability(conn, any(item.durable for item in batch))
                 with self._transaction(conn):
                     if len(batch) == 1:
                         item = batch[0]
@@ -337,9 +353,34 @@ class SqlStore(ABC, Generic[C]):
                 item.error = item.error or StateError(f"{self._label}: write failed: interrupted")
                 item.done = True
             raise
+        else:
+            self._commits += 1
+            for item in batch:
+                item.seq = self._commits
+                item.synced = not deferred
         finally:
             for item in batch:
                 item.done = True
+
+    def _sync(self, seq: int) -> None:
+        """Make commit ``seq`` (and every earlier one) durable, unless a sync since did."""
+        with self._sync_lock:
+            if self._synced >= seq:
+                return
+            with self._mutex:
+                upto = self._commits
+            with self._guard("write failed"):
+                self._flush()
+            self._synced = upto
+
+    def _flush(self) -> None:
+        """Bring every committed transaction to the disk (when ``_durability`` deferred it)."""
+
+    def _durability(self, conn: C, durable: bool) -> bool:
+        """Before a transaction: whether its commit must reach the disk before it returns.
+        True: the commit will not sync by itself; the writer calls ``_flush`` (through ``_sync``)
+        after leaving the mutex."""
+        return False
 
     @contextmanager
     def _savepoint(self, conn: C) -> Iterator[None]:
@@ -661,7 +702,9 @@ class SqlStore(ABC, Generic[C]):
                 self._exec(c, "DELETE FROM journal_phones WHERE entry_id = ?", (entry_id,))
             self._records_sql(c, records)
 
-        self._write(end)
+        # Lost in a machine crash, the outcome's call is pending again: settled by observing (its
+        # intent, written before the call, was durable).
+        self._write(end, durable=False)
 
     # --- derived data: no serial bump -------------------------------------------
     def put_source_digests(self, entries: Sequence[SourceDigest]) -> None:
@@ -682,7 +725,7 @@ class SqlStore(ABC, Generic[C]):
                     row,
                 )
 
-        self._write(put, bump=False)
+        self._write(put, bump=False, durable=False)
 
     def put_converged(self, marks_: Sequence[Converged]) -> None:
         if not marks_:
@@ -699,7 +742,7 @@ class SqlStore(ABC, Generic[C]):
                     (m.campaign, m.digest, m.settings_fingerprint, now),
                 )
 
-        self._write(put, bump=False)
+        self._write(put, bump=False, durable=False)
 
     # --- lock ------------------------------------------------------------------
     def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]:
