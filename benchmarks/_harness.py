@@ -3,7 +3,8 @@
 Every measured run is a separate ``python -m reconciler`` process started from
 this checkout (``PYTHONPATH`` points at it); CPU seconds are user + sys of that
 process alone and peak RSS comes from ``wait4``, so the emulator's work (in its
-own process) is never counted.
+own process) is never counted. (The emulator must not run inside the
+benchmark's process: a child's peak RSS starts from its parent's at exec.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import statistics
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -50,8 +50,13 @@ class Emulator:
         if faults:
             self.control("faults", {"spec": faults})
 
-    def calls(self) -> list[dict[str, Any]]:
-        return list(self.control("calls", method="GET")["calls"])
+    def calls(self, since: int = 0) -> list[dict[str, Any]]:
+        """The calls the emulator logged after call number ``since`` (each has its ``seq``)."""
+        return list(self.control(f"calls?since={since}", method="GET")["calls"])
+
+    def last_seq(self) -> int:
+        calls = self.calls()
+        return int(calls[-1]["seq"]) if calls else 0
 
 
 @contextmanager
@@ -130,19 +135,42 @@ def project(root: Path, url: str, *, campaigns: int, contacts: int, rate_limit: 
     return d
 
 
+# A child's peak RSS (``ru_maxrss``) starts from its parent's at exec, so measured processes are
+# started by this small helper (a bare interpreter, ~10 MB), never by the benchmark itself.
+_SPAWNER_CODE = r"""
+import json, os, subprocess, sys, time
+for line in sys.stdin:
+    job = json.loads(line)
+    start = time.monotonic()
+    proc = subprocess.Popen(job["argv"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=job["env"],
+                            cwd=job["cwd"])
+    err = proc.stderr.read().decode("utf-8", "replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    print(json.dumps({"code": os.waitstatus_to_exitcode(status), "wall_s": time.monotonic() - start,
+                      "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
+                      "err": err[-2000:]}), flush=True)
+"""
+_spawner: subprocess.Popen[str] | None = None
+
+
+def _spawn(argv: list[str]) -> dict[str, Any]:
+    global _spawner
+    if _spawner is None or _spawner.poll() is not None:
+        _spawner = subprocess.Popen([sys.executable, "-S", "-c", _SPAWNER_CODE], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+    assert _spawner.stdin is not None and _spawner.stdout is not None
+    _spawner.stdin.write(json.dumps({"argv": argv, "env": env(), "cwd": str(ROOT)}) + "\n")
+    _spawner.stdin.flush()
+    result: dict[str, Any] = json.loads(_spawner.stdout.readline())
+    return result
+
+
 def run(args: list[str], *, ok: Sequence[int] = (0, 2)) -> dict[str, float]:
     """``campaignctl ARGS`` as its own process: exit code, wall, CPU (user + sys) and peak RSS."""
-    start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env(), cwd=ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.monotonic() - start
-    code = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-    if code not in ok:
-        raise SystemExit(f"campaignctl {' '.join(args)} exited {code}: {err[-2000:]}")
-    return {"cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024, "wall_s": wall,
-            "exit": code}
+    done = _spawn([sys.executable, "-m", "reconciler", *args])
+    if done["code"] not in ok:
+        raise SystemExit(f"campaignctl {' '.join(args)} exited {done['code']}: {done['err']}")
+    return {"cpu_s": done["cpu_s"], "peak_mb": done["peak_mb"], "wall_s": done["wall_s"], "exit": done["code"]}
 
 
 def median(runs: Sequence[dict[str, float]], key: str) -> float:
