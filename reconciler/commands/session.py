@@ -159,6 +159,7 @@ def paused_gc() -> Iterator[None]:
     try:
         yield
     finally:
+        gc.freeze()  # what they made lives to the end of the run: never scanned by later collections
         if collecting:
             gc.enable()
 

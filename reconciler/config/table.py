@@ -21,7 +21,7 @@ from typing import Any, overload
 from reconciler.errors import CampaignctlError
 from reconciler.model import ContactRow
 
-__all__ = ["ContactTable", "ContactTableBuilder", "LazyTable", "table_digest"]
+__all__ = ["ContactTable", "ContactTableBuilder", "LazyTable", "RowsView", "table_digest"]
 
 UNIT = "\x1f"
 RECORD = "\x1e"
@@ -252,6 +252,57 @@ class LazyTable(Sequence[ContactRow]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return self._get().__reduce__()
+
+
+class RowsView(Sequence[ContactRow]):
+    """Some rows of a table, by position, built only when read (a plan's action holds its rows so,
+    not a million ContactRow objects)."""
+
+    __slots__ = ("_index", "_table")
+
+    def __init__(self, table: Sequence[ContactRow], index: Sequence[int]) -> None:
+        self._table = table
+        self._index = index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    @overload
+    def __getitem__(self, index: int) -> ContactRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> RowsView: ...
+
+    def __getitem__(self, index: int | slice) -> ContactRow | RowsView:
+        if isinstance(index, slice):
+            return RowsView(self._table, self._index[index])
+        return self._table[self._index[index]]
+
+    def __iter__(self) -> Iterator[ContactRow]:
+        table = self._table
+        for i in self._index:
+            yield table[i]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"RowsView({len(self)} rows)"
+
+
+def phones_of(rows: Sequence[ContactRow]) -> Iterator[str]:
+    """The phone of every row, in order; without building rows when the table is packed."""
+    fast = getattr(rows, "phones", None)
+    if callable(fast):
+        yield from fast()
+        return
+    for row in rows:
+        yield row.phone
 
 
 class ContactTableBuilder:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from reconciler.config.table import table_digest
+from reconciler.config.table import RowsView, phones_of, table_digest
 from reconciler.engine.inputs import Observed, ProviderTraits, Recorded
 from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Convergence, Diagnostic, Plan, PlanMeta
 from reconciler.engine.planfile import observed_digest
@@ -202,10 +202,9 @@ class _Campaign:
                     self._sent_by_task.setdefault(rec.task_id, []).append(rec.phone)
         return self._sent_by_task.get(task_id, [])
 
-    def rows(self, phones: Sequence[str]) -> tuple[tuple[ContactRow, ...], tuple[int, ...]]:
-        table = self.c.contacts.rows
+    def rows(self, phones: Sequence[str]) -> tuple[Sequence[ContactRow], tuple[int, ...]]:
         idx = tuple(self.index[p] for p in phones)
-        return tuple(table[i] for i in idx), idx
+        return RowsView(self.c.contacts.rows, idx), idx
 
 
 def diff(
@@ -321,19 +320,24 @@ def _gate(cc: _Campaign, ctx: _Ctx, start: int) -> None:
     again: dict[str, int] = {}  # description → count
     total = 0
     updated = list(acts)
+    history = cc.history if lanes else {}  # read only when something would be sent
+    foreign = ctx.foreign.items() if lanes and ctx.foreign else ()
     for members in lanes.values():
         lane_total = 0
         for i in members:
             a = acts[i]
             n = 0
+            if not history and not foreign:
+                updated[i] = replace(a, redial=0)
+                continue
             for p in a.phones:
-                src = cc.history.get(p)
+                src = history.get(p)
                 if src is not None:
                     key = _describe_source(c.name, src, cc, ctx)
                     again[key] = again.get(key, 0) + 1
                     n += 1
                     continue
-                for other, hist in ctx.foreign.items():
+                for other, hist in foreign:
                     if p in hist:
                         key = (f"sent by campaign {other!r}, which left the files (if {c.name!r} is its new name, "
                                f"run `campaignctl state mv {other} {c.name}` instead)")
@@ -415,7 +419,7 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         return
 
     settings = c.settings()
-    cc.index = {r.phone: i for i, r in enumerate(c.contacts.rows)}
+    cc.index = {p: i for i, p in enumerate(phones_of(c.contacts.rows))}
     desired_phones = list(cc.index)
     desired_set = cc.index.keys()
     pending_deletes = {e.task_id for e in ctx.pending(c.name) if e.call == "delete"}
@@ -805,6 +809,8 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord], ctx:
 def _warn_changed_rows(c: DesiredCampaign, ctx: _Ctx, live: Sequence[_Task]) -> None:
     sent_fp = {r.phone: r.fingerprint for r in ctx.recorded.contacts.get(c.name, ())
                if r.status is ContactStatus.SENT}
+    if not sent_fp or not live:
+        return
     changed = sum(1 for row in c.contacts.rows if row.phone in sent_fp and sent_fp[row.phone] != row.fingerprint)
     if changed and live:
         ctx.warn(c.name, f"{changed} contacts changed values after they were sent; the platform keeps the "
@@ -832,7 +838,7 @@ def _direct(cc: _Campaign, ctx: _Ctx) -> None:
                          f"with `campaignctl state resolve {c.name} --dialed|--not-dialed`", c)
     done = {p for p, s in status.items() if s in (ContactStatus.DIALED, ContactStatus.UNKNOWN)}
     if c.state == "running":
-        cc.index = {r.phone: i for i, r in enumerate(c.contacts.rows)}
+        cc.index = {p: i for i, p in enumerate(phones_of(c.contacts.rows))}
         todo = [p for p in cc.index if p not in done]
         if todo:
             rows, idx = cc.rows(todo)

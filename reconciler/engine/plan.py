@@ -12,7 +12,7 @@ or per direct-mode campaign. Actions in a lane run in order (delete → create
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +58,8 @@ class Action:
 
     ``task_id`` is empty when the task is created by an earlier CREATE of
     the same lane. ``rows`` are the contact rows concerned (insert, remove,
-    dial; create when the provider carries contacts on create), ``phones``
+    dial; create when the provider carries contacts on create; a tuple, or a
+    view built row by row as read: ``config.table.RowsView``), ``phones``
     their normalised numbers and ``row_index`` their positions in the
     campaign's contact table (what a saved plan stores instead of numbers).
     ``fingerprint`` is the settings fingerprint a CREATE records.
@@ -79,7 +80,7 @@ class Action:
     replaces: bool = False
     redial: int = 0
     drift: bool = False  # caused by a change made outside campaignctl
-    rows: tuple[ContactRow, ...] = field(default=(), repr=False, compare=False)
+    rows: Sequence[ContactRow] = field(default=(), repr=False, compare=False)
     row_index: tuple[int, ...] = field(default=(), repr=False)
     fingerprint: str = ""  # settings fingerprint (CREATE)
 
