@@ -165,9 +165,33 @@ def _spawn(argv: list[str]) -> dict[str, Any]:
     return result
 
 
-def run(args: list[str], *, ok: Sequence[int] = (0, 2)) -> dict[str, float]:
+# Run with ``sends=FILE``: every HTTP attempt's monotonic time and call, as the transport logs it just
+# after its rate limiter let it go (what ``rate_limit`` controls), one line each.
+_SENDS = """
+import logging, sys, time
+class _Sends(logging.Handler):
+    def __init__(self, path):
+        super().__init__()
+        self.out = open(path, "w")
+    def emit(self, record):
+        text = record.getMessage()
+        if ": attempt " in text:
+            self.out.write(f"{time.monotonic()} {text.split()[1].rstrip(':')}\\n")
+            self.out.flush()
+log = logging.getLogger("reconciler.http")
+log.setLevel(logging.DEBUG)
+log.addHandler(_Sends(sys.argv.pop(1)))
+from reconciler.cli import main
+main(sys.argv[1:])
+"""
+
+
+def run(args: list[str], *, ok: Sequence[int] = (0, 2), sends: Path | None = None) -> dict[str, float]:
     """``campaignctl ARGS`` as its own process: exit code, wall, CPU (user + sys) and peak RSS."""
-    done = _spawn([sys.executable, "-m", "reconciler", *args])
+    if sends is not None:
+        done = _spawn([sys.executable, "-c", _SENDS, str(sends), *args])
+    else:
+        done = _spawn([sys.executable, "-m", "reconciler", *args])
     if done["code"] not in ok:
         raise SystemExit(f"campaignctl {' '.join(args)} exited {done['code']}: {done['err']}")
     return {"cpu_s": done["cpu_s"], "peak_mb": done["peak_mb"], "wall_s": done["wall_s"], "exit": done["code"]}

@@ -35,7 +35,9 @@ Why the policy looks like this (DESIGN section 5):
   call, or a 4xx refusal) or ``OutcomeUnknown`` (mutating call).
 - Timeouts are explicit (profile options ``connect_timeout`` 5 s,
   ``read_timeout`` 30 s); ``rate_limit`` (requests per second, per profile)
-  spaces every attempt, thread-safely, since apply runs tasks in parallel.
+  spaces every attempt, thread-safely, since apply runs tasks in parallel
+  (at ``RATE_HEADROOM`` of the limit, so that scheduling jitter never bunches
+  attempts over it).
 - Secrets: the xfyeta token travels in the query string, so every URL shown
   anywhere is redacted (``token=***``) and every value given to
   :meth:`HttpTransport.add_secret` is replaced by ``***`` in error messages
@@ -74,6 +76,9 @@ __all__ = [
 log = logging.getLogger("reconciler.http")
 
 MASK = "***"
+#: Attempts are spaced for this share of ``rate_limit``: a thread that wakes a little late then sends
+#: a little close to the next, and the vendor's count over any second must still stay within the limit.
+RATE_HEADROOM = 0.98
 _QUERY_SECRET = re.compile(
     r"(?i)([?&;](?:token|access_?token|accesskey|access_key|app_secret|secret|password|sign)=)[^&#\s'\"<>]*"
 )
@@ -222,7 +227,7 @@ class HttpTransport:
             connect=float(_option(profile, "connect_timeout", 5.0)),
         )
         rate = rate_limit if rate_limit is not None else profile.options.get("rate_limit")
-        self._interval = 1.0 / float(rate) if rate else 0.0
+        self._interval = 1.0 / (float(rate) * RATE_HEADROOM) if rate else 0.0
         self._sleep = sleep
         self._clock = clock
         self._wall = wall
