@@ -299,7 +299,7 @@ class Applier:
         done = 0
         for start in range(0, len(rows), size):
             self._check_stop(done)
-            batch = rows[start : start + size]
+            batch = tuple(rows[start : start + size])  # built once: sent, journaled and recorded
             try:
                 done += self._insert_batch(action, c, provider, st, batch, action.row_index[start : start + size])
             except _LaneFailed as exc:
@@ -364,7 +364,7 @@ class Applier:
         done = 0
         for start in range(0, len(rows), size):
             self._check_stop(done)
-            batch = rows[start : start + size]
+            batch = tuple(rows[start : start + size])  # built once: sent, journaled and recorded
             intent = CalloutIntent(tuple(r.phone for r in batch), tuple(action.row_index[start : start + size]))
             # Recorded as unknown *before* the call, with its intent: a crash can never lead to a second dial.
             unknown = Records(campaigns=self._first_records(c.name).campaigns,
