@@ -109,6 +109,7 @@ class StateSettings:
     backend: Literal["sqlite", "postgres", "memory"] = "sqlite"
     path: Path | None = None  # sqlite: absolute path (resolved against the project dir)
     dsn_env: str | None = None  # postgres: name of the env var holding the DSN
+    schema: str = "campaignctl"  # postgres: the schema holding the tables (one per environment)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ class Project:
     providers: Mapping[str, ProviderProfile] = field(hash=False)
     state: StateSettings
     prune: bool = False
+    environment: str = ""  # the --env the settings were taken from ("" = the base settings)
+    watch_new_contacts: bool = False  # `watch:` may insert new contacts (campaigns may override)
 
 
 @dataclass(frozen=True, order=True)
@@ -221,6 +224,9 @@ class DesiredCampaign:
     lifecycle: Lifecycle = Lifecycle()
     yccall: YccallSettings | None = None
     mark: Mark = Mark("")
+    # `watch.apply_new_contacts`: may `campaignctl watch` insert new contacts (None: the project's default)?
+    # Not a setting of the remote task: no part of settings() or the fingerprint.
+    watch_new_contacts: bool | None = None
 
     def settings(self) -> dict[str, Any]:
         """The settings a platform fixes at create time (no update call exists).

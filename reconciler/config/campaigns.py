@@ -195,6 +195,8 @@ def build_campaign(
         ),
         yccall=_yccall_settings(yf, (*path, "yccall"), yc_raw) if ptype == "yccall" else None,
         mark=Mark(yf.file, yf.line(path)),
+        watch_new_contacts=_sub(raw, "watch").get("apply_new_contacts") if isinstance(
+            _sub(raw, "watch").get("apply_new_contacts"), bool) else None,
     )
     return CampaignResult(campaign, name, files)
 

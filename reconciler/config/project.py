@@ -96,9 +96,15 @@ def build_project(yf: YamlFile, root: Path, file: Path) -> ProjectResult:
             providers=profiles,
             state=_state(yf, doc.get("state"), root),
             prune=prune if isinstance(prune, bool) else False,
+            watch_new_contacts=_watch_default(doc.get("watch")),
         ),
         broken,
     )
+
+
+def _watch_default(raw: Any) -> bool:
+    """``watch.apply_new_contacts`` of the project file (default false)."""
+    return isinstance(raw, dict) and raw.get("apply_new_contacts") is True
 
 
 def _state(yf: YamlFile, raw: Any, root: Path) -> StateSettings:

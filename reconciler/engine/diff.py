@@ -14,6 +14,7 @@ campaign is refused unless the user allowed it (one gate, ``_gate``).
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -36,7 +37,7 @@ from reconciler.model import ContactRow, DesiredCampaign, DesiredState, canonica
 from reconciler.providers.base import ObservedTask, Phase
 from reconciler.state.base import CallOutcome, ContactStatus, JournalEntry, TaskRecord
 
-__all__ = ["diff", "settings_changes", "wave_of"]
+__all__ = ["TARGETING", "diff", "settings_changes", "targeted", "wave_of"]
 
 SENDING = (ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL)
 
@@ -46,6 +47,18 @@ STATE_MISSING = (
     "the state (CI: keep it in PostgreSQL or a persisted file) or rebuild it from the platforms with "
     "`campaignctl state rebuild DIR`"
 )
+
+
+TARGETING = (
+    "--target is in effect: this plan considers only the campaigns matching {patterns} ({names}); the rest of the "
+    "configuration and the platforms was not considered, so changes outside the target are not shown and nothing "
+    "outside it is created, changed, deleted or pruned. Use it for exceptional cases, then plan without --target"
+)
+
+
+def targeted(name: str, targets: Sequence[str]) -> bool:
+    """True when ``name`` matches one of the ``--target`` patterns (globs), or when there is no target."""
+    return not targets or any(fnmatch.fnmatchcase(name, t) for t in targets)
 
 
 def wave_of(remote_name: str, base: str) -> int | None:
@@ -141,7 +154,14 @@ def diff(
     prune: bool | None = None,
     allow_replace: Iterable[str] = (),
     meta: PlanMeta | None = None,
+    targets: Sequence[str] = (),
 ) -> Plan:
+    """The plan; with ``targets`` (``--target`` globs) only the matching campaigns are planned.
+
+    A targeted plan never touches a campaign outside its targets: such
+    campaigns get no action (not even a prune), and the plan carries the
+    warning that the rest was not considered.
+    """
     ctx = _Ctx(
         observed=observed,
         recorded=recorded,
@@ -158,11 +178,20 @@ def diff(
         ctx.warn(name, "--allow-replace / --allow-redial names a campaign that is not in the files")
     desired_names = {c.name for c in desired.campaigns}
     recorded_names = set(recorded.tasks) | set(recorded.campaigns) | set(recorded.contacts)
+    if targets:
+        hit = sorted(n for n in desired_names | recorded_names if targeted(n, targets))
+        patterns = ", ".join(repr(t) for t in targets)
+        if not hit:
+            ctx.error("", f"--target {patterns} matches no campaign in the files or the state")
+        else:
+            ctx.warn("", TARGETING.format(patterns=patterns, names=", ".join(hit)))
     for name in sorted(recorded_names - desired_names):
         hist = _history(name, ctx)
         if hist:
             ctx.foreign[name] = set(hist)
     for campaign in desired.campaigns:
+        if not targeted(campaign.name, targets):
+            continue
         if campaign.provider not in traits:
             ctx.error(campaign.name, f"provider profile {campaign.provider!r} is not configured", campaign)
             continue
@@ -176,9 +205,10 @@ def diff(
         if len([d for d in ctx.diags if d.severity == "error"]) == errors:
             _gate(cc, ctx, start)
     for name in sorted(set(recorded.tasks) | set(recorded.campaigns)):
-        if name not in desired_names:
+        if name not in desired_names and targeted(name, targets):
             _removed(name, ctx)
-    _orphans(desired, ctx)
+    if not targets:
+        _orphans(desired, ctx)
     base_meta = meta or PlanMeta()
     plan_meta = replace(
         base_meta,

@@ -17,13 +17,14 @@ and refreshed) when both are configured and set, else a ready ``token``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import httpx
 
 from reconciler.errors import AuthError, ConfigError, Problem, ProviderError
 from reconciler.model import ProviderProfile, Secret
 from reconciler.providers.base import Provider
+from reconciler.providers.http import CallEvent
 
 __all__ = ["auth_error", "build_provider", "read_credentials"]
 
@@ -80,15 +81,17 @@ def build_provider(
     *,
     transport: httpx.BaseTransport | None = None,
     timezone: str = "Asia/Shanghai",
+    on_event: Callable[[CallEvent], None] | None = None,
 ) -> Provider:
-    """The provider client for ``profile``, credentials read from ``env``."""
+    """The provider client for ``profile``, credentials read from ``env``; ``on_event`` sees every attempt."""
     credentials = read_credentials(profile, env)
     zone = str(profile.options.get("timezone") or timezone)
     if profile.type == "xfyeta":
         from reconciler.providers.xfyeta import XfyetaProvider
 
-        return XfyetaProvider(profile, credentials=credentials, transport=transport, timezone=zone)
+        return XfyetaProvider(profile, credentials=credentials, transport=transport, timezone=zone, on_event=on_event)
     from reconciler.providers.yccall import YccallProvider  # type: ignore[import-not-found,unused-ignore]
 
-    provider: Provider = YccallProvider(profile, credentials=credentials, transport=transport, timezone=zone)
+    provider: Provider = YccallProvider(profile, credentials=credentials, transport=transport, timezone=zone,
+                                        on_event=on_event)
     return provider

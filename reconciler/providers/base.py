@@ -30,6 +30,7 @@ __all__ = [
     "ObservedTask",
     "Phase",
     "Provider",
+    "TaskDescription",
 ]
 
 
@@ -105,6 +106,20 @@ class AddResult:
 class CreateResult:
     task_id: str
     added: AddResult | None = None  # contacts carried by create (yccall)
+
+
+@dataclass(frozen=True)
+class TaskDescription:
+    """An existing remote task's settings as campaign-file keys (``campaignctl export``).
+
+    ``settings`` uses the campaign file's own keys (``robot``, ``lines``,
+    ``voice``, ``schedule``, ``recall``, ``turbo``, ``yccall``, ``columns``,
+    ``phone_column``), only what the vendor reported; ``unknown`` names, for
+    people, each setting the vendor does not report (a default was assumed).
+    """
+
+    settings: Mapping[str, Any]
+    unknown: tuple[str, ...] = ()
 
 
 @runtime_checkable

@@ -34,7 +34,15 @@ import httpx
 from reconciler.errors import AuthError, OutcomeUnknown, Problem, ProviderError, TransportError, VendorError
 from reconciler.model import ContactRow, DesiredCampaign, ProviderProfile, Secret
 from reconciler.providers import auth_error
-from reconciler.providers.base import AddResult, Capabilities, CreateResult, Limits, ObservedTask, Phase
+from reconciler.providers.base import (
+    AddResult,
+    Capabilities,
+    CreateResult,
+    Limits,
+    ObservedTask,
+    Phase,
+    TaskDescription,
+)
 from reconciler.providers.http import CallEvent, HttpTransport, RetryPolicy
 
 __all__ = ["CODES", "PATHS", "PHASES", "XfyetaProvider"]
@@ -595,6 +603,69 @@ class XfyetaProvider:
 
     def close(self) -> None:
         self.http.close()
+
+    # ------------------------------------------------------------------ export (onboarding)
+
+    def list_all_tasks(self) -> list[ObservedTask]:
+        """Every task of the account, owned or not (``campaignctl export`` picks from it)."""
+        return self._query_all({"sort_name": "CREATETIME", "sort_order": "ASC"}, lambda name: True)
+
+    def describe_task(self, task: ObservedTask) -> TaskDescription:
+        """The task's settings as far as ``task/query`` and the robot's ``call_column`` report them."""
+        raw = task.raw
+        unknown: list[str] = []
+        settings: dict[str, Any] = {}
+        robot = str(raw.get("robot_id") or "")
+        settings["robot"] = robot
+        line_text = str(raw.get("line_num") or "")
+        settings["lines"] = [p for p in line_text.replace(",", ";").split(";") if p]
+        voice = str(raw.get("voice_code") or "")
+        if voice:
+            settings["voice"] = {"code": voice}
+        schedule: dict[str, Any] = {}
+        begin = _int(raw.get("time_task_estimate_begin"), 0) or 0
+        if begin > 0:
+            schedule["begin"] = datetime.fromtimestamp(begin / 1000, self.tz).isoformat()
+        else:
+            created = task.created_at or int(self._wall() * 1000)
+            schedule["begin"] = datetime.fromtimestamp(created / 1000, self.tz).isoformat()
+            unknown.append("schedule.begin (not reported; the task's creation time was written)")
+        end = _int(raw.get("time_task_estimate_end"), 0) or 0
+        if end > 0:
+            schedule["end"] = datetime.fromtimestamp(end / 1000, self.tz).isoformat()
+        windows = [str(w) for w in _json_list(raw.get("time_range")) if isinstance(w, str)]
+        if windows:
+            schedule["windows"] = [_short_window(w) for w in windows]
+        settings["schedule"] = schedule
+        settings["recall"] = {"count": _int(raw.get("count_max_recall"), 0) or 0,
+                              "wait": _int(raw.get("time_recall_wait"), 0) or 0}
+        if "trubo_mode" in raw:
+            settings["turbo"] = bool(raw.get("trubo_mode"))
+        else:
+            settings["turbo"] = False
+            unknown.append("turbo (not reported; false assumed)")
+        columns: list[str] = []
+        try:
+            config = self._config()
+        except ProviderError:
+            config = {}
+        for r in config.get("robots") or []:
+            if isinstance(r, dict) and str(r.get("robot_id")) == robot:
+                columns = [str(c) for c in r.get("call_column") or []]
+        if not columns:
+            columns = ["phone"]
+            unknown.append(f"contacts.columns (robot {robot!r} not found in config/query; [phone] written)")
+        settings["columns"] = columns
+        settings["phone_column"] = columns[0]
+        return TaskDescription(settings, tuple(unknown))
+
+
+def _short_window(window: str) -> str:
+    """``09:00:00-12:00:00`` as ``09:00-12:00`` when the seconds are zero (the files' usual spelling)."""
+    parts = window.split("-")
+    if len(parts) == 2 and all(p.endswith(":00") and p.count(":") == 2 for p in parts):
+        return "-".join(p[:-3] for p in parts)
+    return window
 
 
 def _column_difference(actual: Sequence[str], expected: Sequence[str]) -> str:

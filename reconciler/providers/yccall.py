@@ -51,7 +51,15 @@ import httpx
 
 from reconciler.errors import AuthError, OutcomeUnknown, Problem, ProviderError, TransportError, VendorError
 from reconciler.model import ContactRow, DesiredCampaign, ProviderProfile, Secret, digest
-from reconciler.providers.base import AddResult, Capabilities, CreateResult, Limits, ObservedTask, Phase
+from reconciler.providers.base import (
+    AddResult,
+    Capabilities,
+    CreateResult,
+    Limits,
+    ObservedTask,
+    Phase,
+    TaskDescription,
+)
 from reconciler.providers.http import CallEvent, HttpTransport, RetryPolicy
 
 __all__ = ["CUSTOMTASKID_MAX", "DEFAULTS", "SERVICES", "YccallProvider"]
@@ -560,6 +568,52 @@ class YccallProvider:
 
     def close(self) -> None:
         self._http.close()
+
+    # ------------------------------------------------------------------ export (onboarding)
+
+    def list_all_tasks(self) -> list[ObservedTask]:
+        """Every task of the account, owned or not (``campaignctl export`` picks from it)."""
+        return self._list({})
+
+    def describe_task(self, task: ObservedTask) -> TaskDescription:
+        """The task's settings as far as ``TaskList`` reports them."""
+        raw = task.raw
+        unknown: list[str] = []
+        kinds = {code: kind for kind, code in self._assign_types.items()}
+        assign_code = _as_int(raw.get("assigntype"))
+        kind = kinds.get(assign_code) if assign_code is not None else None
+        if kind is None:
+            kind = "extension"
+            unknown.append(f"yccall.assign.type (assigntype {raw.get('assigntype')!r} is not in assign_types; "
+                           "extension written)")
+        block: dict[str, Any] = {"assign": {"type": kind, "agent": str(raw.get("taskassign") or "")}}
+        block["scale"] = str(raw.get("taskscale") or "1:1")
+        if raw.get("isscale") in ("auto", "manual"):
+            block["scale_mode"] = raw["isscale"]
+        concurrent = _as_int(raw.get("concurrent"))
+        if concurrent is not None and concurrent > 0:
+            block["concurrency"] = concurrent
+        callers = [p for p in str(raw.get("disnumber") or "").split(",") if p]
+        if callers:
+            block["caller_numbers"] = callers
+        settings: dict[str, Any] = {"yccall": block}
+        schedule: dict[str, Any] = {}
+        for key, field_name in (("begin", "scheduledtime"), ("end", "pausedtime")):
+            ms = self._ms(raw.get(field_name))
+            if ms:
+                schedule[key] = datetime.fromtimestamp(ms / 1000, self._tz).isoformat()
+        if schedule:
+            settings["schedule"] = schedule
+        if _as_int(raw.get("is_multi_call")):
+            settings["recall"] = {"count": _as_int(raw.get("multi_call_max_rounds")) or 0,
+                                  "wait": _as_int(raw.get("multi_call_interval")) or 0,
+                                  "mode": "all" if str(raw.get("multi_call_type")) == "1" else "unanswered"}
+        elif "is_multi_call" not in raw:
+            unknown.append("recall (not reported; none written)")
+        settings["columns"] = ["phone"]
+        settings["phone_column"] = "phone"
+        unknown.append("contacts.columns (TaskList does not report the optional columns; [phone] written)")
+        return TaskDescription(settings, tuple(unknown))
 
 
 # ---------------------------------------------------------------------- helpers

@@ -77,7 +77,8 @@ class MarkdownView:
             out += ["**Notes**", ""] + [f"- {escape(scrub(n, phones))}" for n in plan.notes] + [""]
         return "\n".join(out).rstrip("\n") + "\n"
 
-    def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False) -> str:
+    def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False,
+                      list_steps: bool = True) -> str:
         phones = phones_of(plan)
         out = [f"### {escape(result_summary(result))}", ""]
         if result.steps:
