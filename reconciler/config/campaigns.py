@@ -336,6 +336,12 @@ def _schedule(yf: YamlFile, path: Path, raw: dict[str, Any], tz: str) -> Schedul
     return Schedule(begin=begin, end=end, windows=tuple(windows))
 
 
+def _declared_empty(sources: Any) -> bool:
+    """Every source is a literal ``rows: []``: no contacts on purpose (an exported task's campaign)."""
+    return isinstance(sources, list) and all(isinstance(s, dict) and s.get("rows") == [] and "csv" not in s
+                                             for s in sources)
+
+
 def _contacts(
     yf: YamlFile, path: Path, raw: dict[str, Any], state: Any
 ) -> tuple[Contacts | None, list[pathlib.Path]]:
@@ -351,7 +357,7 @@ def _contacts(
     if len(set(columns)) != len(columns):
         return None, []
     result = load_sources(yf, path, raw, tuple(columns), phone)
-    if not result.table and state != "absent" and raw.get("sources"):
+    if not result.table and state != "absent" and raw.get("sources") and not _declared_empty(raw["sources"]):
         yf.error(path, "no contacts: the sources hold no valid rows (after dropping invalid and duplicate rows)")
     after = raw.get("after_start", "new_wave")
     contacts = Contacts(
