@@ -115,7 +115,9 @@ def _state(yf: YamlFile, raw: Any, root: Path) -> StateSettings:
         backend = "sqlite"
     if backend == "postgres":
         dsn = raw.get("dsn_env")
-        return StateSettings("postgres", None, dsn if isinstance(dsn, str) else None)
+        schema = raw.get("schema")
+        return StateSettings("postgres", None, dsn if isinstance(dsn, str) else None,
+                             schema=schema if isinstance(schema, str) and schema else "campaignctl")
     if backend == "memory":
         return StateSettings("memory")
     path = raw.get("path", DEFAULT_STATE_PATH)
