@@ -251,6 +251,49 @@ def demo(directory: Path | None, time_scale: float) -> None:
     _exit(cmd.run(directory, time_scale=time_scale))
 
 
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path), default=".")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--watch", is_flag=True, help="Repeat every --interval seconds until Ctrl-C.")
+@click.option("--interval", type=click.FloatRange(0.5, 3600), default=5.0, show_default=True,
+              help="Seconds between two --watch rounds.")
+@click.option("--html", "html", type=click.Path(path_type=Path), default=None,
+              help="Also write a self-contained status page to this file.")
+def status(directory: Path, fmt: str, watch: bool, interval: float, html: Path | None) -> None:
+    """Per campaign and task: phase, sent, dialed, answered, connect rate, remaining, outcomes."""
+    from reconciler.commands import status as cmd
+
+    _exit(cmd.run(directory, fmt=fmt, watch=watch, interval=interval, html=html))
+
+
+@cli.group()
+def results() -> None:
+    """Receive the vendors' result pushes; export rows with their outcomes."""
+
+
+@results.command(name="serve")
+@click.argument("directory", type=click.Path(path_type=Path), default=".")
+@click.option("--listen", default=None, metavar="HOST:PORT",
+              help="Where to listen (default: results.listen of the project file, else 127.0.0.1:8900).")
+def results_serve(directory: Path, listen: str | None) -> None:
+    """Receive result pushes at POST /push/PROFILE/MODULE; a live status page at /."""
+    from reconciler.commands import results as cmd
+
+    _exit(cmd.serve(directory, listen=listen))
+
+
+@results.command(name="export")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Write here instead of stdout.")
+def results_export(directory: Path, name: str, fmt: str, out: Path | None) -> None:
+    """Campaign NAME's rows (its columns, in file order) followed by the outcome columns."""
+    from reconciler.commands import results as cmd
+
+    _exit(cmd.export(directory, name=name, fmt=fmt, out=out))
+
+
 def _exit(code: int) -> None:
     raise SystemExit(int(code))
 

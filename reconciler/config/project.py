@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.config.report import YamlFile
-from reconciler.model import Mark, Project, ProviderProfile, StateSettings
+from reconciler.model import Mark, Project, ProviderProfile, ResultsSettings, StateSettings
 
 __all__ = ["DEFAULT_TIMEZONE", "ProjectResult", "build_project", "valid_timezone"]
 
@@ -96,9 +96,18 @@ def build_project(yf: YamlFile, root: Path, file: Path) -> ProjectResult:
             providers=profiles,
             state=_state(yf, doc.get("state"), root),
             prune=prune if isinstance(prune, bool) else False,
+            results=_results(doc.get("results")),
         ),
         broken,
     )
+
+
+def _results(raw: Any) -> ResultsSettings:
+    """``results:`` (the schema checked its shape; anything else falls back to the defaults)."""
+    if not isinstance(raw, dict):
+        return ResultsSettings()
+    secret, listen = raw.get("secret_env"), raw.get("listen")
+    return ResultsSettings(secret if isinstance(secret, str) else None, listen if isinstance(listen, str) else None)
 
 
 def _state(yf: YamlFile, raw: Any, root: Path) -> StateSettings:
