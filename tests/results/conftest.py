@@ -72,7 +72,8 @@ def call_record(uuid: str, data_id: str | None, callee: str, *, outbound: bool =
     if outbound:
         body.update({
             "task_id": task_id, "task_data_id": data_id, "time_dial": 1527737756729 + tries,
-            "time_ring": 1527737757449, "task_result": result, "task_result_desc": "成功" if result == "0" else "用户未接",
+            "time_ring": 1527737757449, "task_result": result,
+            "task_result_desc": "成功" if result == "0" else "用户未接",
             "task_tries": tries, "task_row_index": 3, "task_row_head": ["客户手机号码", "姓名"],
             "task_row_value": [callee, "客户"],
         })
