@@ -16,6 +16,7 @@ from reconciler.state.base import CampaignRecord, ContactRecord, ContactStatus, 
 from reconciler.state.sqlite import SqliteStore
 from tests.e2e.conftest import campaigns, phones, project, write_csv, xf_task, yc_task
 
+REPO = Path(__file__).resolve().parents[2]
 XF_PHONES = phones(4)
 YC_PHONES = phones(3, start=100)
 
