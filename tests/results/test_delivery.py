@@ -9,6 +9,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -20,10 +21,10 @@ from tests.results.conftest import REPO, XF_PHONES, call_record, make_project
 
 
 class Flaky(BaseHTTPRequestHandler):
-    answers: list[tuple[int, bytes]] = []
-    seen: list[bytes] = []
+    answers: ClassVar[list[tuple[int, bytes]]] = []
+    seen: ClassVar[list[bytes]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's spelling
+    def do_POST(self) -> None:
         self.seen.append(self.rfile.read(int(self.headers["Content-Length"])))
         status, body = self.answers.pop(0) if self.answers else (200, b"success")
         self.send_response(status)
@@ -89,6 +90,7 @@ def test_shared_secret_in_path_or_header(tmp_path: Path, monkeypatch: pytest.Mon
 CRASHING = """
 import os, sys
 from pathlib import Path
+from typing import ClassVar
 import reconciler.results.receiver as receiver_module
 from reconciler.commands.results import receiver
 
