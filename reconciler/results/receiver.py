@@ -259,7 +259,7 @@ class ResultsApp:
         if isinstance(outcome, BaseException):
             await _answer(send, 503, "not stored, retry\n")
             return
-        log.info("push %s/%s task %s key %s: %s", profile, module, record.task_id or "-", digest(record.key, 6),
+        log.debug("push %s/%s task %s key %s: %s", profile, module, record.task_id or "-", digest(record.key, 6),
                  "stored" if outcome else "duplicate (already stored)")
         self.answered += 1
         await _answer(send, 200, "success")
@@ -315,7 +315,9 @@ class ReceiverServer:
         import uvicorn
 
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.socket = socket.socket(family, socket.SOCK_STREAM)
+        # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only then (without it a
+        # response written in two parts waits ~40 ms for a delayed ACK)
+        self.socket = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind((host, port))
         self.socket.listen(2048)
