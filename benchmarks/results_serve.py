@@ -34,9 +34,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from reconciler.model import StateSettings  # noqa: E402
 from reconciler.state import open_store  # noqa: E402
 from reconciler.state.base import CampaignRecord, ContactRecord, ContactStatus, TaskRecord  # noqa: E402
-from reconciler.model import StateSettings  # noqa: E402
 
 
 def free_port() -> int:
@@ -49,8 +49,8 @@ def make_project(tmp: Path, contacts: int, backend: str, dsn: str) -> tuple[Path
     directory = tmp / "cfg"
     (directory / "campaigns").mkdir(parents=True)
     phones = [f"199{i:08d}" for i in range(contacts)]
-    (directory / "promo.csv").write_text("客户手机号码,姓名\n" + "".join(f"{p},客户{i}\n" for i, p in enumerate(phones)),
-                                         encoding="utf-8")
+    lines = "".join(f"{p},客户{i}\n" for i, p in enumerate(phones))
+    (directory / "promo.csv").write_text("客户手机号码,姓名\n" + lines, encoding="utf-8")
     env = dict(os.environ)
     if backend == "postgres":
         schema = f"bench_{random.randrange(1 << 30)}"
