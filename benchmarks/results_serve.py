@@ -8,7 +8,7 @@ asyncio client, open loop, for ``--seconds``. Afterwards it counts the
 results in the state: every distinct push must be there exactly once.
 
     python benchmarks/results_serve.py                       # 500 and 800 pushes/s, sqlite
-    python benchmarks/results_serve.py --rates 600 --seconds 30 --backend postgres
+    python benchmarks/results_serve.py --rates 600 --seconds 30
 
 Goal (issue "close the loop"): >= 500 pushes/s sustained on 2 cores with a
 p99 answer time under 100 ms and nothing lost. Prints a table; asserts nothing.
@@ -45,21 +45,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_project(tmp: Path, contacts: int, backend: str, dsn: str) -> tuple[Path, StateSettings, dict[str, str]]:
+def make_project(tmp: Path, contacts: int) -> tuple[Path, StateSettings, dict[str, str]]:
     directory = tmp / "cfg"
     (directory / "campaigns").mkdir(parents=True)
     phones = [f"199{i:08d}" for i in range(contacts)]
     lines = "".join(f"{p},客户{i}\n" for i, p in enumerate(phones))
     (directory / "promo.csv").write_text("客户手机号码,姓名\n" + lines, encoding="utf-8")
     env = dict(os.environ)
-    if backend == "postgres":
-        schema = f"bench_{random.randrange(1 << 30)}"
-        state = "state:\n  backend: postgres\n  dsn_env: BENCH_DSN\n"
-        env["BENCH_DSN"] = f"{dsn}{'&' if '?' in dsn else '?'}options=-csearch_path%3D{schema}"
-        settings = StateSettings("postgres", None, "BENCH_DSN")
-    else:
-        state = f"state:\n  backend: sqlite\n  path: {tmp / 'state.db'}\n"
-        settings = StateSettings("sqlite", tmp / "state.db")
+    settings = StateSettings("sqlite", tmp / "state.db")
     (directory / "campaignctl.yaml").write_text(textwrap.dedent("""\
         version: 1
         providers:
@@ -68,7 +61,7 @@ def make_project(tmp: Path, contacts: int, backend: str, dsn: str) -> tuple[Path
             base_url: http://127.0.0.1:9
             app_key_env: XFYETA_APP_KEY
             app_secret_env: XFYETA_APP_SECRET
-        """) + state, encoding="utf-8")
+        """) + f"state:\n  backend: sqlite\n  path: {tmp / 'state.db'}\n", encoding="utf-8")
     (directory / "campaigns" / "promo.yaml").write_text(textwrap.dedent("""\
         version: 1
         campaigns:
@@ -82,18 +75,13 @@ def make_project(tmp: Path, contacts: int, backend: str, dsn: str) -> tuple[Path
               phone_column: 客户手机号码
               sources: [{csv: ../promo.csv}]
         """), encoding="utf-8")
-    if backend == "postgres":
-        from reconciler.state.postgres import PostgresStore
-
-        store = PostgresStore(dsn, schema, create=True)
-        env["BENCH_SCHEMA"] = schema
-    else:
-        store = open_store(settings, env, create=True)
-    with store:
+    with open_store(settings, env, create=True) as store:
         store.put_campaign(CampaignRecord("promo", "iflytek", "task", "xfyeta"))
         store.put_task(TaskRecord("promo", 1, "iflytek", "1001", "gitops-promo", "s", started=True))
         store.put_contacts([ContactRecord("promo", p, "fp", "1001", 1, str(100001 + i), ContactStatus.SENT)
                             for i, p in enumerate(phones)])
+    env.setdefault("XFYETA_APP_KEY", "unused")
+    env.setdefault("XFYETA_APP_SECRET", "unused")
     return directory, settings, env
 
 
@@ -190,14 +178,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--contacts", type=int, default=20_000)
     parser.add_argument("--retry-share", type=float, default=0.1, help="share of pushes that repeat an earlier one")
-    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--dsn", default=os.environ.get(
-        "CAMPAIGNCTL_TEST_PG_DSN", "postgresql://campaignctl:campaignctl@127.0.0.1:5432/campaignctl_test"))
     args = parser.parse_args()
     rows = []
     for rate in [float(r) for r in args.rates.split(",")]:
         with tempfile.TemporaryDirectory(prefix="bench-results-") as tmp:
-            directory, settings, env = make_project(Path(tmp), args.contacts, args.backend, args.dsn)
+            directory, settings, env = make_project(Path(tmp), args.contacts)
             port = free_port()
             env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
             server = subprocess.Popen([sys.executable, "-m", "reconciler", "results", "serve", str(directory),
@@ -218,23 +203,15 @@ def main() -> None:
             finally:
                 server.terminate()
                 server.wait(20)
-            if args.backend == "postgres":
-                from reconciler.state.postgres import PostgresStore
-
-                store = PostgresStore(args.dsn, env["BENCH_SCHEMA"])
-            else:
-                store = open_store(settings, env)
-            with store:
+            with open_store(settings, env) as store:
                 stored = store.results()
-                if args.backend == "postgres":
-                    store._exec(store._connection(), f"DROP SCHEMA {env['BENCH_SCHEMA']} CASCADE")  # type: ignore[attr-defined]
             keys = {r.key for r in stored}
             wanted = result["keys"]
             assert isinstance(wanted, set)
             lost = len(wanted - keys)
             joined = sum(1 for r in stored if r.campaign == "promo")
             rows.append((rate, result, len(stored), lost, joined))
-    print(f"backend {args.backend}, {args.seconds:.0f} s per rate, {args.contacts} contacts, "
+    print(f"sqlite state, {args.seconds:.0f} s per rate, {args.contacts} contacts, "
           f"{args.retry_share:.0%} retries, {os.cpu_count()} cores")
     print("| target/s | achieved/s | pushes | p50 ms | p95 ms | p99 ms | max ms | non-success | stored | lost "
           "| joined |")
