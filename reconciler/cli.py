@@ -231,13 +231,16 @@ def emulator() -> None:
 @click.option("--time-scale", type=float, default=1.0, show_default=True, help="Simulated seconds per real second.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
               help="JSON/YAML file with robots, lines, voices, credentials.")
+@click.option("--push-url", default=None, metavar="URL",
+              help="Push each simulated call's results to URL/MODULE, e.g. http://127.0.0.1:8900/push/iflytek/.")
+@click.option("--push-seed", type=int, default=0, show_default=True, help="Seed of the simulated outcomes.")
 def emulator_serve(provider: str, host: str, port: int, token: str | None, faults: str | None,
-                   time_scale: float, config_file: Path | None) -> None:
+                   time_scale: float, config_file: Path | None, push_url: str | None, push_seed: int) -> None:
     """Run a vendor API emulator over HTTP until interrupted."""
     from reconciler.commands import emulator as cmd
 
     _exit(cmd.serve(provider=provider, host=host, port=port, token=token, faults=faults,
-                    time_scale=time_scale, config_file=config_file))
+                    time_scale=time_scale, config_file=config_file, push_url=push_url, push_seed=push_seed))
 
 
 @cli.command()
