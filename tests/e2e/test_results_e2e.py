@@ -121,3 +121,19 @@ def test_apply_calls_pushes_status_and_export(loop: dict[str, Any]) -> None:
         number = yc_numbers[row["phone"]]
         assert row["answered"] is (number["answered"] == 1)
         assert row["tries"] == number["dials"]
+
+
+def test_status_watch_lists_once_per_round_and_writes_the_page(loop: dict[str, Any], tmp_path: Path) -> None:
+    from reconciler.commands import status
+
+    assert run_cli("apply", str(loop["dir"]), "--auto-approve").exit_code == 0
+    run_until_done(loop)
+    queries = len(loop["xf"].calls_to("task/query"))
+    lists = len(loop["yc"].calls_to("App.Sip_Yccall.TaskList"))
+    page = tmp_path / "status.html"
+    assert status.run(loop["dir"], watch=True, interval=0.1, iterations=2, html=page) == 0
+    assert len(loop["xf"].calls_to("task/query")) == queries + 2
+    assert len(loop["yc"].calls_to("App.Sip_Yccall.TaskList")) == lists + 2
+    html = page.read_text(encoding="utf-8")
+    assert 'data-campaign="promo"' in html and '<meta http-equiv="refresh"' in html
+    assert all(p not in html for p in phones(9))
