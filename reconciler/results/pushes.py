@@ -87,7 +87,7 @@ def _decode(raw: bytes, content_type: str) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BadPush("the body is not UTF-8") from None
-    if "x-www-form-urlencoded" in content_type.lower():
+    if "x-www-form-urlencoded" in content_type.lower() and not text.lstrip().startswith(("{", "[")):
         form = dict(parse_qsl(text, keep_blank_values=True))
         if "data" in form and len(form) == 1:  # some deployments wrap the JSON in one form field
             text = form["data"]

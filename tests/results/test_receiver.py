@@ -121,3 +121,12 @@ def test_unknown_routes_and_methods(served: Served) -> None:
     too_big = b'{"call_uuid": "' + b"x" * (2 << 20) + b'"}'
     assert served.push("iflytek", "receiveCallRecord", too_big).status_code == 413
     assert stored(served) == []
+
+
+def test_a_json_body_sent_as_a_form_and_a_numeric_data_id_are_read(served: Served) -> None:
+    body = call_record("u-form", None, XF_PHONES[2])
+    body["task_data_id"] = 100003  # a number where the document says string
+    answer = served.push("iflytek", "receiveCallRecord", json.dumps(body),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.text == "success"
+    assert stored(served) == [("receiveCallRecord", "u-form#outbound", "promo", XF_PHONES[2])]
