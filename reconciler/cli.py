@@ -380,13 +380,16 @@ def emulator() -> None:
 @click.option("--time-scale", type=float, default=1.0, show_default=True, help="Simulated seconds per real second.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
               help="JSON/YAML file with robots, lines, voices, credentials (format: README, 'Emulators').")
+@click.option("--push-url", default=None, metavar="URL",
+              help="Push each simulated call's results to URL/MODULE, e.g. http://127.0.0.1:8900/push/iflytek/.")
+@click.option("--push-seed", type=int, default=0, show_default=True, help="Seed of the simulated outcomes.")
 def emulator_serve(provider: str, host: str, port: int, token: str | None, faults: str | None,
-                   time_scale: float, config_file: Path | None) -> None:
+                   time_scale: float, config_file: Path | None, push_url: str | None, push_seed: int) -> None:
     """Run a vendor API emulator over HTTP until interrupted."""
     from reconciler.commands import emulator as cmd
 
     _exit(cmd.serve(provider=provider, host=host, port=port, token=token, faults=faults,
-                    time_scale=time_scale, config_file=config_file))
+                    time_scale=time_scale, config_file=config_file, push_url=push_url, push_seed=push_seed))
 
 
 @cli.command(epilog=examples("campaignctl demo", "campaignctl demo --dir my-campaigns/"))
@@ -398,6 +401,49 @@ def demo(directory: Path | None, time_scale: float) -> None:
     from reconciler.commands import demo as cmd
 
     _exit(cmd.run(directory, time_scale=time_scale))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path), default=".")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--watch", is_flag=True, help="Repeat every --interval seconds until Ctrl-C.")
+@click.option("--interval", type=click.FloatRange(0.5, 3600), default=5.0, show_default=True,
+              help="Seconds between two --watch rounds.")
+@click.option("--html", "html", type=click.Path(path_type=Path), default=None,
+              help="Also write a self-contained status page to this file.")
+def status(directory: Path, fmt: str, watch: bool, interval: float, html: Path | None) -> None:
+    """Per campaign and task: phase, sent, dialed, answered, connect rate, remaining, outcomes."""
+    from reconciler.commands import status as cmd
+
+    _exit(cmd.run(directory, fmt=fmt, watch=watch, interval=interval, html=html))
+
+
+@cli.group()
+def results() -> None:
+    """Receive the vendors' result pushes; export rows with their outcomes."""
+
+
+@results.command(name="serve")
+@click.argument("directory", type=click.Path(path_type=Path), default=".")
+@click.option("--listen", default=None, metavar="HOST:PORT",
+              help="Where to listen (default: results.listen of the project file, else 127.0.0.1:8900).")
+def results_serve(directory: Path, listen: str | None) -> None:
+    """Receive result pushes at POST /push/PROFILE/MODULE; a live status page at /."""
+    from reconciler.commands import results as cmd
+
+    _exit(cmd.serve(directory, listen=listen))
+
+
+@results.command(name="export")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Write here instead of stdout.")
+def results_export(directory: Path, name: str, fmt: str, out: Path | None) -> None:
+    """Campaign NAME's rows (its columns, in file order) followed by the outcome columns."""
+    from reconciler.commands import results as cmd
+
+    _exit(cmd.export(directory, name=name, fmt=fmt, out=out))
 
 
 def _exit(code: int) -> None:

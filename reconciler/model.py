@@ -113,6 +113,19 @@ class StateSettings:
 
 
 @dataclass(frozen=True)
+class ResultsSettings:
+    """``results:`` of the project file: the push receiver (``campaignctl results serve``).
+
+    ``secret_env`` names the environment variable holding the shared secret a
+    push must carry (in its URL path or the ``X-Campaignctl-Secret`` header);
+    ``listen`` is the default ``HOST:PORT`` (loopback unless said otherwise).
+    """
+
+    secret_env: str | None = None
+    listen: str | None = None
+
+
+@dataclass(frozen=True)
 class Project:
     root: Path  # the config directory
     file: Path  # its campaignctl.yaml
@@ -123,6 +136,7 @@ class Project:
     prune: bool = False
     environment: str = ""  # the --env the settings were taken from ("" = the base settings)
     watch_new_contacts: bool = False  # `watch:` may insert new contacts (campaigns may override)
+    results: ResultsSettings = ResultsSettings()
 
 
 @dataclass(frozen=True, order=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.config.report import YamlFile
-from reconciler.model import Mark, Project, ProviderProfile, StateSettings
+from reconciler.model import Mark, Project, ProviderProfile, ResultsSettings, StateSettings
 
 __all__ = ["DEFAULT_TIMEZONE", "ProjectResult", "build_project", "valid_timezone"]
 
@@ -97,6 +97,7 @@ def build_project(yf: YamlFile, root: Path, file: Path) -> ProjectResult:
             state=_state(yf, doc.get("state"), root),
             prune=prune if isinstance(prune, bool) else False,
             watch_new_contacts=_watch_default(doc.get("watch")),
+            results=_results(doc.get("results")),
         ),
         broken,
     )
@@ -105,6 +106,14 @@ def build_project(yf: YamlFile, root: Path, file: Path) -> ProjectResult:
 def _watch_default(raw: Any) -> bool:
     """``watch.apply_new_contacts`` of the project file (default false)."""
     return isinstance(raw, dict) and raw.get("apply_new_contacts") is True
+
+
+def _results(raw: Any) -> ResultsSettings:
+    """``results:`` (the schema checked its shape; anything else falls back to the defaults)."""
+    if not isinstance(raw, dict):
+        return ResultsSettings()
+    secret, listen = raw.get("secret_env"), raw.get("listen")
+    return ResultsSettings(secret if isinstance(secret, str) else None, listen if isinstance(listen, str) else None)
 
 
 def _state(yf: YamlFile, raw: Any, root: Path) -> StateSettings:

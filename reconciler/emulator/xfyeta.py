@@ -386,6 +386,9 @@ class XfyetaEmulator:
     """The xfyeta vendor API plus the ``/_emulator/`` control API."""
 
     name = "xfyeta"
+    # Called with each simulated call (under the emulator lock); ``attach_pushes`` sets it.
+    on_call: Callable[[dict[str, Any]], None] | None = None
+    on_task_end: Callable[[dict[str, Any]], None] | None = None
 
     def __init__(self, config: XfyetaConfig | None = None, *, time_scale: float = 1.0,
                  faults: str | FaultPlan | None = None, token: str | None = None,
@@ -691,9 +694,16 @@ class XfyetaEmulator:
         _, rows = self._rows(body, robot)
         ids = self._take_data_ids(len(rows))
         at = self.clock.now_ms()
+        every = self.config.unanswered_every
         for data_id, row in zip(ids, rows, strict=True):
             self._dials.append({"task_data_id": data_id, "phone": row[0], "row": list(row), "robot_id": robot_id,
                                 "line_num": line_num, "voice_code": voice_code, "robot_speed": speed, "at_ms": at})
+            if self.on_call is not None:  # callouts land in the app's default task ("0" here)
+                self.on_call({"task_id": "0", "data_id": data_id, "phone": row[0], "row": list(row),
+                              "columns": list(robot.call_column), "robot_id": robot_id, "line_num": line_num,
+                              "index": len(self._dials) - 1, "attempt": 1,
+                              "answered": not (every > 0 and len(self._dials) % every == 0), "at_ms": at,
+                              "turbo": False})
         return {"total": len(rows), "task_data_ids": ids}
 
     # ------------------------------------------------------------------ task lifecycle
@@ -1018,6 +1028,19 @@ class XfyetaEmulator:
         if number.answers and not number.answered:
             number.answered = True
             task.process_through_count += 1
+        if self.on_call is not None:  # result pushes (emulator/pushes.py)
+            self.on_call({"task_id": task.task_id, "data_id": number.data_id, "phone": number.phone,
+                          "row": list(number.row), "columns": list(self._robots[task.robot_id].call_column),
+                          "robot_id": task.robot_id, "line_num": task.line_nums[0] if task.line_nums else "",
+                          "index": number.index, "attempt": number.attempts, "answered": number.answers,
+                          "at_ms": int(at * 1000), "turbo": task.trubo_mode})
+
+    def tick(self) -> None:
+        """Simulate every task up to now: its dialing progress and the result pushes it makes."""
+        with self._lock:
+            now = self.clock.now_s()
+            for task in self._tasks.values():
+                self._simulate(task, now)
 
     def _complete_round(self, task: _Task, at: float) -> None:
         unanswered = [n.index for n in task.numbers if not n.answered]

@@ -52,7 +52,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -275,6 +275,10 @@ class YccallEmulator:
     """The yccall vendor API in memory; thread-safe (one lock around all state)."""
 
     name = "yccall"
+    # Called with each simulated dial and each task that ends by itself (under the emulator lock);
+    # ``emulator/pushes.attach_pushes`` sets them.
+    on_call: Callable[[dict[str, Any]], None] | None = None
+    on_task_end: Callable[[dict[str, Any]], None] | None = None
 
     def __init__(
         self,
@@ -711,6 +715,15 @@ class YccallEmulator:
         for task in self._tasks.values():
             self._run(task, now)
 
+    def tick(self) -> None:
+        """Let every running task dial up to now (and push the results of those calls)."""
+        with self._lock:
+            self._tick(self.clock.now_s())
+
+    def _ended(self, task: _Task) -> None:
+        if self.on_task_end is not None:
+            self.on_task_end({"taskid": task.taskid, "endtype": task.endtype})
+
     def _answered(self, task: _Task, phone: str) -> bool:
         h = hashlib.blake2b(f"{task.taskid}:{phone}:{task.round}".encode(), digest_size=2).digest()
         return int.from_bytes(h, "big") / 65536.0 < self.config.answer_ratio
@@ -739,6 +752,7 @@ class YccallEmulator:
                     task.next_round_at = t + task.multi_call_interval
                     continue
                 task.status, task.endtime, task.endtype = ENDED, t, "over"
+                self._ended(task)
                 return
             budget = task.credit + (limit - t) * rate
             k = min(len(pending), int(budget))
@@ -755,6 +769,7 @@ class YccallEmulator:
             t = at
         if task.pausedtime is not None and now >= task.pausedtime and task.status == RUNNING:
             task.status, task.endtime, task.endtype = ENDED, task.pausedtime, "timeout"
+            self._ended(task)
 
     def _dial(self, task: _Task, number: _Number, at: float) -> None:
         number.pending = False
@@ -771,6 +786,12 @@ class YccallEmulator:
             number.extnumber = agents[int(number.phone[-1]) % len(agents)] if agents else None
         else:
             number.answered, number.answertype, number.extnumber = 0, "callee", None
+        if self.on_call is not None:
+            self.on_call({"taskid": task.taskid, "phone": number.phone, "customuuid": number.customuuid,
+                          "userid": number.userid, "memberid": number.memberid, "ext": number.ext,
+                          "round": task.round, "answered": number.answered == 1, "at": at,
+                          "disnumber": task.disnumber.split(",")[0] if task.disnumber else "",
+                          "extnumber": number.extnumber})
 
     # ---------------------------------------------------------------- control API
     def control(self, request: EmulatorRequest) -> EmulatorResponse:

@@ -373,7 +373,7 @@ class XfyetaProvider:
         return list(found.values())
 
     def list_tasks(self) -> list[ObservedTask]:
-        body = {"task_name": self.prefix, "sort_name": "CREATETIME", "sort_order": "ASC"}
+        body = {"task_name": self.prefix, "sort_name": "CREATETIME", "sort_order": "ASC", "show_remaining": True}
         return self._query_all(body, lambda name: name.startswith(self.prefix))
 
     def find_task(self, campaign: str, wave: int) -> ObservedTask | None:

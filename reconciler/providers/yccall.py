@@ -30,8 +30,11 @@ leading 0 stay strings), ``customtaskid_prefix``, ``timezone`` (vendor local
 time of ``yyyy-mm-dd hh:mm:ss`` fields), ``check_references`` (lookup services).
 TaskList ``taskname`` filtering may be fuzzy, so listings are filtered here.
 
-``telphone`` entries carry ``phone`` plus the contact columns named ``userid``,
-``memberid``, ``customuuid`` and ``ext`` when the campaign has them (TaskAdd
+``telphone`` entries carry ``phone``, ``customuuid`` = :meth:`customuuid` (a
+stable digest of campaign and phone, returned as the row's data id: the call
+record callbacks carry it back, which is how results join their contact row;
+a campaign column named ``customuuid`` is not sent), plus the contact columns
+named ``userid``, ``memberid`` and ``ext`` when the campaign has them (TaskAdd
 spells ``ext`` as ``chengshudu``, as its page does). ``invaliddata`` elements are
 matched to rows by their ``phone`` (an element that is a bare value is taken as
 the phone); the reason is the element's ``reason``/``msg``/``desc`` text.
@@ -184,6 +187,11 @@ class YccallProvider:
             return full
         tail = "-" + digest(full, 6)
         return full[: CUSTOMTASKID_MAX - len(tail)] + tail
+
+    @staticmethod
+    def customuuid(campaign: str, phone: str) -> str:
+        """The ``customuuid`` campaignctl sets on a number: 32 hex digits, stable per campaign and phone."""
+        return digest(f"{campaign}\x1f{phone}", 16)
 
     def owns(self, task: ObservedTask) -> bool:
         if task.custom_id:
@@ -431,7 +439,7 @@ class YccallProvider:
     # ------------------------------------------------------------------ mutate
     def _entries(self, campaign: DesiredCampaign, rows: Sequence[ContactRow], ext_key: str) -> str:
         columns = campaign.contacts.columns
-        extras = [(name, columns.index(name)) for name in OPTIONAL_COLUMNS if name in columns]
+        extras = [(name, columns.index(name)) for name in OPTIONAL_COLUMNS if name in columns and name != "customuuid"]
         if "ext" not in columns and "chengshudu" in columns:
             extras.append(("ext", columns.index("chengshudu")))
         entries: list[dict[str, Any]] = []
@@ -439,7 +447,7 @@ class YccallProvider:
             phone: str | int = row.phone
             if self._phone_as_number and row.phone.isdigit() and not row.phone.startswith("0"):
                 phone = int(row.phone)
-            entry: dict[str, Any] = {"phone": phone}
+            entry: dict[str, Any] = {"phone": phone, "customuuid": self.customuuid(campaign.name, row.phone)}
             for name, index in extras:
                 value = row.values[index] if index < len(row.values) else ""
                 if value != "":
@@ -453,7 +461,7 @@ class YccallProvider:
                                 "(max_numbers_per_call): send the rest with TaskAdd",
                                 profile=self.profile.name, call=call, campaign=campaign)
 
-    def _added(self, rows: Sequence[ContactRow], result: Any, accepted_key: str | None) -> AddResult:
+    def _added(self, campaign: str, rows: Sequence[ContactRow], result: Any, accepted_key: str | None) -> AddResult:
         invalid_raw = result.get("invaliddata") if isinstance(result, dict) else None
         invalid_items = invalid_raw if isinstance(invalid_raw, list) else []
         by_phone: dict[str, list[int]] = {}
@@ -472,7 +480,9 @@ class YccallProvider:
             if reported is not None:
                 accepted = reported
         accepted = max(0, accepted)
-        return AddResult(accepted=accepted, data_ids=(None,) * accepted, invalid=tuple(invalid))
+        refused = {i for i, _ in invalid}
+        ids = tuple(self.customuuid(campaign, row.phone) for i, row in enumerate(rows) if i not in refused)
+        return AddResult(accepted=accepted, data_ids=ids, invalid=tuple(invalid))
 
     def _vendor_time(self, value: datetime) -> str:
         return value.astimezone(self._tz).strftime(TIME_FORMAT)
@@ -525,7 +535,7 @@ class YccallProvider:
         if task_id in (None, ""):
             raise self._http.error(OutcomeUnknown, f"TaskCreat succeeded without a taskid: {_snippet(result)}; "
                                    "look the task up by customtaskid", CREATE, campaign=campaign.name)
-        return CreateResult(task_id=str(task_id), added=self._added(rows, result, None))
+        return CreateResult(task_id=str(task_id), added=self._added(campaign.name, rows, result, None))
 
     def add_contacts(self, task_id: str, campaign: DesiredCampaign, rows: Sequence[ContactRow]) -> AddResult:
         if not rows:
@@ -533,7 +543,7 @@ class YccallProvider:
         self._check_batch(ADD, rows, campaign.name)
         fields = {"taskid": task_id, "telphone": self._entries(campaign, rows, "chengshudu")}
         result = self._call(ADD, fields, idempotent=False, campaign=campaign.name)
-        return self._added(rows, result, "success")
+        return self._added(campaign.name, rows, result, "success")
 
     def remove_contacts(self, task_id: str, campaign: DesiredCampaign, phones: Sequence[str]) -> None:
         for start in range(0, len(phones), self._max_numbers):

@@ -153,7 +153,8 @@ def test_create_sends_every_setting(yc: YccallProvider, emu: YccallEmulator) -> 
     result = yc.create_task(c, 1, c.contacts.rows)
     assert len(result.task_id) == 20 and result.task_id.isdigit()
     assert result.added is not None and result.added.accepted == 3
-    assert result.added.data_ids == (None, None, None) and result.added.invalid == ()
+    uuids = tuple(YccallProvider.customuuid("spring", r.phone) for r in c.contacts.rows)
+    assert result.added.data_ids == uuids and result.added.invalid == ()  # the customuuid of each number
     body = emu.calls_to(CREATE)[0]["body"]
     assert {k: v for k, v in body.items() if k != "telphone"} == {
         "service": CREATE, "assigntype": "2", "assignagent": "queue-1", "taskscale": "1:2", "status": "0",
@@ -163,8 +164,10 @@ def test_create_sends_every_setting(yc: YccallProvider, emu: YccallEmulator) -> 
         "multi_call_max_rounds": "2", "multi_call_interval": "900",
     }
     entries = json.loads(body["telphone"])
-    assert entries[0] == {"phone": "13800000000", "userid": "u000", "memberid": "m1", "customuuid": "c1",
+    # campaignctl's customuuid, not the campaign's own column: it is what the call records carry back
+    assert entries[0] == {"phone": "13800000000", "userid": "u000", "memberid": "m1", "customuuid": uuids[0],
                           "ext": "e1"}
+    assert len(uuids[0]) == 32 and len(set(uuids)) == 3
     task = task_of(emu, result.task_id)
     assert task["status"] == 1025 and task["numbers"][0]["userid"] == "u000"
 
@@ -174,7 +177,8 @@ def test_create_without_recall_or_options_and_unanswered_recall(yc: YccallProvid
     body = emu.calls_to(CREATE)[0]["body"]
     assert body["is_multi_call"] == "0" and "multi_call_type" not in body
     assert not {"scheduledtime", "pausedtime", "disnumber", "concurrent", "isscale"} & set(body)
-    assert json.loads(body["telphone"])[0] == {"phone": "13800000000"}  # only known columns travel
+    assert json.loads(body["telphone"])[0] == {  # only known columns travel
+        "phone": "13800000000", "customuuid": YccallProvider.customuuid("plain", "13800000000")}
     c = campaign("again", recall=Recall(count=1, wait=60, mode="unanswered"))
     yc.create_task(c, 2, c.contacts.rows)
     body = emu.calls_to(CREATE)[1]["body"]
@@ -200,7 +204,7 @@ def test_phone_as_number_and_multipart(make: Maker, emu: YccallEmulator) -> None
     result = yc.create_task(c, 1, c.contacts.rows)
     assert result.added is not None and result.added.accepted == 2
     entries = json.loads(emu.calls_to(CREATE)[0]["body"]["telphone"])
-    assert entries == [{"phone": 13800000001}, {"phone": "02160000009"}]  # a leading 0 must survive
+    assert [e["phone"] for e in entries] == [13800000001, "02160000009"]  # a leading 0 must survive
     yc.add_contacts(result.task_id, c, rows_for(["13900000001"]))
     assert yc.count_contacts(result.task_id) == 3
     with pytest.raises(ProviderError, match="body_encoding"):
