@@ -305,7 +305,8 @@ class XfyetaProvider:
                 continue
             raise self._vendor_error(call, code, payload.get("message"), campaign)
 
-    def _vendor_error(self, call: str, code: int, message: Any, campaign: str, *, auth: bool = False) -> VendorError:
+    def _vendor_error(self, call: str, code: int, message: Any, campaign: str, *,
+                      auth: bool = False) -> VendorError | AuthError:
         gloss = CODES.get(code, "unknown vendor code")
         said = str(message or "").strip()
         text = gloss if not said or said == gloss else f"{gloss} (vendor says: {said})"
