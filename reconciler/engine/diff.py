@@ -36,7 +36,7 @@ from reconciler.model import ContactRow, DesiredCampaign, DesiredState, canonica
 from reconciler.providers.base import ObservedTask, Phase
 from reconciler.state.base import CallOutcome, ContactStatus, JournalEntry, TaskRecord
 
-__all__ = ["diff", "settings_changes", "wave_of"]
+__all__ = ["diff", "settings_changes"]
 
 SENDING = (ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL)
 
@@ -46,17 +46,6 @@ STATE_MISSING = (
     "the state (CI: keep it in PostgreSQL or a persisted file) or rebuild it from the platforms with "
     "`campaignctl state rebuild DIR`"
 )
-
-
-def wave_of(remote_name: str, base: str) -> int | None:
-    """Wave number of a remote task name for a campaign base name, else None."""
-    if remote_name == base:
-        return 1
-    prefix = base + "~"
-    if remote_name.startswith(prefix) and remote_name[len(prefix) :].isdigit():
-        wave = int(remote_name[len(prefix) :])
-        return wave if wave >= 2 else None
-    return None
 
 
 def settings_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -561,7 +550,6 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
             phones_by_task.setdefault(rec.task_id, []).append(rec.phone)
     tasks = [_Task(r, by_id.get(r.task_id), phones_by_task.get(r.task_id, [])) for r in records]
     known_ids = {r.task_id for r in ctx.recorded.tasks.get(c.name, ())}
-    base = tr.task_name(c.name, 1)
     creates: dict[int, JournalEntry] = {}
     for e in ctx.recorded.pending:
         if e.call == "create" and e.campaign == c.name and e.profile == c.provider:
@@ -572,7 +560,7 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
     for o in remote:
         if o.task_id in known_ids or o.deleted or o.phase is Phase.ABSENT:
             continue
-        wave = wave_of(o.name, base)
+        wave = tr.wave_of(o.name, c.name)
         if wave is None:
             continue
         if o.phase is Phase.FINISHED:  # it can dial nobody any more: history the state does not hold
@@ -753,7 +741,7 @@ def _orphans(desired: DesiredState, ctx: _Ctx) -> None:
         for o in tasks:
             if o.task_id in known or o.task_id in adopted or o.deleted or o.phase is Phase.ABSENT:
                 continue
-            if any(wave_of(o.name, tr.task_name(n, 1)) is not None for n in names):
+            if any(tr.wave_of(o.name, n) is not None for n in names):
                 continue  # reported against its campaign
             ctx.warn("", f"task {o.name} ({o.task_id}) on profile {profile!r} carries the ownership prefix but "
                          "is in neither the files nor the state; it is left alone")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from reconciler.engine.diff import diff, wave_of
+from reconciler.engine.diff import diff
 from reconciler.engine.inputs import missing_state
 from reconciler.engine.plan import ActionKind
 from reconciler.engine.settle import InsertIntent, Verdict, settle_insert
@@ -374,11 +374,13 @@ def test_direct_on_yccall_is_an_error() -> None:
 # --- helpers -----------------------------------------------------------------------
 
 
-def test_wave_of() -> None:
-    assert wave_of("gitops-a", "gitops-a") == 1
-    assert wave_of("gitops-a~3", "gitops-a") == 3
-    assert wave_of("gitops-a-b", "gitops-a") is None
-    assert wave_of("gitops-a~x", "gitops-a") is None
+def test_wave_of_is_the_vendor_naming_rule_of_each_profile() -> None:
+    for tr in TRAITS.values():
+        assert tr.wave_of("gitops-a", "a") == 1
+        assert tr.wave_of("gitops-a~3", "a") == 3
+        assert tr.wave_of("gitops-a-b", "a") is None
+        assert tr.wave_of("gitops-a~x", "a") is None
+        assert tr.wave_of(tr.task_name("a", 4), "a") == 4
 
 
 def test_settle_insert_verdicts() -> None:
@@ -446,7 +448,7 @@ def test_refusal_counts_the_redial_of_every_replaced_wave_and_names_the_changed_
 
 def test_refusal_names_a_yccall_setting_outside_any_fixed_list() -> None:
     old = campaign(provider="callcenter", n=4)
-    c = replace(old, yccall=replace(old.yccall, concurrency=20))
+    c = replace(old, vendor=replace(old.vendor, concurrency=20))  # type: ignore[type-var]
     obs, rec = _waves_with_settings(c, old, [("Y1", 1)])
     obs = observed(observed_task("Y1", "gitops-spring", Phase.RUNNING, profile="callcenter", count=4))
     plan = plan_for(c, obs=obs, rec=rec)

@@ -1,0 +1,65 @@
+"""The vendor registry: each vendor one spec module, read by every layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler import vendors
+from reconciler.engine.inputs import traits_for
+from reconciler.errors import AuthError
+from reconciler.model import ProviderProfile, Secret
+from reconciler.providers import client_class
+from reconciler.providers.client import VendorClient
+from reconciler.vendors.base import COMMON_DEFAULTS, task_name, wave_of
+from tests.config.fixtures import load_files
+
+
+def test_registry_lists_each_vendor_module() -> None:
+    assert vendors.types() == ("xfyeta", "yccall")
+    for type_ in vendors.types():
+        assert vendors.get(type_).type == type_
+    with pytest.raises(vendors.UnknownVendor, match="known: xfyeta, yccall"):
+        vendors.get("twilio")
+
+
+def test_every_vendor_has_a_client_of_the_shared_shape() -> None:
+    for type_ in vendors.types():
+        cls = client_class(type_)
+        assert isinstance(cls, type) and issubclass(cls, VendorClient)
+
+
+def test_naming_rule_and_its_inverse() -> None:
+    assert task_name("gitops-", "a", 1) == "gitops-a" and task_name("gitops-", "a", 3) == "gitops-a~3"
+    assert wave_of("gitops-a", "gitops-", "a") == 1
+    assert wave_of("gitops-a~3", "gitops-", "a") == 3
+    assert wave_of("gitops-a-b", "gitops-", "a") is None
+    assert wave_of("gitops-a~x", "gitops-", "a") is None
+    assert wave_of("gitops-a~1", "gitops-", "a") is None
+    assert wave_of("other-a", "gitops-", "a") is None
+
+
+def test_defaults_have_one_source_for_config_and_providers(tmp_path: Path) -> None:
+    """The options a loaded profile carries are exactly the spec's, so no layer keeps defaults of its own."""
+    result = load_files(tmp_path, {})
+    assert result.state is not None
+    for profile in result.state.project.providers.values():
+        spec = vendors.get(profile.type)
+        assert profile.options == {**spec.options({}, profile.name_prefix), "timezone": "Asia/Shanghai"}
+        assert set(profile.options) == {*COMMON_DEFAULTS, *spec.defaults, "timezone"}
+        assert set(spec.option_schemas) == set(spec.defaults)
+
+
+def test_traits_come_from_the_spec() -> None:
+    tr = traits_for(ProviderProfile("callcenter", "yccall", "http://127.0.0.1:2", name_prefix="t-"))
+    assert tr.capabilities == vendors.get("yccall").capabilities
+    assert tr.limits.add_batch == 10_000 and tr.task_name("x", 2) == "t-x~2" and tr.wave_of("t-x~2", "x") == 2
+
+
+def test_a_client_without_its_credentials_names_the_variable() -> None:
+    profile = ProviderProfile("callcenter", "yccall", "http://127.0.0.1:2",
+                              credentials_env={"appid": "YC_ID", "accesskey": "YC_KEY"})
+    with pytest.raises(AuthError, match="YC_KEY") as info:
+        client_class("yccall")(profile, credentials={"appid": Secret("id")})
+    assert info.value.vendor_code == "" and "vendor error" not in str(info.value)
