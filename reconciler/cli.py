@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from reconciler import vendors
 from reconciler.errors import CampaignctlError, ConfigError, ExitCode
 
 FORMATS = click.Choice(["text", "json", "markdown"])
@@ -223,7 +224,7 @@ def emulator() -> None:
 
 
 @emulator.command(name="serve")
-@click.option("--provider", type=click.Choice(["xfyeta", "yccall"]), required=True)
+@click.option("--provider", type=click.Choice(vendors.types()), required=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
 @click.option("--token", default=None, help="Fixed token to accept (xfyeta) / issue (yccall).")

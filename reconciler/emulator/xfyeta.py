@@ -32,17 +32,19 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from datetime import time as dtime
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from reconciler.emulator.config import FileConfig, check_keys
 from reconciler.emulator.faults import Clock, Fault, FaultPlan
 from reconciler.emulator.server import EmulatorRequest, EmulatorResponse, json_response
 
 __all__ = [
+    "CONFIG",
+    "EMULATOR",
     "MESSAGES",
     "XfyetaConfig",
     "XfyetaEmulator",
@@ -165,8 +167,10 @@ def _default_urls() -> tuple[dict[str, str], ...]:
 
 
 @dataclass(frozen=True)
-class XfyetaConfig:
+class XfyetaConfig(FileConfig):
     """Fixture data and behaviour knobs; ``load_config`` reads them from JSON/YAML."""
+
+    section: ClassVar[str] = "xfyeta"
 
     app_key: str = "demo-app-key"
     app_secret: str = "demo-app-secret"
@@ -191,10 +195,7 @@ class XfyetaConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> XfyetaConfig:
         """Build from plain data; unknown keys are an error so typos do not pass silently."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown xfyeta emulator config keys: {', '.join(unknown)}")
+        check_keys(cls, data, "xfyeta")
         kwargs: dict[str, Any] = dict(data)
         if "robots" in data:
             kwargs["robots"] = tuple(
@@ -215,34 +216,12 @@ class XfyetaConfig:
             raise ValueError("dial_rate must be positive")
         return config
 
-
-    @classmethod
-    def load(cls, path: str | Path) -> XfyetaConfig:
-        """Read a config file (JSON, or YAML by suffix); an ``xfyeta`` sub-object is used when present."""
-        return load_config(Path(path))
+    def credentials(self) -> dict[str, str]:
+        return {"app_key": self.app_key, "app_secret": self.app_secret}
 
 
-def load_config(path: Path) -> XfyetaConfig:
-    """Read an emulator config file (JSON, or YAML by suffix); raises ``ValueError`` when it is unusable."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
+load_config = XfyetaConfig.load
 
-            data = yaml.safe_load(text) or {}
-        else:
-            data = json.loads(text)
-    except Exception as exc:  # yaml.YAMLError or json.JSONDecodeError
-        raise ValueError(f"{path}: not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: "
-                         f"{exc}") from None
-    if isinstance(data, dict) and isinstance(data.get("xfyeta"), dict):
-        data = data["xfyeta"]
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected an object at the top level")
-    try:
-        return XfyetaConfig.from_dict(data)
-    except (TypeError, KeyError) as exc:
-        raise ValueError(f"{path}: bad xfyeta emulator config: {exc}") from None
 
 
 # --------------------------------------------------------------------------- runtime state
@@ -1029,6 +1008,9 @@ class XfyetaEmulator:
             task.phase = "done"
             task.time_task_finish = int(at * 1000)
 
+
+EMULATOR = XfyetaEmulator
+CONFIG = XfyetaConfig
 
 # --------------------------------------------------------------------------- helpers
 

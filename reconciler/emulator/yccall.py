@@ -53,17 +53,19 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
+from reconciler.emulator.config import FileConfig, check_keys
 from reconciler.emulator.faults import Clock, Fault, FaultPlan
 from reconciler.emulator.server import EmulatorRequest, EmulatorResponse, json_response
 
 __all__ = [
+    "CONFIG",
+    "EMULATOR",
     "ENDED",
     "NOT_STARTED",
     "PAUSED",
@@ -87,8 +89,10 @@ _SECRET_FIELDS = ("token", "accesskey")
 
 
 @dataclass(frozen=True)
-class YccallConfig:
+class YccallConfig(FileConfig):
     """Fixture data and knobs; ``load`` reads the same keys from a JSON file."""
+
+    section: ClassVar[str] = "yccall"
 
     appid: str = "demo-appid"
     accesskey: str = "demo-accesskey"
@@ -112,10 +116,7 @@ class YccallConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> YccallConfig:
         """Build from JSON-like data; unknown keys are an error (typos must not pass)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown yccall emulator config key(s): {', '.join(unknown)}")
+        check_keys(cls, data, "yccall")
         values: dict[str, Any] = {}
         try:
             for key, value in data.items():
@@ -140,30 +141,12 @@ class YccallConfig:
             raise ValueError(f"unknown timezone {config.timezone!r}") from None
         return config
 
-    @classmethod
-    def load(cls, path: str | Path) -> YccallConfig:
-        """Read a JSON (or YAML, by suffix) config file; a ``yccall`` sub-object is used when present."""
-        path = Path(path)
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            try:
-                data = yaml.safe_load(text) or {}
-            except yaml.YAMLError as exc:
-                raise ValueError(f"{path}: not valid YAML: {exc}") from None
-        else:
-            data = json.loads(text)
-        if isinstance(data, dict) and isinstance(data.get("yccall"), dict):
-            data = data["yccall"]
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a JSON object")
-        return cls.from_dict(data)
+    def credentials(self) -> dict[str, str]:
+        return {"appid": self.appid, "accesskey": self.accesskey}
 
 
-def load_config(path: Path) -> YccallConfig:
-    """Read an emulator config file (same entry point name as the xfyeta emulator)."""
-    return YccallConfig.load(path)
+load_config = YccallConfig.load
+
 
 
 def parse_form(request: EmulatorRequest) -> dict[str, str]:
@@ -821,6 +804,10 @@ class YccallEmulator:
             self.expire_tokens()
             return json_response({"ok": True})
         return json_response({"error": f"unknown control {request.method} {request.path}"}, 404)
+
+
+EMULATOR = YccallEmulator
+CONFIG = YccallConfig
 
 
 # -------------------------------------------------------------------- helpers

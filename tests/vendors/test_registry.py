@@ -63,3 +63,22 @@ def test_a_client_without_its_credentials_names_the_variable() -> None:
     with pytest.raises(AuthError, match="YC_KEY") as info:
         client_class("yccall")(profile, credentials={"appid": Secret("id")})
     assert info.value.vendor_code == "" and "vendor error" not in str(info.value)
+
+
+def test_every_vendor_has_an_emulator_whose_demo_credentials_fit_the_spec() -> None:
+    from reconciler import emulator
+
+    assert emulator.available() == vendors.types()
+    for type_ in vendors.types():
+        assert emulator.build_emulator(type_).name == type_
+        roles = set(emulator.demo_credentials(type_))
+        assert any(roles == set(role_set) for role_set in vendors.get(type_).credentials)
+
+
+def test_the_cli_offers_every_registered_emulator() -> None:
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    result = CliRunner().invoke(cli, ["emulator", "serve", "--help"])
+    assert result.exit_code == 0 and "xfyeta|yccall" in result.output
