@@ -22,7 +22,7 @@ from reconciler.vendors.base import VendorSpec
 
 __all__ = ["UnknownVendor", "VendorSpec", "all_specs", "get", "types"]
 
-_NOT_VENDORS = frozenset({"base", "schema"})
+_NOT_VENDORS = frozenset({"base"})
 
 
 class UnknownVendor(LookupError):

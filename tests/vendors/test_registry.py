@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
@@ -12,7 +14,7 @@ from reconciler.errors import AuthError
 from reconciler.model import ProviderProfile, Secret
 from reconciler.providers import client_class
 from reconciler.providers.client import VendorClient
-from reconciler.vendors.base import COMMON_DEFAULTS, task_name, wave_of
+from reconciler.vendors.base import COMMON_DEFAULTS, Limits, VendorSpec, task_name, wave_of
 from tests.config.fixtures import load_files
 
 
@@ -82,3 +84,40 @@ def test_the_cli_offers_every_registered_emulator() -> None:
 
     result = CliRunner().invoke(cli, ["emulator", "serve", "--help"])
     assert result.exit_code == 0 and "xfyeta|yccall" in result.output
+
+
+class _Fax(VendorSpec):
+    """A third vendor, as small as a spec can be: what every layer then offers for it."""
+
+    type = "faxline"
+    title = "faxline (a test vendor)"
+    credentials = (("api_key",),)
+    credential_help: ClassVar[Mapping[str, str]] = {"api_key": "NAME of the env var holding the faxline api_key."}
+    defaults: ClassVar[Mapping[str, Any]] = {"page_size": 20}
+    option_schemas: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "page_size": {"description": "Listing page size.", "type": "integer", "minimum": 1}}
+    capabilities = vendors.get("yccall").capabilities
+    settings_key = "faxline"
+
+    def limits(self, options: Mapping[str, Any]) -> Limits:
+        return Limits(add_batch=10, create_batch=10, callout_batch=0, list_page=int(options["page_size"]))
+
+    def campaign_properties(self) -> dict[str, Any]:
+        return {"faxline": {"description": "faxline settings.", "type": "object"}}
+
+
+def test_a_new_spec_module_is_enough_for_config_and_schemas(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    from reconciler.config import schemas
+
+    registry = {**{t: vendors.get(t) for t in vendors.types()}, "faxline": _Fax()}
+    monkeypatch.setattr(vendors, "_registry", lambda: registry)
+    project = schemas.project_schema()
+    assert project["$defs"]["profileType"]["enum"] == ["xfyeta", "yccall", "faxline"]
+    fax = project["$defs"]["faxlineProfile"]
+    assert fax["required"] == ["api_key_env"] and fax["properties"]["page_size"]["default"] == 20
+    assert "faxline" in schemas.campaign_schema()["$defs"]["campaign"]["properties"]
+    result = load_files(tmp_path, {"campaigns/f.yaml": "version: 1\ncampaigns:\n  - name: f\n    provider: iflytek\n"
+                                   "    faxline: {}\n"})
+    assert any(p.field == "campaigns[0].faxline" and "faxline block is for faxline profiles" in p.message
+               for p in result.problems)
