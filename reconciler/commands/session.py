@@ -148,11 +148,12 @@ def make_plan(session: Session, *, prune: bool | None, allow_replace: Iterable[s
     for action in plan.actions:
         if action.kind in NEEDS_CHECK:
             by_profile.setdefault(action.profile, set()).add(action.campaign)
+    creating = {a.campaign for a in plan.actions if a.kind is ActionKind.CREATE}
     for profile, names in sorted(by_profile.items()):
         provider = session.providers[profile]
         campaigns = [c for c in session.desired.campaigns if c.name in names]
         try:
-            problems = provider.check(campaigns)
+            problems = provider.check(campaigns, creating=creating)
         except ProviderError as exc:
             extra.append(Diagnostic("error", "", f"cannot check references on profile {profile!r}: {exc}"))
             continue

@@ -115,7 +115,14 @@ class XfyetaRobot:
 
 @dataclass(frozen=True)
 class XfyetaLine:
-    """A caller line; ``time_expire`` in seconds, -1 = never."""
+    """A caller line as the 2022 document lists it.
+
+    ``time_apply`` ms; ``time_expire`` a validity length in seconds (-1 =
+    permanent); ``real_expiration_time`` the absolute expiry in ms (None:
+    ``time_apply`` + ``time_expire``, or none for a permanent line, which then
+    shows 0); ``status`` 0 idle, 1 in use by a task (fixture data: creating a
+    task on it is not refused). ``expired`` is computed at query time.
+    """
 
     line_num: str
     time_work: tuple[str, ...]
@@ -123,19 +130,40 @@ class XfyetaLine:
     status: int = 0
     time_apply: int = _T0_MS
     time_expire: int = -1
+    real_expiration_time: int | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def expires_ms(self) -> int | None:
+        if self.real_expiration_time is not None:
+            return self.real_expiration_time
+        return None if self.time_expire < 0 else self.time_apply + self.time_expire * 1000
+
+    def expired(self, now_ms: int) -> bool:
+        until = self.expires_ms
+        return until is not None and until <= now_ms
+
+    def to_json(self, now_ms: int) -> dict[str, Any]:
         return {"line_num": self.line_num, "concurrents": self.concurrents, "time_work": list(self.time_work),
-                "status": self.status, "time_apply": self.time_apply, "time_expire": self.time_expire}
+                "status": self.status, "time_apply": self.time_apply, "time_expire": self.time_expire,
+                "expired": int(self.expired(now_ms)), "real_expiration_time": self.expires_ms or 0}
 
 
 @dataclass(frozen=True)
 class XfyetaVoice:
+    """A voice; listed as ``code``/``name`` (``voice_keys: code``) or ``voice_code``/``voice_name``."""
+
     voice_code: str
     voice_name: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"voice_code": self.voice_code, "voice_name": self.voice_name}
+    def to_json(self, keys: str = "code") -> dict[str, Any]:
+        if keys == "voice_code":
+            return {"voice_code": self.voice_code, "voice_name": self.voice_name}
+        return {"code": self.voice_code, "name": self.voice_name}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> XfyetaVoice:
+        """Either spelling, as a config file may give it."""
+        return cls(str(data.get("voice_code", data.get("code"))), str(data.get("voice_name", data.get("name", ""))))
 
 
 def _default_robots() -> tuple[XfyetaRobot, ...]:
@@ -153,7 +181,13 @@ def _default_lines() -> tuple[XfyetaLine, ...]:
     return (
         XfyetaLine("69101338", ("08:00:00-21:00:00",)),
         XfyetaLine("055169101407", ("09:00:00-18:00:00",)),
-        XfyetaLine("01088880000", ("08:00:00-21:00:00",), time_expire=1_600_000_000),
+        # applied 2020-08-14 for 30 days: expired since 2020-09-13
+        XfyetaLine("01088880000", ("08:00:00-21:00:00",), time_apply=1_597_408_000_000, time_expire=2592000),
+        # the 2022 document's example lines: 30 days applied in 2018, valid until 2029; the first one in use
+        XfyetaLine("055169101408", ("08:00:00-20:00:00",), concurrents=100, time_apply=1527321492000,
+                   time_expire=2592000, real_expiration_time=1877203200000),
+        XfyetaLine("055169101409", ("09:00:00-12:00:00", "13:00:00-17:59:59"), status=1, time_apply=1527321492000,
+                   time_expire=2592000, real_expiration_time=1877203200000),
         XfyetaLine("96866001", ("07:30:00-23:30:00",)),  # the seed's query example
     )
 
@@ -180,6 +214,7 @@ class XfyetaConfig(FileConfig):
     voices: tuple[XfyetaVoice, ...] = field(default_factory=_default_voices)
     urls: tuple[dict[str, str], ...] = field(default_factory=_default_urls)
     line_separator: str = ";"
+    voice_keys: str = "code"  # voices listed as code/name, or as voice_code/voice_name (the document's example)
     timezone: str = "Asia/Shanghai"
     dial_rate: float = 10.0  # numbers per simulated minute while a task runs
     unanswered_every: int = 3  # every n-th number never answers; 0 = all answer
@@ -206,7 +241,7 @@ class XfyetaConfig(FileConfig):
                 XfyetaLine(**{**ln, "line_num": str(ln["line_num"]), "time_work": tuple(ln["time_work"])})
                 for ln in data["lines"])
         if "voices" in data:
-            kwargs["voices"] = tuple(XfyetaVoice(**v) for v in data["voices"])
+            kwargs["voices"] = tuple(XfyetaVoice.from_dict(v) for v in data["voices"])
         if "urls" in data:
             kwargs["urls"] = tuple(dict(u) for u in data["urls"])
         if "intention_push" in data:
@@ -214,6 +249,8 @@ class XfyetaConfig(FileConfig):
         config = cls(**kwargs)
         if config.dial_rate <= 0:
             raise ValueError("dial_rate must be positive")
+        if config.voice_keys not in ("code", "voice_code"):
+            raise ValueError("voice_keys must be 'code' or 'voice_code'")
         return config
 
     def credentials(self) -> dict[str, str]:
@@ -578,8 +615,8 @@ class XfyetaEmulator:
 
     def _config_query(self, body: dict[str, Any]) -> dict[str, Any]:
         kind = _req_int(body, "type", required=False) or 0
-        if kind not in (0, 1, 2, 3, 4):
-            raise _VendorError(10005, "type must be 0..4")
+        if kind not in (0, 1, 2, 3, 4, 5):
+            raise _VendorError(10005, "type must be 0..5")
         page_size = _req_int(body, "pageSize", required=False)
         page_index = _req_int(body, "pageIndex", required=False)
         page_index = 1 if page_index is None else page_index
@@ -595,11 +632,14 @@ class XfyetaEmulator:
                 result["robots"] = robots
             result["robotTotal"] = len(robots)
         if kind in (0, 2):
-            result["lines"] = [ln.to_json() for ln in self.config.lines]
+            result["lines"] = [ln.to_json(self.clock.now_ms()) for ln in self.config.lines]
         if kind in (0, 3):
             result["urls"] = [dict(u) for u in self.config.urls]
         if kind in (0, 4):
-            result["voices"] = [v.to_json() for v in self.config.voices]
+            result["voices"] = [v.to_json(self.config.voice_keys) for v in self.config.voices]
+        if kind == 5:  # the 2022 revision: deleted robots, listed apart
+            result["deletedRobots"] = [{k: v for k, v in r.to_json().items() if k != "call_column"}
+                                       for r in self.config.robots if r.deleted]
         return result
 
     def _push_failed(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -622,7 +662,7 @@ class XfyetaEmulator:
         line = self._lines.get(line_num)
         if line is None:
             raise _VendorError(200203, f"line {line_num} does not exist")
-        if line.time_expire != -1 and line.time_expire <= self.clock.now_s():
+        if line.expired(self.clock.now_ms()):
             raise _VendorError(200203, f"line {line_num} has expired")
         return line
 

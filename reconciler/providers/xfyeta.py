@@ -38,7 +38,7 @@ from reconciler.model import ContactRow, DesiredCampaign
 from reconciler.providers.base import AddResult, CreateResult, ObservedTask, Phase
 from reconciler.providers.client import Session, VendorClient, as_int, json_list, pages
 
-__all__ = ["CLIENT", "CODES", "PATHS", "PHASES", "XfyetaProvider"]
+__all__ = ["CLIENT", "CODES", "PATHS", "PHASES", "XfyetaProvider", "line_expiry"]
 
 TOKEN_CALL = "oauth/token"
 PATHS: dict[str, str] = {
@@ -332,15 +332,15 @@ class XfyetaProvider(VendorClient):
         config = self._config()
         robots = {str(r.get("robot_id")): r for r in config.get("robots") or [] if isinstance(r, dict)}
         lines = {str(ln.get("line_num")): ln for ln in config.get("lines") or [] if isinstance(ln, dict)}
-        voices = {str(v.get("voice_code")) for v in config.get("voices") or [] if isinstance(v, dict)}
-        now = self._wall()
+        voices = {_voice_code(v) for v in config.get("voices") or [] if isinstance(v, dict)} - {""}
+        now_ms = int(self._wall() * 1000)
         problems: list[Problem] = []
         for c in mine:
-            def add(field: str, message: str, c: DesiredCampaign = c) -> None:
-                problems.append(Problem(c.mark.file, c.mark.line, field, f"campaign {c.name!r}: {message}"))
+            def add(field: str, message: str, severity: str = "error", c: DesiredCampaign = c) -> None:
+                problems.append(Problem(c.mark.file, c.mark.line, field, f"campaign {c.name!r}: {message}", severity))
 
             self._check_robot(c, robots, add)
-            self._check_lines(c, lines, now, add)
+            self._check_lines(c, lines, now_ms, creating is None or c.name in creating, add)
             if c.voice is not None and c.voice.code and c.voice.code not in voices:
                 known = ", ".join(sorted(voices)) or "none"
                 add("voice.code", f"voice {c.voice.code!r} does not exist on profile {self.profile.name!r} "
@@ -366,20 +366,22 @@ class XfyetaProvider(VendorClient):
             add("contacts.columns", f"columns {actual} differ from {label} call_column {expected}: "
                                     + _column_difference(actual, expected))
 
-    def _check_lines(self, c: DesiredCampaign, lines: Mapping[str, Mapping[str, Any]], now: float,
-                     add: Callable[[str, str], None]) -> None:
+    def _check_lines(self, c: DesiredCampaign, lines: Mapping[str, Mapping[str, Any]], now_ms: int,
+                     creates: bool, add: Callable[..., None]) -> None:
         for num in c.lines:
             line = lines.get(num)
             if line is None:
                 add("lines", f"line {num!r} does not exist on profile {self.profile.name!r}")
                 continue
-            expire = as_int(line.get("time_expire"), -1)
-            if expire is not None and expire != -1:
-                expire_s = expire / 1000 if expire > 10**12 else expire
-                if expire_s <= now:
-                    when = datetime.fromtimestamp(expire_s, self.tz).strftime("%Y-%m-%d %H:%M")
-                    add("lines", f"line {num!r} expired on {when}")
-                    continue
+            expired, until = line_expiry(line, now_ms)
+            if expired:
+                when = f" on {datetime.fromtimestamp(until / 1000, self.tz):%Y-%m-%d %H:%M}" if until else ""
+                add("lines", f"line {num!r} expired{when}")
+                continue
+            if creates and c.mode == "task" and as_int(line.get("status")) == LINE_IN_USE:
+                add("lines", f"line {num!r} is in use by a task (status 1); the vendor says a line in use cannot "
+                             "be used to create another task, so creating this campaign's task may be refused",
+                    "warning")
             work_texts = [str(t) for t in line.get("time_work") or []]
             work = _ranges(work_texts)
             if not work:
@@ -499,6 +501,37 @@ class XfyetaProvider(VendorClient):
 
 
 CLIENT = XfyetaProvider
+
+
+def line_expiry(line: Mapping[str, Any], now_ms: int) -> tuple[bool, int | None]:
+    """Whether a ``config/v1/query`` line has expired, and when it does (ms epoch, None when unknown).
+
+    As the 2022 document has it: ``expired`` 0/1 is the platform's verdict and
+    ``real_expiration_time`` (ms) the absolute expiry; either one saying so is
+    enough. Without both, ``time_apply`` (ms) + ``time_expire`` (a validity
+    length in seconds, -1 = permanent). A line that says nothing is not taken
+    as expired.
+    """
+    real = as_int(line.get("real_expiration_time"))
+    until = real if real is not None and real > 0 else None
+    flag = as_int(line.get("expired"))
+    if flag is not None or until is not None:
+        return flag == 1 or (until is not None and until <= now_ms), until
+    length = as_int(line.get("time_expire"))
+    applied = as_int(line.get("time_apply"))
+    if length is None or length < 0 or not applied:
+        return False, None
+    until = applied + length * 1000
+    return until <= now_ms, until
+
+
+def _voice_code(voice: Mapping[str, Any]) -> str:
+    """A voice's code: ``voice_code`` as the document spells it, or ``code`` as some deployments do."""
+    for key in ("voice_code", "code"):
+        value = voice.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return ""
 
 
 def _column_difference(actual: Sequence[str], expected: Sequence[str]) -> str:
