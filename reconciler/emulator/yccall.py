@@ -9,8 +9,8 @@ the field ``service`` picks the action, every answer is the envelope
 - ``ret`` 200 handled; 400 illegal request (missing/ill-formed parameter, unknown
   service; ``data`` is ``[]`` and ``msg`` names the field); 600 token invalid;
   601 appid unknown. A business failure is ``ret`` 200 with ``data.status`` 1 and
-  ``errors.code`` 1002 (validation), 1003 (operation refused) or 1012 (no such
-  extension).
+  ``errors.code`` 1002 (validation), 1003 (operation refused), 1012 (no such
+  extension) or 1024 (no such task).
 - ``invaliddata`` elements (shape not documented by the vendor; this emulator's
   choice): ``{"phone": "<number as text>", "reason": "<why>"}``. Invalid entries are
   not added; duplicates (inside the request or already in the task) are invalid.
@@ -30,7 +30,12 @@ the field ``service`` picks the action, every answer is the envelope
 - TaskList: ``taskname`` matches as a substring (the vendor's exactness is
   unknown, clients must filter exactly); ``itemsperpage`` defaults to 20 and is
   clamped to ``max_page_size`` (the clamped value is returned); newest first;
-  ended tasks are listed; rows carry ``customtaskid``.
+  ended tasks are listed. ``tasklist_rows: extended`` (default) rows also carry
+  ``customtaskid``, ``total``, ``called``, ``answered`` and the settings;
+  ``documented`` rows carry only the documented fields (taskid, taskname,
+  taskassign, starttime, createtime, taskscale, nowscale, disnumber, status).
+- An unknown ``taskid`` is business error 1024 (task does not exist); a TaskList
+  filtered by one lists nothing. Logout takes only the ``token`` and ends it.
 
 Faults (shared :class:`FaultPlan`, matched on the service name): ``latency`` sleeps
 first; ``expire-token`` invalidates every token before handling; ``status``/``429``/
@@ -112,6 +117,7 @@ class YccallConfig(FileConfig):
     call_seconds: float = 60.0  # one dial per concurrency slot per this many simulated seconds
     answer_ratio: float = 0.6
     timezone: str = "Asia/Shanghai"  # server local time of yyyy-mm-dd hh:mm:ss fields
+    tasklist_rows: str = "extended"  # "documented": TaskList rows without customtaskid, total, called, answered
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> YccallConfig:
@@ -133,6 +139,8 @@ class YccallConfig(FileConfig):
             raise ValueError(f"bad yccall emulator config: {exc}") from None
         if not config.call_seconds > 0 or not 0 <= config.answer_ratio <= 1 or config.token_ttl <= 0:
             raise ValueError("call_seconds and token_ttl must be positive and answer_ratio within 0..1")
+        if config.tasklist_rows not in ("extended", "documented"):
+            raise ValueError("tasklist_rows must be 'extended' or 'documented'")
         if min(config.max_page_size, config.default_page_size, config.max_numbers_per_call) < 1:
             raise ValueError("page sizes and max_numbers_per_call must be at least 1")
         try:
@@ -197,7 +205,10 @@ _CODE_MESSAGES = {
     1010: "分机异常",
     1011: "分机不属于该公司",
     1012: "分机不存在",
+    1024: "任务不存在",
 }
+_DOCUMENTED_ROW = ("taskid", "taskname", "taskassign", "starttime", "createtime", "taskscale", "nowscale",
+                   "disnumber", "status")
 
 
 @dataclass
@@ -478,12 +489,10 @@ class YccallEmulator:
         }
 
     def _logout(self, form: Mapping[str, str], now: float) -> tuple[str, Any]:
-        appid, accesskey = _required(form, "appid"), _required(form, "accesskey")
-        if appid != self.config.appid:
-            raise _Refused(601, "appid未授权")
-        if accesskey != self.config.accesskey:
-            raise _Business(1003, "操作失败:accesskey错误")
-        self._tokens = {t: e for t, e in self._tokens.items() if t == self._ready_token}
+        token = form.get("token", "")
+        self._check_token(token, now)
+        if token != self._ready_token:
+            self._tokens.pop(token, None)
         return "退出成功", []
 
     def _agents_for(self, assigntype: int) -> tuple[str, tuple[str, ...]]:
@@ -573,7 +582,7 @@ class YccallEmulator:
         taskid = _required(form, "taskid")
         task = self._tasks.get(taskid)
         if task is None:
-            raise _Business(1002, f"任务{taskid}不存在")
+            raise _Business(1024, f"任务{taskid}不存在")
         return task
 
     def _task_add(self, form: Mapping[str, str], now: float) -> tuple[str, Any]:
@@ -669,8 +678,10 @@ class YccallEmulator:
         tasks.sort(key=lambda t: (t.createtime, t.taskid), reverse=True)
         page, size = self._page(form)
         chunk = tasks[(page - 1) * size: page * size]
-        return "获取成功", {"totalitems": len(tasks), "currentpage": page, "itemsperpage": size,
-                           "task": [self._task_row(t) for t in chunk]}
+        rows = [self._task_row(t) for t in chunk]
+        if self.config.tasklist_rows == "documented":
+            rows = [{key: row[key] for key in _DOCUMENTED_ROW} for row in rows]
+        return "获取成功", {"totalitems": len(tasks), "currentpage": page, "itemsperpage": size, "task": rows}
 
     def _task_info(self, form: Mapping[str, str], now: float) -> tuple[str, Any]:
         task = self._task(form)

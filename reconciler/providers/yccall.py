@@ -169,7 +169,7 @@ class YccallProvider(VendorClient):
         if ret == 200 and isinstance(data, dict) and data.get("status") == 0:
             return data.get("result")
         code, message = _failure(payload)
-        if ret in AUTH_RETS:
+        if ret in AUTH_RETS or code == EXTENSION_CHANGED:  # still refused after a new login
             raise self.http.error(AuthError, message, service, campaign=campaign, vendor_code=code)
         if ret == 500 and not idempotent:
             raise self.http.error(OutcomeUnknown, f"vendor server error 500 ({message}); the vendor may or may "
@@ -250,19 +250,28 @@ class YccallProvider(VendorClient):
         return [t for t in self._list({}) if self.owns(t)]
 
     def find_task(self, campaign: str, wave: int) -> ObservedTask | None:
+        """By ``customtaskid``, then by exact name: documented TaskList rows do not echo the customtaskid."""
         custom_id = self.custom_task_id(campaign, wave)
         name = self.task_name(campaign, wave)
-        found = [
-            t for t in self._list({"customtaskid": custom_id}, campaign)
-            if t.custom_id == custom_id or (t.custom_id is None and t.name == name)
-        ]
+
+        def mine(t: ObservedTask) -> bool:
+            return t.custom_id == custom_id or (t.custom_id is None and t.name == name)
+
+        found = [t for t in self._list({"customtaskid": custom_id}, campaign) if mine(t)]
+        if not found:
+            found = [t for t in self._list({"taskname": name}, campaign) if mine(t)]
         if not found:
             return None
         found.sort(key=lambda t: (t.created_at or 0, t.task_id), reverse=True)
         return found[0]
 
     def get_task(self, task_id: str) -> ObservedTask | None:
-        rows, total = self._list_page({"taskid": task_id}, 1)
+        try:
+            rows, total = self._list_page({"taskid": task_id}, 1)
+        except VendorError as exc:
+            if exc.vendor_code == TASK_ABSENT:
+                return None
+            raise
         for row in rows:
             if str(row.get("taskid")) == task_id:
                 return self._observed(row)
@@ -458,12 +467,12 @@ class YccallProvider(VendorClient):
         self._set(task_id, 2)
 
     def delete(self, task_id: str) -> None:
-        """TaskSet 3 (end); a task that has already ended counts as deleted."""
+        """TaskSet 3 (end); a task that has already ended, or does not exist (1024), counts as deleted."""
         try:
             self._set(task_id, 3)
         except VendorError as exc:
-            if isinstance(exc, AuthError):
-                raise
+            if exc.vendor_code == TASK_ABSENT:
+                return
             task = self.get_task(task_id)
             if task is not None and task.phase is Phase.FINISHED:
                 return
