@@ -36,6 +36,12 @@ the field ``service`` picks the action, every answer is the envelope
   taskassign, starttime, createtime, taskscale, nowscale, disnumber, status).
 - An unknown ``taskid`` is business error 1024 (task does not exist); a TaskList
   filtered by one lists nothing. Logout takes only the ``token`` and ends it.
+- Every dial leaves a call record shaped as the vendor's call-record callback
+  posts it, a JSON body (2025 revision): ``taskid``, ``round``, ``callmethod``
+  (5 predictive), ``customuuid``, ``ext``/``chengshudu``, ``hangupcause``,
+  ``hangupdirection``, ``recordurl``, ``recordfilename``, ``downloadip``; plus
+  ``telphone`` (not in the readable part of the page). :meth:`call_records`
+  and ``GET /_emulator/call-records`` list them, for a pusher to POST as JSON.
 
 Faults (shared :class:`FaultPlan`, matched on the service name): ``latency`` sleeps
 first; ``expire-token`` invalidates every token before handling; ``status``/``429``/
@@ -290,6 +296,7 @@ class YccallEmulator:
         self._seq = 0
         self._task_seq = 0
         self._token_seq = 0
+        self._records: list[dict[str, Any]] = []
         self._init_tokens()
 
     # ----------------------------------------------------------------- plumbing
@@ -303,6 +310,7 @@ class YccallEmulator:
         with self._lock:
             self._tasks.clear()
             self._calls.clear()
+            self._records.clear()
             self._seq = 0
             self._init_tokens()
             self.faults.clear()
@@ -327,6 +335,12 @@ class YccallEmulator:
 
     def calls_to(self, service: str) -> list[dict[str, Any]]:
         return [c for c in self.calls if c["service"] == service]
+
+    def call_records(self, since: int = 0) -> list[dict[str, Any]]:
+        """The call-record callback bodies (JSON objects) of every dial so far, from index ``since``."""
+        with self._lock:
+            self._tick(self.clock.now_s())
+            return copy.deepcopy(self._records[since:])
 
     def state(self) -> dict[str, Any]:
         """Every task with its numbers (control API ``GET /_emulator/state``)."""
@@ -765,10 +779,25 @@ class YccallEmulator:
             number.extnumber = agents[int(number.phone[-1]) % len(agents)] if agents else None
         else:
             number.answered, number.answertype, number.extnumber = 0, "callee", None
+        self._records.append(self._call_record(task, number, at))
+
+    def _call_record(self, task: _Task, number: _Number, at: float) -> dict[str, Any]:
+        """One call-record callback body, as the vendor posts it: JSON, not a form field."""
+        stamp = datetime.fromtimestamp(at, self._tz).strftime("%Y%m%d%H%M%S")
+        answered = number.answered == 1
+        filename = f"{task.taskid}-{number.phone}-{stamp}.wav" if answered else ""
+        return {
+            "taskid": task.taskid, "round": task.round, "callmethod": 5, "telphone": number.phone,
+            "customuuid": number.customuuid, "ext": number.ext, "chengshudu": number.ext,
+            "hangupcause": "NORMAL_CLEARING" if answered else "NO_ANSWER",
+            "hangupdirection": "caller" if answered else "callee",
+            "recordurl": f"/recordings/{filename}" if answered else "", "recordfilename": filename,
+            "downloadip": "127.0.0.1" if answered else "",
+        }
 
     # ---------------------------------------------------------------- control API
     def control(self, request: EmulatorRequest) -> EmulatorResponse:
-        """``/_emulator/{calls,reset,advance,faults,state,expire-token}``."""
+        """``/_emulator/{calls,reset,advance,faults,state,call-records,expire-token}``."""
         action = request.path[len("/_emulator/"):].strip("/")
         try:
             payload = request.json()
@@ -788,6 +817,12 @@ class YccallEmulator:
             return json_response({"ok": True, "faults": []})
         if action == "state" and request.method == "GET":
             return json_response(self.state())
+        if action == "call-records" and request.method == "GET":
+            try:
+                since = int(request.query.get("since", "0") or 0)
+            except ValueError:
+                return json_response({"error": "since must be an integer"}, 400)
+            return json_response({"records": self.call_records(since)})
         if request.method != "POST":
             return json_response({"error": f"unknown control {request.method} {request.path}"}, 404)
         if action == "reset":

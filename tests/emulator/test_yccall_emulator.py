@@ -391,6 +391,24 @@ def test_multi_call_rounds(api: Api, emu: YccallEmulator, multi_type: int, round
         assert all(n["dials"] == 2 for n in numbers if n["dials"] > 1)
 
 
+def test_call_records_are_json_callback_bodies_one_per_dial(api: Api, emu: YccallEmulator) -> None:
+    entries = [{"phone": p, "customuuid": f"u-{p[-2:]}", "ext": "x"} for p in phones(20)]
+    taskid = api.create(status=1, is_multi_call=1, multi_call_type=1, multi_call_max_rounds=1,
+                        multi_call_interval=600, telphone=json.dumps(entries))["taskid"]
+    emu.advance(600 * 3)
+    records = emu.call_records()
+    assert len(records) == 40 and {r["round"] for r in records} == {1, 2}
+    keys = {"taskid", "round", "callmethod", "telphone", "customuuid", "ext", "chengshudu", "hangupcause",
+            "hangupdirection", "recordurl", "recordfilename", "downloadip"}
+    assert all(set(r) == keys and r["taskid"] == taskid and r["callmethod"] == 5 for r in records)
+    assert {r["customuuid"] for r in records} == {e["customuuid"] for e in entries}
+    assert json.loads(json.dumps(records)) == records  # posted as a JSON body, not a form field
+    answered = [r for r in records if r["recordfilename"]]
+    assert answered and all(r["hangupcause"] == "NORMAL_CLEARING" for r in answered)
+    via_http = api.client.get("/_emulator/call-records", params={"since": 38}).json()["records"]
+    assert via_http == records[38:]
+
+
 # ------------------------------------------------------------------ TaskList / TaskInfo
 def test_task_list_filters_and_paging(api: Api, emu: YccallEmulator) -> None:
     ids = [api.create(taskname=f"gitops-t{i}", customtaskid=f"gitops-t{i}")["taskid"] for i in range(5)]
