@@ -583,7 +583,9 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
             ctx.actions.append(Action(ActionKind.ADOPT, c.name, c.provider, wave, o.name,
                                       "created by an interrupted apply (found on the platform by exact name)",
                                       task_id=o.task_id, fingerprint=intent.fingerprint))
-            keeper = _Task(adopted, o, list(intent.phones) if o.contact_count else [])
+            # What the create carried landed with it, unless the platform shows an empty task; a listing
+            # without a count (documented yccall rows) counts it as sent: apply settles it first anyway.
+            keeper = _Task(adopted, o, list(intent.phones) if o.contact_count != 0 else [])
             tasks.append(keeper)
             live_by_wave[wave] = keeper
         if keeper is None:
@@ -619,6 +621,13 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
         intent = intent_of(e)
         assert isinstance(intent, InsertIntent)
         count = task.observed.contact_count if task.observed is not None else None
+        if task.observed is not None and count is None:  # the listing reports no count: apply asks (TaskInfo)
+            known = set(task.phones)
+            task.phones.extend(p for p in intent.phones if p not in known)
+            ctx.notes.append(f"{c.name}: an interrupted insert of {len(intent.phones)} contacts into "
+                             f"{task.record.remote_name}: the listing reports no number count; apply settles it "
+                             "from the task's own count before sending anything again")
+            continue
         verdict = settle_insert(intent, count, age=age_seconds(e, ctx.now), window=tr.settle_window)
         if verdict is Verdict.LANDED:
             known = set(task.phones)
@@ -639,12 +648,28 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
             return None
     for wave, e in creates.items():
         if wave in live_by_wave:
+            _carried(cc, live_by_wave[wave], intent_of(e), ctx)
             continue
         verdict = settle_create(None, age=age_seconds(e, ctx.now), window=tr.settle_window)
         if verdict is Verdict.IN_FLIGHT:
             ctx.notes.append(f"{c.name}: a create of wave {wave} lost its answer and may still land; apply waits "
                              f"up to {tr.settle_window:.0f}s for it before creating the task")
     return sorted(tasks, key=lambda t: t.record.wave)
+
+
+def _carried(cc: _Campaign, task: _Task, intent: object, ctx: _Ctx) -> None:
+    """A pending create whose task is recorded: the numbers it carried (yccall) landed with it unless the task
+    is empty, even when the interruption came before they were recorded. Never sent again."""
+    if not isinstance(intent, CreateIntent) or not intent.phones or task.observed is None:
+        return
+    if task.observed.contact_count == 0:
+        return
+    known = set(task.phones)
+    missing = [p for p in intent.phones if p not in known]
+    if missing:
+        task.phones.extend(missing)
+        ctx.notes.append(f"{cc.c.name}: the {len(missing)} contacts an interrupted create of "
+                         f"{task.record.remote_name} carried count as sent (apply records them)")
 
 
 def _warn_changed_rows(c: DesiredCampaign, ctx: _Ctx, live: Sequence[_Task]) -> None:

@@ -296,6 +296,40 @@ def test_task_of_interrupted_create_is_adopted() -> None:
     assert plan.actions[1].task_id == "555"
 
 
+def test_interrupted_create_found_without_a_count_never_sends_its_numbers_again() -> None:
+    """A listing that reports no number count (documented yccall rows): what the create carried counts as sent."""
+    c = campaign(provider="callcenter")
+    o = observed_task("555", "gitops-spring", Phase.NOT_STARTED, profile="callcenter", count=None)
+    entry = JournalEntry(1, "spring", "callcenter", "create", "", CallOutcome.PENDING,
+                         {"wave": 1, "fingerprint": c.settings_fingerprint(), "phones": phones(3)})
+    plan = plan_for(c, obs=observed(o), rec=recorded(pending=[entry]))
+    assert kinds(plan) == [("adopt", "spring", 0), ("start", "spring", 0)]
+
+
+@pytest.mark.parametrize("count", [None, 3])
+def test_create_cut_off_before_its_numbers_were_recorded_never_sends_them_again(count: int | None) -> None:
+    """The task record was written, the numbers the create carried were not (yccall): they count as sent."""
+    c = campaign(provider="callcenter")
+    o, t, _ = existing(c, Phase.NOT_STARTED)
+    o = replace(o, contact_count=count)
+    entry = JournalEntry(1, "spring", "callcenter", "create", "", CallOutcome.PENDING,
+                         {"wave": 1, "fingerprint": c.settings_fingerprint(), "phones": phones(3)})
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], pending=[entry]))
+    assert kinds(plan) == [("start", "spring", 0)]
+
+
+def test_interrupted_insert_without_a_count_is_left_for_apply_to_settle() -> None:
+    c = campaign(provider="callcenter")
+    o, t, s = existing(c, Phase.NOT_STARTED, sent_n=1)
+    o = replace(o, contact_count=None)
+    entry = JournalEntry(1, "spring", "callcenter", "insert", "101", CallOutcome.PENDING,
+                         {"wave": 1, "phones": [phones(3)[1]], "count_before": 1})
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s, pending=[entry]))
+    assert plan.applyable and kinds(plan) == [("insert", "spring", 1), ("start", "spring", 0)]
+    assert plan.actions[0].phones == (phones(3)[2],)  # the batch of unknown outcome is not sent again
+    assert any("number count" in n for n in plan.notes)
+
+
 @pytest.mark.parametrize(("count", "expected"), [(2, [("insert", "spring", 1), ("start", "spring", 0)]),
                                                  (1, [("insert", "spring", 2), ("start", "spring", 0)])])
 def test_interrupted_insert_settled_by_count(count, expected) -> None:
