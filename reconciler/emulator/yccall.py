@@ -36,6 +36,8 @@ the field ``service`` picks the action, every answer is the envelope
   taskassign, starttime, createtime, taskscale, nowscale, disnumber, status).
 - An unknown ``taskid`` is business error 1024 (task does not exist); a TaskList
   filtered by one lists nothing. Logout takes only the ``token`` and ends it.
+  ``change_extension()`` (``POST /_emulator/change-extension``): every token
+  issued before answers business error 1010 ("log in again") until a new login.
 - Every dial leaves a call record shaped as the vendor's call-record callback
   posts it, a JSON body (2025 revision): ``taskid``, ``round``, ``callmethod``
   (5 predictive), ``customuuid``, ``ext``/``chengshudu``, ``hangupcause``,
@@ -297,6 +299,7 @@ class YccallEmulator:
         self._task_seq = 0
         self._token_seq = 0
         self._records: list[dict[str, Any]] = []
+        self._stale_tokens: set[str] = set()  # tokens from before an extension change: 1010
         self._init_tokens()
 
     # ----------------------------------------------------------------- plumbing
@@ -311,6 +314,7 @@ class YccallEmulator:
             self._tasks.clear()
             self._calls.clear()
             self._records.clear()
+            self._stale_tokens.clear()
             self._seq = 0
             self._init_tokens()
             self.faults.clear()
@@ -326,6 +330,11 @@ class YccallEmulator:
         """Every issued token (the ready one too) becomes invalid."""
         with self._lock:
             self._tokens.clear()
+
+    def change_extension(self) -> None:
+        """The account's extension changed: calls with a token issued before answer 1010 until a new login."""
+        with self._lock:
+            self._stale_tokens |= set(self._tokens)
 
     @property
     def calls(self) -> list[dict[str, Any]]:
@@ -486,6 +495,8 @@ class YccallEmulator:
         if expiry is None or expiry <= now:
             self._tokens.pop(token, None)
             raise _Refused(600, "token无效或已过期,请重新授权")
+        if token in self._stale_tokens:
+            raise _Business(1010, "分机异常,请重新登录")
 
     # ----------------------------------------------------------------- services
     def _login(self, form: Mapping[str, str], now: float) -> tuple[str, Any]:
@@ -797,7 +808,7 @@ class YccallEmulator:
 
     # ---------------------------------------------------------------- control API
     def control(self, request: EmulatorRequest) -> EmulatorResponse:
-        """``/_emulator/{calls,reset,advance,faults,state,call-records,expire-token}``."""
+        """``/_emulator/{calls,reset,advance,faults,state,call-records,expire-token,change-extension}``."""
         action = request.path[len("/_emulator/"):].strip("/")
         try:
             payload = request.json()
@@ -846,6 +857,9 @@ class YccallEmulator:
             except ValueError as exc:
                 return json_response({"error": str(exc)}, 400)
             return json_response({"ok": True, "added": len(added), "faults": self.faults.pending()})
+        if action == "change-extension":
+            self.change_extension()
+            return json_response({"ok": True})
         if action == "expire-token":
             self.expire_tokens()
             return json_response({"ok": True})

@@ -158,3 +158,14 @@ def test_find_task_falls_back_to_the_name_when_customtaskid_finds_nothing() -> N
     assert found is not None and found.task_id == row["taskid"] and found.contact_count is None
     lists = [f for f in seen if f["service"] == LIST]
     assert [("customtaskid" in f, f.get("taskname")) for f in lists] == [(True, None), (False, "gitops-spring")]
+
+
+def test_an_extension_change_answers_1010_and_the_client_logs_in_again(
+        served: tuple[YccallEmulator, YccallProvider]) -> None:
+    emu, yc = served
+    c = campaign()
+    task_id = yc.create_task(c, 1, c.contacts.rows).task_id
+    emu.change_extension()
+    yc.start(task_id)  # refused with 1010, logged in again, sent once more
+    assert len(emu.calls_to(SET)) == 2 and len(emu.calls_to(LOGIN)) == 2 and yc.logins == 2
+    assert emu.state()["tasks"][0]["status"] == 1026
