@@ -201,8 +201,8 @@ class VendorClient:
     ``options`` holds every option of the profile's type with its default
     (the vendor spec is their one source), ``capabilities`` and ``limits``
     come from the spec, ``http`` is the one transport, ``session`` the login
-    flow (the subclass builds it, because what a login is differs). Every
-    credential is registered as a secret with the transport.
+    flow (the subclass builds it in ``_setup``, because what a login is
+    differs). Every credential is registered as a secret with the transport.
     """
 
     def __init__(
@@ -232,10 +232,10 @@ class VendorClient:
                                   on_event=on_event)
         for secret in self.credentials.values():
             self.http.add_secret(secret.reveal())
-        self.session = self._session()
+        self.session = self._setup()
 
-    def _session(self) -> Session:
-        """The login flow of this vendor (called once by ``__init__``)."""
+    def _setup(self) -> Session:
+        """Read this vendor's own options and return its login flow (called once, last, by ``__init__``)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

@@ -129,7 +129,7 @@ def _ranges(texts: Sequence[str]) -> list[tuple[int, int]]:
 class XfyetaProvider(VendorClient):
     """The :class:`~reconciler.providers.base.Provider` for ``type: xfyeta`` profiles."""
 
-    def _session(self) -> Session:
+    def _setup(self) -> Session:
         opts = self.options
         self.separator = str(opts["line_separator"] or ";")
         self.token_ttl = float(opts["token_ttl"] or 3600)

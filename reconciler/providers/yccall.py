@@ -83,7 +83,7 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 class YccallProvider(VendorClient):
     """The :class:`~reconciler.providers.base.Provider` for one yccall profile."""
 
-    def _session(self) -> Session:
+    def _setup(self) -> Session:
         opts = self.options
         self._encoding = str(opts["body_encoding"])
         if self._encoding not in ("form", "multipart"):

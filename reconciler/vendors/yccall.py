@@ -24,6 +24,15 @@ COLUMNS = ("userid", "memberid", "customuuid", "ext")
 MAX_RECALL = 10
 CUSTOMTASKID_MAX = 64
 ASSIGN_KINDS = ("extension", "queue", "group")
+#: Defaults where the sources disagree (yccall.md "Gaps"): assigntype code per kind, TaskList status codes.
+ASSIGN_TYPES = {"extension": 1, "queue": 2, "group": 3}
+STATUS_MAP = {1025: "not-started", 1026: "running", 1027: "paused", 1028: "finished"}
+LIST_STATUS_FILTER = {"not-started": 0, "running": 1, "paused": 2, "finished": 3}
+PHASES = ("not-started", "running", "paused", "finished")
+
+
+def _listed(mapping: Mapping[Any, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in mapping.items())
 
 _ID = {"$ref": "#/$defs/id"}
 
@@ -74,9 +83,9 @@ class YccallSpec(VendorSpec):
         "accesskey": "NAME of the env var holding the yccall accesskey.",
     }
     defaults: ClassVar[Mapping[str, Any]] = {
-        "assign_types": {"extension": 1, "queue": 2, "group": 3},
-        "status_map": {1025: "not-started", 1026: "running", 1027: "paused", 1028: "finished"},
-        "list_status_filter": {"not-started": 0, "running": 1, "paused": 2, "finished": 3},
+        "assign_types": ASSIGN_TYPES,
+        "status_map": STATUS_MAP,
+        "list_status_filter": LIST_STATUS_FILTER,
         "body_encoding": "form",
         "page_size": 100,
         "max_numbers_per_call": 10_000,
@@ -86,30 +95,30 @@ class YccallSpec(VendorSpec):
     }
     option_schemas: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         "assign_types": {
-            "description": "assigntype code per assignment kind (sources disagree; default extension 1, queue 2, "
-                           "group 3). Replaces the default map.",
+            "description": f"assigntype code per assignment kind (sources disagree; default "
+                           f"{_listed(ASSIGN_TYPES)}). Replaces the default map.",
             "type": "object", "additionalProperties": False, "minProperties": 1,
             "properties": {
                 kind: {"type": "integer", "minimum": 0,
                        "description": f"assigntype code for assign.type: {kind} (default {code})."}
-                for kind, code in (("extension", 1), ("queue", 2), ("group", 3))
+                for kind, code in ASSIGN_TYPES.items()
             },
         },
         "status_map": {
-            "description": "TaskList status code → phase (default 1025 not-started, 1026 running, 1027 paused, "
-                           "1028 finished). Replaces the default map.",
+            "description": f"TaskList status code → phase (default {_listed(STATUS_MAP)}). Replaces the default "
+                           "map.",
             "type": "object", "minProperties": 1,
             "propertyNames": {"pattern": "^[0-9]+$", "patternErrorMessage": "status codes are integers"},
-            "additionalProperties": {"enum": ["not-started", "running", "paused", "finished"]},
+            "additionalProperties": {"enum": list(PHASES)},
         },
         "list_status_filter": {
-            "description": "TaskList `status` filter code per phase (default not-started 0, running 1, paused 2, "
-                           "finished 3). Replaces the default map.",
+            "description": f"TaskList `status` filter code per phase (default {_listed(LIST_STATUS_FILTER)}). "
+                           "Replaces the default map.",
             "type": "object", "additionalProperties": False, "minProperties": 1,
             "properties": {
                 phase: {"type": "integer", "minimum": 0,
                         "description": f"TaskList status filter code for {phase} tasks (default {code})."}
-                for phase, code in (("not-started", 0), ("running", 1), ("paused", 2), ("finished", 3))
+                for phase, code in LIST_STATUS_FILTER.items()
             },
         },
         "body_encoding": {"description": "How request fields are posted: form (urlencoded) or multipart.",
