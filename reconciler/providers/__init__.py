@@ -72,7 +72,6 @@ def build_provider(
     timezone: str = "Asia/Shanghai",
 ) -> Provider:
     """The provider client for ``profile``, credentials read from ``env``."""
-    _spec(profile)
     credentials = read_credentials(profile, env)
     zone = str(profile.options.get("timezone") or timezone)
     factory = client_class(profile.type)
