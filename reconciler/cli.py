@@ -19,6 +19,7 @@ from typing import Any, ClassVar, TypeVar, cast
 
 import click
 
+from reconciler import vendors
 from reconciler.errors import CampaignctlError, ConfigError, ExitCode
 
 FORMATS = click.Choice(["text", "json", "markdown"])
@@ -372,7 +373,7 @@ def emulator() -> None:
     "campaignctl emulator serve --provider xfyeta --port 8081",
     "campaignctl emulator serve --provider yccall --port 8082 --faults 'App.Sip_Yccall.TaskCreat:drop:1'",
     "curl http://127.0.0.1:8081/_emulator/        # the control API's index"))
-@click.option("--provider", type=click.Choice(["xfyeta", "yccall"]), required=True)
+@click.option("--provider", type=click.Choice(vendors.types()), required=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
 @click.option("--token", default=None, help="Fixed token to accept (xfyeta) / issue (yccall).")

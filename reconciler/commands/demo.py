@@ -24,14 +24,9 @@ import yaml
 
 from reconciler.errors import CampaignctlError, ExitCode
 
-__all__ = ["DEMO_ENV", "run"]
+__all__ = ["run"]
 
 DEMO_EMULATORS: dict[str, Any] = {}  # the running demo's emulators by vendor type
-
-DEMO_ENV = {
-    "xfyeta": {"app_key_env": "demo-app-key", "app_secret_env": "demo-app-secret"},
-    "yccall": {"appid_env": "demo-appid", "accesskey_env": "demo-accesskey"},
-}
 
 
 def bundled_examples() -> Path:
@@ -45,7 +40,7 @@ def bundled_examples() -> Path:
 @contextmanager
 def demo_directory(source: Path, time_scale: float) -> Iterator[Path]:
     """A temporary copy of ``source`` wired to fresh emulators and a fresh state."""
-    from reconciler.emulator import start_emulator
+    from reconciler.emulator import available, demo_credentials, start_emulator
 
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="campaignctl-demo-")))
@@ -58,16 +53,16 @@ def demo_directory(source: Path, time_scale: float) -> Iterator[Path]:
         env: dict[str, str] = {}
         for profile in (doc.get("providers") or {}).values():
             kind = profile.get("type")
-            if kind not in DEMO_ENV:
+            if kind not in available():
                 continue
             if kind not in servers:
                 emulators[kind], server = start_emulator(kind, time_scale=time_scale)
                 stack.callback(server.stop)
                 servers[kind] = server.base_url
             profile["base_url"] = servers[kind]
-            for key, value in DEMO_ENV[kind].items():
-                if key in profile:
-                    env[profile[key]] = value
+            for role, value in demo_credentials(kind).items():
+                if f"{role}_env" in profile:
+                    env[profile[f"{role}_env"]] = value
         doc["state"] = {"backend": "sqlite", "path": str(tmp / "state.db")}
         project_file.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
         saved = {k: os.environ.get(k) for k in env}

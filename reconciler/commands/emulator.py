@@ -19,14 +19,10 @@ class EmulatorSetupError(CampaignctlError):
 
 
 def _load_config(provider: str, config_file: Path) -> Any:
+    from reconciler.emulator import load_config
+
     try:
-        if provider == "xfyeta":
-            from reconciler.emulator.xfyeta import load_config
-
-            return load_config(config_file)
-        from reconciler.emulator.yccall import YccallConfig
-
-        return YccallConfig.load(config_file)
+        return load_config(provider, config_file)
     except OSError as exc:
         raise EmulatorSetupError(f"cannot read emulator config {config_file}: {exc.strerror or exc}") from None
     except ValueError as exc:

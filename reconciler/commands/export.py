@@ -33,7 +33,6 @@ import yaml
 
 from reconciler.config import LoadResult
 from reconciler.config.environments import load_environment
-from reconciler.engine.diff import wave_of
 from reconciler.engine.settle import now_iso, record_task
 from reconciler.errors import CampaignctlError, ConfigError, ExitCode
 from reconciler.model import DesiredCampaign
@@ -150,7 +149,7 @@ def _select(provider: Provider, listed: Sequence[ObservedTask], prefix: str, kno
             continue
         rest = task.name[len(marker):]
         base = rest.split("~", 1)[0]
-        wave = wave_of(rest, base) or 0
+        wave = provider.wave_of(task.name, base) or 0
         if not NAME.match(base) or wave == 0:
             skipped.append(f"{label}: {base!r} is not a valid campaign name (lower-case letters, digits, '-', "
                            "at most 63); rename the task on the platform first")

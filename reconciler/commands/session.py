@@ -25,7 +25,7 @@ from reconciler.engine.observe import observe
 from reconciler.engine.plan import ActionKind, Diagnostic, Plan, PlanMeta
 from reconciler.errors import AuthError, ConfigError, Problem, ProviderError, StateMissing
 from reconciler.model import DesiredState
-from reconciler.providers import auth_error, build_provider
+from reconciler.providers import build_provider
 from reconciler.providers.base import Provider
 from reconciler.providers.http import CallEvent
 from reconciler.state import open_store
@@ -169,8 +169,8 @@ def build_providers(desired: DesiredState, used: Iterable[str], env: Mapping[str
         for provider in built.values():
             provider.close()
         if len(failures) == 1:
-            raise auth_error(failures[0], "")
-        raise auth_error("missing credentials:\n  " + "\n  ".join(failures), "")
+            raise AuthError(failures[0])
+        raise AuthError("missing credentials:\n  " + "\n  ".join(failures))
     return built
 
 
@@ -189,11 +189,12 @@ def make_plan(session: Session, *, prune: bool | None, allow_replace: Iterable[s
     for action in plan.actions:
         if action.kind in NEEDS_CHECK:
             by_profile.setdefault(action.profile, set()).add(action.campaign)
+    creating = {a.campaign for a in plan.actions if a.kind is ActionKind.CREATE}
     for profile, names in sorted(by_profile.items()):
         provider = session.providers[profile]
         campaigns = [c for c in session.desired.campaigns if c.name in names]
         try:
-            problems = provider.check(campaigns)
+            problems = provider.check(campaigns, creating=creating)
         except ProviderError as exc:
             extra.append(Diagnostic("error", "", f"cannot check references on profile {profile!r}: {exc}"))
             continue

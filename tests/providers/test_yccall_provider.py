@@ -24,11 +24,11 @@ from reconciler.model import (
     Recall,
     Schedule,
     Secret,
-    YccallSettings,
 )
 from reconciler.providers.base import Phase, Provider
 from reconciler.providers.http import RetryPolicy
 from reconciler.providers.yccall import CUSTOMTASKID_MAX, YccallProvider
+from reconciler.vendors.yccall import YccallSettings
 
 CREATE = "App.Sip_Yccall.TaskCreat"
 ADD = "App.Sip_Yccall.TaskAdd"
@@ -109,7 +109,7 @@ def campaign(name: str = "spring", phones: list[str] | None = None, *, columns: 
         name=name, provider="callcenter", provider_type="yccall", mode="task",
         contacts=Contacts(columns, "phone", rows_for(nums, len(columns))),
         schedule=Schedule(),
-        yccall=YccallSettings("extension", "8001"),
+        vendor=YccallSettings("extension", "8001"),
         mark=Mark(f"campaigns/{name}.yaml", 4),
     )
     return replace(base, **kwargs)
@@ -147,7 +147,7 @@ def test_create_sends_every_setting(yc: YccallProvider, emu: YccallEmulator) -> 
         schedule=Schedule(begin=datetime(2030, 3, 1, 9, 0, tzinfo=CST),
                           end=datetime(2030, 3, 1, 2, 0, tzinfo=UTC)),
         recall=Recall(count=2, wait=900, mode="all"),
-        yccall=YccallSettings("queue", "queue-1", scale="1:2", scale_mode="manual", concurrency=7,
+        vendor=YccallSettings("queue", "queue-1", scale="1:2", scale_mode="manual", concurrency=7,
                               caller_numbers=("02160000001", "02160000002")),
     )
     result = yc.create_task(c, 1, c.contacts.rows)
@@ -215,12 +215,12 @@ def test_create_refuses_without_rows_or_yccall_block(yc: YccallProvider, emu: Yc
     with pytest.raises(ProviderError, match="at least one number"):
         yc.create_task(campaign(), 1, ())
     with pytest.raises(ProviderError, match="yccall block"):
-        yc.create_task(campaign(yccall=None), 1, campaign().contacts.rows)
+        yc.create_task(campaign(vendor=None), 1, campaign().contacts.rows)
     assert emu.calls_to(CREATE) == []
 
 
 def test_business_error_names_profile_service_campaign_and_code(yc: YccallProvider) -> None:
-    c = campaign(yccall=YccallSettings("extension", "9999"))
+    c = campaign(vendor=YccallSettings("extension", "9999"))
     with pytest.raises(VendorError) as info:
         yc.create_task(c, 1, c.contacts.rows)
     err = info.value
@@ -294,7 +294,9 @@ def test_start_pause_delete_and_observed_phases(yc: YccallProvider, emu: YccallE
     with pytest.raises(VendorError) as info:
         yc.start(task_id)
     assert info.value.vendor_code == "1003"
-    with pytest.raises(VendorError):
+    yc.delete("00000000000000000000")  # 1024, no such task: nothing left to end
+    emu.faults.add("App.Sip_Yccall.TaskSet:error:1002")
+    with pytest.raises(VendorError):  # any other refusal is not taken as done
         yc.delete("00000000000000000000")
     assert yc.get_task("00000000000000000000") is None
 
@@ -469,11 +471,11 @@ def test_refused_and_idempotent_calls_are_retried(yc: YccallProvider, emu: Yccal
 
 # ------------------------------------------------------------------ check
 def test_check_references(yc: YccallProvider, emu: YccallEmulator) -> None:
-    good = campaign("good", yccall=YccallSettings("extension", "8001,8002", caller_numbers=("02160000001",)))
-    bad_ext = campaign("badext", yccall=YccallSettings("extension", "8009"))
-    bad_queue = campaign("badq", yccall=YccallSettings("queue", "queue-9", caller_numbers=("999",)))
-    group = campaign("grp", yccall=YccallSettings("group", "anything"))
-    other = replace(campaign("other", yccall=YccallSettings("extension", "1")), provider="elsewhere")
+    good = campaign("good", vendor=YccallSettings("extension", "8001,8002", caller_numbers=("02160000001",)))
+    bad_ext = campaign("badext", vendor=YccallSettings("extension", "8009"))
+    bad_queue = campaign("badq", vendor=YccallSettings("queue", "queue-9", caller_numbers=("999",)))
+    group = campaign("grp", vendor=YccallSettings("group", "anything"))
+    other = replace(campaign("other", vendor=YccallSettings("extension", "1")), provider="elsewhere")
     problems = yc.check([good, bad_ext, bad_queue, group, other])
     assert [(p.file, p.field, p.severity) for p in problems] == [
         ("campaigns/badext.yaml", "yccall.assign.agent", "error"),
@@ -489,15 +491,15 @@ def test_check_references(yc: YccallProvider, emu: YccallEmulator) -> None:
 
 def test_check_can_be_turned_off_and_tolerates_missing_services(make: Maker, emu: YccallEmulator) -> None:
     off = make(check_references=False)
-    assert off.check([campaign(yccall=YccallSettings("extension", "8009"))]) == []
+    assert off.check([campaign(vendor=YccallSettings("extension", "8009"))]) == []
     assert emu.calls == []
     yc = make()
     emu.faults.add("App.Sip_Sipnum.GetSipnumberInfo:error:400")
-    problems = yc.check([campaign(yccall=YccallSettings("extension", "8001"))])
+    problems = yc.check([campaign(vendor=YccallSettings("extension", "8001"))])
     assert [(p.severity, p.field) for p in problems] == [("warning", "yccall.assign.agent")]
     assert "check_references" in problems[0].message
     unknown_type = make(assign_types={"extension": 1})
-    problems = unknown_type.check([campaign(yccall=YccallSettings("group", "sales"))])
+    problems = unknown_type.check([campaign(vendor=YccallSettings("group", "sales"))])
     assert [p.field for p in problems] == ["yccall.assign.type"]
 
 
@@ -513,7 +515,7 @@ def test_no_secret_in_any_error_or_log(yc: YccallProvider, emu: YccallEmulator,
     c = campaign()
     errors: list[str] = []
     task_id = yc.create_task(c, 1, c.contacts.rows).task_id
-    tokens = {yc._token}
+    tokens = {yc.session.token(LIST)}
     emu.faults.add(f"{CREATE}:drop,{ADD}:status:502,{LIST}:status:500*inf,App.Sip_Yccall.TaskSet:error:1002")
     for action in (lambda: yc.create_task(c, 2, c.contacts.rows),
                    lambda: yc.add_contacts(task_id, c, rows_for(["13900000001"])),
@@ -525,7 +527,7 @@ def test_no_secret_in_any_error_or_log(yc: YccallProvider, emu: YccallEmulator,
     emu.expire_tokens()
     emu.faults.clear()
     yc.count_contacts(task_id)
-    tokens.add(yc._token)
+    tokens.add(yc.session.token(LIST))
     assert None not in tokens and len(tokens) == 2
     text = "\n".join([*errors, caplog.text, repr(yc)])
     for secret in ("demo-accesskey", *[t for t in tokens if t]):
