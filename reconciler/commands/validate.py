@@ -16,10 +16,11 @@ from pathlib import Path
 import click
 
 from reconciler.config import LoadResult, load
+from reconciler.config.discovery import PROJECT_FILES
 from reconciler.config.report import display_path
 from reconciler.errors import ExitCode, Problem
 
-__all__ = ["FORMAT_VERSION", "display_path", "print_problems", "run"]
+__all__ = ["FORMAT_VERSION", "display_path", "find_project", "print_problems", "run", "run_paths"]
 
 FORMAT_VERSION = 1
 
@@ -28,13 +29,74 @@ def run(directory: Path, *, fmt: str = "text") -> int:
     result = load(Path(directory))
     if fmt == "json":
         click.echo(json.dumps(_json(result), ensure_ascii=False, indent=2))
-        if os.environ.get("GITHUB_ACTIONS", "").lower() == "true":
-            for problem in result.problems:  # on stderr: stdout stays one JSON document
-                click.echo(_annotation(problem), err=True)
+        _annotate(result)
     else:
         print_problems(result.problems)
         click.echo(_summary(result))
     return int(ExitCode.OK if result.state is not None else ExitCode.ERROR)
+
+
+def find_project(path: Path) -> Path | None:
+    """The config directory a file belongs to: the nearest directory upwards holding campaignctl.yaml."""
+    start = path if path.is_dir() else path.parent
+    for candidate in (start.resolve(), *start.resolve().parents):
+        if any((candidate / name).is_file() for name in PROJECT_FILES):
+            return candidate
+    return None
+
+
+def run_paths(paths: list[Path], *, fmt: str = "text") -> int:
+    """Validate each directory given, and the project of each file given (pre-commit passes changed files).
+
+    A directory is validated as given; a file is validated as part of the
+    project found upwards from it (every project once). A file inside no
+    project is skipped with a note.
+    """
+    projects: dict[Path, Path] = {}  # resolved → as given / found
+    for path in paths:
+        if path.is_dir() or (not path.exists() and not path.suffix):
+            projects.setdefault(path.resolve(), path)
+            continue
+        if path.name in PROJECT_FILES:
+            projects.setdefault(path.parent.resolve(), path.parent)
+            continue
+        root = find_project(path)
+        if root is None:
+            click.echo(f"note: {path} is not inside a campaignctl project (no campaignctl.yaml above it); skipped",
+                       err=True)
+            continue
+        projects.setdefault(root, Path(os.path.relpath(root)) if _below_cwd(root) else root)
+    if (len(projects) <= 1 and fmt == "text") or len(projects) == 1:
+        codes = [run(d, fmt=fmt) for d in projects.values()]
+        return max(codes, default=int(ExitCode.OK))
+    if fmt == "json":
+        docs = []
+        for directory in projects.values():
+            result = load(directory)
+            docs.append(_json(result))
+            _annotate(result)
+        click.echo(json.dumps({"format_version": FORMAT_VERSION, "valid": all(d["valid"] for d in docs),
+                               "projects": docs}, ensure_ascii=False, indent=2))
+        return int(ExitCode.OK if all(d["valid"] for d in docs) else ExitCode.ERROR)
+    codes = []
+    for directory in projects.values():
+        click.echo(f"{display_path(str(directory)) or '.'}:")
+        codes.append(run(directory, fmt=fmt))
+    return max(codes, default=int(ExitCode.OK))
+
+
+def _below_cwd(path: Path) -> bool:
+    try:
+        path.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _annotate(result: LoadResult) -> None:
+    if os.environ.get("GITHUB_ACTIONS", "").lower() == "true":
+        for problem in result.problems:  # on stderr: stdout stays one JSON document
+            click.echo(_annotation(problem), err=True)
 
 
 def print_problems(problems: Iterable[Problem], *, err: bool = False) -> None:

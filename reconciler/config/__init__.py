@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from reconciler.config.campaigns import build_campaign
 from reconciler.config.discovery import discover
+from reconciler.config.environments import check_environments
 from reconciler.config.project import ProjectResult, build_project
 from reconciler.config.report import Report, YamlFile, where
 from reconciler.config.schema import SchemaKind, schema_issues
@@ -85,6 +86,7 @@ def load(directory: Path, cache: Mapping[str, SourceDigest] | None = None) -> Lo
         if pyf is not None:
             project_file = found.project
             project = _guarded(report, pyf.file, lambda: build_project(pyf, found.root, project_file))
+            _guarded(report, pyf.file, lambda: check_environments(pyf))
 
     campaigns: list[DesiredCampaign] = []
     names: dict[str, list[tuple[YamlFile, int]]] = defaultdict(list)

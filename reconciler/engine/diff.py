@@ -14,6 +14,7 @@ campaign is refused unless the user allowed it (one gate, ``_gate``).
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -37,7 +38,7 @@ from reconciler.model import ContactRow, DesiredCampaign, DesiredState, canonica
 from reconciler.providers.base import ObservedTask, Phase
 from reconciler.state.base import CallOutcome, ContactStatus, JournalEntry, TaskRecord
 
-__all__ = ["diff", "settings_changes", "wave_of"]
+__all__ = ["TARGETING", "diff", "settings_changes", "targeted"]
 
 SENDING = (ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL)
 
@@ -49,15 +50,16 @@ STATE_MISSING = (
 )
 
 
-def wave_of(remote_name: str, base: str) -> int | None:
-    """Wave number of a remote task name for a campaign base name, else None."""
-    if remote_name == base:
-        return 1
-    prefix = base + "~"
-    if remote_name.startswith(prefix) and remote_name[len(prefix) :].isdigit():
-        wave = int(remote_name[len(prefix) :])
-        return wave if wave >= 2 else None
-    return None
+TARGETING = (
+    "--target is in effect: this plan considers only the campaigns matching {patterns} ({names}); the rest of the "
+    "configuration and the platforms was not considered, so changes outside the target are not shown and nothing "
+    "outside it is created, changed, deleted or pruned. Use it for exceptional cases, then plan without --target"
+)
+
+
+def targeted(name: str, targets: Sequence[str]) -> bool:
+    """True when ``name`` matches one of the ``--target`` patterns (globs), or when there is no target."""
+    return not targets or any(fnmatch.fnmatchcase(name, t) for t in targets)
 
 
 def settings_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -217,7 +219,14 @@ def diff(
     prune: bool | None = None,
     allow_replace: Iterable[str] = (),
     meta: PlanMeta | None = None,
+    targets: Sequence[str] = (),
 ) -> Plan:
+    """The plan; with ``targets`` (``--target`` globs) only the matching campaigns are planned.
+
+    A targeted plan never touches a campaign outside its targets: such
+    campaigns get no action (not even a prune), and the plan carries the
+    warning that the rest was not considered.
+    """
     ctx = _Ctx(
         observed=observed,
         recorded=recorded,
@@ -234,8 +243,18 @@ def diff(
         ctx.warn(name, "--allow-replace / --allow-redial names a campaign that is not in the files")
     desired_names = {c.name for c in desired.campaigns}
     recorded_names = set(recorded.tasks) | set(recorded.campaigns) | set(recorded.contacts)
+    if targets:
+        hit = sorted(n for n in desired_names | recorded_names if targeted(n, targets))
+        patterns = ", ".join(repr(t) for t in targets)
+        if not hit:
+            ctx.error("", f"--target {patterns} matches no campaign in the files or the state")
+        else:
+            ctx.warn("", TARGETING.format(patterns=patterns, names=", ".join(hit)))
+    # Every campaign that left the files, targeted or not: its history feeds the redial gate (read lazily).
     ctx.left = sorted(recorded_names - desired_names)
     for campaign in desired.campaigns:
+        if not targeted(campaign.name, targets):
+            continue
         if campaign.provider not in traits:
             ctx.error(campaign.name, f"provider profile {campaign.provider!r} is not configured", campaign)
             continue
@@ -250,9 +269,10 @@ def diff(
             _gate(cc, ctx, start)
         _convergence(cc, ctx, start, diags)
     for name in sorted(set(recorded.tasks) | set(recorded.campaigns)):
-        if name not in desired_names:
+        if name not in desired_names and targeted(name, targets):
             _removed(name, ctx)
-    _orphans(desired, ctx)
+    if not targets:
+        _orphans(desired, ctx)
     base_meta = meta or PlanMeta()
     plan_meta = replace(
         base_meta,
@@ -568,8 +588,16 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
     _summary(ctx, c, tasks)
 
 
-def _named_like(ctx: _Ctx, profile: str, base: str) -> list[ObservedTask]:
-    """Observed tasks of ``profile`` named ``base`` or ``base~N`` (from the name indexes)."""
+def _named_like(ctx: _Ctx, profile: str, tr: ProviderTraits, campaign: str) -> Sequence[ObservedTask]:
+    """Observed tasks of ``profile`` that may be waves of ``campaign``, in listing order.
+
+    Under the shared naming rule (``tr.suffix_naming``) those named
+    ``task_name(campaign, 1)`` or that plus ``~N``, from the name indexes;
+    otherwise the whole listing. The caller asks ``tr.wave_of`` of each.
+    """
+    if not tr.suffix_naming:
+        return ctx.observed.tasks.get(profile, ())
+    base = tr.task_name(campaign, 1)
     found = list(ctx.by_name.get(profile, {}).get(base, ()))
     for tasks in ctx.waves.get(profile, {}).get(base, {}).values():
         found.extend(tasks)
@@ -578,13 +606,21 @@ def _named_like(ctx: _Ctx, profile: str, base: str) -> list[ObservedTask]:
     return found
 
 
-def _base_of(name: str, bases: set[str]) -> str | None:
-    """The campaign base name ``name`` is a wave of (``base`` or ``base~N``, N >= 2), if in ``bases``."""
-    if name in bases:
-        return name
-    base, sep, _ = name.rpartition("~")
-    if sep and base in bases and wave_of(name, base) is not None:
-        return base
+def _base_of(name: str, bases: Mapping[str, str], tr: ProviderTraits) -> str | None:
+    """The campaign (of ``bases``: its first wave's name → campaign) whose wave ``name`` is, if any.
+
+    Under the shared naming rule the candidate comes from the name itself
+    (``base`` or ``base~N``); otherwise every campaign is asked. Always
+    confirmed by ``tr.wave_of``.
+    """
+    if not tr.suffix_naming:
+        return next((n for n in bases.values() if tr.wave_of(name, n) is not None), None)
+    campaign = bases.get(name)
+    if campaign is None:
+        head, sep, _ = name.rpartition("~")
+        campaign = bases.get(head) if sep else None
+    if campaign is not None and tr.wave_of(name, campaign) is not None:
+        return campaign
     return None
 
 
@@ -708,7 +744,6 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord], ctx:
     by_id = ctx.by_id.get(c.provider, {})
     tasks = [_Task(r, by_id.get(r.task_id), load=cc.sent_to) for r in records]
     known_ids = {r.task_id for r in ctx.recorded.tasks.get(c.name, ())}
-    base = tr.task_name(c.name, 1)
     creates: dict[int, JournalEntry] = {}
     for e in ctx.pending(c.name):
         if e.call == "create" and e.profile == c.provider:
@@ -716,10 +751,10 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord], ctx:
             creates[create.wave if isinstance(create, CreateIntent) else 1] = e
     live_by_wave = {t.record.wave: t for t in tasks if t.phase is not Phase.ABSENT}
     strangers: dict[int, list[ObservedTask]] = {}
-    for o in _named_like(ctx, c.provider, base):
+    for o in _named_like(ctx, c.provider, tr, c.name):
         if o.task_id in known_ids or o.deleted or o.phase is Phase.ABSENT:
             continue
-        wave = wave_of(o.name, base)
+        wave = tr.wave_of(o.name, c.name)
         if wave is None:
             continue
         if o.phase is Phase.FINISHED:  # it can dial nobody any more: history the state does not hold
@@ -742,7 +777,9 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord], ctx:
             ctx.actions.append(Action(ActionKind.ADOPT, c.name, c.provider, wave, o.name,
                                       "created by an interrupted apply (found on the platform by exact name)",
                                       task_id=o.task_id, fingerprint=intent.fingerprint))
-            keeper = _Task(adopted, o, list(intent.phones) if o.contact_count else [])
+            # What the create carried landed with it, unless the platform shows an empty task; a listing
+            # without a count (documented yccall rows) counts it as sent: apply settles it first anyway.
+            keeper = _Task(adopted, o, list(intent.phones) if o.contact_count != 0 else [])
             tasks.append(keeper)
             live_by_wave[wave] = keeper
         if keeper is None:
@@ -778,6 +815,13 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord], ctx:
         intent = intent_of(e)
         assert isinstance(intent, InsertIntent)
         count = task.observed.contact_count if task.observed is not None else None
+        if task.observed is not None and count is None:  # the listing reports no count: apply asks (TaskInfo)
+            known = set(task.phones)
+            task.phones.extend(p for p in intent.phones if p not in known)
+            ctx.notes.append(f"{c.name}: an interrupted insert of {len(intent.phones)} contacts into "
+                             f"{task.record.remote_name}: the listing reports no number count; apply settles it "
+                             "from the task's own count before sending anything again")
+            continue
         verdict = settle_insert(intent, count, age=age_seconds(e, ctx.now), window=tr.settle_window)
         if verdict is Verdict.LANDED:
             known = set(task.phones)
@@ -798,12 +842,28 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord], ctx:
             return None
     for wave, e in creates.items():
         if wave in live_by_wave:
+            _carried(cc, live_by_wave[wave], intent_of(e), ctx)
             continue
         verdict = settle_create(None, age=age_seconds(e, ctx.now), window=tr.settle_window)
         if verdict is Verdict.IN_FLIGHT:
             ctx.notes.append(f"{c.name}: a create of wave {wave} lost its answer and may still land; apply waits "
                              f"up to {tr.settle_window:.0f}s for it before creating the task")
     return sorted(tasks, key=lambda t: t.record.wave)
+
+
+def _carried(cc: _Campaign, task: _Task, intent: object, ctx: _Ctx) -> None:
+    """A pending create whose task is recorded: the numbers it carried (yccall) landed with it unless the task
+    is empty, even when the interruption came before they were recorded. Never sent again."""
+    if not isinstance(intent, CreateIntent) or not intent.phones or task.observed is None:
+        return
+    if task.observed.contact_count == 0:
+        return
+    known = set(task.phones)
+    missing = [p for p in intent.phones if p not in known]
+    if missing:
+        task.phones.extend(missing)
+        ctx.notes.append(f"{cc.c.name}: the {len(missing)} contacts an interrupted create of "
+                         f"{task.record.remote_name} carried count as sent (apply records them)")
 
 
 def _warn_changed_rows(c: DesiredCampaign, ctx: _Ctx, live: Sequence[_Task]) -> None:
@@ -898,11 +958,11 @@ def _orphans(desired: DesiredState, ctx: _Ctx) -> None:
         tr = ctx.traits.get(profile)
         if tr is None:
             continue
-        bases = {tr.task_name(c.name, 1) for c in desired.campaigns}
+        bases = {tr.task_name(c.name, 1): c.name for c in desired.campaigns}
         for o in tasks:
             if o.task_id in known or o.task_id in adopted or o.deleted or o.phase is Phase.ABSENT:
                 continue
-            if _base_of(o.name, bases) is not None:
+            if _base_of(o.name, bases, tr) is not None:
                 continue  # reported against its campaign
             ctx.warn("", f"task {o.name} ({o.task_id}) on profile {profile!r} carries the ownership prefix but "
                          "is in neither the files nor the state; it is left alone")

@@ -11,8 +11,11 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from reconciler import vendors
 from reconciler.engine.settle import settle_window
+from reconciler.model import ProviderProfile
 from reconciler.providers.base import Capabilities, Limits, ObservedTask, Provider
+from reconciler.providers.client import VendorClient
 from reconciler.state.base import (
     CallOutcome,
     CampaignRecord,
@@ -23,19 +26,28 @@ from reconciler.state.base import (
     TaskRecord,
 )
 
-__all__ = ["Observed", "ProviderTraits", "Recorded", "StoredContacts", "missing_state", "snapshot", "traits_of"]
+__all__ = ["Observed", "ProviderTraits", "Recorded", "StoredContacts", "missing_state", "snapshot", "traits_for",
+           "traits_of"]
 
 
 @dataclass(frozen=True)
 class ProviderTraits:
-    """What the diff must know of a provider: capabilities, limits, naming."""
+    """What the diff must know of a provider: capabilities, limits, naming.
+
+    ``task_name(campaign, wave)`` and its inverse ``wave_of(remote_name,
+    campaign)`` are the vendor's naming rule with the profile's prefix.
+    """
 
     profile: str
     type: str
     capabilities: Capabilities
     limits: Limits
     task_name: Callable[[str, int], str] = field(compare=False)
+    wave_of: Callable[[str, str], int | None] = field(compare=False)
     settle_window: float = 0.0  # seconds a call that does not show may still land (engine.settle)
+    # The shared naming rule (``task_name(campaign, 1)``, then ``~<wave>``; VendorSpec.suffix_naming):
+    # the diff may look a campaign's tasks up by name. False: it asks ``wave_of`` of every listed task.
+    suffix_naming: bool = False
 
 
 def traits_of(provider: Provider) -> ProviderTraits:
@@ -45,7 +57,36 @@ def traits_of(provider: Provider) -> ProviderTraits:
         capabilities=provider.capabilities,
         limits=provider.limits,
         task_name=provider.task_name,
+        wave_of=provider.wave_of,
         settle_window=settle_window(provider.profile.options),
+        suffix_naming=_suffix_naming(provider),
+    )
+
+
+def _suffix_naming(provider: Provider) -> bool:
+    """The provider names its tasks by its vendor's rule, and that is the shared one."""
+    if not isinstance(provider, VendorClient):
+        return False
+    kind: type[object] = type(provider)
+    return (getattr(kind, "task_name", None) is VendorClient.task_name
+            and getattr(kind, "wave_of", None) is VendorClient.wave_of
+            and provider.spec.suffix_naming())
+
+
+def traits_for(profile: ProviderProfile) -> ProviderTraits:
+    """The traits of a profile from its vendor spec alone (no client, no credentials)."""
+    spec = vendors.get(profile.type)
+    options = spec.options(profile.options, profile.name_prefix)
+    prefix = profile.name_prefix
+    return ProviderTraits(
+        profile=profile.name,
+        type=spec.type,
+        capabilities=spec.capabilities,
+        limits=spec.limits(options),
+        task_name=lambda campaign, wave: spec.task_name(prefix, campaign, wave),
+        wave_of=lambda remote_name, campaign: spec.wave_of(remote_name, prefix, campaign),
+        settle_window=settle_window(options),
+        suffix_naming=spec.suffix_naming(),
     )
 
 

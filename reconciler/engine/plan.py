@@ -165,6 +165,7 @@ class PlanMeta:
     # (profile, task_id) pairs ``observed_digest`` covers (empty: every owned task), so that a
     # saved plan's apply recomputes it over the same set (engine.planfile.observed_digest).
     involved: tuple[tuple[str, str], ...] = ()
+    environment: str = ""  # the --env the plan was made for ("" = the base settings)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ migration is applied once, in order, inside the transaction that opens the
 store (``sql.SqlStore._migrate``); never edit a released one, append a new
 one to both lists. The lineage and serial rows are not part of a migration:
 a store gets them when it is created (``create=True``), and an upgrade never
-creates a store. Version 3 holds the plan caches (parsed contact sources,
-convergence markers) and the phones of unsettled journal entries.
+creates a store. Version 3 holds the results pushed by the vendors; version 4
+the plan caches (parsed contact sources, convergence markers) and the phones
+of unsettled journal entries.
 """
 
 from __future__ import annotations
@@ -80,6 +81,29 @@ SQLITE: tuple[tuple[int, str], ...] = (
     ),
     (
         3,
+        """
+        CREATE TABLE results (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            profile TEXT NOT NULL,
+            module TEXT NOT NULL,
+            push_key TEXT NOT NULL,
+            call_key TEXT NOT NULL DEFAULT '',
+            task_id TEXT NOT NULL DEFAULT '',
+            data_id TEXT NOT NULL DEFAULT '',
+            callee TEXT NOT NULL DEFAULT '',
+            campaign TEXT NOT NULL DEFAULT '',
+            phone TEXT NOT NULL DEFAULT '',
+            received_at TEXT NOT NULL DEFAULT '',
+            body TEXT NOT NULL DEFAULT '{}',
+            UNIQUE (profile, module, push_key)
+        );
+        CREATE INDEX results_contact ON results (campaign, phone, id);
+        CREATE INDEX results_call ON results (profile, call_key);
+        CREATE INDEX contacts_data_id ON contacts (data_id)
+        """,
+    ),
+    (
+        4,
         """
         CREATE TABLE source_digests (
             key TEXT PRIMARY KEY,
@@ -175,6 +199,29 @@ POSTGRES: tuple[tuple[int, str], ...] = (
     ),
     (
         3,
+        """
+        CREATE TABLE results (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            profile text COLLATE "C" NOT NULL,
+            module text COLLATE "C" NOT NULL,
+            push_key text COLLATE "C" NOT NULL,
+            call_key text COLLATE "C" NOT NULL DEFAULT '',
+            task_id text COLLATE "C" NOT NULL DEFAULT '',
+            data_id text COLLATE "C" NOT NULL DEFAULT '',
+            callee text COLLATE "C" NOT NULL DEFAULT '',
+            campaign text COLLATE "C" NOT NULL DEFAULT '',
+            phone text COLLATE "C" NOT NULL DEFAULT '',
+            received_at text NOT NULL DEFAULT '',
+            body jsonb NOT NULL DEFAULT '{}',
+            UNIQUE (profile, module, push_key)
+        );
+        CREATE INDEX results_contact ON results (campaign, phone, id);
+        CREATE INDEX results_call ON results (profile, call_key);
+        CREATE INDEX contacts_data_id ON contacts (data_id)
+        """,
+    ),
+    (
+        4,
         """
         CREATE TABLE source_digests (
             key text COLLATE "C" PRIMARY KEY,

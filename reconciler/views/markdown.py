@@ -12,6 +12,7 @@ import re
 from reconciler.engine.plan import ApplyResult, Diagnostic, Plan, StepStatus
 from reconciler.views._common import (
     SYMBOLS,
+    Item,
     collapse,
     describe_step,
     detail,
@@ -25,9 +26,11 @@ from reconciler.views._common import (
     unknown_campaigns,
 )
 
-__all__ = ["FOLD_OVER", "MarkdownView", "escape"]
+__all__ = ["FOLD_OVER", "MAX_CHARS", "MarkdownView", "escape"]
 
 FOLD_OVER = 20  # tables with more rows than this are folded
+SUMMARY_ROWS = 200  # campaigns listed in the summary table at most
+MAX_CHARS = 60_000  # under GitHub's 65,536-character comment limit, with room for a header
 
 _SPECIAL = re.compile(r"([\\`*_\[\]~#|])")
 
@@ -58,26 +61,26 @@ class MarkdownView:
     def render_plan(self, plan: Plan, *, color: bool = False) -> str:
         phones = phones_of(plan)
         items = collapse(plan.actions)
-        out = [f"### {escape(plan_summary(plan))}", ""]
+        head = [f"### {escape(plan_summary(plan))}", ""]
         if plan.errors:
-            out += [f"**The plan has {plural(len(plan.errors), 'error')}: apply refuses it until "
-                    f"{'it is' if len(plan.errors) == 1 else 'they are'} fixed.**", ""]
-        if items:
-            rows = ["| Campaign | Action | Detail | Reason |", "|---|---|---|---|"]
-            for item in items:
-                reason = escape(scrub(item.action.reason, phones))
-                if item.drift:
-                    reason += " *(drift)*"
-                rows.append(f"| {escape(item.campaign)} | {_code(SYMBOLS[item.word])} {item.word} "
-                            f"| {escape(detail(item))} | {reason} |")
-            out += _fold(rows, len(items), plural(len(items), "action"))
-        out += _diagnostics(plan.errors, "CAUTION", "Error", phones)
-        out += _diagnostics(plan.warnings, "WARNING", "Warning", phones)
+            head += [f"**The plan has {plural(len(plan.errors), 'error')}: apply refuses it until "
+                     f"{'it is' if len(plan.errors) == 1 else 'they are'} fixed.**", ""]
+        head += _summary_table(plan, items)
+        tail = _diagnostics(plan.errors, "CAUTION", "Error", phones)
+        tail += _diagnostics(plan.warnings, "WARNING", "Warning", phones)
         if plan.notes:
-            out += ["**Notes**", ""] + [f"- {escape(scrub(n, phones))}" for n in plan.notes] + [""]
-        return "\n".join(out).rstrip("\n") + "\n"
+            tail += ["**Notes**", ""] + [f"- {escape(scrub(n, phones))}" for n in plan.notes] + [""]
+        rows = []
+        for item in items:
+            reason = escape(scrub(item.action.reason, phones))
+            if item.drift:
+                reason += " *(drift)*"
+            rows.append(f"| {escape(item.campaign)} | {_code(SYMBOLS[item.word])} {item.word} "
+                        f"| {escape(detail(item))} | {reason} |")
+        return _capped(head, rows, tail)
 
-    def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False) -> str:
+    def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False,
+                      list_steps: bool = True) -> str:
         phones = phones_of(plan)
         out = [f"### {escape(result_summary(result))}", ""]
         if result.steps:
@@ -100,6 +103,68 @@ class MarkdownView:
         if result.recovered:
             out += ["**Recovered**", ""] + [f"- {escape(scrub(r, phones))}" for r in result.recovered] + [""]
         return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _summary_table(plan: Plan, items: list[Item]) -> list[str]:
+    """One row per campaign with changes or diagnostics: actions, contacts, dials, redials, warnings."""
+    names: dict[str, None] = {}
+    for item in items:
+        names[item.campaign] = None
+    for d in plan.diagnostics:
+        if d.campaign:
+            names[d.campaign] = None
+    if not names:
+        return []
+    out = ["| Campaign | Action | Contacts | Dials | Redials | Warnings |", "|---|---|--:|--:|--:|--:|"]
+    listed = list(names)
+    more = len(listed) - SUMMARY_ROWS
+    for name in listed[:SUMMARY_ROWS]:
+        mine = [i for i in items if i.campaign == name]
+        words = ", ".join(dict.fromkeys(f"{SYMBOLS[i.word]} {i.word}" for i in mine)) or "—"
+        contacts = sum(i.contacts for i in mine if i.word in ("create", "replace", "insert"))
+        dials = sum(i.contacts for i in mine if i.word == "dial")
+        redials = sum(i.redial for i in mine)
+        warnings = sum(1 for d in plan.warnings if d.campaign == name)
+        errors = sum(1 for d in plan.errors if d.campaign == name)
+        warn = f"{warnings}" + (f" (+{errors} error{'s' if errors != 1 else ''})" if errors else "")
+        out.append(f"| {escape(name)} | {escape(words)} | {contacts} | {dials} | "
+                   f"{f'**{redials}**' if redials else 0} | {warn} |")
+    if more > 0:
+        out += ["", f"*… and {plural(more, 'more campaign')} (see the actions below or `campaignctl show`).*"]
+    return [*out, ""]
+
+
+def _capped(head: list[str], rows: list[str], tail: list[str]) -> str:
+    """Head, the actions folded in <details>, tail; rows cut (and said so) to stay under MAX_CHARS."""
+    header = ["| Campaign | Action | Detail | Reason |", "|---|---|---|---|"]
+
+    def build(kept: list[str], note: list[str]) -> str:
+        body: list[str] = []
+        if kept and len(rows) <= FOLD_OVER and not note:
+            body = [*header, *kept, ""]
+        elif kept:
+            body = [f"<details><summary>{plural(len(rows), 'action')}</summary>", "", *header, *kept, "", *note,
+                    "</details>", ""]
+        return "\n".join(head + body + tail).rstrip("\n") + "\n"
+
+    text = build(rows, [])
+    if len(text) <= MAX_CHARS:
+        return text
+    kept = list(rows)
+    while kept:
+        cut = len(rows) - len(kept)
+        note = [f"*{plural(cut, 'action')} of {len(rows)} not shown: the comment would pass GitHub's 65,536-character "
+                "limit. Run `campaignctl show PLANFILE` (or plan) for the whole plan.*", ""]
+        text = build(kept, note)
+        if len(text) <= MAX_CHARS:
+            return text
+        kept = kept[: max(0, len(kept) - max(1, len(kept) // 10))]
+    text = build([], [])
+    if len(text) > MAX_CHARS:  # the diagnostics alone are too long: cut them too
+        text = text[: MAX_CHARS - 200].rsplit("\n", 1)[0] + (
+            "\n\n*The rest of this plan was cut: the comment would pass GitHub's 65,536-character limit. Run "
+            "`campaignctl show PLANFILE` for the whole plan.*\n")
+    return text
 
 
 def _fold(rows: list[str], count: int, label: str) -> list[str]:
