@@ -132,3 +132,33 @@ def test_a_file_changed_back_and_forth_and_a_lost_marker_are_safe(
     assert res.exit_code == 0, res.output
     with store_of(d) as store:  # the full diff of c2 found it converged and marked it again
         assert sorted(store.converged()) == ["c0", "c1", "c2", "y"]
+
+
+def test_env_plans_use_the_caches_of_that_environments_state(
+        tmp_path: Path, xfyeta: Any, yccall: Any, parses: list[str], records_read: list[str]) -> None:
+    from reconciler.config.environments import load_project_environment
+
+    extra = f'environments:\n  staging:\n    providers:\n      iflytek: {{base_url: "{xfyeta.base_url}", ' \
+            'name_prefix: "stg-"}\n'
+    d = project(tmp_path, xf_url=xfyeta.base_url, yc_url=yccall.base_url, extra=extra)
+    write_csv(d / "contacts/a.csv", phones(50))
+    campaigns(d, xf_task("alpha", "../contacts/a.csv"))
+    assert run_cli("state", "init", str(d), "--env", "staging").exit_code == 0
+    res = run_cli("apply", str(d), "--env", "staging", "--auto-approve")
+    assert res.exit_code == 0, res.output
+    staging, base_project = load_project_environment(d, "staging"), load_project_environment(d, None)
+    assert staging is not None and base_project is not None and staging.state != base_project.state
+    with open_store(staging.state, {}) as store:
+        assert sorted(store.converged()) == ["alpha"] and store.source_digests()
+    with store_of(d) as base:
+        assert base.converged() == {} and base.source_digests() == {}
+    parses.clear()
+    records_read.clear()
+    res = run_cli("plan", str(d), "--env", "staging", "--detailed-exitcode")
+    assert res.exit_code == 0 and "No changes" in res.stdout, res.output
+    assert parses == [] and records_read == []
+    # Targeted, the converged campaign is still planned by its marker; a target matching nothing is an error.
+    res = run_cli("plan", str(d), "--env", "staging", "--target", "alp*", "--detailed-exitcode")
+    assert res.exit_code == 0, res.output
+    assert parses == [] and records_read == []
+    assert run_cli("plan", str(d), "--env", "staging", "--target", "zzz").exit_code == 1

@@ -28,6 +28,8 @@ from tests.helpers.builders import (
 )
 
 NOW = datetime(2027, 2, 1, tzinfo=UTC)
+#: The same vendors as if their naming rule were their own: the diff walks the whole listing.
+LISTING_TRAITS = {name: replace(tr, suffix_naming=False) for name, tr in TRAITS.items()}
 PHASES = [Phase.NOT_STARTED, Phase.RUNNING, Phase.PAUSED, Phase.FINISHED, Phase.ABSENT]
 
 
@@ -69,6 +71,11 @@ def scenarios(draw: st.DrawFn) -> tuple[object, ...]:
     if draw(st.booleans()):
         remote.append(observed_task("dup", task_record(c, "dup").remote_name, draw(st.sampled_from(PHASES[:3])),
                                     profile=provider))
+    base = task_record(c, "x").remote_name
+    for i, suffix in enumerate(draw(st.lists(st.sampled_from(["~7", "~01", "~1", "~x", "-2", "~2~3"]), max_size=2,
+                                             unique=True))):
+        # named like a wave of the campaign, or nearly: the name indexes must find exactly what wave_of does
+        remote.append(observed_task(f"near{i}", base + suffix, draw(st.sampled_from(PHASES[:4])), profile=provider))
     pending = []
     if draw(st.integers(0, 5)) == 0:
         pending.append(JournalEntry(1, c.name, provider, "start", "t1", CallOutcome.PENDING, {"wave": 1},
@@ -93,6 +100,35 @@ def test_a_true_marker_gives_the_plan_of_the_full_diff(case: tuple[object, ...])
         fast = diff(desired(c), obs, rec2, TRAITS, now=NOW)  # type: ignore[arg-type]
         same(fast, full)
         assert [v.now for v in fast.converged] == [True]
+    # --target, and a vendor naming rule of its own (no name index: every listed task is asked), give the
+    # same plan, with or without the marker
+    for targets in ((), ("spring",), ("spr*",)):
+        for traits in (TRAITS, LISTING_TRAITS):
+            if not targets and traits is TRAITS:
+                continue
+            again = diff(desired(c), obs, rec, traits, now=NOW, targets=targets)  # type: ignore[arg-type]
+            assert (again.actions, again.campaigns, again.notes, again.converged) == (
+                full.actions, full.campaigns, full.notes, full.converged)
+            assert set(again.diagnostics) - set(full.diagnostics) == (
+                {d for d in again.diagnostics if "--target is in effect" in d.message} if targets else set())
+            if any(v.now for v in full.converged):
+                fast = diff(desired(c), obs, marked(rec, c, digest, fingerprint), traits,  # type: ignore[arg-type]
+                            now=NOW, targets=targets)
+                same(fast, again)
+
+
+def test_a_campaign_outside_the_target_is_not_planned_even_when_converged() -> None:
+    c, other = campaign(n=2), campaign("autumn", n=2, numbers=phones(2, 100))
+    t = task_record(c, "t1", started=True)
+    obs = observed(observed_task("t1", t.remote_name, Phase.PAUSED, count=2))
+    rec = recorded(tasks=[t], contacts=sent(c, "t1", [r.phone for r in c.contacts.rows]))
+    digest = table_digest(c.contacts.rows, c.contacts.phone_index)
+    rec = marked(rec, c, digest, c.settings_fingerprint())
+    plan = diff(desired(c, other), obs, rec, TRAITS, now=NOW, targets=("autumn",))
+    assert {a.campaign for a in plan.actions} == {"autumn"}
+    assert [(v.campaign, v.now) for v in plan.converged] == [("autumn", False)]  # once its actions succeed
+    plan = diff(desired(c, other), obs, rec, TRAITS, now=NOW, targets=("spring",))
+    assert [a.kind.value for a in plan.actions] == ["start"] and [v.campaign for v in plan.converged] == ["spring"]
 
 
 def test_a_marker_for_other_files_or_settings_is_not_used() -> None:
