@@ -14,7 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from reconciler.policy import CampaignPolicy, Policy
 
 __all__ = [
     "ContactRow",
@@ -120,6 +123,7 @@ class Project:
     providers: Mapping[str, ProviderProfile] = field(hash=False)
     state: StateSettings
     prune: bool = False
+    policy: Policy | None = field(default=None, hash=False)  # dialing policy (reconciler.policy); None: none
 
 
 @dataclass(frozen=True, order=True)
@@ -221,6 +225,7 @@ class DesiredCampaign:
     lifecycle: Lifecycle = Lifecycle()
     yccall: YccallSettings | None = None
     mark: Mark = Mark("")
+    policy: CampaignPolicy | None = None  # narrows the project's; not a platform setting
 
     def settings(self) -> dict[str, Any]:
         """The settings a platform fixes at create time (no update call exists).

@@ -17,6 +17,7 @@ from datetime import datetime, time
 from typing import Any
 
 from reconciler.config.contacts import load_sources
+from reconciler.config.policy import build_campaign_policy
 from reconciler.config.report import YamlFile
 from reconciler.config.yamlmarks import Path
 from reconciler.model import (
@@ -168,6 +169,8 @@ def build_campaign(
                 "split the contacts over several campaigns",
             )
 
+    policy = build_campaign_policy(yf, path, raw, project, profile.options.get("timezone") if profile else None,
+                                   ptype, mode, schedule, files)
     if yf.report.errors > before or name is None or profile is None or contacts is None:
         return CampaignResult(None, name, files)
     robot = raw.get("robot")
@@ -195,6 +198,7 @@ def build_campaign(
         ),
         yccall=_yccall_settings(yf, (*path, "yccall"), yc_raw) if ptype == "yccall" else None,
         mark=Mark(yf.file, yf.line(path)),
+        policy=policy,
     )
     return CampaignResult(campaign, name, files)
 
@@ -245,8 +249,8 @@ def _xfyeta_rules(
             yf.error((*path, "recall", "count"), f"xfyeta allows at most {XFYETA_MAX_RECALL} recall rounds, "
                      f"got {count}")
     else:
-        why = "a direct callout dials at once"
-        for key in ("schedule", "recall", "turbo"):
+        why = "a direct callout has no task: each contact is dialed once"
+        for key in ("recall", "turbo"):
             _forbid(yf, path, raw, key, f"{why} (no {key} with mode: direct)")
     if "mode" in recall:
         yf.error((*path, "recall", "mode"), f"recall.mode is a yccall setting; profile {pname!r} is xfyeta")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.config.policy import build_policy
 from reconciler.config.report import YamlFile
 from reconciler.model import Mark, Project, ProviderProfile, StateSettings
 
@@ -57,6 +58,7 @@ CREDENTIALS = {
 class ProjectResult:
     project: Project
     broken_profiles: set[str] = field(default_factory=set)  # defined, but too broken to build
+    files: list[Path] = field(default_factory=list)  # files read besides the YAML (policy, suppress sources)
 
 
 def valid_timezone(name: str) -> bool:
@@ -87,6 +89,7 @@ def build_project(yf: YamlFile, root: Path, file: Path) -> ProjectResult:
             else:
                 profiles[name] = profile
     prune = doc.get("prune", False)
+    policy = build_policy(yf, doc, tz, raw_profiles if isinstance(raw_profiles, dict) else ())
     return ProjectResult(
         Project(
             root=root,
@@ -96,8 +99,10 @@ def build_project(yf: YamlFile, root: Path, file: Path) -> ProjectResult:
             providers=profiles,
             state=_state(yf, doc.get("state"), root),
             prune=prune if isinstance(prune, bool) else False,
+            policy=policy.policy,
         ),
         broken,
+        policy.files,
     )
 
 
