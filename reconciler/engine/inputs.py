@@ -68,6 +68,7 @@ class Recorded:
     initialized: bool = True  # False: no state (never initialised, or lost): nothing may be sent
     missing_reason: str = ""  # why the state is missing, for the plan's message
     in_flight: bool = False  # pending calls may belong to an apply running now (plan without the lock)
+    optouts: frozenset[str] = frozenset()  # numbers on the opt-out list: suppressed in every campaign
 
 
 def missing_state(reason: str) -> Recorded:
@@ -88,4 +89,5 @@ def snapshot(store: StateStore, *, in_flight: bool = False) -> Recorded:
         contacts={name: tuple(store.contacts(name)) for name in sorted(names)},
         pending=tuple(store.journal(outcomes=[CallOutcome.PENDING, CallOutcome.UNKNOWN])),
         in_flight=in_flight,
+        optouts=frozenset(r.phone for r in store.optouts()),
     )

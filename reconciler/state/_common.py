@@ -182,8 +182,9 @@ STATUS_BY_VALUE: dict[str, ContactStatus] = {s.value: s for s in ContactStatus}
 
 
 def contact_from_row(row: Sequence[Any]) -> ContactRecord:
-    """A record from ``(campaign, task_id, phone, fingerprint, wave, data_id, status)``."""
-    return ContactRecord(row[0], row[2], row[3], row[1], row[4], row[5], STATUS_BY_VALUE[row[6]])
+    """A record from ``(campaign, task_id, phone, fingerprint, wave, data_id, status[, sent_at])``."""
+    return ContactRecord(row[0], row[2], row[3], row[1], row[4], row[5], STATUS_BY_VALUE[row[6]],
+                         row[7] if len(row) > 7 else "")
 
 
 def contact_sort_key(record: ContactRecord) -> tuple[int, str, str]:

@@ -38,6 +38,7 @@ __all__ = [
     "ContactStatus",
     "JournalEntry",
     "LockInfo",
+    "OptOutRecord",
     "StateStore",
     "TaskRecord",
 ]
@@ -106,6 +107,30 @@ class ContactRecord:
     wave: int = 0
     data_id: str | None = None
     status: ContactStatus = ContactStatus.SENT
+    # When it was sent or dialed (ISO 8601; the store fills the write time when empty): the frequency
+    # cap's history. Not part of equality: two records of one send are equal.
+    sent_at: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class OptOutRecord:
+    """A number that must not be called again (opt-out), in every campaign.
+
+    One record per time a number was put on the list; ``removed_at`` and
+    ``removed_reason`` are set when it was taken off (the history stays).
+    At most one record per phone is active (``removed_at == ""``).
+    """
+
+    phone: str
+    source: str  # "manual", "results:<profile>", ...
+    reason: str = ""
+    created_at: str = ""  # ISO 8601
+    removed_at: str = ""
+    removed_reason: str = ""
+
+    @property
+    def active(self) -> bool:
+        return not self.removed_at
 
 
 @dataclass(frozen=True)
@@ -179,6 +204,20 @@ class StateStore(Protocol):
         """Move the campaign record, task records, contact records and journal
         entries of ``old`` to ``new``, in one write. StateError when ``old``
         has no campaign, task or contact record, or ``new`` has any."""
+        ...
+
+    # --- opt-outs (each change bumps serial; a no-op does not) -------------
+    def optouts(self, *, include_removed: bool = False) -> list[OptOutRecord]:
+        """The opt-out list (only active records unless ``include_removed``), oldest first."""
+        ...
+
+    def add_optout(self, phone: str, source: str, reason: str = "", *, at: str = "") -> bool:
+        """Put a normalised number on the opt-out list; False when it is already on it.
+        ``at`` is the time to record (default: now)."""
+        ...
+
+    def remove_optout(self, phone: str, reason: str, *, at: str = "") -> bool:
+        """Take a number off the opt-out list, keeping why; False when it was not on it."""
         ...
 
     def begin_call(

@@ -37,6 +37,7 @@ from reconciler.state.base import (
     ContactRecord,
     JournalEntry,
     LockInfo,
+    OptOutRecord,
     TaskRecord,
 )
 
@@ -57,6 +58,7 @@ class MemoryBacking:
     tasks: dict[tuple[str, str], TaskRecord] = field(default_factory=dict)
     contacts: dict[tuple[str, str, str], ContactRecord] = field(default_factory=dict)
     journal: list[JournalEntry] = field(default_factory=list)
+    optouts: list[OptOutRecord] = field(default_factory=list)
     lock: LockInfo | None = None
     lock_owner: object | None = None  # the MemoryStore handle holding ``lock``
     mutex: threading.RLock = field(default_factory=threading.RLock)
@@ -159,7 +161,8 @@ class MemoryStore:
         self._check_open()
         if not records:
             return
-        unique = dedupe_contacts(records)
+        now = utc_now()
+        unique = [r if r.sent_at else replace(r, sent_at=now) for r in dedupe_contacts(records)]
         with self.backing.mutex:
             for record in unique:
                 self.backing.contacts[(record.campaign, record.task_id, record.phone)] = record
@@ -208,6 +211,32 @@ class MemoryStore:
             }
             b.journal = [replace(e, campaign=new) if e.campaign == old else e for e in b.journal]
             self._bump()
+
+    def optouts(self, *, include_removed: bool = False) -> list[OptOutRecord]:
+        self._check_open()
+        with self.backing.mutex:
+            rows = list(enumerate(self.backing.optouts))
+        rows.sort(key=lambda ir: (ir[1].created_at, ir[0]))
+        return [r for _, r in rows if include_removed or r.active]
+
+    def add_optout(self, phone: str, source: str, reason: str = "", *, at: str = "") -> bool:
+        self._check_open()
+        with self.backing.mutex:
+            if any(r.phone == phone and r.active for r in self.backing.optouts):
+                return False
+            self.backing.optouts.append(OptOutRecord(phone, clean_text(source), clean_text(reason), at or utc_now()))
+            self._bump()
+            return True
+
+    def remove_optout(self, phone: str, reason: str, *, at: str = "") -> bool:
+        self._check_open()
+        with self.backing.mutex:
+            for i, r in enumerate(self.backing.optouts):
+                if r.phone == phone and r.active:
+                    self.backing.optouts[i] = replace(r, removed_at=at or utc_now(), removed_reason=clean_text(reason))
+                    self._bump()
+                    return True
+            return False
 
     def begin_call(
         self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any]

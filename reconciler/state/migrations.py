@@ -77,6 +77,25 @@ SQLITE: tuple[tuple[int, str], ...] = (
         ALTER TABLE tasks ADD COLUMN run_state TEXT NOT NULL DEFAULT ''
         """,
     ),
+    (
+        3,
+        # Dialing policy: the opt-out list (one row per listing, removals kept), and when each contact was
+        # sent (frequency caps). Rows from before have no send time: they count as sent at the upgrade.
+        """
+        CREATE TABLE optouts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            phone TEXT NOT NULL,
+            source TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            removed_at TEXT NOT NULL DEFAULT '',
+            removed_reason TEXT NOT NULL DEFAULT ''
+        );
+        CREATE UNIQUE INDEX optouts_active ON optouts (phone) WHERE removed_at = '';
+        ALTER TABLE contacts ADD COLUMN sent_at TEXT NOT NULL DEFAULT '';
+        UPDATE contacts SET sent_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
+        """,
+    ),
 )
 
 
@@ -148,6 +167,23 @@ POSTGRES: tuple[tuple[int, str], ...] = (
         """
         ALTER TABLE tasks ADD COLUMN settings jsonb NOT NULL DEFAULT '{}',
             ADD COLUMN run_state text NOT NULL DEFAULT ''
+        """,
+    ),
+    (
+        3,
+        """
+        CREATE TABLE optouts (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            phone text COLLATE "C" NOT NULL,
+            source text NOT NULL,
+            reason text NOT NULL DEFAULT '',
+            created_at text NOT NULL,
+            removed_at text NOT NULL DEFAULT '',
+            removed_reason text NOT NULL DEFAULT ''
+        );
+        CREATE UNIQUE INDEX optouts_active ON optouts (phone) WHERE removed_at = '';
+        ALTER TABLE contacts ADD COLUMN sent_at text NOT NULL DEFAULT '';
+        UPDATE contacts SET sent_at = to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')
         """,
     ),
 )

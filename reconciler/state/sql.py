@@ -62,6 +62,7 @@ from reconciler.state.base import (
     ContactStatus,
     JournalEntry,
     LockInfo,
+    OptOutRecord,
     TaskRecord,
 )
 
@@ -69,7 +70,8 @@ __all__ = ["Connection", "Cursor", "LockRow", "SqlStore"]
 
 T = TypeVar("T")
 
-CONTACT_COLUMNS = "campaign, task_id, phone, fingerprint, wave, data_id, status"
+CONTACT_COLUMNS = "campaign, task_id, phone, fingerprint, wave, data_id, status, sent_at"
+OPTOUT_COLUMNS = "phone, source, reason, created_at, removed_at, removed_reason"
 TASK_COLUMNS = (
     "campaign, wave, profile, task_id, remote_name, settings_fingerprint, started, deleted, created_at,"
     " settings, run_state"
@@ -443,8 +445,10 @@ class SqlStore(ABC, Generic[C]):
     def put_contacts(self, records: Sequence[ContactRecord]) -> None:
         if not records:
             return
+        now = utc_now()
         rows = [
-            (r.campaign, r.task_id, r.phone, r.fingerprint, r.wave, r.data_id, ContactStatus(r.status).value)
+            (r.campaign, r.task_id, r.phone, r.fingerprint, r.wave, r.data_id, ContactStatus(r.status).value,
+             r.sent_at or now)
             for r in records
         ]
         self._write(lambda c: self._write_contacts(c, rows))
@@ -491,6 +495,33 @@ class SqlStore(ABC, Generic[C]):
                 self._exec(c, f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
 
         self._write(rename)
+
+    # --- opt-outs ----------------------------------------------------------------
+    def optouts(self, *, include_removed: bool = False) -> list[OptOutRecord]:
+        where = "" if include_removed else " WHERE removed_at = ''"
+        sql = f"SELECT {OPTOUT_COLUMNS} FROM optouts{where} ORDER BY created_at, id"
+        return [OptOutRecord(*r) for r in self._read(lambda c: self._exec(c, sql).fetchall())]
+
+    def add_optout(self, phone: str, source: str, reason: str = "", *, at: str = "") -> bool:
+        def add(c: C) -> bool:
+            count = self._exec(c, "INSERT INTO optouts (phone, source, reason, created_at) VALUES (?, ?, ?, ?)"
+                               " ON CONFLICT (phone) WHERE removed_at = '' DO NOTHING",
+                               (phone, clean_text(source), clean_text(reason), at or utc_now())).rowcount
+            if count:
+                self._exec(c, self.BUMP_SQL)
+            return bool(count)
+
+        return self._write(add, bump=False)
+
+    def remove_optout(self, phone: str, reason: str, *, at: str = "") -> bool:
+        def remove(c: C) -> bool:
+            count = self._exec(c, "UPDATE optouts SET removed_at = ?, removed_reason = ? WHERE phone = ? AND "
+                               "removed_at = ''", (at or utc_now(), clean_text(reason), phone)).rowcount
+            if count:
+                self._exec(c, self.BUMP_SQL)
+            return bool(count)
+
+        return self._write(remove, bump=False)
 
     # The journal calls run around every vendor call: one round trip each
     # where the dialect can bump the serial in the same statement.

@@ -21,9 +21,11 @@ from reconciler.state.base import (
     ContactRecord,
     ContactStatus,
     JournalEntry,
+    OptOutRecord,
     StateStore,
     TaskRecord,
 )
+from reconciler.state.migrations import SQLITE as SQLITE_MIGRATIONS
 from tests.state.conftest import V1_LINEAGE, V1_SERIAL, Backend
 
 
@@ -232,13 +234,15 @@ def test_init_gives_a_lineage_less_state_a_new_lineage_and_keeps_its_records(bac
 def test_a_version_1_state_is_upgraded_on_open_keeping_its_data(persistent_backend: Backend) -> None:
     persistent_backend.make_v1()
     store = persistent_backend.open_existing()  # an upgrade is not a creation
-    assert cast_any(store).schema_version() == 2
+    assert cast_any(store).schema_version() == LATEST
     assert (store.lineage(), store.serial()) == (V1_LINEAGE, V1_SERIAL)
     assert store.campaigns() == [CampaignRecord("spring", "xf", "task", "xfyeta")]
     [old] = store.tasks()
     assert old == TaskRecord("spring", 1, "xf", "t1", "cc-spring", "s1", True, False, "2026-01-01T00:00:00Z")
     assert (old.settings, old.run_state) == ({}, "")
     assert store.contacts("spring") == [ContactRecord("spring", "13800000000", "fp0", "t1", 1, "d0")]
+    assert store.contacts("spring")[0].sent_at  # unknown before: counted as sent at the upgrade
+    assert store.optouts() == []
     [entry] = store.journal()
     assert (entry.call, entry.outcome, entry.request, entry.result) == (
         "create", CallOutcome.OK, {"name": "cc-spring"}, {"task_id": "t1"}
@@ -246,13 +250,65 @@ def test_a_version_1_state_is_upgraded_on_open_keeping_its_data(persistent_backe
     store.put_task(dataclasses.replace(old, settings={"a": 1}, run_state="running"))
     store.close()
     again = persistent_backend.open_existing()
-    assert cast_any(again).schema_version() == 2
+    assert cast_any(again).schema_version() == LATEST
     assert [(t.settings, t.run_state) for t in again.tasks()] == [({"a": 1}, "running")]
     assert again.serial() == V1_SERIAL + 1
 
 
 def cast_any(value: object) -> Any:
     return value
+
+
+LATEST = SQLITE_MIGRATIONS[-1][0]
+
+
+# --- dialing policy: send times and the opt-out list --------------------------------------
+
+
+def test_contacts_keep_their_send_time(store: StateStore) -> None:
+    at = "2027-03-01T10:00:00+08:00"
+    store.put_contacts([dataclasses.replace(r, sent_at=at) for r in contacts("c", "t1", 2)])
+    store.put_contacts(contacts("c", "t2", 1, wave=2))  # no time given: the store records the write time
+    rows = store.contacts("c")
+    assert [r.sent_at for r in rows[:2]] == [at, at]
+    assert rows[2].sent_at and rows[2].sent_at != at
+    # the send time is not part of a record's identity
+    assert rows[0] == contacts("c", "t1", 1)[0]
+
+
+def test_optouts_are_listed_removed_with_a_reason_and_kept(store: StateStore) -> None:
+    serial = store.serial()
+    assert store.add_optout("13800000000", "manual", "asked on the phone", at="2027-03-01T10:00:00+00:00")
+    assert not store.add_optout("13800000000", "results:xf", "again")  # already on the list: no write
+    assert store.add_optout("13900000000", "results:xf", "intention 拒绝", at="2027-03-02T10:00:00+00:00")
+    assert store.serial() == serial + 2
+    assert store.optouts() == [
+        OptOutRecord("13800000000", "manual", "asked on the phone", "2027-03-01T10:00:00+00:00"),
+        OptOutRecord("13900000000", "results:xf", "intention 拒绝", "2027-03-02T10:00:00+00:00"),
+    ]
+    assert store.remove_optout("13800000000", "entered by mistake", at="2027-03-03T10:00:00+00:00")
+    assert not store.remove_optout("13800000000", "twice")
+    assert not store.remove_optout("13700000000", "never listed")
+    assert store.serial() == serial + 3
+    assert [r.phone for r in store.optouts()] == ["13900000000"]
+    removed = store.optouts(include_removed=True)[0]
+    assert (removed.active, removed.removed_at, removed.removed_reason) == (
+        False, "2027-03-03T10:00:00+00:00", "entered by mistake")
+    assert store.add_optout("13800000000", "manual", "asked again", at="2027-03-04T10:00:00+00:00")
+    history = [(r.phone, r.active, r.reason) for r in store.optouts(include_removed=True)]
+    assert history == [("13800000000", False, "asked on the phone"), ("13900000000", True, "intention 拒绝"),
+                       ("13800000000", True, "asked again")]
+
+
+def test_optouts_are_shared_between_handles(backend: Backend) -> None:
+    a, b = backend.open(), backend.open()
+    try:
+        assert a.add_optout("13800000000", "manual")
+        assert not b.add_optout("13800000000", "manual")
+        assert [r.phone for r in b.optouts()] == ["13800000000"]
+    finally:
+        a.close()
+        b.close()
 
 
 # --- task settings and run state ----------------------------------------------
