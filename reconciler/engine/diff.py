@@ -23,6 +23,7 @@ from typing import Any
 from reconciler.engine.inputs import Observed, ProviderTraits, Recorded
 from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Diagnostic, Plan, PlanMeta
 from reconciler.engine.planfile import observed_digest
+from reconciler.engine.policy import PlanPolicy
 from reconciler.engine.settle import (
     CreateIntent,
     InsertIntent,
@@ -82,6 +83,7 @@ class _Ctx:
     prune: bool
     allow_replace: frozenset[str]
     now: datetime
+    policy: PlanPolicy  # the dialing policy's decisions (engine.policy)
     actions: list[Action] = field(default_factory=list)
     diags: list[Diagnostic] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -141,7 +143,9 @@ def diff(
     prune: bool | None = None,
     allow_replace: Iterable[str] = (),
     meta: PlanMeta | None = None,
+    at: datetime | None = None,
 ) -> Plan:
+    """The plan; ``at`` is the time the dialing policy is evaluated at (default ``now``; CAMPAIGNCTL_NOW)."""
     ctx = _Ctx(
         observed=observed,
         recorded=recorded,
@@ -149,6 +153,7 @@ def diff(
         prune=desired.project.prune if prune is None else prune,
         allow_replace=frozenset(allow_replace),
         now=now,
+        policy=PlanPolicy(desired, recorded, at or now),
     )
     if not recorded.initialized:
         why = f" ({recorded.missing_reason})" if recorded.missing_reason else ""
@@ -175,6 +180,7 @@ def diff(
             _task_campaign(cc, ctx)
         if len([d for d in ctx.diags if d.severity == "error"]) == errors:
             _gate(cc, ctx, start)
+        ctx.policy.note_planned(campaign, ctx.actions[start:])
     for name in sorted(set(recorded.tasks) | set(recorded.campaigns)):
         if name not in desired_names:
             _removed(name, ctx)
@@ -191,12 +197,14 @@ def diff(
         allow_replace=tuple(sorted(ctx.allow_replace)),
         state_missing=not recorded.initialized,
     )
+    summaries = ctx.policy.finish(desired, ctx.summaries, ctx.diags)
     return Plan(
         actions=tuple(ctx.actions),
         diagnostics=tuple(ctx.diags),
-        campaigns=tuple(ctx.summaries),
+        campaigns=summaries,
         meta=plan_meta,
         notes=tuple(ctx.notes),
+        deferred=tuple(ctx.policy.deferred),
     )
 
 
@@ -328,7 +336,7 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
 
     fingerprint = c.settings_fingerprint()
     settings = c.settings()
-    cc.index = {r.phone: i for i, r in enumerate(c.contacts.rows)}
+    cc.index = ctx.policy.suppress(c, {r.phone: i for i, r in enumerate(c.contacts.rows)})
     desired_phones = list(cc.index)
     desired_set = cc.index.keys()
     pending_deletes = {e.task_id for e in ctx.recorded.pending if e.call == "delete" and e.campaign == c.name}
@@ -391,14 +399,18 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         elif t.phase is Phase.FINISHED:
             continue
         else:
-            ctx.warn(
-                c.name,
-                f"{len(gone)} contacts removed from the files stay queued in task {t.record.remote_name} "
-                f"({t.record.task_id}): the platform has no call that removes numbers",
-                c,
-            )
+            left, suppressed = ctx.policy.removal_reason(gone, c)
+            if left:
+                ctx.warn(c.name, f"{left} contacts removed from the files stay queued in task "
+                                 f"{t.record.remote_name} ({t.record.task_id}): the platform has no call that "
+                                 "removes numbers", c)
+            if suppressed:
+                ctx.warn(c.name, f"{suppressed} contacts now on a do-not-call or opt-out list are already queued "
+                                 f"in task {t.record.remote_name} ({t.record.task_id}), which has started: the "
+                                 "platform has no call that removes numbers, so they may still be dialed; pause "
+                                 "the campaign or set it absent to stop that", c)
 
-    missing = [p for p in desired_phones if p not in sent]
+    missing = ctx.policy.cap(c, [p for p in desired_phones if p not in sent])
     current = max(live, key=lambda t: t.record.wave) if live else None
 
     new_wave_phones: list[str] = []
@@ -439,11 +451,18 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
             )
             _create_lane(cc, tr, ctx, rec.wave, carry, f"replace: {why}", replaces=True)
             continue
+        held = ctx.policy.hold_task(c, rec.wave, name, rec.task_id, t.phase is Phase.RUNNING,
+                                    t.phase in (Phase.NOT_STARTED, Phase.PAUSED))
+        ctx.actions.extend(held)  # a PAUSE outside the calling hours goes first: nothing reaches a dialing task
         if rec.task_id in removals:
             gone = removals[rec.task_id]
+            left, suppressed = ctx.policy.removal_reason(gone, c)
+            why = ", ".join(w for w in (f"{left} contacts left the files" if left else "",
+                                        f"{suppressed} are on a do-not-call or opt-out list" if suppressed else "")
+                            if w)
             ctx.actions.append(
                 Action(ActionKind.REMOVE, c.name, c.provider, rec.wave, name,
-                       f"{len(gone)} contacts left the files", task_id=rec.task_id, phones=tuple(gone),
+                       why, task_id=rec.task_id, phones=tuple(gone),
                        calls=1)
             )
         if rec.task_id == target_for_missing:
@@ -452,7 +471,8 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         if t.phase is Phase.FINISHED:
             ctx.notes.append(f"{c.name}: task {name} ({rec.task_id}) has finished")
             continue
-        _run_state(c, ctx, t)
+        if not ctx.policy.closed(c)[0] or c.state != "running":
+            _run_state(c, ctx, t)
 
     if new_wave_phones:
         wave = 1 if current is None else max(t.record.wave for t in tasks) + 1
@@ -513,7 +533,8 @@ def _create_lane(cc: _Campaign, tr: ProviderTraits, ctx: _Ctx, wave: int, phones
     if rest:
         ctx.actions.append(_insert(cc, tr, wave, name, "", rest, f"{len(phones)} contacts for the new task"))
     if c.state == "running":
-        ctx.actions.append(Action(ActionKind.START, c.name, c.provider, wave, name, "the files say running"))
+        ctx.actions.extend(ctx.policy.start(c, Action(ActionKind.START, c.name, c.provider, wave, name,
+                                                      "the files say running")))
 
 
 def _run_state(c: DesiredCampaign, ctx: _Ctx, t: _Task) -> None:
@@ -689,8 +710,10 @@ def _direct(cc: _Campaign, ctx: _Ctx) -> None:
                          f"with `campaignctl state resolve {c.name} --dialed|--not-dialed`", c)
     done = {p for p, s in status.items() if s in (ContactStatus.DIALED, ContactStatus.UNKNOWN)}
     if c.state == "running":
-        cc.index = {r.phone: i for i, r in enumerate(c.contacts.rows)}
-        todo = [p for p in cc.index if p not in done]
+        cc.index = ctx.policy.suppress(c, {r.phone: i for i, r in enumerate(c.contacts.rows)})
+        todo, late = ctx.policy.direct(c, [p for p in cc.index if p not in done])
+        if late:
+            ctx.warn(c.name, late, c)
         if todo:
             rows, idx = cc.rows(todo)
             ctx.actions.append(Action(

@@ -1,0 +1,574 @@
+"""The dialing policy's rules, pure: functions of the files, the state snapshot and ``now``.
+
+``diff`` asks one :class:`PlanPolicy` (made per plan) what the policy allows
+for each campaign, and the applier asks :func:`dial_closed` again before each
+batch. Nothing here does I/O or reads a clock.
+
+* **Calling hours and blackout dates** (:class:`Calendar`): a task cannot know
+  weekdays or holidays (and yccall has no windows at all), so while the policy
+  allows no calls the plan pauses running tasks (``~ pause``, "outside calling
+  hours (policy)") and defers starts; inside the hours it starts them again.
+  A direct callout dials only inside its own ``schedule`` (windows, begin,
+  end) and the policy; otherwise its dial is deferred to the next opening.
+* **Suppression**: numbers of the ``suppress:`` sources and the opt-out list
+  are never sent. One already queued in a started task is removed where the
+  platform can (the diff treats it like a contact that left the files) and
+  warned about where it cannot.
+* **Frequency caps** (``max_dials``): a number sent or dialed ``count`` times
+  in the last ``days`` days by *other* campaigns (the campaign's own history
+  is the redial gate's) — counting what earlier campaigns of the same plan
+  are about to send — is held back until the cap allows, deferred with that date.
+* **Forecast** (:func:`forecast`): from the profile's capacity and the open
+  hours, when the campaign will have dialed everyone, recall rounds included.
+* **Opt-outs from results** (:func:`optout_reason`): whether a call result
+  means "do not call me again".
+
+Phone numbers never appear in any text made here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zoneinfo
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from reconciler.engine.inputs import Recorded
+from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Deferred, Diagnostic, Forecast
+from reconciler.model import DesiredCampaign, DesiredState, Project
+from reconciler.policy import (
+    OPT_OUT_LABEL,
+    Capacity,
+    FrequencyCap,
+    OptOutRules,
+    Policy,
+    Window,
+    clock_text,
+)
+from reconciler.state.base import ContactStatus
+
+__all__ = [
+    "HORIZON_DAYS",
+    "OUTSIDE_HOURS",
+    "Calendar",
+    "PlanPolicy",
+    "calendar_for",
+    "dial_closed",
+    "forecast",
+    "optout_reason",
+    "when_text",
+]
+
+HORIZON_DAYS = 400  # how far ahead an opening or a forecast is looked for
+OUTSIDE_HOURS = "outside calling hours (policy)"
+BLACKOUT = "a blackout date (policy)"
+OUTSIDE_WINDOWS = "outside the campaign's schedule.windows"
+BEFORE_BEGIN = "before schedule.begin"
+AFTER_END = "schedule.end has passed"
+SENDING = (ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL)
+COUNTED = (ContactStatus.SENT, ContactStatus.DIALED, ContactStatus.UNKNOWN)
+
+Interval = tuple[datetime, datetime]
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def _at(day: date, seconds: int, tz: zoneinfo.ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(seconds=seconds)
+
+
+def _daily(start: datetime, stop: datetime, tz: zoneinfo.ZoneInfo,
+           windows_of: Any) -> Iterator[Interval]:
+    """Intervals ``windows_of(day)`` gives for each local day of ``tz`` touching [start, stop), in order (UTC)."""
+    day = start.astimezone(tz).date() - timedelta(days=1)
+    last = stop.astimezone(tz).date() + timedelta(days=1)
+    while day <= last:
+        for s, e in windows_of(day):
+            a, b = _at(day, s, tz).astimezone(UTC), _at(day, e, tz).astimezone(UTC)
+            if b > start and a < stop:
+                yield max(a, start), min(b, stop)
+        day += timedelta(days=1)
+
+
+def _intersect(a: Iterator[Interval], b: Iterator[Interval]) -> Iterator[Interval]:
+    x, y = next(a, None), next(b, None)
+    while x is not None and y is not None:
+        s, e = max(x[0], y[0]), min(x[1], y[1])
+        if s < e:
+            yield s, e
+        if x[1] <= y[1]:
+            x = next(a, None)
+        else:
+            y = next(b, None)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """When dialing is allowed: the policy's hours minus blackout dates, within the campaign's windows and
+    [begin, end). ``policy`` None and no windows: always."""
+
+    policy: Policy | None = None
+    windows: tuple[Window, ...] = ()  # daily windows, read in ``window_tz``; () = no limit
+    window_tz: str = "Asia/Shanghai"
+    begin: datetime | None = None
+    end: datetime | None = None
+
+    def _policy_windows(self, day: date) -> Sequence[Window]:
+        p = self.policy
+        if p is None:
+            return ((0, 86400),)
+        if day in p.blackout:
+            return ()
+        return p.hours.on(day.weekday()) if p.hours is not None else ((0, 86400),)
+
+    def _campaign_windows(self, day: date) -> Sequence[Window]:
+        return self.windows
+
+    def intervals(self, start: datetime, stop: datetime) -> Iterator[Interval]:
+        """The open intervals within [start, stop), in order (UTC)."""
+        lo = max(start, self.begin) if self.begin is not None else start
+        hi = min(stop, self.end) if self.end is not None else stop
+        if lo >= hi:
+            return
+        tz = _zone(self.policy.timezone) if self.policy is not None else _zone(self.window_tz)
+        found = _daily(lo, hi, tz, self._policy_windows)
+        if self.windows:
+            found = _intersect(found, _daily(lo, hi, _zone(self.window_tz), self._campaign_windows))
+        # adjacent days (23:00-24:00 then 00:00-...) run into one interval
+        pending: Interval | None = None
+        for s, e in found:
+            if pending is not None and s <= pending[1]:
+                pending = (pending[0], max(pending[1], e))
+                continue
+            if pending is not None:
+                yield pending
+            pending = (s, e)
+        if pending is not None:
+            yield pending
+
+    def why_closed(self, at: datetime) -> str:
+        """Why nobody may be dialed at ``at`` ("" when dialing is allowed)."""
+        if self.begin is not None and at < self.begin:
+            return BEFORE_BEGIN
+        if self.end is not None and at >= self.end:
+            return AFTER_END
+        p = self.policy
+        if p is not None:
+            local = at.astimezone(_zone(p.timezone))
+            if local.date() in p.blackout:
+                return BLACKOUT
+            if p.hours is not None:
+                t = local.hour * 3600 + local.minute * 60 + local.second
+                if not any(s <= t < e for s, e in p.hours.on(local.weekday())):
+                    return OUTSIDE_HOURS
+        if self.windows:
+            local = at.astimezone(_zone(self.window_tz))
+            t = local.hour * 3600 + local.minute * 60 + local.second
+            if not any(s <= t < e for s, e in self.windows):
+                return OUTSIDE_WINDOWS
+        return ""
+
+    def next_open(self, at: datetime, horizon_days: int = HORIZON_DAYS) -> datetime | None:
+        """``at`` when open, else the start of the next opening (None: none within the horizon)."""
+        for s, _ in self.intervals(at, at + timedelta(days=horizon_days)):
+            return s
+        return None
+
+
+def _window_seconds(c: DesiredCampaign) -> tuple[Window, ...]:
+    out = []
+    for w in c.schedule.windows:
+        s = w.start.hour * 3600 + w.start.minute * 60 + w.start.second
+        e = w.end.hour * 3600 + w.end.minute * 60 + w.end.second
+        out.append((s, 86400 if e == 86399 else e))
+    return tuple(out)
+
+
+def _profile_tz(project: Project, c: DesiredCampaign) -> str:
+    profile = project.providers.get(c.provider)
+    tz = profile.options.get("timezone") if profile is not None else None
+    return tz if isinstance(tz, str) else project.timezone
+
+
+def calendar_for(project: Project, c: DesiredCampaign, *, own_schedule: bool) -> Calendar:
+    """The campaign's calendar: the effective policy, and with ``own_schedule`` its windows, begin and end
+    (what campaignctl itself enforces for a direct callout, and what a forecast counts on)."""
+    policy = project.policy.effective(c.policy) if project.policy is not None else None
+    if policy is None and c.policy is not None:
+        policy = Policy(timezone=project.timezone).effective(c.policy)
+    if not own_schedule:
+        return Calendar(policy, window_tz=_profile_tz(project, c))
+    return Calendar(policy, _window_seconds(c), _profile_tz(project, c), c.schedule.begin, c.schedule.end)
+
+
+def dial_closed(project: Project, c: DesiredCampaign, at: datetime) -> str:
+    """Why a batch of ``c`` may not be sent at ``at`` ("" = send it): the applier's per-batch check.
+
+    Direct callouts: the campaign's schedule and the policy. Tasks (a start):
+    the policy only (the platform keeps the task inside its own windows).
+    """
+    return calendar_for(project, c, own_schedule=c.mode == "direct").why_closed(at)
+
+
+def when_text(at: datetime | None, now: datetime, tz: str) -> str:
+    """``09:00 Tue`` within a week, ``2027-03-09 09:00 Tue`` later, ``not within a year`` for None."""
+    if at is None:
+        return "not within a year"
+    local = at.astimezone(_zone(tz))
+    text = f"{clock_text(local.hour * 3600 + local.minute * 60 + local.second)} {local:%a}"
+    if at - now >= timedelta(days=6) or at < now:
+        text = f"{local:%Y-%m-%d} {text}"
+    return text
+
+
+# --- per plan ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Facts:
+    """What the policy did to one campaign in this plan."""
+
+    suppressed: dict[str, int] = field(default_factory=dict)  # label → count
+    held: int = 0
+    eligible: int = 0  # contacts the policy lets be called at all (in the files, not suppressed)
+
+
+class PlanPolicy:
+    """The policy's decisions for one plan, asked by ``diff`` campaign by campaign.
+
+    It collects the deferred entries and per-campaign facts; :meth:`finish`
+    decorates the summaries (counts, forecast) and adds the forecast warnings.
+    """
+
+    def __init__(self, desired: DesiredState, recorded: Recorded, now: datetime) -> None:
+        self.project = desired.project
+        self.policy = desired.project.policy
+        self.now = now
+        self.optouts = recorded.optouts
+        self.deferred: list[Deferred] = []
+        self.facts: dict[str, _Facts] = {}
+        self._closed: dict[str, tuple[str, datetime | None]] = {}
+        self._events: dict[str, list[tuple[str, datetime]]] | None = None
+        self._recorded = recorded
+        self._planned: dict[str, list[str]] = {}  # phone → campaigns sending it in this plan
+        self._capped = self.policy is not None and (self.policy.max_dials is not None or any(
+            c.policy is not None and c.policy.max_dials is not None for c in desired.campaigns))
+
+    def _tz(self) -> str:
+        return self.policy.timezone if self.policy is not None else self.project.timezone
+
+    def _fact(self, c: DesiredCampaign) -> _Facts:
+        return self.facts.setdefault(c.name, _Facts())
+
+    # --- suppression ----------------------------------------------------------------
+
+    def suppress(self, c: DesiredCampaign, index: dict[str, int]) -> dict[str, int]:
+        """``index`` (phone → row position) without the suppressed numbers; counts them per source."""
+        labels: dict[str, str] = {}
+        if self.policy is not None and self.policy.suppress:
+            labels = self.policy.suppress.labels(index)
+        if self.optouts:
+            small, big = (self.optouts, index) if len(self.optouts) < len(index) else (index, self.optouts)
+            for phone in small:
+                if phone in big and phone not in labels:
+                    labels[phone] = OPT_OUT_LABEL
+        fact = self._fact(c)
+        for label in labels.values():
+            fact.suppressed[label] = fact.suppressed.get(label, 0) + 1
+        fact.eligible = len(index) - len(labels)
+        if not labels:
+            return index
+        return {p: i for p, i in index.items() if p not in labels}
+
+    def removal_reason(self, gone: Sequence[str], c: DesiredCampaign) -> tuple[int, int]:
+        """(left the files, suppressed) among contacts no longer wanted in a task."""
+        sup = 0
+        if (self.policy is not None and self.policy.suppress) or self.optouts:
+            for p in gone:
+                if p in self.optouts or (self.policy is not None and self.policy.suppress.label(p) is not None):
+                    sup += 1
+        return len(gone) - sup, sup
+
+    # --- calling hours ------------------------------------------------------------------
+
+    def closed(self, c: DesiredCampaign) -> tuple[str, datetime | None]:
+        """For a task campaign: (why the policy allows no calls now, when it opens next); ("", None) when open."""
+        if c.name not in self._closed:
+            cal = calendar_for(self.project, c, own_schedule=False)
+            why = cal.why_closed(self.now) if cal.policy is not None else ""
+            self._closed[c.name] = (why, cal.next_open(self.now) if why else None)
+        return self._closed[c.name]
+
+    def hold_task(self, c: DesiredCampaign, wave: int, remote_name: str, task_id: str, running: bool,
+                  startable: bool) -> list[Action]:
+        """While the policy allows no calls: a PAUSE for a running task (put before anything else of its lane);
+        a deferred start for one that would start. Empty (and nothing deferred) when the hours are open."""
+        why, opens = self.closed(c)
+        if not why or c.state != "running":
+            return []
+        if running:
+            return [Action(ActionKind.PAUSE, c.name, c.provider, wave, remote_name, why, task_id=task_id)]
+        if startable:
+            self._defer(c, ActionKind.START, 0, opens, why, wave, remote_name, task_id)
+        return []
+
+    def start(self, c: DesiredCampaign, action: Action) -> list[Action]:
+        """A START the plan makes for a new task: kept when the hours are open, else deferred."""
+        why, opens = self.closed(c)
+        if not why:
+            return [action]
+        self._defer(c, ActionKind.START, 0, opens, why, action.wave, action.remote_name, action.task_id)
+        return []
+
+    def _defer(self, c: DesiredCampaign, kind: ActionKind, contacts: int, at: datetime | None, why: str,
+               wave: int = 0, remote_name: str = "", task_id: str = "") -> None:
+        self.deferred.append(Deferred(kind, c.name, c.provider, contacts, at, why, wave, remote_name, task_id))
+
+    # --- direct callouts -------------------------------------------------------------------
+
+    def direct(self, c: DesiredCampaign, todo: list[str]) -> tuple[list[str], str]:
+        """The contacts a direct campaign may dial now (the rest deferred); and a warning, if any."""
+        todo = self.cap(c, todo)
+        if not todo:
+            return [], ""
+        cal = calendar_for(self.project, c, own_schedule=True)
+        why = cal.why_closed(self.now)
+        if not why:
+            return todo, ""
+        if why == AFTER_END:
+            return [], (f"{len(todo)} contacts were never dialed and schedule.end has passed: they will not be "
+                        "dialed (move schedule.end to dial them)")
+        self._defer(c, ActionKind.DIAL, len(todo), cal.next_open(self.now), why, 0, c.name)
+        return [], ""
+
+    # --- frequency caps ------------------------------------------------------------------
+
+    def _history(self) -> dict[str, list[tuple[str, datetime]]]:
+        if self._events is None:
+            events: dict[str, list[tuple[str, datetime]]] = {}
+            for name, records in self._recorded.contacts.items():
+                for r in records:
+                    if r.status not in COUNTED or not r.sent_at:
+                        continue
+                    try:
+                        at = datetime.fromisoformat(r.sent_at.replace("Z", "+00:00"))
+                    except ValueError:
+                        continue
+                    if at.tzinfo is None:
+                        at = at.replace(tzinfo=UTC)
+                    events.setdefault(r.phone, []).append((name, at))
+            self._events = events
+        return self._events
+
+    def cap(self, c: DesiredCampaign, phones: list[str]) -> list[str]:
+        """``phones`` without those a frequency cap holds back now (counted and deferred with the date)."""
+        caps = self.policy.caps(c.policy) if self.policy is not None else ()
+        if not caps or not phones:
+            return phones
+        history = self._history()
+        keep: list[str] = []
+        free: list[datetime] = []
+        bound: FrequencyCap | None = None
+        for phone in phones:
+            seen = [at for name, at in history.get(phone, ()) if name != c.name]
+            seen += [self.now for name in self._planned.get(phone, ()) if name != c.name]
+            until: datetime | None = None
+            for cap in caps:
+                recent = sorted(at for at in seen if at > self.now - timedelta(days=cap.days))
+                if len(recent) >= cap.count:
+                    ends = recent[len(recent) - cap.count] + timedelta(days=cap.days)
+                    if until is None or ends > until:
+                        until, bound = ends, cap
+            if until is None:
+                keep.append(phone)
+            else:
+                free.append(until)
+        if free:
+            self._fact(c).held += len(free)
+            assert bound is not None
+            when = min(free)
+            cal = calendar_for(self.project, c, own_schedule=c.mode == "direct")
+            opens = cal.next_open(when)
+            kind = ActionKind.DIAL if c.mode == "direct" else ActionKind.INSERT
+            self._defer(c, kind, len(free), opens, f"max_dials {bound.describe()} across campaigns (policy): "
+                        "already called that often; the first may be called again then")
+        return keep
+
+    def note_planned(self, c: DesiredCampaign, actions: Iterable[Action]) -> None:
+        """What ``c`` sends in this plan counts for the caps of the campaigns planned after it."""
+        if not self._capped:
+            return
+        for a in actions:
+            if a.kind in SENDING:
+                for p in a.phones:
+                    self._planned.setdefault(p, []).append(c.name)
+
+    # --- the end: summaries and the forecast ----------------------------------------------
+
+    def finish(self, desired: DesiredState, summaries: Sequence[CampaignSummary],
+               diags: list[Diagnostic]) -> tuple[CampaignSummary, ...]:
+        """Summaries with the policy's counts and the forecast; forecast warnings added to ``diags``."""
+        by_name = {c.name: c for c in desired.campaigns}
+        todo: dict[str, int] = {}
+        for s in summaries:
+            c = by_name.get(s.name)
+            if c is None or c.state != "running":
+                continue
+            fact = self.facts.get(s.name)
+            eligible = fact.eligible if fact is not None else s.contacts
+            done = s.sent if c.mode == "direct" else (s.called or 0)
+            todo[s.name] = max(0, eligible - done)
+        sharing: dict[str, int] = {}
+        for name, n in todo.items():
+            if n:
+                sharing[by_name[name].provider] = sharing.get(by_name[name].provider, 0) + 1
+        out: list[CampaignSummary] = []
+        for s in summaries:
+            fact = self.facts.get(s.name)
+            if fact is not None:
+                s = replace(s, suppressed=sum(fact.suppressed.values()),
+                            suppressed_by=tuple(sorted(fact.suppressed.items())), held=fact.held)
+            c = by_name.get(s.name)
+            capacity = self.policy.capacity.get(s.profile) if self.policy is not None else None
+            if c is not None and capacity is not None and s.name in todo:
+                fc = forecast(self.project, c, capacity, todo[s.name], self.now,
+                              share=max(1, sharing.get(c.provider, 1)))
+                s = replace(s, forecast=fc)
+                if fc.late:
+                    diags.append(Diagnostic("warning", c.name, late_message(fc, c, self._tz()),
+                                            c.mark.file, c.mark.line))
+            out.append(s)
+        return tuple(out)
+
+
+def late_message(fc: Forecast, c: DesiredCampaign, tz: str) -> str:
+    end = fc.end.astimezone(_zone(tz)).strftime("%Y-%m-%d %H:%M") if fc.end else "?"
+    rounds = f" with {c.recall.count} recall round{'s' if c.recall.count != 1 else ''}" if c.recall.count else ""
+    if fc.finish is None:
+        until = "does not finish within a year"
+    else:
+        until = f"finishes around {fc.finish.astimezone(_zone(tz)):%Y-%m-%d %H:%M}"
+    return (f"forecast: {fc.contacts} contacts (~{fc.calls} calls{rounds}) at ~{fc.calls_per_hour:.0f} calls per "
+            f"open hour need ~{fc.hours:.1f} open hours and {until}, after schedule.end {end}: raise the "
+            "capacity, widen the windows or move schedule.end")
+
+
+# --- forecast -------------------------------------------------------------------------------
+
+
+def _rounds(c: DesiredCampaign, n: int, answer_rate: float) -> list[float]:
+    """Expected calls per round: the first round dials everyone, recall rounds the unanswered (or all)."""
+    rounds = [float(n)]
+    if c.mode == "direct":
+        return rounds
+    for _ in range(c.recall.count):
+        rounds.append(float(n) if c.recall.mode == "all" else rounds[-1] * (1 - answer_rate))
+    return rounds
+
+
+def forecast(project: Project, c: DesiredCampaign, capacity: Capacity, contacts: int, now: datetime,
+             *, share: int = 1) -> Forecast:
+    """When ``c`` will have dialed ``contacts`` (recall rounds included) at its share of ``capacity``.
+
+    Rounds run one after another inside the campaign's open hours (policy,
+    windows, from schedule.begin); a recall round starts no sooner than
+    ``recall.wait`` after the round before it began. Campaigns of a profile
+    running at once share its capacity evenly (``share``); a yccall
+    campaign's ``concurrency`` caps its own.
+    """
+    concurrent = capacity.concurrent_calls / share
+    if c.yccall is not None and c.yccall.concurrency:
+        concurrent = min(concurrent, c.yccall.concurrency)
+    rate = concurrent * 3600.0 / capacity.average_call_seconds  # calls per open hour
+    rounds = _rounds(c, contacts, capacity.answer_rate)
+    calls = sum(rounds)
+    cal = calendar_for(project, c, own_schedule=True)
+    cal = replace(cal, end=None)  # the forecast looks past the end, to say how late
+    start = max(now, c.schedule.begin) if c.schedule.begin is not None else now
+    cursor = start
+    finish: datetime | None = cursor if calls == 0 else None
+    horizon = start + timedelta(days=HORIZON_DAYS)
+    for i, round_calls in enumerate(rounds):
+        if round_calls <= 0:
+            continue
+        began = cursor
+        need = round_calls / rate * 3600.0  # open seconds
+        finish = None
+        for s, e in cal.intervals(cursor, horizon):
+            span = (e - s).total_seconds()
+            if span >= need:
+                finish = s + timedelta(seconds=need)
+                break
+            need -= span
+        if finish is None:
+            break
+        cursor = finish
+        if i + 1 < len(rounds) and c.recall.wait:
+            cursor = max(cursor, began + timedelta(seconds=c.recall.wait))
+    end = c.schedule.end
+    late = end is not None and (finish is None or finish > end)
+    return Forecast(contacts, math.ceil(calls), rate, calls / rate if rate else math.inf, start, finish, end, late)
+
+
+# --- opt-outs from call results ---------------------------------------------------------------
+
+_NUMBER = re.compile(r"\+?\d{5,}")
+_TAG_KEYS = ("tag_name", "tag_desc", "intention", "intention_tag", "intent", "tag", "tags", "label", "labels",
+             "remark", "disposition", "customer_intention", "result_desc", "task_result_desc", "outcome_desc")
+_OUTCOME_KEYS = ("outcome", "result", "task_result", "status", "disposition", "hangupcause", "call_result")
+
+
+def _texts(value: Any, keys: tuple[str, ...], depth: int = 0) -> Iterator[tuple[str, str]]:
+    """(key, text) of every value under one of ``keys``, searching nested mappings and lists."""
+    if depth > 4:
+        return
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if isinstance(k, str) and k.lower() in keys:
+                if isinstance(v, str | int) and not isinstance(v, bool):
+                    yield k, str(v)
+                elif isinstance(v, list):
+                    for item in v:
+                        if isinstance(item, str | int) and not isinstance(item, bool):
+                            yield k, str(item)
+            if isinstance(v, Mapping | list):
+                yield from _texts(v, keys, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item, keys, depth + 1)
+
+
+def optout_reason(result: Any, rules: OptOutRules | None = None) -> str | None:
+    """Why a call result means "do not call me again" (the number goes on the opt-out list), or None.
+
+    ``result`` is a vendor push as received (a mapping: xfyeta ``receiveCallRecord`` /
+    ``receiveDialog`` bodies, yccall call-record callbacks) or an object with
+    those fields. It matches when an intention tag or outcome text
+    (``tag_name``, ``intention``, ``dialog[].tag_name``, ``remark``, ...)
+    contains one of ``rules.keywords`` (case-insensitive), or an outcome code
+    (``outcome``, ``result``, ``task_result``, ``hangupcause``, ...) equals one
+    of ``rules.outcomes``. The reason names the field and the matched word,
+    never the number.
+    """
+    rules = rules or OptOutRules()
+    if not rules.enabled:
+        return None
+    if not isinstance(result, Mapping):
+        result = {k: v for k, v in vars(result).items()} if hasattr(result, "__dict__") else {}
+    keywords = [(k, k.casefold()) for k in rules.keywords]
+    for key, text in _texts(result, _TAG_KEYS):
+        folded = text.casefold()
+        for word, fword in keywords:
+            if fword and fword in folded:
+                return f"call result {key} {_NUMBER.sub('<number>', text)[:80]!r} matches {word!r}"
+    outcomes = {o.strip().casefold(): o for o in rules.outcomes}
+    for key, text in _texts(result, _OUTCOME_KEYS):
+        hit = outcomes.get(text.strip().casefold())
+        if hit is not None:
+            return f"call result {key} {_NUMBER.sub('<number>', text)[:80]!r} is a do-not-call outcome"
+    return None
