@@ -218,6 +218,45 @@ def state_unlock(lock_id: str, directory: Path, force: bool) -> None:
 
 
 @cli.group()
+def optout() -> None:
+    """The opt-out list: numbers never called again by any campaign (kept in the state)."""
+
+
+@optout.command(name="list")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--all", "include_removed", is_flag=True, help="Also the numbers taken off the list, with why.")
+@project_dir
+def optout_list(directory: Path, fmt: str, include_removed: bool) -> None:
+    """Show the opt-out list: masked numbers, sources, times and reasons."""
+    from reconciler.commands import optout as cmd
+
+    _exit(cmd.run_list(directory, fmt=fmt, include_removed=include_removed))
+
+
+@optout.command(name="add")
+@click.argument("phone")
+@click.option("--reason", default="", help="Why (kept in the state).")
+@click.option("--source", default="manual", show_default=True, help="Where the opt-out came from.")
+@project_dir
+def optout_add(phone: str, reason: str, source: str, directory: Path) -> None:
+    """Put PHONE on the opt-out list: every later plan suppresses it in every campaign."""
+    from reconciler.commands import optout as cmd
+
+    _exit(cmd.run_add(directory, phone, source=source, reason=reason))
+
+
+@optout.command(name="remove")
+@click.argument("phone")
+@click.option("--reason", required=True, help="Why it may be called again (kept in the state).")
+@project_dir
+def optout_remove(phone: str, reason: str, directory: Path) -> None:
+    """Take PHONE off the opt-out list (the state keeps the entry and the reason)."""
+    from reconciler.commands import optout as cmd
+
+    _exit(cmd.run_remove(directory, phone, reason=reason))
+
+
+@cli.group()
 def emulator() -> None:
     """Local emulators of the vendor APIs."""
 

@@ -59,7 +59,7 @@ def run(target: Path, *, auto_approve: bool, parallelism: int, prune: bool | Non
                     raise Aborted("Apply cancelled.")
             hooks = ProgressHooks()
             applier = Applier(session.desired, session.providers, session.store, observed, hooks=hooks,
-                              parallelism=parallelism)
+                              parallelism=parallelism, now=session.clock)
             result = applier.execute(plan)
             hooks.close()
             result = ApplyResult(steps=result.steps, recovered=tuple(recovered), errors=result.errors)
@@ -105,7 +105,7 @@ def apply_saved(path: Path, *, directory: Path | None, parallelism: int, lock_ti
                 return ExitCode.OK
             hooks = ProgressHooks()
             applier = Applier(session.desired, session.providers, session.store, observed, hooks=hooks,
-                              parallelism=parallelism)
+                              parallelism=parallelism, now=session.clock)
             result = applier.execute(plan)
             hooks.close()
             click.echo(view.render_result(plan, result), nl=False)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.config import load
+from reconciler.engine.clock import policy_clock, system_clock
 from reconciler.engine.diff import diff
 from reconciler.engine.inputs import Observed, Recorded, missing_state, snapshot, traits_of
 from reconciler.engine.observe import observe
@@ -41,6 +42,7 @@ class Session:
     config_digest: str
     warnings: tuple[Problem, ...]
     state_missing: str = ""  # why there is no state, when there is none
+    clock: Callable[[], datetime] = system_clock  # the dialing policy's time (engine.clock: CAMPAIGNCTL_NOW)
 
     @property
     def store(self) -> StateStore:
@@ -125,7 +127,8 @@ def open_session(directory: Path, env: Mapping[str, str] | None = None, *,
             if name in used:
                 providers[name] = build_provider(profile, env, timezone=desired.project.timezone)
         session = Session(directory, desired, providers, store, config_digest(result.files, directory),
-                          tuple(p for p in result.problems if p.severity == "warning"), missing)
+                          tuple(p for p in result.problems if p.severity == "warning"), missing,
+                          policy_clock(env, timezone=desired.project.timezone))
         yield session
     finally:
         for provider in providers.values():
@@ -142,7 +145,7 @@ def make_plan(session: Session, *, prune: bool | None, allow_replace: Iterable[s
     traits = {name: traits_of(p) for name, p in session.providers.items()}
     meta = PlanMeta(config_dir=str(session.directory.resolve()), config_digest=session.config_digest)
     plan = diff(session.desired, observed, recorded, traits, now=datetime.now(UTC), prune=prune,
-                allow_replace=allow_replace, meta=meta)
+                allow_replace=allow_replace, meta=meta, at=session.clock())
     extra: list[Diagnostic] = []
     by_profile: dict[str, set[str]] = {}
     for action in plan.actions:

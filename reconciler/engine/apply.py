@@ -15,6 +15,11 @@ recomputed. Rules (DESIGN.md section 5, "never dial twice"):
 * A direct-callout batch is recorded as ``unknown`` before it is sent; a
   lost answer leaves it unknown for good (until ``state resolve``).
 * Lanes (one per task) run in parallel; a failure stops its lane only.
+* The dialing policy is checked again immediately before every direct-callout
+  batch and every start (``engine.policy.dial_closed`` at ``now()``): an apply
+  that runs into closed calling hours stops dialing there; the rest stays due
+  and its lane ends SKIPPED (``deferred``, not a failure). Numbers put on the
+  opt-out list while apply runs are left out of the batches still to send.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import datetime
 
+from reconciler.engine.clock import system_clock
 from reconciler.engine.inputs import Observed
 from reconciler.engine.plan import (
     Action,
@@ -36,6 +43,7 @@ from reconciler.engine.plan import (
     StepResult,
     StepStatus,
 )
+from reconciler.engine.policy import calendar_for, dial_closed, when_text
 from reconciler.engine.settle import (
     CalloutIntent,
     CreateIntent,
@@ -67,12 +75,14 @@ __all__ = ["Applier"]
 
 
 class _LaneFailed(Exception):
-    def __init__(self, status: StepStatus, detail: str, calls: int = 0, done: int = 0) -> None:
+    def __init__(self, status: StepStatus, detail: str, calls: int = 0, done: int = 0,
+                 deferred: bool = False) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.calls = calls
         self.done = done
+        self.deferred = deferred  # stopped by the calling hours: due later, not a failure
 
 
 @dataclass
@@ -95,8 +105,10 @@ class Applier:
         clock: Callable[[], str] = now_iso,
         windows: Mapping[str, float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = system_clock,
     ) -> None:
         self.desired = desired
+        self.now = now  # the dialing policy's clock (engine.clock), read before every batch
         self.providers = providers
         self.store = store
         self.hooks = hooks or ApplyHooks()
@@ -144,7 +156,11 @@ class Applier:
         state = _LaneState(first.task_id, observed.contact_count if observed else None)
         out: list[StepResult] = []
         failed = False
+        waiting = False  # the calling hours closed: the rest of the lane waits for them
         for action in lane.actions:
+            if waiting:
+                out.append(StepResult(action, StepStatus.SKIPPED, "waits for the calling hours", deferred=True))
+                continue
             if failed or self._stop.is_set():
                 why = "an earlier step of this task failed" if failed else "apply was interrupted"
                 out.append(StepResult(action, StepStatus.SKIPPED, why))
@@ -161,9 +177,9 @@ class Applier:
                 done = self._step(action, campaign, provider, state)
                 result = StepResult(action, StepStatus.OK, calls=state.calls, done=done, task_id=state.task_id)
             except _LaneFailed as exc:
-                failed = True
+                failed, waiting = not exc.deferred, exc.deferred
                 result = StepResult(action, exc.status, exc.detail, calls=state.calls, done=exc.done,
-                                    task_id=state.task_id)
+                                    task_id=state.task_id, deferred=exc.deferred)
             except ProviderError as exc:
                 failed = True
                 err = exc.with_campaign(action.campaign) if not exc.campaign else exc
@@ -182,6 +198,8 @@ class Applier:
                          lambda r: replace(r, deleted=True, started=r.started or self._seen_started(action)))
             return 0
         if kind is ActionKind.START:
+            if c is not None:
+                self._check_hours(c, 0, "the task is started by a plan inside them")
             self._simple(action, provider, st, "start", provider.start,
                          lambda r: replace(r, started=True, run_state="running"))
             return 0
@@ -265,7 +283,7 @@ class Applier:
             count = provider.count_contacts(found.task_id) if rows else 0
             self._record_created(action, c, found.task_id)
             if rows and count:
-                record_sent(self.store, c.name, found.task_id, action.wave, rows)
+                record_sent(self.store, c.name, found.task_id, action.wave, rows, sent_at=self._stamp())
             self.store.end_call(entry, CallOutcome.RESOLVED, f"task {found.task_id} found on the platform")
             st.task_id, st.count = found.task_id, count
             self.hooks.calls_made(action, 1)
@@ -276,7 +294,8 @@ class Applier:
             raise
         st.calls += 1
         self._record_created(action, c, created.task_id)
-        accepted = record_sent(self.store, c.name, created.task_id, action.wave, rows, created.added) if rows else 0
+        accepted = record_sent(self.store, c.name, created.task_id, action.wave, rows, created.added,
+                               sent_at=self._stamp()) if rows else 0
         self.store.end_call(entry, CallOutcome.OK, result={"task_id": created.task_id})
         accepted = created.added.accepted if created.added else accepted
         st.task_id, st.count = created.task_id, accepted
@@ -296,7 +315,9 @@ class Applier:
         done = 0
         for start in range(0, len(rows), size):
             self._check_stop(done)
-            batch = rows[start : start + size]
+            batch = self._without_optouts(rows[start : start + size])
+            if not batch:
+                continue
             try:
                 done += self._insert_batch(action, c, provider, st, batch)
             except _LaneFailed as exc:
@@ -320,7 +341,7 @@ class Applier:
                                           window=self.windows.get(c.provider, 0.0), sleep=self.sleep,
                                           stop=self._stop.is_set)
             if verdict is Verdict.LANDED:
-                record_sent(self.store, c.name, st.task_id, action.wave, batch)
+                record_sent(self.store, c.name, st.task_id, action.wave, batch, sent_at=self._stamp())
                 self.store.end_call(entry, CallOutcome.RESOLVED, "the platform count shows the batch landed")
                 st.count = count
                 return len(batch)
@@ -332,7 +353,7 @@ class Applier:
             self.store.end_call(entry, CallOutcome.FAILED, _msg(exc, action))
             raise
         st.calls += 1
-        record_sent(self.store, c.name, st.task_id, action.wave, batch, added)
+        record_sent(self.store, c.name, st.task_id, action.wave, batch, added, sent_at=self._stamp())
         self.store.end_call(entry, CallOutcome.OK, result={"accepted": added.accepted,
                                                            "invalid": len(added.invalid)})
         st.count += added.accepted
@@ -361,11 +382,15 @@ class Applier:
         done = 0
         for start in range(0, len(rows), size):
             self._check_stop(done)
-            batch = rows[start : start + size]
+            self._check_hours(c, len(rows) - start, "they are dialed once a plan runs inside them", done)
+            batch = self._without_optouts(rows[start : start + size])
+            if not batch:
+                continue
             intent = CalloutIntent(tuple(r.phone for r in batch))
+            stamp = self._stamp()
             # Recorded as unknown *before* the call: a crash can never lead to a second dial.
             self.store.put_contacts([ContactRecord(c.name, r.phone, r.fingerprint, "", 0, None,
-                                                   ContactStatus.UNKNOWN) for r in batch])
+                                                   ContactStatus.UNKNOWN, stamp) for r in batch])
             entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request())
             try:
                 added = provider.callout(c, batch)
@@ -386,13 +411,37 @@ class Applier:
             st.calls += 1
             ids = list(added.data_ids) + [None] * (len(batch) - len(added.data_ids))
             self.store.put_contacts([ContactRecord(c.name, r.phone, r.fingerprint, "", 0, ids[i],
-                                                   ContactStatus.DIALED) for i, r in enumerate(batch)])
+                                                   ContactStatus.DIALED, stamp) for i, r in enumerate(batch)])
             self.store.end_call(entry, CallOutcome.OK, result={"accepted": added.accepted})
             self.hooks.calls_made(action, 1)
             done += len(batch)
         return done
 
     # --- helpers ----------------------------------------------------------------
+
+    def _stamp(self) -> str:
+        return self.now().isoformat(timespec="seconds")
+
+    def _check_hours(self, c: DesiredCampaign, due: int, then: str, done: int = 0) -> None:
+        """Stop the lane (SKIPPED, deferred) when the policy or the campaign's schedule forbids dialing now."""
+        at = self.now()
+        why = dial_closed(self.desired.project, c, at)
+        if not why:
+            return
+        project = self.desired.project
+        tz = project.policy.timezone if project.policy is not None else project.timezone
+        opens = calendar_for(project, c, own_schedule=c.mode == "direct").next_open(at)
+        what = f"{due} contacts stay due; " if due else ""
+        raise _LaneFailed(StepStatus.SKIPPED, f"stopped at {when_text(at, at, tz)}: {why}; {what}{then} "
+                                              f"(next opening: {when_text(opens, at, tz)})", done=done,
+                          deferred=True)
+
+    def _without_optouts(self, rows: Sequence[ContactRow]) -> Sequence[ContactRow]:
+        """``rows`` without numbers put on the opt-out list since the plan was made."""
+        listed = {r.phone for r in self.store.optouts()}
+        if not listed:
+            return rows
+        return [r for r in rows if r.phone not in listed]
 
     def _check_stop(self, done: int) -> None:
         if self._stop.is_set():

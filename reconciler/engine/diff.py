@@ -196,6 +196,7 @@ def diff(
         prune=ctx.prune,
         allow_replace=tuple(sorted(ctx.allow_replace)),
         state_missing=not recorded.initialized,
+        policy_at=(at or now).isoformat(),
     )
     summaries = ctx.policy.finish(desired, ctx.summaries, ctx.diags)
     return Plan(

@@ -37,7 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from reconciler.engine.inputs import Recorded
-from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Deferred, Diagnostic, Forecast
+from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Deferred, Diagnostic, Forecast, Plan
 from reconciler.model import DesiredCampaign, DesiredState, Project
 from reconciler.policy import (
     OPT_OUT_LABEL,
@@ -215,11 +215,12 @@ def dial_closed(project: Project, c: DesiredCampaign, at: datetime) -> str:
     return calendar_for(project, c, own_schedule=c.mode == "direct").why_closed(at)
 
 
-def when_text(at: datetime | None, now: datetime, tz: str) -> str:
-    """``09:00 Tue`` within a week, ``2027-03-09 09:00 Tue`` later, ``not within a year`` for None."""
+def when_text(at: datetime | None, now: datetime, tz: str | None = None) -> str:
+    """``09:00 Tue`` within a week, ``2027-03-09 09:00 Tue`` later, ``not within a year`` for None
+    (in ``tz``, default ``at``'s own timezone)."""
     if at is None:
         return "not within a year"
-    local = at.astimezone(_zone(tz))
+    local = at.astimezone(_zone(tz)) if tz else at
     text = f"{clock_text(local.hour * 3600 + local.minute * 60 + local.second)} {local:%a}"
     if at - now >= timedelta(days=6) or at < now:
         text = f"{local:%Y-%m-%d} {text}"
@@ -327,7 +328,8 @@ class PlanPolicy:
 
     def _defer(self, c: DesiredCampaign, kind: ActionKind, contacts: int, at: datetime | None, why: str,
                wave: int = 0, remote_name: str = "", task_id: str = "") -> None:
-        self.deferred.append(Deferred(kind, c.name, c.provider, contacts, at, why, wave, remote_name, task_id))
+        local = at.astimezone(_zone(self._tz())) if at is not None else None  # shown in the policy's timezone
+        self.deferred.append(Deferred(kind, c.name, c.provider, contacts, local, why, wave, remote_name, task_id))
 
     # --- direct callouts -------------------------------------------------------------------
 
@@ -438,6 +440,8 @@ class PlanPolicy:
             if c is not None and capacity is not None and s.name in todo:
                 fc = forecast(self.project, c, capacity, todo[s.name], self.now,
                               share=max(1, sharing.get(c.provider, 1)))
+                tz = _zone(self._tz())
+                fc = replace(fc, start=fc.start.astimezone(tz), finish=fc.finish.astimezone(tz) if fc.finish else None)
                 s = replace(s, forecast=fc)
                 if fc.late:
                     diags.append(Diagnostic("warning", c.name, late_message(fc, c, self._tz()),
@@ -572,3 +576,68 @@ def optout_reason(result: Any, rules: OptOutRules | None = None) -> str | None:
         if hit is not None:
             return f"call result {key} {_NUMBER.sub('<number>', text)[:80]!r} is a do-not-call outcome"
     return None
+
+
+# --- saved plans (engine.planfile): what the policy shows, for `campaignctl show` ---------------------
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def dump_policy(plan: Plan) -> dict[str, Any]:
+    """The plan's deferred entries and per-campaign policy facts as JSON values (no phone numbers)."""
+    return {
+        "deferred": [{"kind": d.kind.value, "campaign": d.campaign, "profile": d.profile, "contacts": d.contacts,
+                      "at": _iso(d.at), "reason": d.reason, "wave": d.wave, "remote_name": d.remote_name,
+                      "task_id": d.task_id} for d in plan.deferred],
+        "campaigns": {s.name: {"suppressed": s.suppressed, "suppressed_by": [list(p) for p in s.suppressed_by],
+                               "held": s.held, "forecast": None if s.forecast is None else {
+                                   "contacts": s.forecast.contacts, "calls": s.forecast.calls,
+                                   "calls_per_hour": s.forecast.calls_per_hour, "hours": s.forecast.hours,
+                                   "start": _iso(s.forecast.start), "finish": _iso(s.forecast.finish),
+                                   "end": _iso(s.forecast.end), "late": s.forecast.late}}
+                      for s in plan.campaigns if s.suppressed or s.held or s.forecast is not None},
+    }
+
+
+def load_policy(plan: Plan, doc: Any) -> Plan:
+    """``plan`` with what :func:`dump_policy` wrote (a file without it, or a malformed part, shows none)."""
+    if not isinstance(doc, Mapping):
+        return plan
+    deferred: list[Deferred] = []
+    for d in doc.get("deferred") or ():
+        try:
+            deferred.append(Deferred(ActionKind(d["kind"]), str(d["campaign"]), str(d["profile"]),
+                                     int(d["contacts"]), _time(d.get("at")), str(d["reason"]), int(d.get("wave", 0)),
+                                     str(d.get("remote_name", "")), str(d.get("task_id", ""))))
+        except (KeyError, TypeError, ValueError):
+            continue
+    raw_facts = doc.get("campaigns")
+    facts: Mapping[str, Any] = raw_facts if isinstance(raw_facts, Mapping) else {}
+    summaries = []
+    for s in plan.campaigns:
+        f = facts.get(s.name)
+        if isinstance(f, Mapping):
+            fc = f.get("forecast")
+            forecast_value = None
+            start = _time(fc.get("start")) if isinstance(fc, Mapping) else None
+            if isinstance(fc, Mapping) and start is not None:
+                forecast_value = Forecast(int(fc.get("contacts", 0)), int(fc.get("calls", 0)),
+                                          float(fc.get("calls_per_hour", 0)), float(fc.get("hours", 0)), start,
+                                          _time(fc.get("finish")), _time(fc.get("end")), bool(fc.get("late")))
+            by = tuple((str(p[0]), int(p[1])) for p in f.get("suppressed_by", ()) if isinstance(p, list) and
+                       len(p) == 2)
+            s = replace(s, suppressed=int(f.get("suppressed", 0)), suppressed_by=by, held=int(f.get("held", 0)),
+                        forecast=forecast_value)
+        summaries.append(s)
+    return replace(plan, deferred=tuple(deferred), campaigns=tuple(summaries))

@@ -283,8 +283,9 @@ def record_task(store: StateStore, record: TaskRecord) -> None:
 
 
 def record_sent(store: StateStore, campaign: str, task_id: str, wave: int, rows: Sequence[ContactRow],
-                added: AddResult | None = None) -> int:
-    """Record rows as sent to a task, skipping those the vendor refused; returns how many."""
+                added: AddResult | None = None, *, sent_at: str = "") -> int:
+    """Record rows as sent to a task (at ``sent_at``, default now), skipping those the vendor refused;
+    returns how many."""
     invalid = {i for i, _ in added.invalid} if added else set()
     ids = list(added.data_ids) if added else []
     out: list[ContactRecord] = []
@@ -294,7 +295,8 @@ def record_sent(store: StateStore, campaign: str, task_id: str, wave: int, rows:
             continue
         data_id = ids[k] if k < len(ids) else None
         k += 1
-        out.append(ContactRecord(campaign, row.phone, row.fingerprint, task_id, wave, data_id, ContactStatus.SENT))
+        out.append(ContactRecord(campaign, row.phone, row.fingerprint, task_id, wave, data_id, ContactStatus.SENT,
+                                 sent_at))
     store.put_contacts(out)
     return len(out)
 

@@ -13,11 +13,14 @@ from reconciler.engine.plan import ApplyResult, Diagnostic, Plan, StepStatus
 from reconciler.views._common import (
     SYMBOLS,
     collapse,
+    deferred_word,
+    describe_deferred,
     describe_step,
     detail,
     phones_of,
     plan_summary,
     plural,
+    policy_lines,
     resolve_hint,
     result_summary,
     scrub,
@@ -71,6 +74,19 @@ class MarkdownView:
                 rows.append(f"| {escape(item.campaign)} | {_code(SYMBOLS[item.word])} {item.word} "
                             f"| {escape(detail(item))} | {reason} |")
             out += _fold(rows, len(items), plural(len(items), "action"))
+        if plan.deferred:
+            rows = ["| Campaign | Deferred | Detail | Reason |", "|---|---|---|---|"]
+            for d in plan.deferred:
+                word = deferred_word(d)
+                text = describe_deferred(d, plan)
+                rows.append(f"| {escape(d.campaign)} | {_code(SYMBOLS[word])} {word} "
+                            f"| {escape(text[len(word) + 1:])} | {escape(d.reason)} |")
+            out += ["**Deferred by the dialing policy** (not done by this apply; a later plan does them once "
+                    "allowed)", ""]
+            out += _fold(rows, len(plan.deferred), plural(len(plan.deferred), "deferred action"))
+        found = policy_lines(plan)
+        if found:
+            out += ["**Dialing policy**", ""] + [f"- {escape(name)}: {escape(text)}" for name, text in found] + [""]
         out += _diagnostics(plan.errors, "CAUTION", "Error", phones)
         out += _diagnostics(plan.warnings, "WARNING", "Warning", phones)
         if plan.notes:

@@ -404,3 +404,22 @@ def test_optout_rules_are_configurable() -> None:
     assert optout_reason({"tag_name": "明确拒绝"}, rules) is None
     assert optout_reason({"task_result": 9}, rules) is not None
     assert optout_reason({"tag_name": "明确拒绝"}, OptOutRules(enabled=False)) is None
+
+
+# --- saved plans keep what the policy showed -------------------------------------------------------
+
+
+def test_a_saved_plan_keeps_deferred_entries_counts_and_the_forecast() -> None:
+    from tests.engine.test_planfile import roundtrip
+
+    nums = phones(4)
+    policy = replace(POLICY, capacity={"iflytek": CAPACITY}, suppress=Suppression({nums[0]: "registry"}))
+    c = replace(windowed(n=4, end=at(31, 20)), contacts=campaign(numbers=nums).contacts)
+    ds = desired(direct(), c, policy=policy)
+    rec = recorded()
+    plan = diff(ds, observed(), rec, TRAITS, now=datetime(2027, 2, 1, tzinfo=CST), at=TUE_2300)
+    assert plan.deferred and plan.campaigns[1].suppressed == 1 and plan.campaigns[1].forecast is not None
+    indexed, bound, _ = roundtrip(plan, ds, rec)
+    assert bound.deferred == plan.deferred
+    assert bound.campaigns == indexed.campaigns == plan.campaigns
+    assert bound.meta.policy_at == TUE_2300.isoformat()

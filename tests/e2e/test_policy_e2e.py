@@ -1,0 +1,150 @@
+"""The dialing policy end to end: the CLI against the xfyeta emulator, with a simulated policy clock.
+
+2027-03-02 is a Tuesday. The policy allows calls every day 09:00-21:00, not on
+2027-03-05 (a holiday).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import (
+    campaigns,
+    init_state,
+    phones,
+    project,
+    run_cli,
+    write_csv,
+    xf_calls,
+    xf_direct,
+    xf_task,
+)
+
+CST = timezone(timedelta(hours=8))
+POLICY = """\
+policy:
+  hours:
+    mon-sun: ["09:00-21:00"]
+  blackout: ["2027-03-05"]
+"""
+
+
+def setup(tmp_path: Path, xfyeta: Any, *, n_direct: int = 0, n_task: int = 0, extra: str = POLICY,
+          files: dict[str, str] | None = None) -> Path:
+    d = project(tmp_path, xf_url=xfyeta.base_url, extra=extra, init=False)
+    for name, text in (files or {}).items():
+        (d / name).write_text(text, encoding="utf-8")
+    init_state(d)
+    entries = []
+    if n_direct:
+        write_csv(d / "contacts/survey.csv", phones(n_direct))
+        entries.append(xf_direct("survey", "../contacts/survey.csv"))
+    if n_task:
+        write_csv(d / "contacts/spring.csv", phones(n_task, start=1000))
+        entries.append(xf_task("spring", "../contacts/spring.csv"))
+    campaigns(d, *entries)
+    return d
+
+
+def use_clock(monkeypatch: pytest.MonkeyPatch, clock: Callable[[], datetime]) -> None:
+    """Every session's policy clock (plan, apply and the applier's per-batch check) reads ``clock``."""
+    monkeypatch.setattr("reconciler.commands.session.policy_clock", lambda env=None, timezone="UTC": clock)
+
+
+def dialed(xfyeta: Any) -> list[str]:
+    return [d["phone"] for d in xfyeta.state()["dials"]]
+
+
+def test_a_direct_apply_at_2059_stops_dialing_at_2100(tmp_path: Path, xfyeta: Any,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    d = setup(tmp_path, xfyeta, n_direct=200)
+    base = [datetime(2027, 3, 2, 20, 59, tzinfo=CST)]
+
+    def clock() -> datetime:  # each callout batch takes the simulated clock 30 s further
+        return base[0] + timedelta(seconds=30 * len(xfyeta.calls_to("task/callout")))
+
+    use_clock(monkeypatch, clock)
+    plan = run_cli("plan", str(d), "--detailed-exitcode")
+    assert plan.exit_code == 2 and "dial 200 contacts (4 calls)" in plan.stdout, plan.output
+    res = run_cli("apply", str(d), "--auto-approve")
+    # batches at 20:59:00 and 20:59:30 went out; at 21:00:00 dialing stopped: the rest stays due
+    assert len(dialed(xfyeta)) == 100 and len(xfyeta.calls_to("task/callout")) == 2
+    assert res.exit_code == 0, res.output
+    assert "stopped at 21:00 Tue: outside calling hours (policy); 100 contacts stay due" in res.output
+    assert "next opening: 09:00 Wed" in res.output and "waiting" in res.output
+
+    later = run_cli("plan", str(d), "--detailed-exitcode", "--format", "json")
+    assert later.exit_code == 0, later.output  # deferred is no change
+    doc = json.loads(later.stdout)
+    assert doc["actions"] == [] and doc["deferred"][0]["contacts"] == 100
+    assert doc["deferred"][0]["at"] == "2027-03-03T09:00:00+08:00"
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    assert len(dialed(xfyeta)) == 100  # still outside the hours: nothing
+
+    base[0] = datetime(2027, 3, 3, 9, 0, tzinfo=CST) - timedelta(seconds=60)  # 2 batches done: 09:00 Wed
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    numbers = dialed(xfyeta)
+    assert len(numbers) == 200 and len(set(numbers)) == 200  # everyone once, nobody twice
+
+
+def test_campaignctl_now_outside_the_hours_dials_nothing(tmp_path: Path, xfyeta: Any,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    d = setup(tmp_path, xfyeta, n_direct=30, n_task=20)
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-02T23:30:00+08:00")
+    plan = run_cli("plan", str(d))
+    assert plan.exit_code == 0, plan.output
+    assert "> dial 30 contacts at 09:00 Wed" in plan.stdout and "~ start gitops-spring at 09:00 Wed" in plan.stdout
+    md = run_cli("plan", str(d), "--format", "markdown")
+    assert "**Deferred by the dialing policy**" in md.stdout
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    calls = xf_calls(xfyeta)
+    assert calls["task/callout"] == 0 and calls["task/start"] == 0  # nothing dials
+    assert calls["task/create"] == 1 and calls["task/insert"] == 1  # a task not started dials nobody
+    # inside the hours, a later plan does what was deferred
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-03T09:00:01+08:00")
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    calls = xf_calls(xfyeta)
+    assert calls["task/callout"] == 1 and calls["task/start"] == 1
+    assert run_cli("plan", str(d), "--detailed-exitcode").exit_code == 0
+
+
+def test_a_holiday_pauses_running_tasks_and_the_next_day_starts_them(tmp_path: Path, xfyeta: Any,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    d = setup(tmp_path, xfyeta, n_task=10, n_direct=5)
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-04T10:00:00+08:00")
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    assert xf_calls(xfyeta)["task/start"] == 1 and len(dialed(xfyeta)) == 5
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-05T10:00:00+08:00")
+    plan = run_cli("plan", str(d), "--detailed-exitcode")
+    assert plan.exit_code == 2 and "pause gitops-spring" in plan.stdout and "a blackout date (policy)" in plan.stdout
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    assert xf_calls(xfyeta)["task/pause"] == 1
+    assert run_cli("plan", str(d)).stdout.count("09:00 Sat") == 1  # the start waits for Saturday 09:00
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-06T09:30:00+08:00")
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    assert xf_calls(xfyeta)["task/start"] == 2 and len(dialed(xfyeta)) == 5
+
+
+def test_do_not_call_lists_and_opt_outs_are_never_dialed(tmp_path: Path, xfyeta: Any,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    nums = phones(6)
+    extra = POLICY + "suppress:\n  - csv: dnc.csv\n    column: phone\n"
+    d = setup(tmp_path, xfyeta, n_direct=6, extra=extra, files={"dnc.csv": f"phone\n{nums[0]}\n"})
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-02T10:00:00+08:00")
+    # a person who asked another campaign never to be called again
+    added = run_cli("optout", "add", nums[1], "--reason", "asked on the phone", "--dir", str(d))
+    assert added.exit_code == 0 and nums[1] not in added.output, added.output
+    plan = run_cli("plan", str(d), "--format", "json")
+    doc = json.loads(plan.stdout)
+    assert doc["campaigns"][0]["suppressed"] == 2 and doc["actions"][0]["contacts"] == 4
+    assert not any(n in plan.stdout for n in nums)
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    assert sorted(dialed(xfyeta)) == nums[2:]
+    listed = run_cli("optout", "list", "--dir", str(d))
+    assert listed.exit_code == 0 and "199****0001" in listed.stdout and nums[1] not in listed.stdout
