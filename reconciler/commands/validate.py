@@ -17,22 +17,41 @@ import click
 
 from reconciler.config import LoadResult, load
 from reconciler.config.report import display_path
+from reconciler.engine.clock import policy_clock
+from reconciler.engine.plan import CampaignSummary, Diagnostic, Plan
+from reconciler.engine.policy import offline_summaries
 from reconciler.errors import ExitCode, Problem
+from reconciler.views._common import policy_lines
+from reconciler.views.json import forecast_document
 
 __all__ = ["FORMAT_VERSION", "display_path", "print_problems", "run"]
 
 FORMAT_VERSION = 1
 
 
+def _policy(result: LoadResult) -> tuple[tuple[CampaignSummary, ...], list[Diagnostic]]:
+    """The dialing policy's offline view (engine.policy.offline_summaries): counts, forecast, late warnings."""
+    if result.state is None or result.state.project.policy is None:
+        return (), []
+    now = policy_clock(os.environ, timezone=result.state.project.timezone)()
+    return offline_summaries(result.state, now)
+
+
 def run(directory: Path, *, fmt: str = "text") -> int:
     result = load(Path(directory))
+    summaries, late = _policy(result)
+    if late:
+        extra = [Problem(d.file, d.line, "", f"{d.campaign}: {d.message}", "warning") for d in late]
+        result = LoadResult(result.state, tuple(sorted(result.problems + tuple(extra))), result.files)
     if fmt == "json":
-        click.echo(json.dumps(_json(result), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(_json(result, summaries), ensure_ascii=False, indent=2))
         if os.environ.get("GITHUB_ACTIONS", "").lower() == "true":
             for problem in result.problems:  # on stderr: stdout stays one JSON document
                 click.echo(_annotation(problem), err=True)
     else:
         print_problems(result.problems)
+        for name, text in policy_lines(Plan((), campaigns=summaries)):
+            click.echo(f"{name}: {text}")
         click.echo(_summary(result))
     return int(ExitCode.OK if result.state is not None else ExitCode.ERROR)
 
@@ -85,10 +104,12 @@ def _annotation(problem: Problem) -> str:
     return f"::{kind} {props}::{_escape_data(message)}"
 
 
-def _json(result: LoadResult) -> dict[str, object]:
+def _json(result: LoadResult, summaries: tuple[CampaignSummary, ...] = ()) -> dict[str, object]:
     campaigns = []
+    policy = {s.name: s for s in summaries}
     if result.state is not None:
         for c in result.state.campaigns:
+            s = policy.get(c.name)
             campaigns.append(
                 {
                     "name": c.name,
@@ -99,6 +120,10 @@ def _json(result: LoadResult) -> dict[str, object]:
                     "contacts": len(c.contacts.rows),
                     "file": display_path(c.mark.file),
                     "line": c.mark.line,
+                    # the dialing policy, offline: do-not-call sources only (opt-outs are in the state)
+                    "suppressed": s.suppressed if s else 0,
+                    "suppressed_by": dict(s.suppressed_by) if s else {},
+                    "forecast": forecast_document(s.forecast) if s else None,
                 }
             )
     return {

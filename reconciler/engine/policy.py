@@ -641,3 +641,15 @@ def load_policy(plan: Plan, doc: Any) -> Plan:
                         forecast=forecast_value)
         summaries.append(s)
     return replace(plan, deferred=tuple(deferred), campaigns=tuple(summaries))
+
+
+def offline_summaries(desired: DesiredState, now: datetime) -> tuple[tuple[CampaignSummary, ...], list[Diagnostic]]:
+    """What ``validate`` can say of the policy without platform or state: per campaign the numbers the
+    ``suppress:`` sources hold back and the forecast (as if nobody had been dialed yet), and late forecasts."""
+    pol = PlanPolicy(desired, Recorded(), now)
+    summaries = []
+    for c in desired.campaigns:
+        pol.suppress(c, {r.phone: i for i, r in enumerate(c.contacts.rows)})
+        summaries.append(CampaignSummary(c.name, c.provider, c.mode, c.state, "unknown", len(c.contacts.rows), 0))
+    diags: list[Diagnostic] = []
+    return pol.finish(desired, summaries, diags), diags

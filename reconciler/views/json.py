@@ -35,7 +35,7 @@ from reconciler.views._common import (
     scrub,
 )
 
-__all__ = ["ACTION_WORDS", "STATUS_WORDS", "JsonView"]
+__all__ = ["ACTION_WORDS", "STATUS_WORDS", "JsonView", "forecast_document"]
 
 # The stable vocabulary. "replace" has no ActionKind: it is a DELETE+CREATE pair, collapsed.
 ACTION_WORDS: dict[ActionKind, str] = {
@@ -200,7 +200,7 @@ def _campaign(c: CampaignSummary) -> dict[str, Any]:
         "suppressed": c.suppressed,
         "suppressed_by": dict(c.suppressed_by),
         "held": c.held,
-        "forecast": _forecast(c.forecast),
+        "forecast": forecast_document(c.forecast),
     }
 
 
@@ -218,7 +218,8 @@ def _deferred(d: Deferred) -> dict[str, Any]:
     }
 
 
-def _forecast(fc: Forecast | None) -> dict[str, Any] | None:
+def forecast_document(fc: Forecast | None) -> dict[str, Any] | None:
+    """A forecast as the JSON views (plan, validate) show it."""
     if fc is None:
         return None
     return {

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import date
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from reconciler.cli import cli
 from reconciler.policy import FrequencyCap, mask_phone
-from tests.config.fixtures import PROJECT, XF_TASK, errors, load_files
+from tests.config.fixtures import PROJECT, XF_TASK, errors, load_files, write
 
 POLICY = """\
 policy:
@@ -252,3 +255,20 @@ def test_numbers_in_two_running_campaigns_with_unique_are_an_error(tmp_path: Pat
 def test_mask_phone() -> None:
     assert mask_phone("13800000000") == "138****0000"
     assert mask_phone("01012345678") == "010****5678"
+
+
+def test_validate_shows_suppression_and_the_forecast(tmp_path: Path) -> None:
+    rows = '        - rows: [["19900000008", "张先生"], ["19900000002", "李"]]'
+    two = task(number="19900000008").replace('        - rows: [["19900000008", "张先生"]]', rows)
+    two = two.replace("      windows:", '      end: "2027-03-01T09:30:00+08:00"\n      windows:')
+    root = write(tmp_path / "cfg", files(**{"c.yaml": two}))
+    env = {"CAMPAIGNCTL_NOW": "2027-03-01T08:00:00+08:00"}
+    result = CliRunner().invoke(cli, ["validate", str(root)], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "spring: 1 contact suppressed (national registry 1); forecast: 1 contact to dial" in result.output
+    assert "after schedule.end 2027-03-01 09:30" in result.output  # a late forecast is a warning
+    assert "19900000008" not in result.output
+    result = CliRunner().invoke(cli, ["validate", str(root), "--format", "json"], env=env, catch_exceptions=False)
+    [c] = json.loads(result.output)["campaigns"]
+    assert c["suppressed"] == 1 and c["suppressed_by"] == {"national registry": 1}
+    assert c["forecast"]["contacts"] == 1 and c["forecast"]["start"] == "2027-03-01T09:00:00+08:00"

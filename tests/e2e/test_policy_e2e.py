@@ -148,3 +148,77 @@ def test_do_not_call_lists_and_opt_outs_are_never_dialed(tmp_path: Path, xfyeta:
     assert sorted(dialed(xfyeta)) == nums[2:]
     listed = run_cli("optout", "list", "--dir", str(d))
     assert listed.exit_code == 0 and "199****0001" in listed.stdout and nums[1] not in listed.stdout
+
+
+def test_optout_commands_mask_numbers_and_keep_removals(tmp_path: Path, xfyeta: Any) -> None:
+    d = setup(tmp_path, xfyeta, n_direct=1)
+    bad = run_cli("optout", "add", "99887766", "--dir", str(d))
+    assert bad.exit_code == 1 and "not a valid phone number" in bad.output and "99887766" not in bad.output
+    assert run_cli("optout", "add", "+86 138-0000-0000", "--reason", "asked at 13800000000", str(d)).exit_code == 0
+    again = run_cli("optout", "add", "13800000000", "--dir", str(d))
+    assert again.exit_code == 0 and "already on the opt-out list" in again.output
+    assert run_cli("optout", "add", "13900000000", "--source", "results:iflytek", "--dir", str(d)).exit_code == 0
+    listed = run_cli("optout", "list", "--dir", str(d))
+    assert "2 numbers on the opt-out list (by source: manual 1, results:iflytek 1)" in listed.stdout
+    assert "138****0000" in listed.stdout and "13800000000" not in listed.stdout  # in reasons too
+    needs = run_cli("optout", "remove", "13800000000", "--dir", str(d))
+    assert needs.exit_code != 0 and "Missing option '--reason'" in needs.output
+    removed = run_cli("optout", "remove", "13800000000", "--reason", "typed by mistake", "--dir", str(d))
+    assert removed.exit_code == 0 and "13800000000" not in removed.output
+    assert run_cli("optout", "remove", "13800000000", "--reason", "x", "--dir", str(d)).exit_code == 1
+    doc = json.loads(run_cli("optout", "list", "--all", "--format", "json", "--dir", str(d)).stdout)
+    assert (doc["count"], doc["removed"], doc["by_source"]) == (1, 1, {"results:iflytek": 1})
+    gone = next(r for r in doc["optouts"] if not r["active"])
+    assert (gone["phone"], gone["removed_reason"]) == ("138****0000", "typed by mistake")
+    assert "13800000000" not in json.dumps(doc) and "13900000000" not in json.dumps(doc)
+
+
+def test_an_opt_out_learned_from_a_result_suppresses_the_number_in_another_campaign(
+        tmp_path: Path, xfyeta: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.engine.policy import optout_reason
+    from reconciler.state.sqlite import SqliteStore
+
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-02T10:00:00+08:00")
+    d = setup(tmp_path, xfyeta, n_direct=3)
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    first = dialed(xfyeta)
+    # the results receiver hears the first person refuse, and records it (what `results serve` will do)
+    push = {"call_uuid": "u1", "task_data_id": "1", "dialog": [{"seq": 1, "role": "robot", "tag_name": "明确拒绝"}]}
+    reason = optout_reason(push)
+    assert reason is not None
+    with SqliteStore(tmp_path / "state.db") as store:
+        assert store.add_optout(first[0], "results:iflytek", reason)
+    # a new campaign with the same people: the one who refused is never sent
+    write_csv(d / "contacts/spring.csv", first + phones(2, start=500))
+    campaigns(d, xf_direct("survey", "../contacts/survey.csv"), xf_task("spring", "../contacts/spring.csv"))
+    plan = json.loads(run_cli("plan", str(d), "--format", "json").stdout)
+    spring = next(c for c in plan["campaigns"] if c["name"] == "spring")
+    assert spring["suppressed"] == 1 and spring["suppressed_by"] == {"opt-out": 1}
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    [task] = [t for t in xfyeta.state()["tasks"] if t["task_name"] == "gitops-spring"]
+    assert first[0] not in {n["phone"] for n in task["numbers"]} and task["count_tel"] == 4
+
+
+def test_yccall_removes_a_queued_number_once_it_is_opted_out_and_pauses_outside_the_hours(
+        tmp_path: Path, yccall: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.e2e.conftest import yc_task
+
+    d = project(tmp_path, yc_url=yccall.base_url, extra=POLICY)
+    nums = phones(5, start=3000)
+    write_csv(d / "contacts/follow.csv", nums, columns=("phone",))
+    campaigns(d, yc_task("followup", "../contacts/follow.csv"))
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-02T10:00:00+08:00")
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    assert run_cli("optout", "add", nums[2], "--reason", "complained", "--dir", str(d)).exit_code == 0
+    plan = run_cli("plan", str(d))
+    assert "remove 1 contact" in plan.stdout and "1 are on a do-not-call or opt-out list" in plan.stdout
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    [task] = yccall.state()["tasks"]
+    assert nums[2] not in {str(n["telphone"]) for n in task["numbers"]} and len(task["numbers"]) == 4
+    # 23:00: a yccall task has no windows of its own, so the plan pauses it
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-02T23:00:00+08:00")
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    assert yccall.state()["tasks"][0]["status"] == 1027
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-03T09:00:00+08:00")
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    assert yccall.state()["tasks"][0]["status"] == 1026
