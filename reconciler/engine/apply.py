@@ -61,7 +61,7 @@ from reconciler.engine.settle import (
 )
 from reconciler.errors import CampaignctlError, OutcomeUnknown, ProviderError
 from reconciler.model import ContactRow, DesiredCampaign, DesiredState
-from reconciler.providers.base import Provider
+from reconciler.providers.base import Phase, Provider
 from reconciler.state.base import (
     CallOutcome,
     CampaignRecord,
@@ -90,6 +90,7 @@ class _LaneState:
     task_id: str
     count: int | None  # numbers the task holds, as far as we know
     calls: int = 0
+    paused: bool = False  # paused by an earlier step of this lane
 
 
 class Applier:
@@ -206,6 +207,7 @@ class Applier:
         if kind is ActionKind.PAUSE:
             self._simple(action, provider, st, "pause", provider.pause,
                          lambda r: replace(r, started=True, run_state="paused"))
+            st.paused = True
             return 0
         if kind is ActionKind.ADOPT:
             self._adopt(action, c, st)
@@ -313,8 +315,12 @@ class Applier:
         rows = action.rows
         size = max(provider.limits.add_batch, 1)
         done = 0
+        seen = self._observed.get((action.profile, st.task_id))
+        dials_at_once = seen is not None and seen.phase is Phase.RUNNING and not st.paused  # yccall appends
         for start in range(0, len(rows), size):
             self._check_stop(done)
+            if dials_at_once:
+                self._check_hours(c, len(rows) - start, "they are added by a plan inside them", done)
             batch = self._without_optouts(rows[start : start + size])
             if not batch:
                 continue

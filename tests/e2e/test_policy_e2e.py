@@ -222,3 +222,53 @@ def test_yccall_removes_a_queued_number_once_it_is_opted_out_and_pauses_outside_
     monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-03T09:00:00+08:00")
     assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
     assert yccall.state()["tasks"][0]["status"] == 1026
+
+
+def _plan_then_apply(d: Path, plan_at: datetime, apply_at: datetime,
+                     between: Callable[[Any], None] | None = None) -> Any:
+    """Plan at ``plan_at``, then run the Applier with its clock injected at ``apply_at``."""
+    from reconciler.commands.session import make_plan, open_session
+    from reconciler.engine.apply import Applier
+
+    with open_session(d) as session:
+        session.clock = lambda: plan_at
+        plan, observed = make_plan(session, prune=None, allow_replace=())
+        if between is not None:
+            between(session.store)
+        return Applier(session.desired, session.providers, session.store, observed, now=lambda: apply_at).execute(
+            plan)
+
+
+def test_the_applier_checks_again_what_a_plan_made_earlier_would_do(tmp_path: Path, xfyeta: Any) -> None:
+    d = setup(tmp_path, xfyeta, n_direct=10, n_task=5)
+    result = _plan_then_apply(d, datetime(2027, 3, 2, 20, 50, tzinfo=CST), datetime(2027, 3, 2, 21, 5, tzinfo=CST))
+    assert result.ok  # stopped by the hours: due later, not a failure
+    by_kind = {s.action.kind.value: s for s in result.steps}
+    assert by_kind["dial"].deferred and by_kind["dial"].done == 0 and "10 contacts stay due" in by_kind["dial"].detail
+    assert by_kind["start"].deferred and by_kind["create"].status.value == "ok"
+    calls = xf_calls(xfyeta)
+    assert calls["task/callout"] == 0 and calls["task/start"] == 0
+
+
+def test_a_number_opted_out_between_plan_and_apply_is_not_dialed(tmp_path: Path, xfyeta: Any) -> None:
+    d = setup(tmp_path, xfyeta, n_direct=4)
+    at = datetime(2027, 3, 2, 10, tzinfo=CST)
+    result = _plan_then_apply(d, at, at, lambda store: store.add_optout(phones(4)[1], "results:iflytek", "拒绝"))
+    assert result.ok and result.steps[0].done == 3
+    assert sorted(dialed(xfyeta)) == [p for i, p in enumerate(phones(4)) if i != 1]
+
+
+def test_numbers_are_not_appended_to_a_running_yccall_task_once_the_hours_closed(
+        tmp_path: Path, yccall: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.e2e.conftest import yc_task
+
+    d = project(tmp_path, yc_url=yccall.base_url, extra=POLICY)
+    write_csv(d / "contacts/follow.csv", phones(3, start=3000), columns=("phone",))
+    campaigns(d, yc_task("followup", "../contacts/follow.csv"))
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-02T10:00:00+08:00")
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    write_csv(d / "contacts/follow.csv", phones(5, start=3000), columns=("phone",))
+    result = _plan_then_apply(d, datetime(2027, 3, 2, 20, 59, tzinfo=CST), datetime(2027, 3, 2, 21, 0, tzinfo=CST))
+    [step] = result.steps
+    assert step.action.kind.value == "insert" and step.deferred and result.ok
+    assert not yccall.calls_to("App.Sip_Yccall.TaskAdd")
