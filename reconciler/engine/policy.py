@@ -414,7 +414,12 @@ class PlanPolicy:
 
     def finish(self, desired: DesiredState, summaries: Sequence[CampaignSummary],
                diags: list[Diagnostic]) -> tuple[CampaignSummary, ...]:
-        """Summaries with the policy's counts and the forecast; forecast warnings added to ``diags``."""
+        """Summaries with the policy's counts and the forecast; forecast warnings added to ``diags``.
+
+        A campaign with an error keeps no deferred entries: nothing of it is planned.
+        """
+        refused = {d.campaign for d in diags if d.severity == "error"}
+        self.deferred = [d for d in self.deferred if d.campaign not in refused]
         by_name = {c.name: c for c in desired.campaigns}
         todo: dict[str, int] = {}
         for s in summaries:

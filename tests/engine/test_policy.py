@@ -423,3 +423,16 @@ def test_a_saved_plan_keeps_deferred_entries_counts_and_the_forecast() -> None:
     assert bound.deferred == plan.deferred
     assert bound.campaigns == indexed.campaigns == plan.campaigns
     assert bound.meta.policy_at == TUE_2300.isoformat()
+
+
+def test_a_refused_campaign_keeps_no_deferred_entries() -> None:
+    c = campaign()
+    nums = [r.phone for r in c.contacts.rows]
+    t = task_record(c, "101", started=True, fingerprint="old-settings")  # a replacement would dial them again
+    o = observed_task("101", t.remote_name, Phase.PAUSED, count=3)
+    plan = plan_at(TUE_2300, c, obs=observed(o), rec=recorded(tasks=[t], contacts=sent(c, "101", nums)))
+    assert plan.errors and "--allow-redial spring" in plan.errors[0].message
+    assert plan.deferred == ()
+    allowed = plan_at(TUE_2300, c, obs=observed(o), rec=recorded(tasks=[t], contacts=sent(c, "101", nums)),
+                      allow=("spring",))
+    assert [d.kind for d in allowed.deferred] == [ActionKind.START] and allowed.applyable
