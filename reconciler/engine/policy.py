@@ -351,6 +351,8 @@ class PlanPolicy:
     # --- frequency caps ------------------------------------------------------------------
 
     def _history(self) -> dict[str, list[tuple[str, datetime]]]:
+        """Phone → (campaign, when) of every send or dial the state records (call results, once the state
+        keeps them, join here as further events)."""
         if self._events is None:
             events: dict[str, list[tuple[str, datetime]]] = {}
             for name, records in self._recorded.contacts.items():
@@ -442,7 +444,7 @@ class PlanPolicy:
                             suppressed_by=tuple(sorted(fact.suppressed.items())), held=fact.held)
             c = by_name.get(s.name)
             capacity = self.policy.capacity.get(s.profile) if self.policy is not None else None
-            if c is not None and capacity is not None and s.name in todo:
+            if c is not None and capacity is not None and todo.get(s.name):
                 fc = forecast(self.project, c, capacity, todo[s.name], self.now,
                               share=max(1, sharing.get(c.provider, 1)))
                 tz = _zone(self._tz())
@@ -459,11 +461,11 @@ def late_message(fc: Forecast, c: DesiredCampaign, tz: str) -> str:
     end = fc.end.astimezone(_zone(tz)).strftime("%Y-%m-%d %H:%M") if fc.end else "?"
     rounds = f" with {c.recall.count} recall round{'s' if c.recall.count != 1 else ''}" if c.recall.count else ""
     if fc.finish is None:
-        until = "does not finish within a year"
+        until = "not done within a year"
     else:
-        until = f"finishes around {fc.finish.astimezone(_zone(tz)):%Y-%m-%d %H:%M}"
+        until = f"done around {fc.finish.astimezone(_zone(tz)):%Y-%m-%d %H:%M}"
     return (f"forecast: {fc.contacts} contacts (~{fc.calls} calls{rounds}) at ~{fc.calls_per_hour:.0f} calls per "
-            f"open hour need ~{fc.hours:.1f} open hours and {until}, after schedule.end {end}: raise the "
+            f"open hour take ~{fc.hours:.1f} open hours, {until}, after schedule.end {end}: raise the "
             "capacity, widen the windows or move schedule.end")
 
 

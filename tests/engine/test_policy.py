@@ -365,7 +365,7 @@ def test_a_late_forecast_is_a_warning_and_in_the_summary() -> None:
     assert s.forecast is not None and s.forecast.late and s.forecast.finish == at(1, 12)
     [w] = [w for w in plan.warnings if w.message.startswith("forecast:")]
     assert "1200 contacts (~1800 calls with 1 recall round)" in w.message
-    assert "finishes around 2027-03-01 12:00, after schedule.end 2027-03-01 11:30" in w.message
+    assert "done around 2027-03-01 12:00, after schedule.end 2027-03-01 11:30" in w.message
     on_time = plan_at(at(1, 8), windowed(end=at(1, 12, 30)), policy=policy)
     assert on_time.campaigns[0].forecast is not None and not on_time.warnings
 
