@@ -272,3 +272,11 @@ def test_validate_shows_suppression_and_the_forecast(tmp_path: Path) -> None:
     [c] = json.loads(result.output)["campaigns"]
     assert c["suppressed"] == 1 and c["suppressed_by"] == {"national registry": 1}
     assert c["forecast"]["contacts"] == 1 and c["forecast"]["start"] == "2027-03-01T09:00:00+08:00"
+
+
+def test_task_windows_in_another_timezone_than_the_hours_are_refused(tmp_path: Path) -> None:
+    project = PROJECT.replace("    app_secret_env: XFYETA_APP_SECRET\n",
+                              "    app_secret_env: XFYETA_APP_SECRET\n    timezone: Europe/Berlin\n", 1)
+    result = load_files(tmp_path, files(**{"campaignctl.yaml": project + POLICY, "c.yaml": task()}))
+    assert any("read in the profile's timezone Europe/Berlin but the calling hours in Asia/Shanghai" in m
+               for m in _messages(result)), _messages(result)

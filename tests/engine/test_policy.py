@@ -436,3 +436,17 @@ def test_a_refused_campaign_keeps_no_deferred_entries() -> None:
     allowed = plan_at(TUE_2300, c, obs=observed(o), rec=recorded(tasks=[t], contacts=sent(c, "101", nums)),
                       allow=("spring",))
     assert [d.kind for d in allowed.deferred] == [ActionKind.START] and allowed.applyable
+
+
+def test_calendar_follows_daylight_saving_time() -> None:
+    from datetime import UTC
+
+    from reconciler.policy import Hours as H7
+
+    berlin = Policy(timezone="Europe/Berlin", hours=H7((((9 * H, 17 * H),),) * 7))
+    cal = Calendar(berlin)
+    start = datetime(2027, 3, 27, 0, tzinfo=UTC)
+    got = list(cal.intervals(start, start + timedelta(days=2)))
+    # 09:00-17:00 local: CET (UTC+1) on Saturday, CEST (UTC+2) from Sunday 2027-03-28
+    assert got == [(datetime(2027, 3, 27, 8, tzinfo=UTC), datetime(2027, 3, 27, 16, tzinfo=UTC)),
+                   (datetime(2027, 3, 28, 7, tzinfo=UTC), datetime(2027, 3, 28, 15, tzinfo=UTC))]
