@@ -529,9 +529,11 @@ def forecast(project: Project, c: DesiredCampaign, capacity: Capacity, contacts:
 # --- opt-outs from call results ---------------------------------------------------------------
 
 _NUMBER = re.compile(r"\+?\d{5,}")
-_TAG_KEYS = ("tag_name", "tag_desc", "intention", "intention_tag", "intent", "tag", "tags", "label", "labels",
-             "remark", "disposition", "customer_intention", "result_desc", "task_result_desc", "outcome_desc")
-_OUTCOME_KEYS = ("outcome", "result", "task_result", "status", "disposition", "hangupcause", "call_result")
+_TAG_KEYS = ("tag_name", "tag_desc", "tag_max", "intention", "intention_desc", "intention_tag", "intent", "tag",
+             "tags", "label", "labels", "remark", "disposition", "customer_intention", "result_desc",
+             "task_result_desc", "outcome_desc")
+_OUTCOME_KEYS = ("outcome", "result", "result_code", "task_result", "status", "disposition", "hangupcause",
+                 "call_result")
 
 
 def _texts(value: Any, keys: tuple[str, ...], depth: int = 0) -> Iterator[tuple[str, str]]:
@@ -559,7 +561,8 @@ def optout_reason(result: Any, rules: OptOutRules | None = None) -> str | None:
 
     ``result`` is a vendor push as received (a mapping: xfyeta ``receiveCallRecord`` /
     ``receiveDialog`` bodies, yccall call-record callbacks) or an object with
-    those fields. It matches when an intention tag or outcome text
+    those fields (a stored result record with its ``body``, a call outcome with
+    ``intention`` / ``result_code``); nested mappings and lists are searched. It matches when an intention tag or outcome text
     (``tag_name``, ``intention``, ``dialog[].tag_name``, ``remark``, ...)
     contains one of ``rules.keywords`` (case-insensitive), or an outcome code
     (``outcome``, ``result``, ``task_result``, ``hangupcause``, ...) equals one

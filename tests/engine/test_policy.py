@@ -450,3 +450,27 @@ def test_calendar_follows_daylight_saving_time() -> None:
     # 09:00-17:00 local: CET (UTC+1) on Saturday, CEST (UTC+2) from Sunday 2027-03-28
     assert got == [(datetime(2027, 3, 27, 8, tzinfo=UTC), datetime(2027, 3, 27, 16, tzinfo=UTC)),
                    (datetime(2027, 3, 28, 7, tzinfo=UTC), datetime(2027, 3, 28, 15, tzinfo=UTC))]
+
+
+def test_optout_reason_reads_result_objects() -> None:
+    from dataclasses import dataclass as dc
+    from dataclasses import field as fd
+
+    @dc(frozen=True)
+    class Stored:  # the shape of a stored push (profile, module, callee, the body as received)
+        profile: str
+        module: str
+        callee: str
+        body: dict[str, object] = fd(default_factory=dict)
+
+    pushed = Stored("iflytek", "receiveDialog", "13800000000", {"dialog": [{"seq": 3, "tag_name": "投诉倾向"}]})
+    reason = optout_reason(pushed)
+    assert reason is not None and "投诉" in reason and "13800000000" not in reason
+
+    @dc(frozen=True)
+    class Outcome:
+        result_code: str = ""
+        intention: str = ""
+
+    assert optout_reason(Outcome(intention="F类-勿扰")) is not None
+    assert optout_reason(Outcome(result_code="8", intention="A类")) is None
