@@ -559,15 +559,16 @@ def _texts(value: Any, keys: tuple[str, ...], depth: int = 0) -> Iterator[tuple[
 def optout_reason(result: Any, rules: OptOutRules | None = None) -> str | None:
     """Why a call result means "do not call me again" (the number goes on the opt-out list), or None.
 
-    ``result`` is a vendor push as received (a mapping: xfyeta ``receiveCallRecord`` /
-    ``receiveDialog`` bodies, yccall call-record callbacks) or an object with
-    those fields (a stored result record with its ``body``, a call outcome with
-    ``intention`` / ``result_code``); nested mappings and lists are searched. It matches when an intention tag or outcome text
-    (``tag_name``, ``intention``, ``dialog[].tag_name``, ``remark``, ...)
-    contains one of ``rules.keywords`` (case-insensitive), or an outcome code
-    (``outcome``, ``result``, ``task_result``, ``hangupcause``, ...) equals one
-    of ``rules.outcomes``. The reason names the field and the matched word,
-    never the number.
+    ``result`` is a vendor push as received (a mapping: xfyeta
+    ``receiveCallRecord`` / ``receiveDialog`` bodies, yccall call-record
+    callbacks) or an object with those fields (a stored result record with its
+    ``body``, a call outcome with ``intention`` / ``result_code``); nested
+    mappings and lists are searched. It matches when an intention tag or
+    outcome text (``tag_name``, ``intention``, ``dialog[].tag_name``,
+    ``remark``, ...) contains one of ``rules.keywords`` (case-insensitive), or
+    an outcome code (``outcome``, ``result``, ``task_result``, ``hangupcause``,
+    ...) equals one of ``rules.outcomes``. The reason names the field and the
+    matched word, never the number.
     """
     rules = rules or OptOutRules()
     if not rules.enabled:
