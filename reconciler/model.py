@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from reconciler.policy import CampaignPolicy, Policy
@@ -33,8 +33,8 @@ __all__ = [
     "Secret",
     "StateSettings",
     "TimeWindow",
+    "VendorSettings",
     "Voice",
-    "YccallSettings",
     "canonical_json",
     "digest",
 ]
@@ -99,7 +99,7 @@ class ProviderProfile:
     """
 
     name: str
-    type: Literal["xfyeta", "yccall"]
+    type: str  # a vendor type of the registry (reconciler.vendors.types())
     base_url: str
     name_prefix: str = "gitops-"
     credentials_env: Mapping[str, str] = field(default_factory=dict, hash=False)
@@ -112,6 +112,20 @@ class StateSettings:
     backend: Literal["sqlite", "postgres", "memory"] = "sqlite"
     path: Path | None = None  # sqlite: absolute path (resolved against the project dir)
     dsn_env: str | None = None  # postgres: name of the env var holding the DSN
+    schema: str = "campaignctl"  # postgres: the schema holding the tables (one per environment)
+
+
+@dataclass(frozen=True)
+class ResultsSettings:
+    """``results:`` of the project file: the push receiver (``campaignctl results serve``).
+
+    ``secret_env`` names the environment variable holding the shared secret a
+    push must carry (in its URL path or the ``X-Campaignctl-Secret`` header);
+    ``listen`` is the default ``HOST:PORT`` (loopback unless said otherwise).
+    """
+
+    secret_env: str | None = None
+    listen: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,9 @@ class Project:
     providers: Mapping[str, ProviderProfile] = field(hash=False)
     state: StateSettings
     prune: bool = False
+    environment: str = ""  # the --env the settings were taken from ("" = the base settings)
+    watch_new_contacts: bool = False  # `watch:` may insert new contacts (campaigns may override)
+    results: ResultsSettings = ResultsSettings()
     policy: Policy | None = field(default=None, hash=False)  # dialing policy (reconciler.policy); None: none
 
 
@@ -162,14 +179,18 @@ class Lifecycle:
     allow_replace: bool = False
 
 
-@dataclass(frozen=True)
-class YccallSettings:
-    assign_type: Literal["extension", "queue", "group"]
-    agent: str
-    scale: str = "1:1"
-    scale_mode: Literal["auto", "manual"] | None = None
-    concurrency: int | None = None
-    caller_numbers: tuple[str, ...] = ()
+class VendorSettings(Protocol):
+    """A vendor's own campaign settings (its block in the campaign file, e.g. ``yccall:``).
+
+    Defined by the vendor spec (``reconciler.vendors.<type>``); frozen and
+    hashable. ``key`` names the block; ``settings()`` is what the settings
+    fingerprint covers (plain JSON values).
+    """
+
+    @property
+    def key(self) -> str: ...
+
+    def settings(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +233,7 @@ class DesiredCampaign:
 
     name: str
     provider: str  # profile name
-    provider_type: Literal["xfyeta", "yccall"]
+    provider_type: str  # the profile's vendor type
     mode: CampaignMode
     contacts: Contacts
     robot: str | None = None  # xfyeta robot_id
@@ -223,8 +244,11 @@ class DesiredCampaign:
     turbo: bool = False
     state: DesiredRunState = "running"
     lifecycle: Lifecycle = Lifecycle()
-    yccall: YccallSettings | None = None
+    vendor: VendorSettings | None = None  # the vendor's own block (yccall: ...), built by its spec
     mark: Mark = Mark("")
+    # `watch.apply_new_contacts`: may `campaignctl watch` insert new contacts (None: the project's default)?
+    # Not a setting of the remote task: no part of settings() or the fingerprint.
+    watch_new_contacts: bool | None = None
     policy: CampaignPolicy | None = None  # narrows the project's; not a platform setting
 
     def settings(self) -> dict[str, Any]:
@@ -249,16 +273,8 @@ class DesiredCampaign:
             "turbo": self.turbo,
             "columns": list(self.contacts.columns),
         }
-        if self.yccall is not None:
-            y = self.yccall
-            out["yccall"] = {
-                "assign_type": y.assign_type,
-                "agent": y.agent,
-                "scale": y.scale,
-                "scale_mode": y.scale_mode,
-                "concurrency": y.concurrency,
-                "caller_numbers": list(y.caller_numbers),
-            }
+        if self.vendor is not None:
+            out[self.vendor.key] = self.vendor.settings()
         return out
 
     def settings_fingerprint(self) -> str:

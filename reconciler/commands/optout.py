@@ -45,9 +45,9 @@ def _now(directory: Path, timezone: str) -> str:
     return policy_clock(os.environ, timezone=timezone)().isoformat(timespec="seconds")
 
 
-def run_add(directory: Path, phone: str, *, source: str, reason: str) -> int:
+def run_add(directory: Path, phone: str, *, source: str, reason: str, environment: str | None = None) -> int:
     number = _phone(phone)
-    with open_state_only(directory) as (desired, store):
+    with open_state_only(directory, environment=environment) as (desired, store):
         added = store.add_optout(number, source or "manual", reason, at=_now(directory, desired.project.timezone))
     if added:
         click.echo(f"Added {mask_phone(number)} to the opt-out list: every later plan suppresses it in every "
@@ -57,11 +57,11 @@ def run_add(directory: Path, phone: str, *, source: str, reason: str) -> int:
     return ExitCode.OK
 
 
-def run_remove(directory: Path, phone: str, *, reason: str) -> int:
+def run_remove(directory: Path, phone: str, *, reason: str, environment: str | None = None) -> int:
     number = _phone(phone)
     if not reason.strip():
         raise CampaignctlError("say why with --reason (it is kept in the state)")
-    with open_state_only(directory) as (desired, store):
+    with open_state_only(directory, environment=environment) as (desired, store):
         removed = store.remove_optout(number, reason, at=_now(directory, desired.project.timezone))
     if not removed:
         raise CampaignctlError(f"{mask_phone(number)} is not on the opt-out list")
@@ -75,8 +75,8 @@ def _row(r: OptOutRecord) -> dict[str, object]:
             "active": r.active, "removed_at": r.removed_at, "removed_reason": _text(r.removed_reason)}
 
 
-def run_list(directory: Path, *, fmt: str, include_removed: bool) -> int:
-    with open_state_only(directory) as (_, store):
+def run_list(directory: Path, *, fmt: str, include_removed: bool, environment: str | None = None) -> int:
+    with open_state_only(directory, environment=environment) as (_, store):
         records = store.optouts(include_removed=True)
     active = [r for r in records if r.active]
     removed = [r for r in records if not r.active]

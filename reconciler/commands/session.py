@@ -9,26 +9,31 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.config import load
+import click
+
+from reconciler.config import LoadResult
+from reconciler.config.environments import load_environment
 from reconciler.engine.clock import policy_clock, system_clock
 from reconciler.engine.diff import diff
 from reconciler.engine.inputs import Observed, Recorded, missing_state, snapshot, traits_of
 from reconciler.engine.observe import observe
 from reconciler.engine.plan import ActionKind, Diagnostic, Plan, PlanMeta
-from reconciler.errors import ConfigError, Problem, ProviderError, StateMissing
+from reconciler.errors import AuthError, ConfigError, Problem, ProviderError, StateMissing
 from reconciler.model import DesiredState
 from reconciler.providers import build_provider
 from reconciler.providers.base import Provider
+from reconciler.providers.http import CallEvent
 from reconciler.state import open_store
 from reconciler.state.base import StateStore
 
-__all__ = ["Session", "config_digest", "make_plan", "open_session", "open_state_only", "use_color"]
+__all__ = ["Session", "build_providers", "config_digest", "config_plan", "load_config", "make_plan", "open_session",
+           "open_state_only", "use_color"]
 
 NEEDS_CHECK = {ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL}
 
@@ -94,9 +99,15 @@ def _relative_name(path: Path, base: Path) -> str:
         return path.as_posix()
 
 
+def load_config(directory: Path, environment: str | None = None) -> LoadResult:
+    """The files, with environment ``environment``'s overrides (None: the base settings)."""
+    return load_environment(directory, environment)
+
+
 @contextmanager
 def open_session(directory: Path, env: Mapping[str, str] | None = None, *,
-                 allow_missing_state: bool = False, create_state: bool = False) -> Iterator[Session]:
+                 allow_missing_state: bool = False, create_state: bool = False,
+                 environment: str | None = None) -> Iterator[Session]:
     """The files, the state and one provider per profile in use.
 
     With ``allow_missing_state`` (plan, apply) a state that does not exist
@@ -106,7 +117,7 @@ def open_session(directory: Path, env: Mapping[str, str] | None = None, *,
     other command needs the state.
     """
     env = os.environ if env is None else env
-    result = load(directory)
+    result = load_config(directory, environment)
     if result.state is None:
         raise ConfigError(result.problems)
     desired = result.state
@@ -123,9 +134,7 @@ def open_session(directory: Path, env: Mapping[str, str] | None = None, *,
         used = {c.provider for c in desired.campaigns}
         if store is not None:
             used |= {r.profile for r in store.tasks() if not r.deleted}
-        for name, profile in desired.project.providers.items():
-            if name in used:
-                providers[name] = build_provider(profile, env, timezone=desired.project.timezone)
+        providers.update(build_providers(desired, used, env))
         session = Session(directory, desired, providers, store, config_digest(result.files, directory),
                           tuple(p for p in result.problems if p.severity == "warning"), missing,
                           policy_clock(env, timezone=desired.project.timezone))
@@ -137,25 +146,58 @@ def open_session(directory: Path, env: Mapping[str, str] | None = None, *,
             store.close()
 
 
+def config_plan(problems: Iterable[Problem], directory: Path) -> Plan:
+    """A plan of no actions carrying the configuration's problems as diagnostics (not applyable)."""
+    diags = tuple(Diagnostic(p.severity if p.severity == "error" else "warning", "",
+                             f"{p.field}: {p.message}" if p.field else p.message, p.file, p.line)
+                  for p in sorted(problems))
+    if not any(d.severity == "error" for d in diags):
+        diags += (Diagnostic("error", "", "the configuration is not valid"),)
+    return Plan(actions=(), diagnostics=diags, meta=PlanMeta(config_dir=str(Path(directory).resolve())))
+
+
+def build_providers(desired: DesiredState, used: Iterable[str], env: Mapping[str, str]) -> dict[str, Provider]:
+    """One provider per profile in ``used``; every missing credential variable is reported at once."""
+    wanted = set(used)
+    built: dict[str, Provider] = {}
+    failures: list[str] = []
+    for name, profile in desired.project.providers.items():
+        if name not in wanted:
+            continue
+        try:
+            built[name] = build_provider(profile, env, timezone=desired.project.timezone, on_event=retry_note)
+        except AuthError as exc:
+            failures.append(exc.detail if exc.profile else str(exc))
+    if failures:
+        for provider in built.values():
+            provider.close()
+        if len(failures) == 1:
+            raise AuthError(failures[0])
+        raise AuthError("missing credentials:\n  " + "\n  ".join(failures))
+    return built
+
+
 def make_plan(session: Session, *, prune: bool | None, allow_replace: Iterable[str],
-              recorded: Recorded | None = None, observed: Observed | None = None) -> tuple[Plan, Observed]:
+              recorded: Recorded | None = None, observed: Observed | None = None,
+              targets: Sequence[str] = ()) -> tuple[Plan, Observed]:
     """Observe, diff, then check references of what the plan would use."""
     recorded = recorded if recorded is not None else session.recorded()
     observed = observed if observed is not None else observe(session.providers)
     traits = {name: traits_of(p) for name, p in session.providers.items()}
     meta = PlanMeta(config_dir=str(session.directory.resolve()), config_digest=session.config_digest)
     plan = diff(session.desired, observed, recorded, traits, now=datetime.now(UTC), prune=prune,
-                allow_replace=allow_replace, meta=meta, at=session.clock())
+                allow_replace=allow_replace, meta=meta, targets=targets, at=session.clock())
     extra: list[Diagnostic] = []
     by_profile: dict[str, set[str]] = {}
     for action in plan.actions:
         if action.kind in NEEDS_CHECK:
             by_profile.setdefault(action.profile, set()).add(action.campaign)
+    creating = {a.campaign for a in plan.actions if a.kind is ActionKind.CREATE}
     for profile, names in sorted(by_profile.items()):
         provider = session.providers[profile]
         campaigns = [c for c in session.desired.campaigns if c.name in names]
         try:
-            problems = provider.check(campaigns)
+            problems = provider.check(campaigns, creating=creating)
         except ProviderError as exc:
             extra.append(Diagnostic("error", "", f"cannot check references on profile {profile!r}: {exc}"))
             continue
@@ -170,9 +212,26 @@ def make_plan(session: Session, *, prune: bool | None, allow_replace: Iterable[s
     return plan, observed
 
 
+def retry_note(event: CallEvent) -> None:
+    """A visible note on stderr each time a call is tried again (after a timeout, a 5xx, a 429)."""
+    if event.retry_in is None or not event.error:
+        return
+    who = f" ({event.campaign})" if event.campaign else ""
+    click.echo(f"Note: {event.profile} {event.call}{who}: {event.error}; trying again in {event.retry_in:.1f} s "
+               f"(attempt {event.attempt + 1} of {event.attempts})", err=True)
+
+
+def color_allowed() -> bool:
+    """False with ``--no-color`` or a non-empty ``NO_COLOR`` (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    ctx = click.get_current_context(silent=True)
+    return not (ctx is not None and ctx.find_root().color is False)
+
+
 def use_color(fmt: str) -> bool:
-    """Colour only for the text view on a terminal."""
-    return fmt == "text" and sys.stdout.isatty()
+    """Colour only for the text view on a terminal, unless NO_COLOR or --no-color."""
+    return fmt == "text" and sys.stdout.isatty() and color_allowed()
 
 
 def is_terminal() -> bool:
@@ -180,11 +239,11 @@ def is_terminal() -> bool:
 
 
 @contextmanager
-def open_state_only(directory: Path, env: Mapping[str, str] | None = None) -> Iterator[tuple[DesiredState,
-                                                                                             StateStore]]:
+def open_state_only(directory: Path, env: Mapping[str, str] | None = None, *,
+                    environment: str | None = None) -> Iterator[tuple[DesiredState, StateStore]]:
     """The files and the state store, without any provider (no credentials needed)."""
     env = os.environ if env is None else env
-    result = load(directory)
+    result = load_config(directory, environment)
     if result.state is None:
         raise ConfigError(result.problems)
     store = open_store(result.state.project.state, env)

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from reconciler.config.campaigns import build_campaign
 from reconciler.config.discovery import discover
+from reconciler.config.environments import check_environments
 from reconciler.config.policy import check_campaigns
 from reconciler.config.project import ProjectResult, build_project
 from reconciler.config.report import Report, YamlFile, where
@@ -78,6 +79,7 @@ def load(directory: Path) -> LoadResult:
             project = _guarded(report, pyf.file, lambda: build_project(pyf, found.root, project_file))
             if project is not None:
                 files.extend(project.files)
+            _guarded(report, pyf.file, lambda: check_environments(pyf))
 
     campaigns: list[DesiredCampaign] = []
     names: dict[str, list[tuple[YamlFile, int]]] = defaultdict(list)

@@ -470,7 +470,7 @@ def build_campaign_policy(
     raw: dict[str, Any],
     project: Project | None,
     profile_tz: str | None,
-    provider_type: str | None,
+    windowed: bool,
     mode: str,
     schedule: Schedule,
     files: list[Path],
@@ -495,7 +495,7 @@ def build_campaign_policy(
         return None
     policy = (base or Policy()).effective(narrowed)
     if policy.hours is not None and schedule.windows and profile_tz is not None:
-        _check_windows(yf, path, policy, narrowed, profile_tz, provider_type, mode, schedule)
+        _check_windows(yf, path, policy, narrowed, profile_tz, windowed, mode, schedule)
     return narrowed
 
 
@@ -520,13 +520,13 @@ def _check_narrowing(yf: YamlFile, ppath: DocPath, narrowed: CampaignPolicy, bas
 
 
 def _check_windows(yf: YamlFile, path: DocPath, policy: Policy, narrowed: CampaignPolicy | None, profile_tz: str,
-                   provider_type: str | None, mode: str, schedule: Schedule) -> None:
+                   windowed: bool, mode: str, schedule: Schedule) -> None:
     hours = policy.hours
     assert hours is not None
     wpath = (*path, "schedule", "windows")
     at = _place(policy, narrowed, yf.file)
     allowed = hours.describe()
-    task = mode == "task" and provider_type == "xfyeta"
+    task = mode == "task" and windowed  # a vendor task that dials inside its windows every day (xfyeta)
     if _offset(profile_tz, schedule.begin) != _offset(policy.timezone, schedule.begin) and task:
         yf.error(wpath, f"the windows are read in the profile's timezone {profile_tz} but the calling hours in "
                  f"{policy.timezone}; they cannot be checked against each other: use one timezone")

@@ -64,6 +64,10 @@ class YamlFile:
     def line(self, path: Path) -> int:
         return self.doc.line(path)
 
+    def key_line(self, path: Path) -> int:
+        """The line of the key at ``path`` (where a problem about a missing or extra key is shown)."""
+        return self.doc.key_line(path)
+
     def usable(self, path: Path) -> bool:
         """False when the schema already reported the value at ``path``."""
         return tuple(path) not in self.bad

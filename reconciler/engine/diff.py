@@ -14,6 +14,7 @@ campaign is refused unless the user allowed it (one gate, ``_gate``).
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -37,7 +38,7 @@ from reconciler.model import ContactRow, DesiredCampaign, DesiredState, canonica
 from reconciler.providers.base import ObservedTask, Phase
 from reconciler.state.base import CallOutcome, ContactStatus, JournalEntry, TaskRecord
 
-__all__ = ["diff", "settings_changes", "wave_of"]
+__all__ = ["TARGETING", "diff", "settings_changes", "targeted"]
 
 SENDING = (ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL)
 
@@ -49,15 +50,16 @@ STATE_MISSING = (
 )
 
 
-def wave_of(remote_name: str, base: str) -> int | None:
-    """Wave number of a remote task name for a campaign base name, else None."""
-    if remote_name == base:
-        return 1
-    prefix = base + "~"
-    if remote_name.startswith(prefix) and remote_name[len(prefix) :].isdigit():
-        wave = int(remote_name[len(prefix) :])
-        return wave if wave >= 2 else None
-    return None
+TARGETING = (
+    "--target is in effect: this plan considers only the campaigns matching {patterns} ({names}); the rest of the "
+    "configuration and the platforms was not considered, so changes outside the target are not shown and nothing "
+    "outside it is created, changed, deleted or pruned. Use it for exceptional cases, then plan without --target"
+)
+
+
+def targeted(name: str, targets: Sequence[str]) -> bool:
+    """True when ``name`` matches one of the ``--target`` patterns (globs), or when there is no target."""
+    return not targets or any(fnmatch.fnmatchcase(name, t) for t in targets)
 
 
 def settings_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -143,9 +145,16 @@ def diff(
     prune: bool | None = None,
     allow_replace: Iterable[str] = (),
     meta: PlanMeta | None = None,
+    targets: Sequence[str] = (),
     at: datetime | None = None,
 ) -> Plan:
-    """The plan; ``at`` is the time the dialing policy is evaluated at (default ``now``; CAMPAIGNCTL_NOW)."""
+    """The plan; with ``targets`` (``--target`` globs) only the matching campaigns are planned.
+
+    A targeted plan never touches a campaign outside its targets: such
+    campaigns get no action (not even a prune), and the plan carries the
+    warning that the rest was not considered. ``at`` is the time the dialing
+    policy is evaluated at (default ``now``; CAMPAIGNCTL_NOW).
+    """
     ctx = _Ctx(
         observed=observed,
         recorded=recorded,
@@ -163,11 +172,20 @@ def diff(
         ctx.warn(name, "--allow-replace / --allow-redial names a campaign that is not in the files")
     desired_names = {c.name for c in desired.campaigns}
     recorded_names = set(recorded.tasks) | set(recorded.campaigns) | set(recorded.contacts)
+    if targets:
+        hit = sorted(n for n in desired_names | recorded_names if targeted(n, targets))
+        patterns = ", ".join(repr(t) for t in targets)
+        if not hit:
+            ctx.error("", f"--target {patterns} matches no campaign in the files or the state")
+        else:
+            ctx.warn("", TARGETING.format(patterns=patterns, names=", ".join(hit)))
     for name in sorted(recorded_names - desired_names):
         hist = _history(name, ctx)
         if hist:
             ctx.foreign[name] = set(hist)
     for campaign in desired.campaigns:
+        if not targeted(campaign.name, targets):
+            continue
         if campaign.provider not in traits:
             ctx.error(campaign.name, f"provider profile {campaign.provider!r} is not configured", campaign)
             continue
@@ -182,9 +200,10 @@ def diff(
             _gate(cc, ctx, start)
         ctx.policy.note_planned(campaign, ctx.actions[start:])
     for name in sorted(set(recorded.tasks) | set(recorded.campaigns)):
-        if name not in desired_names:
+        if name not in desired_names and targeted(name, targets):
             _removed(name, ctx)
-    _orphans(desired, ctx)
+    if not targets:
+        _orphans(desired, ctx)
     base_meta = meta or PlanMeta()
     plan_meta = replace(
         base_meta,
@@ -583,7 +602,6 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
             phones_by_task.setdefault(rec.task_id, []).append(rec.phone)
     tasks = [_Task(r, by_id.get(r.task_id), phones_by_task.get(r.task_id, [])) for r in records]
     known_ids = {r.task_id for r in ctx.recorded.tasks.get(c.name, ())}
-    base = tr.task_name(c.name, 1)
     creates: dict[int, JournalEntry] = {}
     for e in ctx.recorded.pending:
         if e.call == "create" and e.campaign == c.name and e.profile == c.provider:
@@ -594,7 +612,7 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
     for o in remote:
         if o.task_id in known_ids or o.deleted or o.phase is Phase.ABSENT:
             continue
-        wave = wave_of(o.name, base)
+        wave = tr.wave_of(o.name, c.name)
         if wave is None:
             continue
         if o.phase is Phase.FINISHED:  # it can dial nobody any more: history the state does not hold
@@ -617,7 +635,9 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
             ctx.actions.append(Action(ActionKind.ADOPT, c.name, c.provider, wave, o.name,
                                       "created by an interrupted apply (found on the platform by exact name)",
                                       task_id=o.task_id, fingerprint=intent.fingerprint))
-            keeper = _Task(adopted, o, list(intent.phones) if o.contact_count else [])
+            # What the create carried landed with it, unless the platform shows an empty task; a listing
+            # without a count (documented yccall rows) counts it as sent: apply settles it first anyway.
+            keeper = _Task(adopted, o, list(intent.phones) if o.contact_count != 0 else [])
             tasks.append(keeper)
             live_by_wave[wave] = keeper
         if keeper is None:
@@ -653,6 +673,13 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
         intent = intent_of(e)
         assert isinstance(intent, InsertIntent)
         count = task.observed.contact_count if task.observed is not None else None
+        if task.observed is not None and count is None:  # the listing reports no count: apply asks (TaskInfo)
+            known = set(task.phones)
+            task.phones.extend(p for p in intent.phones if p not in known)
+            ctx.notes.append(f"{c.name}: an interrupted insert of {len(intent.phones)} contacts into "
+                             f"{task.record.remote_name}: the listing reports no number count; apply settles it "
+                             "from the task's own count before sending anything again")
+            continue
         verdict = settle_insert(intent, count, age=age_seconds(e, ctx.now), window=tr.settle_window)
         if verdict is Verdict.LANDED:
             known = set(task.phones)
@@ -673,12 +700,28 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
             return None
     for wave, e in creates.items():
         if wave in live_by_wave:
+            _carried(cc, live_by_wave[wave], intent_of(e), ctx)
             continue
         verdict = settle_create(None, age=age_seconds(e, ctx.now), window=tr.settle_window)
         if verdict is Verdict.IN_FLIGHT:
             ctx.notes.append(f"{c.name}: a create of wave {wave} lost its answer and may still land; apply waits "
                              f"up to {tr.settle_window:.0f}s for it before creating the task")
     return sorted(tasks, key=lambda t: t.record.wave)
+
+
+def _carried(cc: _Campaign, task: _Task, intent: object, ctx: _Ctx) -> None:
+    """A pending create whose task is recorded: the numbers it carried (yccall) landed with it unless the task
+    is empty, even when the interruption came before they were recorded. Never sent again."""
+    if not isinstance(intent, CreateIntent) or not intent.phones or task.observed is None:
+        return
+    if task.observed.contact_count == 0:
+        return
+    known = set(task.phones)
+    missing = [p for p in intent.phones if p not in known]
+    if missing:
+        task.phones.extend(missing)
+        ctx.notes.append(f"{cc.c.name}: the {len(missing)} contacts an interrupted create of "
+                         f"{task.record.remote_name} carried count as sent (apply records them)")
 
 
 def _warn_changed_rows(c: DesiredCampaign, ctx: _Ctx, live: Sequence[_Task]) -> None:
@@ -777,7 +820,7 @@ def _orphans(desired: DesiredState, ctx: _Ctx) -> None:
         for o in tasks:
             if o.task_id in known or o.task_id in adopted or o.deleted or o.phase is Phase.ABSENT:
                 continue
-            if any(wave_of(o.name, tr.task_name(n, 1)) is not None for n in names):
+            if any(tr.wave_of(o.name, n) is not None for n in names):
                 continue  # reported against its campaign
             ctx.warn("", f"task {o.name} ({o.task_id}) on profile {profile!r} carries the ownership prefix but "
                          "is in neither the files nor the state; it is left alone")

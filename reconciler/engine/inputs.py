@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from reconciler import vendors
 from reconciler.engine.settle import settle_window
+from reconciler.model import ProviderProfile
 from reconciler.providers.base import Capabilities, Limits, ObservedTask, Provider
 from reconciler.state.base import (
     CallOutcome,
@@ -21,18 +23,23 @@ from reconciler.state.base import (
     TaskRecord,
 )
 
-__all__ = ["Observed", "ProviderTraits", "Recorded", "missing_state", "snapshot", "traits_of"]
+__all__ = ["Observed", "ProviderTraits", "Recorded", "missing_state", "snapshot", "traits_for", "traits_of"]
 
 
 @dataclass(frozen=True)
 class ProviderTraits:
-    """What the diff must know of a provider: capabilities, limits, naming."""
+    """What the diff must know of a provider: capabilities, limits, naming.
+
+    ``task_name(campaign, wave)`` and its inverse ``wave_of(remote_name,
+    campaign)`` are the vendor's naming rule with the profile's prefix.
+    """
 
     profile: str
     type: str
     capabilities: Capabilities
     limits: Limits
     task_name: Callable[[str, int], str] = field(compare=False)
+    wave_of: Callable[[str, str], int | None] = field(compare=False)
     settle_window: float = 0.0  # seconds a call that does not show may still land (engine.settle)
 
 
@@ -43,7 +50,24 @@ def traits_of(provider: Provider) -> ProviderTraits:
         capabilities=provider.capabilities,
         limits=provider.limits,
         task_name=provider.task_name,
+        wave_of=provider.wave_of,
         settle_window=settle_window(provider.profile.options),
+    )
+
+
+def traits_for(profile: ProviderProfile) -> ProviderTraits:
+    """The traits of a profile from its vendor spec alone (no client, no credentials)."""
+    spec = vendors.get(profile.type)
+    options = spec.options(profile.options, profile.name_prefix)
+    prefix = profile.name_prefix
+    return ProviderTraits(
+        profile=profile.name,
+        type=spec.type,
+        capabilities=spec.capabilities,
+        limits=spec.limits(options),
+        task_name=lambda campaign, wave: spec.task_name(prefix, campaign, wave),
+        wave_of=lambda remote_name, campaign: spec.wave_of(remote_name, prefix, campaign),
+        settle_window=settle_window(options),
     )
 
 

@@ -489,12 +489,14 @@ def forecast(project: Project, c: DesiredCampaign, capacity: Capacity, contacts:
     Rounds run one after another inside the campaign's open hours (policy,
     windows, from schedule.begin); a recall round starts no sooner than
     ``recall.wait`` after the round before it began. Campaigns of a profile
-    running at once share its capacity evenly (``share``); a yccall
-    campaign's ``concurrency`` caps its own.
+    running at once share its capacity evenly (``share``); a campaign's own
+    concurrency setting (its vendor block's ``concurrency``, e.g. yccall's)
+    caps its own.
     """
     concurrent = capacity.concurrent_calls / share
-    if c.yccall is not None and c.yccall.concurrency:
-        concurrent = min(concurrent, c.yccall.concurrency)
+    own = c.vendor.settings().get("concurrency") if c.vendor is not None else None
+    if isinstance(own, int) and not isinstance(own, bool) and own > 0:
+        concurrent = min(concurrent, own)
     rate = concurrent * 3600.0 / capacity.average_call_seconds  # calls per open hour
     rounds = _rounds(c, contacts, capacity.answer_rate)
     calls = sum(rounds)

@@ -301,6 +301,16 @@ def record_sent(store: StateStore, campaign: str, task_id: str, wave: int, rows:
     return len(out)
 
 
+def _holds_numbers(provider: Provider, task: ObservedTask) -> bool:
+    """Whether a task that a create carrying numbers made holds any: what it carried landed with it.
+
+    The listing's count when it has one; else (documented yccall TaskList rows
+    carry none) the task's own count.
+    """
+    count = task.contact_count if task.contact_count is not None else provider.count_contacts(task.task_id)
+    return count > 0
+
+
 def _record_phones(store: StateStore, desired: DesiredState | None, campaign: str, task_id: str, wave: int,
                    phones: Sequence[str], status: ContactStatus = ContactStatus.SENT) -> None:
     """Record phones found (by observing) to have reached a task; fingerprints from the files when known."""
@@ -359,6 +369,11 @@ def _recover_create(store: StateStore, provider: Provider, desired: DesiredState
     verdict, found = await_create(provider, e.campaign, intent.wave, waited=waited, window=window, sleep=sleep)
     if verdict is Verdict.LANDED and found is not None:
         if found.task_id in known:
+            # Recorded, but the interruption may have come before the numbers it carried were (yccall).
+            recorded = {r.phone for r in store.contacts(e.campaign) if r.task_id == found.task_id}
+            missing = [p for p in intent.phones if p not in recorded]
+            if missing and _holds_numbers(provider, found):
+                _record_phones(store, desired, e.campaign, found.task_id, intent.wave, missing)
             store.end_call(e.id, CallOutcome.RESOLVED, f"task {found.task_id} is already in the state")
             return []
         if wave_live:
@@ -372,8 +387,8 @@ def _recover_create(store: StateStore, provider: Provider, desired: DesiredState
                                       intent.fingerprint, started=found.started, created_at=now_iso(),
                                       settings=c.settings() if c is not None and
                                       c.settings_fingerprint() == intent.fingerprint else {}))
-        _record_phones(store, desired, e.campaign, found.task_id, intent.wave,
-                       intent.phones if found.contact_count else ())
+        if intent.phones and _holds_numbers(provider, found):
+            _record_phones(store, desired, e.campaign, found.task_id, intent.wave, intent.phones)
         store.end_call(e.id, CallOutcome.RESOLVED, f"task {found.task_id} found on the platform")
         return [f"{e.campaign}: an interrupted create had landed: adopted task {found.task_id}"]
     if verdict is Verdict.IN_FLIGHT:

@@ -39,6 +39,7 @@ __all__ = [
     "JournalEntry",
     "LockInfo",
     "OptOutRecord",
+    "ResultRecord",
     "StateStore",
     "TaskRecord",
 ]
@@ -151,6 +152,40 @@ class JournalEntry:
 
 
 @dataclass(frozen=True)
+class ResultRecord:
+    """One result push a vendor sent (a call record, a dialog, a recording, a task event).
+
+    Stored once per ``(profile, module, key)``: ``key`` is the vendor's own
+    identity of the push (xfyeta ``call_uuid`` plus which of its two call
+    record variants; yccall the call ``uuid``), so a vendor's retry or
+    double push of the same thing is not stored twice. ``call`` groups the
+    pushes about one call (a dialog and a recording join the contact of the
+    call record with the same ``call``).
+
+    ``task_id``, ``data_id`` and ``callee`` (normalised) are the join hints,
+    as the vendor sent them; ``campaign`` and ``phone`` are the contact row
+    the store joined the push to (``""``: it matched nothing, yet; such a
+    push is kept and reported, never dropped). A task-level push (yccall
+    task status) joins a campaign with ``phone == ""``. ``body`` is the push
+    as received; it holds phone numbers, so it is never logged. ``id`` and
+    ``received_at`` are set by the store and take no part in equality.
+    """
+
+    profile: str
+    module: str
+    key: str
+    call: str = ""
+    task_id: str = ""
+    data_id: str = ""
+    callee: str = ""
+    body: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    campaign: str = ""
+    phone: str = ""
+    received_at: str = field(default="", compare=False)
+    id: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class LockInfo:
     id: str
     holder: str  # user@host pid
@@ -233,6 +268,42 @@ class StateStore(Protocol):
         detail: str = "",
         result: Mapping[str, Any] | None = None,
     ) -> None: ...
+
+    # --- results (vendor pushes) ----------------------------------------------
+    # Results are observations the vendors push, not reconcile state: their
+    # writes never bump ``serial`` (a receiver running beside apply must not
+    # make every saved plan stale) and need no lock.
+    def put_results(self, records: Sequence[ResultRecord]) -> list[bool]:
+        """Store each record unless one with its ``(profile, module, key)`` is
+        stored already (the first one stays: a vendor's retry changes
+        nothing); one entry per record, True where it was new. All in one
+        transaction, durable when this returns. New records are joined to a
+        contact row (their ``campaign``/``phone`` given here are ignored):
+
+        1. ``data_id``: the contact whose data id it is, in a campaign
+           recorded with ``profile``, when its task is the record's task (or
+           either task id is empty);
+        2. else ``task_id`` + ``callee``: the contact with that phone in the
+           task of that id recorded with ``profile``;
+        3. else ``call``: the contact an earlier result of the same call
+           (same profile) was joined to;
+        4. a record with ``task_id`` only (no data id, callee or call): the
+           campaign of that task, ``phone == ""``.
+
+        A record joined by rules 1-2 also joins the unmatched results of its
+        call (a recording pushed before its call record)."""
+        ...
+
+    def results(self, campaign: str | None = None, phones: Sequence[str] | None = None) -> list[ResultRecord]:
+        """Stored results in the order they were received: all of them
+        (``None``), those joined to ``campaign``, or the unmatched ones
+        (``""``); ``phones`` keeps those joined to these contact phones."""
+        ...
+
+    def rejoin_results(self) -> int:
+        """Join the unmatched results again by the rules of ``put_results``
+        (a contact recorded after its push arrived); how many matched now."""
+        ...
 
     # --- lock ----------------------------------------------------------
     def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]:

@@ -38,6 +38,7 @@ from reconciler.state.base import (
     JournalEntry,
     LockInfo,
     OptOutRecord,
+    ResultRecord,
     TaskRecord,
 )
 
@@ -59,6 +60,8 @@ class MemoryBacking:
     contacts: dict[tuple[str, str, str], ContactRecord] = field(default_factory=dict)
     journal: list[JournalEntry] = field(default_factory=list)
     optouts: list[OptOutRecord] = field(default_factory=list)
+    results: list[ResultRecord] = field(default_factory=list)
+    result_keys: set[tuple[str, str, str]] = field(default_factory=set)
     lock: LockInfo | None = None
     lock_owner: object | None = None  # the MemoryStore handle holding ``lock``
     mutex: threading.RLock = field(default_factory=threading.RLock)
@@ -210,6 +213,7 @@ class MemoryStore:
                 for k, v in b.contacts.items()
             }
             b.journal = [replace(e, campaign=new) if e.campaign == old else e for e in b.journal]
+            b.results = [replace(r, campaign=new) if r.campaign == old else r for r in b.results]
             self._bump()
 
     def optouts(self, *, include_removed: bool = False) -> list[OptOutRecord]:
@@ -277,6 +281,93 @@ class MemoryStore:
                 finished_at=utc_now(),
             )
             self._bump()
+
+    # --- results (never bump the serial) ------------------------------------
+    def _join(self, r: ResultRecord) -> tuple[str, str]:
+        b = self.backing
+        if r.data_id:
+            profiles = {name: c.profile for name, c in b.campaigns.items()}
+            found = sorted(
+                (c for c in b.contacts.values() if c.data_id == r.data_id and profiles.get(c.campaign) == r.profile),
+                key=lambda c: (-c.wave, c.campaign, c.task_id),
+            )
+            for c in found:
+                if not c.task_id or not r.task_id or c.task_id == r.task_id:
+                    return c.campaign, c.phone
+        if r.task_id and r.callee:
+            found = sorted(
+                (c for c in b.contacts.values()
+                 if c.task_id == r.task_id and c.phone == r.callee
+                 and (t := b.tasks.get((c.campaign, c.task_id))) is not None and t.profile == r.profile),
+                key=lambda c: (-c.wave, c.campaign),
+            )
+            if found:
+                return found[0].campaign, found[0].phone
+        if r.call:
+            for other in b.results:
+                if other.profile == r.profile and other.call == r.call and other.campaign:
+                    return other.campaign, other.phone
+        elif r.task_id and not r.data_id and not r.callee:
+            owners = sorted(t.campaign for t in b.tasks.values() if t.task_id == r.task_id and t.profile == r.profile)
+            if owners:
+                return owners[0], ""
+        return "", ""
+
+    def _spread(self, r: ResultRecord, campaign: str, phone: str) -> None:
+        if not (r.call and phone):
+            return
+        b = self.backing
+        b.results = [
+            replace(o, campaign=campaign, phone=phone)
+            if o.profile == r.profile and o.call == r.call and not o.campaign else o
+            for o in b.results
+        ]
+
+    def put_results(self, records: Sequence[ResultRecord]) -> list[bool]:
+        self._check_open()
+        fresh: list[bool] = []
+        now = utc_now()
+        with self.backing.mutex:
+            b = self.backing
+            for r in records:
+                key = (r.profile, r.module, r.key)
+                if key in b.result_keys:
+                    fresh.append(False)
+                    continue
+                campaign, phone = self._join(r)
+                stored = replace(r, body=load_json(dump_json(r.body)), campaign=campaign, phone=phone,
+                                 received_at=r.received_at or now, id=len(b.results) + 1)
+                b.results.append(stored)
+                b.result_keys.add(key)
+                fresh.append(True)
+                if phone:
+                    self._spread(stored, campaign, phone)
+        return fresh
+
+    def results(self, campaign: str | None = None, phones: Sequence[str] | None = None) -> list[ResultRecord]:
+        self._check_open()
+        wanted = None if phones is None else set(phones)
+        with self.backing.mutex:
+            return [
+                r for r in self.backing.results
+                if (campaign is None or r.campaign == campaign) and (wanted is None or r.phone in wanted)
+            ]
+
+    def rejoin_results(self) -> int:
+        self._check_open()
+        matched = 0
+        with self.backing.mutex:
+            b = self.backing
+            for index in range(len(b.results)):
+                r = b.results[index]
+                if r.campaign:
+                    continue
+                campaign, phone = self._join(r)
+                if campaign:
+                    b.results[index] = replace(r, campaign=campaign, phone=phone)
+                    matched += 1
+                    self._spread(r, campaign, phone)
+        return matched
 
     # --- lock ------------------------------------------------------------
     def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]:

@@ -79,6 +79,29 @@ SQLITE: tuple[tuple[int, str], ...] = (
     ),
     (
         3,
+        """
+        CREATE TABLE results (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            profile TEXT NOT NULL,
+            module TEXT NOT NULL,
+            push_key TEXT NOT NULL,
+            call_key TEXT NOT NULL DEFAULT '',
+            task_id TEXT NOT NULL DEFAULT '',
+            data_id TEXT NOT NULL DEFAULT '',
+            callee TEXT NOT NULL DEFAULT '',
+            campaign TEXT NOT NULL DEFAULT '',
+            phone TEXT NOT NULL DEFAULT '',
+            received_at TEXT NOT NULL DEFAULT '',
+            body TEXT NOT NULL DEFAULT '{}',
+            UNIQUE (profile, module, push_key)
+        );
+        CREATE INDEX results_contact ON results (campaign, phone, id);
+        CREATE INDEX results_call ON results (profile, call_key);
+        CREATE INDEX contacts_data_id ON contacts (data_id)
+        """,
+    ),
+    (
+        4,
         # Dialing policy: the opt-out list (one row per listing, removals kept), and when each contact was
         # sent (frequency caps). Rows from before have no send time: they count as sent at the upgrade.
         """
@@ -171,6 +194,29 @@ POSTGRES: tuple[tuple[int, str], ...] = (
     ),
     (
         3,
+        """
+        CREATE TABLE results (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            profile text COLLATE "C" NOT NULL,
+            module text COLLATE "C" NOT NULL,
+            push_key text COLLATE "C" NOT NULL,
+            call_key text COLLATE "C" NOT NULL DEFAULT '',
+            task_id text COLLATE "C" NOT NULL DEFAULT '',
+            data_id text COLLATE "C" NOT NULL DEFAULT '',
+            callee text COLLATE "C" NOT NULL DEFAULT '',
+            campaign text COLLATE "C" NOT NULL DEFAULT '',
+            phone text COLLATE "C" NOT NULL DEFAULT '',
+            received_at text NOT NULL DEFAULT '',
+            body jsonb NOT NULL DEFAULT '{}',
+            UNIQUE (profile, module, push_key)
+        );
+        CREATE INDEX results_contact ON results (campaign, phone, id);
+        CREATE INDEX results_call ON results (profile, call_key);
+        CREATE INDEX contacts_data_id ON contacts (data_id)
+        """,
+    ),
+    (
+        4,
         """
         CREATE TABLE optouts (
             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

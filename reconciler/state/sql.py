@@ -63,6 +63,7 @@ from reconciler.state.base import (
     JournalEntry,
     LockInfo,
     OptOutRecord,
+    ResultRecord,
     TaskRecord,
 )
 
@@ -77,6 +78,9 @@ TASK_COLUMNS = (
     " settings, run_state"
 )
 JOURNAL_COLUMNS = "id, campaign, profile, call, task_id, outcome, request, result, detail, started_at, finished_at"
+RESULT_COLUMNS = (
+    "profile, module, push_key, call_key, task_id, data_id, callee, body, campaign, phone, received_at, id"
+)
 DELETE_CHUNK = 500  # phones per DELETE: well under SQLite's oldest limit of 999 parameters
 
 
@@ -130,6 +134,23 @@ def task_from_row(r: Sequence[Any]) -> TaskRecord:
         created_at=r[8],
         settings=json_value(r[9]),
         run_state=r[10],
+    )
+
+
+def result_from_row(r: Sequence[Any]) -> ResultRecord:
+    return ResultRecord(
+        profile=r[0],
+        module=r[1],
+        key=r[2],
+        call=r[3],
+        task_id=r[4],
+        data_id=r[5],
+        callee=r[6],
+        body=json_value(r[7]),
+        campaign=r[8],
+        phone=r[9],
+        received_at=r[10],
+        id=int(r[11]),
     )
 
 
@@ -491,7 +512,7 @@ class SqlStore(ABC, Generic[C]):
         def rename(c: C) -> None:
             check_rename(old, new, old_known=known(c, old), new_taken=known(c, new))
             for table, column in (("campaigns", "name"), ("tasks", "campaign"), ("contacts", "campaign"),
-                                  ("journal", "campaign")):
+                                  ("journal", "campaign"), ("results", "campaign")):
                 self._exec(c, f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
 
         self._write(rename)
@@ -549,6 +570,122 @@ class SqlStore(ABC, Generic[C]):
             bump_params=(entry_id,),
             missing=f"journal entry {entry_id} does not exist",
         )
+
+    # --- results -----------------------------------------------------------------
+    # Never bump the serial (see base.StateStore): a write transaction without BUMP_SQL.
+    def _join(self, conn: C, r: ResultRecord) -> tuple[str, str]:
+        """The (campaign, phone) ``r`` joins by the rules of ``StateStore.put_results``."""
+        if r.data_id:
+            rows = self._exec(
+                conn,
+                "SELECT c.campaign, c.phone, c.task_id FROM contacts c JOIN campaigns k ON k.name = c.campaign"
+                " WHERE c.data_id = ? AND k.profile = ? ORDER BY c.wave DESC, c.campaign, c.task_id LIMIT 20",
+                (r.data_id, r.profile),
+            ).fetchall()
+            for campaign, phone, task_id in rows:
+                if not task_id or not r.task_id or task_id == r.task_id:
+                    return str(campaign), str(phone)
+        if r.task_id and r.callee:
+            row = self._exec(
+                conn,
+                "SELECT c.campaign, c.phone FROM contacts c JOIN tasks t"
+                " ON t.campaign = c.campaign AND t.task_id = c.task_id"
+                " WHERE c.task_id = ? AND c.phone = ? AND t.profile = ? ORDER BY c.wave DESC, c.campaign LIMIT 1",
+                (r.task_id, r.callee, r.profile),
+            ).fetchone()
+            if row is not None:
+                return str(row[0]), str(row[1])
+        if r.call:
+            row = self._exec(
+                conn,
+                "SELECT campaign, phone FROM results WHERE profile = ? AND call_key = ? AND campaign <> ''"
+                " ORDER BY id LIMIT 1",
+                (r.profile, r.call),
+            ).fetchone()
+            if row is not None:
+                return str(row[0]), str(row[1])
+        elif r.task_id and not r.data_id and not r.callee:
+            row = self._exec(
+                conn, "SELECT campaign FROM tasks WHERE task_id = ? AND profile = ? ORDER BY campaign LIMIT 1",
+                (r.task_id, r.profile),
+            ).fetchone()
+            if row is not None:
+                return str(row[0]), ""
+        return "", ""
+
+    def _spread(self, conn: C, r: ResultRecord, campaign: str, phone: str) -> None:
+        """The unmatched results of ``r``'s call join the same contact."""
+        if r.call and phone:
+            self._exec(
+                conn,
+                "UPDATE results SET campaign = ?, phone = ? WHERE profile = ? AND call_key = ? AND campaign = ''",
+                (campaign, phone, r.profile, r.call),
+            )
+
+    def put_results(self, records: Sequence[ResultRecord]) -> list[bool]:
+        if not records:
+            return []
+        now = utc_now()
+
+        def put(conn: C) -> list[bool]:
+            fresh: list[bool] = []
+            for r in records:
+                campaign, phone = self._join(conn, r)
+                count = self._exec(
+                    conn,
+                    "INSERT INTO results (profile, module, push_key, call_key, task_id, data_id, callee, body,"
+                    " campaign, phone, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (profile, module, push_key) DO NOTHING",
+                    (r.profile, r.module, clean_text(r.key), clean_text(r.call), clean_text(r.task_id),
+                     clean_text(r.data_id), clean_text(r.callee), dump_json(r.body), campaign, phone,
+                     r.received_at or now),
+                ).rowcount
+                fresh.append(count > 0)
+                if count > 0 and phone:
+                    self._spread(conn, r, campaign, phone)
+            return fresh
+
+        return self._write(put, bump=False)
+
+    def results(self, campaign: str | None = None, phones: Sequence[str] | None = None) -> list[ResultRecord]:
+        if campaign is None:
+            sql = f"SELECT {RESULT_COLUMNS} FROM results ORDER BY id"
+            return [result_from_row(r) for r in self._read(lambda c: self._exec(c, sql).fetchall())]
+        if phones is None:
+            sql = f"SELECT {RESULT_COLUMNS} FROM results WHERE campaign = ? ORDER BY id"
+            return [result_from_row(r) for r in self._read(lambda c: self._exec(c, sql, (campaign,)).fetchall())]
+        unique = list(dict.fromkeys(phones))
+        found: list[ResultRecord] = []
+
+        def chunk_of(values: list[str]) -> Callable[[C], list[Any]]:
+            sql = (f"SELECT {RESULT_COLUMNS} FROM results WHERE campaign = ? AND phone IN ({marks(len(values))})"
+                   " ORDER BY id")
+            return lambda c: self._exec(c, sql, (campaign, *values)).fetchall()
+
+        for start in range(0, len(unique), DELETE_CHUNK):
+            found += [result_from_row(r) for r in self._read(chunk_of(unique[start : start + DELETE_CHUNK]))]
+        found.sort(key=lambda r: r.id)
+        return found
+
+    def rejoin_results(self) -> int:
+        def rejoin(conn: C) -> int:
+            rows = self._exec(conn, f"SELECT {RESULT_COLUMNS} FROM results WHERE campaign = '' ORDER BY id").fetchall()
+            matched = 0
+            for row in rows:
+                r = result_from_row(row)
+                campaign, phone = self._join(conn, r)
+                if not campaign:
+                    continue
+                changed = self._exec(
+                    conn, "UPDATE results SET campaign = ?, phone = ? WHERE id = ? AND campaign = ''",
+                    (campaign, phone, r.id),
+                ).rowcount
+                if changed:
+                    matched += 1
+                    self._spread(conn, r, campaign, phone)
+            return matched
+
+        return self._write(rejoin, bump=False)
 
     # --- lock ------------------------------------------------------------------
     def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]:

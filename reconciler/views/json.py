@@ -64,7 +64,8 @@ class JsonView:
     def render_plan(self, plan: Plan, *, color: bool = False) -> str:
         return _dump(plan_document(plan))
 
-    def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False) -> str:
+    def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False,
+                      list_steps: bool = True) -> str:
         return _dump(result_document(plan, result))
 
 

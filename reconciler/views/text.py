@@ -114,16 +114,18 @@ class TextView:
             lines.pop(0)
         return "\n".join(lines) + "\n"
 
-    def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False) -> str:
+    def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False,
+                      list_steps: bool = True) -> str:
         style = _styler(color)
         phones = phones_of(plan)
         lines: list[str] = [""]  # apply prints this right after the plan
         if result.recovered:
             lines.extend(f"Recovered: {scrub(r, phones)}" for r in result.recovered)
             lines.append("")
-        if result.steps:
-            name_w = max(display_width(s.action.campaign) for s in result.steps)
-            for step in result.steps:
+        shown = [s for s in result.steps if list_steps or s.status is not StepStatus.OK]
+        if shown:
+            name_w = max(display_width(s.action.campaign) for s in shown)
+            for step in shown:
                 word, fg = ("waiting", "cyan") if step.deferred else _STATUS[step.status]
                 symbol = SYMBOLS[step_word(step)]
                 line = (f"  {style(f'{word:<7}', fg=fg, bold=step.status is not StepStatus.OK)} "

@@ -238,8 +238,9 @@ CASES = [
     Case("missing-csv", {"c.yaml": xf(contacts=CONTACTS.replace(
         '        - rows: [["19900000001", "张先生"]]\n', "        - csv: nowhere.csv  # <-\n"))},
          "c.yaml", "campaigns[0].contacts.sources[0].csv", message="not found"),
-    Case("empty-rows", {"c.yaml": xf(contacts=CONTACTS.replace("    contacts:", "    contacts:  # <-").replace(
-        '[["19900000001", "张先生"]]', "[]"))}, "c.yaml", "campaigns[0].contacts", message="no contacts"),
+    Case("empty-csv", {"c.yaml": xf(contacts=CONTACTS.replace("    contacts:", "    contacts:  # <-").replace(
+        'rows: [["19900000001", "张先生"]]', "csv: empty.csv")), "empty.csv": "客户手机号码,姓名\n"},
+         "c.yaml", "campaigns[0].contacts", message="no contacts"),
     Case("all-rows-invalid", {"c.yaml": xf(contacts=CONTACTS.replace(
         '        - rows: [["19900000001", "张先生"]]\n', '        - rows:\n            - ["12345", "x"]  # <-\n'))},
          "c.yaml", "campaigns[0].contacts.sources[0].rows[0][0]", message="invalid phone '12345'",
@@ -339,3 +340,10 @@ def test_bad_input_is_located(case: Case, tmp_path: Path) -> None:
 
 def test_every_case_id_is_unique() -> None:
     assert len({c.id for c in CASES}) == len(CASES)
+
+
+def test_declared_empty_rows_are_valid(tmp_path: Path) -> None:
+    """`rows: []` says "no contacts" on purpose (an exported task's campaign): not an error."""
+    result = load_files(tmp_path, {"c.yaml": xf(contacts=CONTACTS.replace('[["19900000001", "张先生"]]', "[]"))})
+    assert result.state is not None, result.problems
+    assert len(result.state.campaigns[0].contacts.rows) == 0

@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from reconciler.engine.inputs import Observed, ProviderTraits, Recorded
+from reconciler.engine.inputs import Observed, Recorded, traits_for
 from reconciler.model import (
     ContactRow,
     Contacts,
@@ -21,31 +21,25 @@ from reconciler.model import (
     Schedule,
     StateSettings,
     TimeWindow,
-    YccallSettings,
 )
 from reconciler.policy import Policy
-from reconciler.providers.base import Capabilities, Limits, ObservedTask, Phase
+from reconciler.providers.base import ObservedTask, Phase
 from reconciler.state.base import ContactRecord, ContactStatus, JournalEntry, TaskRecord
+from reconciler.vendors.yccall import YccallSettings
 
 CST = timezone(timedelta(hours=8))
 PREFIX = "gitops-"
 
-XF_CAPS = Capabilities(direct_callout=True, add_after_start=False, remove_contacts=False, delete_is_end=False,
-                       create_with_contacts=False, windows=True)
-XF_LIMITS = Limits(add_batch=50, create_batch=0, callout_batch=50, list_page=50)
-YC_CAPS = Capabilities(direct_callout=False, add_after_start=True, remove_contacts=True, delete_is_end=True,
-                       create_with_contacts=True, windows=False)
-YC_LIMITS = Limits(add_batch=10000, create_batch=10000, callout_batch=0, list_page=100)
+PROFILES = {
+    "iflytek": ProviderProfile("iflytek", "xfyeta", "http://127.0.0.1:1", name_prefix=PREFIX),
+    "callcenter": ProviderProfile("callcenter", "yccall", "http://127.0.0.1:2", name_prefix=PREFIX),
+}
+#: What the diff knows of each profile, from the vendor specs (capabilities, limits, naming).
+TRAITS = {name: traits_for(profile) for name, profile in PROFILES.items()}
 
 
 def task_name(campaign: str, wave: int) -> str:
-    return f"{PREFIX}{campaign}" if wave == 1 else f"{PREFIX}{campaign}~{wave}"
-
-
-TRAITS = {
-    "iflytek": ProviderTraits("iflytek", "xfyeta", XF_CAPS, XF_LIMITS, task_name),
-    "callcenter": ProviderTraits("callcenter", "yccall", YC_CAPS, YC_LIMITS, task_name),
-}
+    return TRAITS["iflytek"].task_name(campaign, wave)
 
 
 def phones(n: int, start: int = 0) -> list[str]:
@@ -76,18 +70,14 @@ def campaign(name: str = "spring", *, n: int = 3, numbers: Sequence[str] | None 
         recall=Recall(count=recall, wait=600),
         state=state,  # type: ignore[arg-type]
         lifecycle=Lifecycle(prevent_destroy=prevent_destroy, allow_replace=allow_replace),
-        yccall=YccallSettings("extension", "8001") if yc else None,
+        vendor=YccallSettings("extension", "8001") if yc else None,
         mark=Mark(f"campaigns/{name}.yaml", 3),
     )
 
 
 def desired(*campaigns: DesiredCampaign, prune: bool = False, policy: Policy | None = None) -> DesiredState:
-    profiles = {
-        "iflytek": ProviderProfile("iflytek", "xfyeta", "http://127.0.0.1:1"),
-        "callcenter": ProviderProfile("callcenter", "yccall", "http://127.0.0.1:2"),
-    }
-    project = Project(Path("."), Path("campaignctl.yaml"), 1, "Asia/Shanghai", profiles,
-                      StateSettings("memory"), prune, policy)
+    project = Project(Path("."), Path("campaignctl.yaml"), 1, "Asia/Shanghai", PROFILES,
+                      StateSettings("memory"), prune, policy=policy)
     return DesiredState(project, tuple(campaigns))
 
 

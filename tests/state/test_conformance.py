@@ -22,6 +22,7 @@ from reconciler.state.base import (
     ContactStatus,
     JournalEntry,
     OptOutRecord,
+    ResultRecord,
     StateStore,
     TaskRecord,
 )
@@ -801,3 +802,123 @@ def test_concurrent_writers_lose_nothing(backend: Backend, sharing: str) -> None
     for n in range(threads_n):
         assert shared.contacts(f"c{n}") == contacts(f"c{n}", f"t{n}", rounds * batch)
         assert [e.request["round"] for e in shared.journal(f"c{n}")] == list(range(rounds))
+
+
+# --- results (vendor pushes) ------------------------------------------------------
+
+
+def result(key: str, module: str = "receiveCallRecord", profile: str = "xf", **kw: Any) -> ResultRecord:
+    fields: dict[str, Any] = {"call": key.split("#")[0], "body": {"call_uuid": key.split("#")[0], "n": 1}}
+    fields.update(kw)
+    return ResultRecord(profile=profile, module=module, key=key, **fields)
+
+
+def seed_contacts(store: StateStore) -> None:
+    store.put_campaign(CampaignRecord("c", "xf", "task", "xfyeta"))
+    store.put_campaign(CampaignRecord("d", "xf", "direct", "xfyeta"))
+    store.put_campaign(CampaignRecord("y", "yc", "task", "yccall"))
+    store.put_task(task("c", "t1"))
+    store.put_task(task("y", "ty", profile="yc"))
+    store.put_contacts(contacts("c", "t1", 3))  # data ids d0..d2
+    store.put_contacts([ContactRecord("d", "13900000000", "fp", "", 0, "d9", ContactStatus.DIALED)])
+    store.put_contacts([ContactRecord("y", "13700000000", "fp", "ty", 1, "uuid-y", ContactStatus.SENT)])
+
+
+def test_results_are_stored_once_per_key_and_never_bump_serial(store: StateStore) -> None:
+    seed_contacts(store)
+    serial = store.serial()
+    first = result("u1#basic", data_id="d0", task_id="t1")
+    assert store.put_results([first, result("u1#outbound", data_id="d0", task_id="t1")]) == [True, True]
+    retry = result("u1#basic", data_id="d0", task_id="t1", body={"changed": True})
+    assert store.put_results([retry]) == [False]
+    assert store.put_results([]) == []
+    assert store.serial() == serial
+    stored = store.results()
+    assert [r.key for r in stored] == ["u1#basic", "u1#outbound"]
+    assert stored[0].body == {"call_uuid": "u1", "n": 1}  # the first push stays
+    assert stored[0].received_at and stored[0].id < stored[1].id
+    assert (stored[0].campaign, stored[0].phone) == ("c", "13800000000")
+
+
+def test_results_join_by_data_id_then_task_and_callee_then_call(store: StateStore) -> None:
+    seed_contacts(store)
+    records = [
+        result("a", data_id="d1", task_id="t1"),  # rule 1
+        result("b", data_id="new-round-id", task_id="t1", callee="13800000002"),  # rule 2
+        result("b2", data_id="d1", task_id="other-task", callee="13800000000"),  # data id of another task: no
+        result("v", module="receiveVoice", call="a"),  # rule 3: the call of "a"
+        result("dd", data_id="d9", task_id="pool-task"),  # a direct contact has no task: data id alone
+        result("yy", module="callrecord", profile="yc", data_id="uuid-y", task_id="ty"),
+        result("ts", module="taskstatus", profile="yc", call="", task_id="ty"),  # rule 4: campaign only
+        result("lost", data_id="nobody", task_id="t1", callee="13811111111"),
+        result("xp", profile="other", data_id="d1"),  # another profile never joins
+    ]
+    assert store.put_results(records) == [True] * len(records)
+    joined = {r.key: (r.campaign, r.phone) for r in store.results()}
+    assert joined == {
+        "a": ("c", "13800000001"),
+        "b": ("c", "13800000002"),
+        "b2": ("", ""),
+        "v": ("c", "13800000001"),
+        "dd": ("d", "13900000000"),
+        "yy": ("y", "13700000000"),
+        "ts": ("y", ""),
+        "lost": ("", ""),
+        "xp": ("", ""),
+    }
+    assert [r.key for r in store.results("")] == ["b2", "lost", "xp"]
+    assert [r.key for r in store.results("c", phones=["13800000001"])] == ["a", "v"]
+    assert [r.key for r in store.results("c")] == ["a", "b", "v"]
+
+
+def test_a_push_before_its_call_record_joins_with_it(store: StateStore) -> None:
+    seed_contacts(store)
+    store.put_results([result("u7#voice", module="receiveVoice", call="u7")])
+    assert store.results("")[0].key == "u7#voice"
+    store.put_results([result("u7#basic", call="u7", data_id="d2", task_id="t1")])
+    assert {(r.key, r.phone) for r in store.results("c")} == {("u7#voice", "13800000002"), ("u7#basic", "13800000002")}
+
+
+def test_rejoin_matches_results_whose_contact_came_later(backend: Backend) -> None:
+    store = backend.open()
+    store.put_results([result("early", data_id="d5", task_id=""), result("never", data_id="zzz")])
+    assert store.rejoin_results() == 0
+    store.put_campaign(CampaignRecord("d", "xf", "direct", "xfyeta"))
+    store.put_contacts([ContactRecord("d", "13900000005", "fp", "", 0, "d5", ContactStatus.DIALED)])
+    other = backend.open()
+    assert other.rejoin_results() == 1
+    assert [(r.key, r.campaign, r.phone) for r in store.results()] == [("early", "d", "13900000005"),
+                                                                       ("never", "", "")]
+
+
+def test_results_survive_reopen_and_follow_a_rename(backend: Backend) -> None:
+    store = backend.open()
+    seed_contacts(store)
+    store.put_results([result("r1", data_id="d0", task_id="t1", body={"callee": "13800000000", "x": "\x00y"})])
+    store.close()
+    again = backend.open()
+    assert again.put_results([result("r1", data_id="d0", task_id="t1")]) == [False]
+    again.rename_campaign("c", "c2")
+    (moved,) = again.results("c2")
+    assert moved.key == "r1" and moved.body == {"callee": "13800000000", "x": "y"}
+
+
+def test_concurrent_result_writers_lose_nothing_and_store_each_key_once(backend: Backend) -> None:
+    stores = [backend.open() for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(25):
+                stores[n].put_results([result(f"k{i}"), result(f"w{n}-{i}")])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    keys = [r.key for r in stores[0].results()]
+    assert len(keys) == len(set(keys)) == 25 + 4 * 25
