@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from reconciler.engine.plan import (
@@ -101,3 +102,42 @@ def test_an_apply_stopped_by_the_hours_is_waiting_not_failed() -> None:
     assert "waiting" in out and "1 deferred by the calling hours (due later)" in out and "Apply complete" in out
     doc = json.loads(get_view("json").render_result(plan, result))
     assert doc["ok"] is True and doc["steps"][0]["deferred"] is True and doc["summary"]["deferred"] == 1
+
+
+def _md_cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip()[1:-1].split(" | ")]
+
+
+def test_markdown_summary_table_counts_what_the_policy_did_per_campaign() -> None:
+    out = get_view("markdown").render_plan(policy_plan(with_action=True))
+    lines = out.splitlines()
+    header = "| Campaign | Action | Contacts | Dials | Redials | Deferred | Suppressed | Held | Warnings |"
+    start = lines.index(header)
+    rows = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("| "):
+            break
+        rows[_md_cells(line)[0]] = _md_cells(line)
+    assert rows["spring"][5:8] == ["start, insert 5", "3", "5"]
+    assert rows["survey"][5:8] == ["dial 40", "0", "0"]
+    assert rows["winter"][1] == "\\~ pause" and rows["winter"][5] == "—"
+    # the order of the comment: summary, actions, deferred entries, the policy list
+    assert out.index(header) < out.index("| Campaign | Action | Detail") < out.index("**Deferred by the dialing") \
+        < out.index("**Dialing policy**")
+    plain = get_view("markdown").render_plan(Plan((Action(ActionKind.START, "a", "p", 1, "gitops-a", "run"),)))
+    assert "| Campaign | Action | Contacts | Dials | Redials | Warnings |" in plain and "Suppressed" not in plain
+
+
+def test_markdown_folds_and_caps_long_deferred_lists() -> None:
+    from reconciler.views.markdown import FOLD_OVER, MAX_CHARS
+
+    at = datetime(2027, 3, 3, 9, tzinfo=CST)
+    many = tuple(Deferred(ActionKind.DIAL, f"survey-{i:05d}", "iflytek", 40, at, "outside calling hours (policy) "
+                          + "x" * 80, 0, f"survey-{i:05d}") for i in range(3000))
+    plan = Plan((), meta=PlanMeta(created_at=NOW.isoformat()), deferred=many)
+    out = get_view("markdown").render_plan(plan)
+    assert len(out) <= MAX_CHARS
+    assert "deferred actions of 3000 not shown: the comment would pass GitHub's 65,536-character limit" in out
+    assert out.count("<details>") == out.count("</details>") >= 1
+    few = get_view("markdown").render_plan(replace(plan, deferred=many[: FOLD_OVER + 1]))
+    assert f"<details><summary>{FOLD_OVER + 1} deferred actions</summary>" in few
