@@ -19,7 +19,9 @@ recomputed. Rules (DESIGN.md section 5, "never dial twice"):
   batch and every start (``engine.policy.dial_closed`` at ``now()``): an apply
   that runs into closed calling hours stops dialing there; the rest stays due
   and its lane ends SKIPPED (``deferred``, not a failure). Numbers put on the
-  opt-out list while apply runs are left out of the batches still to send.
+  opt-out list while apply runs (``optout add``, or the results receiver
+  hearing a refusal) are left out of every create, insert and callout batch
+  still to send.
 """
 
 from __future__ import annotations
@@ -266,8 +268,12 @@ class Applier:
         st.task_id = action.task_id
 
     def _create(self, action: Action, c: DesiredCampaign, provider: Provider, st: _LaneState) -> int:
-        rows = list(action.rows)
-        intent = CreateIntent(action.wave, action.remote_name, action.fingerprint, action.phones)
+        rows = list(self._without_optouts(action.rows))
+        if action.rows and not rows and provider.capabilities.create_with_contacts:
+            raise _LaneFailed(StepStatus.SKIPPED, "every contact this create would carry was put on the opt-out "
+                                                  "list since the plan was made, and the platform cannot create "
+                                                  "an empty task; the next plan creates it with the others")
+        intent = CreateIntent(action.wave, action.remote_name, action.fingerprint, tuple(r.phone for r in rows))
         entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request())
         sent_at = time.monotonic()
         try:

@@ -272,3 +272,24 @@ def test_numbers_are_not_appended_to_a_running_yccall_task_once_the_hours_closed
     [step] = result.steps
     assert step.action.kind.value == "insert" and step.deferred and result.ok
     assert not yccall.calls_to("App.Sip_Yccall.TaskAdd")
+
+
+def test_a_create_leaves_out_numbers_opted_out_between_plan_and_apply(tmp_path: Path, yccall: Any) -> None:
+    from tests.e2e.conftest import yc_task
+
+    d = project(tmp_path, yc_url=yccall.base_url, extra=POLICY)
+    nums = phones(3, start=4000)
+    write_csv(d / "contacts/follow.csv", nums, columns=("phone",))
+    campaigns(d, yc_task("followup", "../contacts/follow.csv"))
+    at = datetime(2027, 3, 2, 10, tzinfo=CST)
+    result = _plan_then_apply(d, at, at, lambda store: store.add_optout(nums[0], "results:callcenter", "拒绝"))
+    assert result.ok, result.steps
+    [task] = yccall.state()["tasks"]
+    assert sorted(n["telphone"] for n in task["numbers"]) == nums[1:]
+    # all of them opted out: yccall cannot create an empty task, so the create waits for the next plan
+    write_csv(d / "contacts/solo.csv", [phones(1, start=4100)[0]], columns=("phone",))
+    campaigns(d, yc_task("followup", "../contacts/follow.csv"), yc_task("solo", "../contacts/solo.csv"))
+    result = _plan_then_apply(d, at, at, lambda store: store.add_optout(phones(1, start=4100)[0], "manual", ""))
+    create = next(s for s in result.steps if s.action.campaign == "solo")
+    assert create.status.value == "skipped" and "cannot create an empty task" in create.detail
+    assert len(yccall.state()["tasks"]) == 1
