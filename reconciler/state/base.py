@@ -169,6 +169,11 @@ class ResultRecord:
     task status) joins a campaign with ``phone == ""``. ``body`` is the push
     as received; it holds phone numbers, so it is never logged. ``id`` and
     ``received_at`` are set by the store and take no part in equality.
+
+    ``optout`` is why the push means "do not call me again" (the receiver
+    asks ``engine.policy.optout_reason`` with the project's opt-out rules
+    before storing it; ``""``: it does not). Kept with the record, so the
+    number joins the opt-out list whenever the record joins a contact row.
     """
 
     profile: str
@@ -183,6 +188,7 @@ class ResultRecord:
     phone: str = ""
     received_at: str = field(default="", compare=False)
     id: int = field(default=0, compare=False)
+    optout: str = ""
 
 
 @dataclass(frozen=True)
@@ -291,7 +297,15 @@ class StateStore(Protocol):
            campaign of that task, ``phone == ""``.
 
         A record joined by rules 1-2 also joins the unmatched results of its
-        call (a recording pushed before its call record)."""
+        call (a recording pushed before its call record).
+
+        Opt-outs learned from results: whenever a record with an ``optout``
+        reason joins a contact row (here, through its call, or in
+        :meth:`rejoin_results`), that row's phone goes on the opt-out list in
+        the same transaction (source ``results:<profile>``, the record's
+        reason, at its ``received_at``; nothing when the phone is listed
+        already). Like the results, these never bump ``serial``: the
+        applier checks the list again before every batch instead."""
         ...
 
     def results(self, campaign: str | None = None, phones: Sequence[str] | None = None) -> list[ResultRecord]:

@@ -317,11 +317,21 @@ class MemoryStore:
         if not (r.call and phone):
             return
         b = self.backing
-        b.results = [
-            replace(o, campaign=campaign, phone=phone)
-            if o.profile == r.profile and o.call == r.call and not o.campaign else o
-            for o in b.results
-        ]
+        joined = [i for i, o in enumerate(b.results) if o.profile == r.profile and o.call == r.call and not o.campaign]
+        for i in joined:
+            b.results[i] = replace(b.results[i], campaign=campaign, phone=phone)
+        if joined:
+            said = next((o for o in b.results if o.profile == r.profile and o.call == r.call and o.phone == phone
+                         and o.optout), None)
+            if said is not None:
+                self._learn_optout(phone, said)
+
+    def _learn_optout(self, phone: str, r: ResultRecord) -> None:
+        """A result joined to ``phone`` says "do not call me again": list it (once; no serial bump)."""
+        b = self.backing
+        if not any(o.phone == phone and o.active for o in b.optouts):
+            b.optouts.append(OptOutRecord(phone, clean_text(f"results:{r.profile}"), clean_text(r.optout),
+                                          r.received_at or utc_now()))
 
     def put_results(self, records: Sequence[ResultRecord]) -> list[bool]:
         self._check_open()
@@ -336,11 +346,14 @@ class MemoryStore:
                     continue
                 campaign, phone = self._join(r)
                 stored = replace(r, body=load_json(dump_json(r.body)), campaign=campaign, phone=phone,
-                                 received_at=r.received_at or now, id=len(b.results) + 1)
+                                 received_at=r.received_at or now, id=len(b.results) + 1,
+                                 optout=clean_text(r.optout))
                 b.results.append(stored)
                 b.result_keys.add(key)
                 fresh.append(True)
                 if phone:
+                    if stored.optout:
+                        self._learn_optout(phone, stored)
                     self._spread(stored, campaign, phone)
         return fresh
 
@@ -366,6 +379,8 @@ class MemoryStore:
                 if campaign:
                     b.results[index] = replace(r, campaign=campaign, phone=phone)
                     matched += 1
+                    if r.optout and phone:
+                        self._learn_optout(phone, r)
                     self._spread(r, campaign, phone)
         return matched
 

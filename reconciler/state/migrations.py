@@ -102,8 +102,9 @@ SQLITE: tuple[tuple[int, str], ...] = (
     ),
     (
         4,
-        # Dialing policy: the opt-out list (one row per listing, removals kept), and when each contact was
-        # sent (frequency caps). Rows from before have no send time: they count as sent at the upgrade.
+        # Dialing policy: the opt-out list (one row per listing, removals kept), when each contact was
+        # sent (frequency caps; rows from before have no send time: they count as sent at the upgrade), and
+        # per result push why it means "do not call me again" (the receiver's opt-out rules; '' = it does not).
         """
         CREATE TABLE optouts (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -116,7 +117,8 @@ SQLITE: tuple[tuple[int, str], ...] = (
         );
         CREATE UNIQUE INDEX optouts_active ON optouts (phone) WHERE removed_at = '';
         ALTER TABLE contacts ADD COLUMN sent_at TEXT NOT NULL DEFAULT '';
-        UPDATE contacts SET sent_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
+        UPDATE contacts SET sent_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now');
+        ALTER TABLE results ADD COLUMN optout TEXT NOT NULL DEFAULT ''
         """,
     ),
 )
@@ -229,7 +231,8 @@ POSTGRES: tuple[tuple[int, str], ...] = (
         );
         CREATE UNIQUE INDEX optouts_active ON optouts (phone) WHERE removed_at = '';
         ALTER TABLE contacts ADD COLUMN sent_at text NOT NULL DEFAULT '';
-        UPDATE contacts SET sent_at = to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')
+        UPDATE contacts SET sent_at = to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"');
+        ALTER TABLE results ADD COLUMN optout text NOT NULL DEFAULT ''
         """,
     ),
 )

@@ -79,7 +79,7 @@ TASK_COLUMNS = (
 )
 JOURNAL_COLUMNS = "id, campaign, profile, call, task_id, outcome, request, result, detail, started_at, finished_at"
 RESULT_COLUMNS = (
-    "profile, module, push_key, call_key, task_id, data_id, callee, body, campaign, phone, received_at, id"
+    "profile, module, push_key, call_key, task_id, data_id, callee, body, campaign, phone, received_at, id, optout"
 )
 DELETE_CHUNK = 500  # phones per DELETE: well under SQLite's oldest limit of 999 parameters
 
@@ -151,6 +151,7 @@ def result_from_row(r: Sequence[Any]) -> ResultRecord:
         phone=r[9],
         received_at=r[10],
         id=int(r[11]),
+        optout=r[12],
     )
 
 
@@ -614,13 +615,28 @@ class SqlStore(ABC, Generic[C]):
         return "", ""
 
     def _spread(self, conn: C, r: ResultRecord, campaign: str, phone: str) -> None:
-        """The unmatched results of ``r``'s call join the same contact."""
+        """The unmatched results of ``r``'s call join the same contact (and its opt-out, if one of them says so)."""
         if r.call and phone:
-            self._exec(
+            joined = self._exec(
                 conn,
                 "UPDATE results SET campaign = ?, phone = ? WHERE profile = ? AND call_key = ? AND campaign = ''",
                 (campaign, phone, r.profile, r.call),
-            )
+            ).rowcount
+            if joined:
+                row = self._exec(
+                    conn,
+                    "SELECT optout, received_at FROM results WHERE profile = ? AND call_key = ? AND phone = ?"
+                    " AND optout <> '' ORDER BY id LIMIT 1",
+                    (r.profile, r.call, phone),
+                ).fetchone()
+                if row is not None:
+                    self._learn_optout(conn, phone, r.profile, str(row[0]), str(row[1]))
+
+    def _learn_optout(self, conn: C, phone: str, profile: str, reason: str, at: str) -> None:
+        """A result joined to ``phone`` says "do not call me again": list it (once; no serial bump)."""
+        self._exec(conn, "INSERT INTO optouts (phone, source, reason, created_at) VALUES (?, ?, ?, ?)"
+                         " ON CONFLICT (phone) WHERE removed_at = '' DO NOTHING",
+                   (phone, clean_text(f"results:{profile}"), clean_text(reason), at or utc_now()))
 
     def put_results(self, records: Sequence[ResultRecord]) -> list[bool]:
         if not records:
@@ -631,17 +647,20 @@ class SqlStore(ABC, Generic[C]):
             fresh: list[bool] = []
             for r in records:
                 campaign, phone = self._join(conn, r)
+                received = r.received_at or now
                 count = self._exec(
                     conn,
                     "INSERT INTO results (profile, module, push_key, call_key, task_id, data_id, callee, body,"
-                    " campaign, phone, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " campaign, phone, received_at, optout) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (profile, module, push_key) DO NOTHING",
                     (r.profile, r.module, clean_text(r.key), clean_text(r.call), clean_text(r.task_id),
                      clean_text(r.data_id), clean_text(r.callee), dump_json(r.body), campaign, phone,
-                     r.received_at or now),
+                     received, clean_text(r.optout)),
                 ).rowcount
                 fresh.append(count > 0)
                 if count > 0 and phone:
+                    if r.optout:
+                        self._learn_optout(conn, phone, r.profile, r.optout, received)
                     self._spread(conn, r, campaign, phone)
             return fresh
 
@@ -682,6 +701,8 @@ class SqlStore(ABC, Generic[C]):
                 ).rowcount
                 if changed:
                     matched += 1
+                    if r.optout and phone:
+                        self._learn_optout(conn, phone, r.profile, r.optout, r.received_at)
                     self._spread(conn, r, campaign, phone)
             return matched
 

@@ -922,3 +922,49 @@ def test_concurrent_result_writers_lose_nothing_and_store_each_key_once(backend:
     assert not errors
     keys = [r.key for r in stores[0].results()]
     assert len(keys) == len(set(keys)) == 25 + 4 * 25
+
+
+def test_a_result_saying_do_not_call_puts_its_contact_on_the_optout_list_in_the_same_write(
+        store: StateStore) -> None:
+    seed_contacts(store)
+    serial = store.serial()
+    said = result("u1", module="receiveDialog", data_id="d0", task_id="t1", optout="tag_desc '拒绝' matches '拒绝'",
+                  received_at="2027-03-02T02:00:00+00:00")
+    assert store.put_results([said, result("u2#basic", data_id="d1", task_id="t1")]) == [True, True]
+    (listed,) = store.optouts()
+    assert (listed.phone, listed.source, listed.reason, listed.created_at) == (
+        "13800000000", "results:xf", "tag_desc '拒绝' matches '拒绝'", "2027-03-02T02:00:00+00:00")
+    assert store.results("c")[0].optout == "tag_desc '拒绝' matches '拒绝'"
+    # a vendor's retry, or another refusal of a listed number, changes nothing; results never bump the serial
+    assert store.put_results([said, dataclasses.replace(said, key="u3", call="u3")]) == [False, True]
+    assert len(store.optouts(include_removed=True)) == 1 and store.serial() == serial
+    # unmatched: nobody is listed (no phone), the reason is kept with the record
+    assert store.put_results([result("lost", data_id="nobody", optout="x")]) == [True]
+    assert [r.phone for r in store.optouts()] == ["13800000000"]
+
+
+def test_a_refusal_pushed_before_its_call_record_lists_the_number_once_the_call_joins(store: StateStore) -> None:
+    seed_contacts(store)
+    store.put_results([result("u7#dialog", module="receiveDialog", call="u7", optout="refused")])
+    assert store.optouts() == []
+    store.put_results([result("u7#basic", call="u7", data_id="d2", task_id="t1")])
+    assert [(r.phone, r.source, r.reason) for r in store.optouts()] == [("13800000002", "results:xf", "refused")]
+
+
+def test_rejoin_lists_the_number_of_a_refusal_whose_contact_came_later(backend: Backend) -> None:
+    store = backend.open()
+    store.put_results([result("early", data_id="d5", task_id="", optout="refused")])
+    store.put_campaign(CampaignRecord("d", "xf", "direct", "xfyeta"))
+    store.put_contacts([ContactRecord("d", "13900000005", "fp", "", 0, "d5", ContactStatus.DIALED)])
+    assert store.optouts() == []
+    assert backend.open().rejoin_results() == 1
+    assert [(r.phone, r.reason) for r in store.optouts()] == [("13900000005", "refused")]
+
+
+def test_a_number_taken_off_the_list_is_not_listed_again_by_an_old_push(store: StateStore) -> None:
+    seed_contacts(store)
+    said = result("u1", module="receiveDialog", data_id="d0", task_id="t1", optout="refused")
+    store.put_results([said])
+    assert store.remove_optout("13800000000", "asked to be called after all")
+    assert store.put_results([said]) == [False]  # the vendor retries the same push
+    assert store.optouts() == [] and len(store.optouts(include_removed=True)) == 1
