@@ -1,0 +1,81 @@
+"""Opt-outs learned from results, end to end: a refusal pushed in one campaign is never called in another.
+
+Both emulators and the results receiver run in-process; the xfyeta emulator pushes its simulated calls,
+with a seeded refusal ("明确拒绝") for the number both campaigns share.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from reconciler.commands.results import receiver
+from reconciler.emulator import start_emulator
+from reconciler.emulator.pushes import attach_pushes
+from reconciler.state.sqlite import SqliteStore
+from tests.e2e.conftest import XF_ENV, YC_ENV, campaigns, phones, project, run_cli, write_csv, xf_task, yc_task
+
+BEGIN = datetime.fromisoformat("2027-03-01T09:00:00+08:00").timestamp()
+POLICY = "policy:\n  optout: {from_results: true}\n"
+
+
+def test_a_refusal_in_one_campaign_suppresses_the_number_in_the_other(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in {**XF_ENV, **YC_ENV}.items():
+        monkeypatch.setenv(k, v)
+    xf, xf_server = start_emulator("xfyeta", time_scale=1.0)
+    yc, yc_server = start_emulator("yccall", time_scale=1.0)
+    try:
+        directory = project(tmp_path, xf_url=xf_server.base_url, yc_url=yc_server.base_url, extra=POLICY)
+        shared = phones(1, start=700)[0]
+        promo, follow = [shared, *phones(2, start=701)], [shared, *phones(2, start=800)]
+        write_csv(directory / "promo.csv", promo)
+        write_csv(directory / "follow.csv", follow, columns=("phone",))
+        campaigns(directory, xf_task("promo", "../promo.csv", recall=0), yc_task("followup", "../follow.csv"))
+        with receiver(directory, "127.0.0.1:0") as server:
+            server.start()
+            pushes = attach_pushes(xf, f"{server.base_url}/push/iflytek/", seed=7,
+                                   intentions={shared: ("D", "明确拒绝")})
+            try:
+                res = run_cli("apply", str(directory), "--auto-approve")
+                assert res.exit_code == 0, res.output
+                [yc_task_state] = yc.state()["tasks"]
+                assert shared in {n["telphone"] for n in yc_task_state["numbers"]}  # queued in both campaigns
+                # promo dials (the yccall campaign has not reached its begin yet); the shared number refuses
+                xf.advance(max(0.0, BEGIN - xf.clock.now_s()) + 86400)
+                assert pushes.flush(30)
+                time.sleep(0.2)
+                assert pushes.flush(30)
+                assert shared in {d["phone"] for t in xf.state()["tasks"] for d in t["numbers"] if d["attempts"]}
+            finally:
+                pushes.close()
+                server.stop()
+
+        with SqliteStore(tmp_path / "state.db") as store:
+            listed = {r.phone: r for r in store.optouts()}
+        assert listed[shared].source == "results:iflytek" and "拒绝" in listed[shared].reason
+        assert not set(listed) & set(follow[1:])
+
+        # the next plan suppresses it in the other campaign: yccall takes it out of the queued task
+        doc = json.loads(run_cli("plan", str(directory), "--format", "json").stdout)
+        followup = next(c for c in doc["campaigns"] if c["name"] == "followup")
+        assert followup["suppressed"] == 1 and followup["suppressed_by"] == {"opt-out": 1}
+        assert [a["action"] for a in doc["actions"] if a["campaign"] == "followup"] == ["remove"]
+        text = run_cli("plan", str(directory)).stdout
+        assert "1 are on a do-not-call or opt-out list" in text and shared not in text
+        res = run_cli("apply", str(directory), "--auto-approve")
+        assert res.exit_code == 0, res.output
+        [yc_task_state] = yc.state()["tasks"]
+        assert shared not in {n["telphone"] for n in yc_task_state["numbers"]}
+        yc.advance(max(0.0, BEGIN - yc.clock.now_s()) + 86400)
+        called = {n["telphone"] for n in yc.state()["tasks"][0]["numbers"] if n.get("dials")}
+        assert shared not in called and called == set(follow[1:])
+        again = json.loads(run_cli("plan", str(directory), "--format", "json").stdout)
+        assert not [a for a in again["actions"] if a["campaign"] == "followup"]
+    finally:
+        xf_server.stop()
+        yc_server.stop()
