@@ -24,11 +24,13 @@ from reconciler.engine.diff import diff
 from reconciler.engine.inputs import Observed, Recorded, missing_state, snapshot, traits_of
 from reconciler.engine.observe import observe
 from reconciler.engine.plan import ActionKind, Diagnostic, Plan, PlanMeta
+from reconciler.engine.policy import capped
 from reconciler.errors import AuthError, ConfigError, Problem, ProviderError, StateMissing
 from reconciler.model import DesiredState
 from reconciler.providers import build_provider
 from reconciler.providers.base import Provider
 from reconciler.providers.http import CallEvent
+from reconciler.results.outcomes import dial_history
 from reconciler.state import open_store
 from reconciler.state.base import StateStore
 
@@ -58,9 +60,13 @@ class Session:
         return self.store_or_none
 
     def recorded(self, *, in_flight: bool = False) -> Recorded:
+        """The state snapshot; with a frequency cap configured, also the dial attempts the results show."""
         if self.store_or_none is None:
             return missing_state(self.state_missing)
-        return snapshot(self.store_or_none, in_flight=in_flight)
+        recorded = snapshot(self.store_or_none, in_flight=in_flight)
+        if capped(self.desired):
+            recorded = replace(recorded, dials=dial_history(self.store_or_none.results()))
+        return recorded
 
     def close(self) -> None:
         for provider in self.providers.values():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from reconciler import vendors
 from reconciler.engine.settle import settle_window
@@ -93,6 +94,9 @@ class Recorded:
     missing_reason: str = ""  # why the state is missing, for the plan's message
     in_flight: bool = False  # pending calls may belong to an apply running now (plan without the lock)
     optouts: frozenset[str] = frozenset()  # numbers on the opt-out list: suppressed in every campaign
+    # Dial attempts the results received show, per phone: (campaign, when) of each call (frequency caps count
+    # them instead of the one send). Filled by the session only when a cap is configured (results.outcomes).
+    dials: Mapping[str, tuple[tuple[str, datetime], ...]] = field(default_factory=dict)
 
 
 def missing_state(reason: str) -> Recorded:

@@ -15,9 +15,10 @@ batch. Nothing here does I/O or reads a clock.
   platform can (the diff treats it like a contact that left the files) and
   warned about where it cannot.
 * **Frequency caps** (``max_dials``): a number sent or dialed ``count`` times
-  in the last ``days`` days by *other* campaigns (the campaign's own history
-  is the redial gate's) — counting what earlier campaigns of the same plan
-  are about to send — is held back until the cap allows, deferred with that date.
+  in the last ``days`` days by *other* campaigns (each call attempt the
+  results show counts; the campaign's own history is the redial gate's) —
+  counting what earlier campaigns of the same plan are about to send — is
+  held back until the cap allows, deferred with that date.
 * **Forecast** (:func:`forecast`): from the profile's capacity and the open
   hours, when the campaign will have dialed everyone, recall rounds included.
 * **Opt-outs from results** (:func:`optout_reason`): whether a call result
@@ -56,6 +57,7 @@ __all__ = [
     "Calendar",
     "PlanPolicy",
     "calendar_for",
+    "capped",
     "dial_closed",
     "forecast",
     "optout_reason",
@@ -239,6 +241,13 @@ class _Facts:
     eligible: int = 0  # contacts the policy lets be called at all (in the files, not suppressed)
 
 
+def capped(desired: DesiredState) -> bool:
+    """Whether a frequency cap binds any campaign (then the plan needs the dial history: ``Recorded.dials``)."""
+    policy = desired.project.policy
+    return policy is not None and (policy.max_dials is not None or any(
+        c.policy is not None and c.policy.max_dials is not None for c in desired.campaigns))
+
+
 class PlanPolicy:
     """The policy's decisions for one plan, asked by ``diff`` campaign by campaign.
 
@@ -257,8 +266,7 @@ class PlanPolicy:
         self._events: dict[str, list[tuple[str, datetime]]] | None = None
         self._recorded = recorded
         self._planned: dict[str, list[str]] = {}  # phone → campaigns sending it in this plan
-        self._capped = self.policy is not None and (self.policy.max_dials is not None or any(
-            c.policy is not None and c.policy.max_dials is not None for c in desired.campaigns))
+        self._capped = capped(desired)
 
     def _tz(self) -> str:
         return self.policy.timezone if self.policy is not None else self.project.timezone
@@ -351,14 +359,23 @@ class PlanPolicy:
     # --- frequency caps ------------------------------------------------------------------
 
     def _history(self) -> dict[str, list[tuple[str, datetime]]]:
-        """Phone → (campaign, when) of every send or dial the state records (call results, once the state
-        keeps them, join here as further events)."""
+        """Phone → (campaign, when) of every send or dial the state records.
+
+        Where the results received show calls to a contact (``Recorded.dials``: one per dial attempt,
+        recall rounds included), those count instead of its one send; a contact sent but not dialed yet
+        counts as its send; calls of a contact row forgotten since still count.
+        """
         if self._events is None:
             events: dict[str, list[tuple[str, datetime]]] = {}
+            dials = self._recorded.dials
+            for phone, calls in dials.items():
+                events.setdefault(phone, []).extend(calls)
             for name, records in self._recorded.contacts.items():
                 for r in records:
                     if r.status not in COUNTED or not r.sent_at:
                         continue
+                    if any(n == name for n, _ in dials.get(r.phone, ())):
+                        continue  # its calls are counted
                     try:
                         at = datetime.fromisoformat(r.sent_at.replace("Z", "+00:00"))
                     except ValueError:

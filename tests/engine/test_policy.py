@@ -313,6 +313,25 @@ def test_the_cap_counts_every_send(count, sends, held) -> None:
     assert plan.campaigns[0].held == held
 
 
+def test_the_cap_counts_each_dial_attempt_the_results_show_instead_of_the_send() -> None:
+    nums = phones(2)
+    other = campaign("other", numbers=nums[:1])
+    history = sent(other, "900", nums[:1], at=at(1, 9).isoformat())
+    # the results show two calls of that contact (a recall round): two dials, not one send
+    dials = {nums[0]: (("other", at(1, 10)), ("other", at(1, 11)))}
+    rec = replace(recorded(contacts=history), dials=dials)
+    plan = plan_at(TUE_1000, other, campaign(numbers=nums), policy=capped(2), rec=rec)
+    assert plan.campaigns[-1].held == 1
+    assert plan.deferred[-1].at == at(8, 10)  # the first of the two dials leaves the 7-day period then
+    assert plan_at(TUE_1000, other, campaign(numbers=nums), policy=capped(2),
+                   rec=recorded(contacts=history)).campaigns[-1].held == 0  # one send alone is under the cap
+    # calls of a contact row forgotten since (state rm) still count; the campaign's own calls never do
+    gone = replace(recorded(), dials={nums[0]: (("old", at(1, 10)),)})
+    assert plan_at(TUE_1000, campaign(numbers=nums), policy=capped(), rec=gone).campaigns[0].held == 1
+    own = replace(recorded(), dials={nums[0]: (("spring", at(1, 10)),)})
+    assert plan_at(TUE_1000, campaign(numbers=nums), policy=capped(), rec=own).campaigns[0].held == 0
+
+
 def test_the_cap_counts_what_earlier_campaigns_of_the_plan_send() -> None:
     nums = phones(2)
     a, b = campaign("a", numbers=nums), campaign("b", numbers=nums[1:])

@@ -1,15 +1,17 @@
-"""Opt-outs learned from results, end to end: a refusal pushed in one campaign is never called in another.
+"""The dialing policy meets the results, end to end: opt-outs learned from pushes, caps counting dial attempts.
 
-Both emulators and the results receiver run in-process; the xfyeta emulator pushes its simulated calls,
-with a seeded refusal ("明确拒绝") for the number both campaigns share.
+Both emulators and the results receiver run in-process; the xfyeta emulator pushes its simulated calls
+(with a seeded refusal, "明确拒绝", where a test needs one).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,3 +81,51 @@ def test_a_refusal_in_one_campaign_suppresses_the_number_in_the_other(tmp_path: 
     finally:
         xf_server.stop()
         yc_server.stop()
+
+
+@pytest.fixture
+def xf_pushing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for k, v in XF_ENV.items():
+        monkeypatch.setenv(k, v)
+    xf, server = start_emulator("xfyeta", time_scale=1.0)
+    try:
+        yield {"xf": xf, "url": server.base_url}
+    finally:
+        server.stop()
+
+
+def test_a_frequency_cap_counts_the_dial_attempts_the_results_show(tmp_path: Path, xf_pushing: dict[str, Any],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    xf = xf_pushing["xf"]
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-02T10:00:00+08:00")
+    directory = project(tmp_path, xf_url=xf_pushing["url"], extra="policy:\n  max_dials: {count: 2, days: 7}\n")
+    nums = phones(3, start=900)  # the emulator never answers the 3rd: it is dialed again by the recall round
+    write_csv(directory / "promo.csv", nums)
+    campaigns(directory, xf_task("promo", "../promo.csv", recall=1))
+    with receiver(directory, "127.0.0.1:0") as server:
+        server.start()
+        pushes = attach_pushes(xf, f"{server.base_url}/push/iflytek/", seed=7)
+        try:
+            assert run_cli("apply", str(directory), "--auto-approve").exit_code == 0
+            xf.advance(max(0.0, BEGIN - xf.clock.now_s()) + 86400)
+            assert pushes.flush(30)
+            time.sleep(0.2)
+            assert pushes.flush(30)
+        finally:
+            pushes.close()
+            server.stop()
+    attempts = {n["phone"]: n["attempts"] for t in xf.state()["tasks"] for n in t["numbers"]}
+    assert (attempts[nums[0]], attempts[nums[2]]) == (1, 2)
+
+    # a second campaign with the same people: sent once each, but the 3rd was dialed twice, so the cap holds it
+    write_csv(directory / "renewal.csv", nums)
+    campaigns(directory, xf_task("promo", "../promo.csv", recall=1), xf_task("renewal", "../renewal.csv"))
+    doc = json.loads(run_cli("plan", str(directory), "--format", "json").stdout)
+    renewal = next(c for c in doc["campaigns"] if c["name"] == "renewal")
+    assert renewal["held"] == 1
+    [held] = [d for d in doc["deferred"] if d["campaign"] == "renewal"]
+    assert held["contacts"] == 1 and "max_dials 2 per 7 days" in held["reason"]
+    res = run_cli("apply", str(directory), "--auto-approve")
+    assert res.exit_code == 0, res.output
+    [task] = [t for t in xf.state()["tasks"] if t["task_name"] == "gitops-renewal"]
+    assert sorted(n["phone"] for n in task["numbers"]) == nums[:2]
