@@ -56,11 +56,13 @@ __all__ = [
     "OUTSIDE_HOURS",
     "Calendar",
     "PlanPolicy",
+    "Progress",
     "calendar_for",
     "capped",
     "dial_closed",
     "forecast",
     "optout_reason",
+    "progress",
     "when_text",
 ]
 
@@ -499,6 +501,15 @@ def _rounds(c: DesiredCampaign, n: int, answer_rate: float) -> list[float]:
     return rounds
 
 
+def _calls_per_hour(c: DesiredCampaign, capacity: Capacity, share: int) -> float:
+    """``c``'s share of its profile's capacity, capped by its own concurrency setting."""
+    concurrent = capacity.concurrent_calls / max(1, share)
+    own = c.vendor.settings().get("concurrency") if c.vendor is not None else None
+    if isinstance(own, int) and not isinstance(own, bool) and own > 0:
+        concurrent = min(concurrent, own)
+    return concurrent * 3600.0 / capacity.average_call_seconds
+
+
 def forecast(project: Project, c: DesiredCampaign, capacity: Capacity, contacts: int, now: datetime,
              *, share: int = 1) -> Forecast:
     """When ``c`` will have dialed ``contacts`` (recall rounds included) at its share of ``capacity``.
@@ -510,11 +521,7 @@ def forecast(project: Project, c: DesiredCampaign, capacity: Capacity, contacts:
     concurrency setting (its vendor block's ``concurrency``, e.g. yccall's)
     caps its own.
     """
-    concurrent = capacity.concurrent_calls / share
-    own = c.vendor.settings().get("concurrency") if c.vendor is not None else None
-    if isinstance(own, int) and not isinstance(own, bool) and own > 0:
-        concurrent = min(concurrent, own)
-    rate = concurrent * 3600.0 / capacity.average_call_seconds  # calls per open hour
+    rate = _calls_per_hour(c, capacity, share)
     rounds = _rounds(c, contacts, capacity.answer_rate)
     calls = sum(rounds)
     cal = calendar_for(project, c, own_schedule=True)
@@ -606,6 +613,49 @@ def optout_reason(result: Any, rules: OptOutRules | None = None) -> str | None:
         if hit is not None:
             return f"call result {key} {_NUMBER.sub('<number>', text)[:80]!r} is a do-not-call outcome"
     return None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The capacity forecast against what was dialed so far (``campaignctl status``); an estimate.
+
+    ``expected``: numbers the forecast expects dialed (at least once) by now, at ``calls_per_hour`` in the
+    open hours since ``started`` (when dialing began: ``schedule.begin``, or the first send when later;
+    None: nothing sent yet); ``dialed``: numbers actually dialed; ``total``: numbers to dial (the files
+    without suppressed ones); ``remaining``: the forecast for those not dialed yet, from now (None: none).
+    """
+
+    calls_per_hour: float
+    started: datetime | None
+    expected: int
+    dialed: int
+    total: int
+    remaining: Forecast | None
+
+    @property
+    def behind(self) -> int:
+        """Numbers dialed fewer than expected (negative: ahead of the forecast)."""
+        return self.expected - self.dialed
+
+
+def progress(project: Project, c: DesiredCampaign, capacity: Capacity, *, total: int, dialed: int,
+             started: datetime | None, now: datetime, share: int = 1) -> Progress:
+    """How far ``c`` should be by ``now`` by its profile's capacity, against ``dialed`` (see :class:`Progress`)."""
+    rate = _calls_per_hour(c, capacity, share)
+    expected = 0
+    if started is not None and now > started:
+        cal = calendar_for(project, c, own_schedule=True)
+        open_s = sum((e - s).total_seconds() for s, e in cal.intervals(started, now))
+        expected = min(total, int(rate * open_s / 3600.0))
+    left = max(0, total - dialed)
+    tz = _zone(project.policy.timezone if project.policy is not None else project.timezone)
+    remaining = None
+    if left:
+        fc = forecast(project, c, capacity, left, now, share=share)
+        remaining = replace(fc, start=fc.start.astimezone(tz), finish=fc.finish.astimezone(tz) if fc.finish else None,
+                            end=fc.end.astimezone(tz) if fc.end else None)
+    return Progress(rate, started.astimezone(tz) if started is not None else None, expected, dialed, total,
+                    remaining)
 
 
 # --- saved plans (engine.planfile): what the policy shows, for `campaignctl show` ---------------------

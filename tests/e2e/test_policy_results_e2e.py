@@ -129,3 +129,35 @@ def test_a_frequency_cap_counts_the_dial_attempts_the_results_show(tmp_path: Pat
     assert res.exit_code == 0, res.output
     [task] = [t for t in xf.state()["tasks"] if t["task_name"] == "gitops-renewal"]
     assert sorted(n["phone"] for n in task["numbers"]) == nums[:2]
+
+
+def test_status_shows_the_capacity_forecast_against_the_progress(tmp_path: Path, xf_pushing: dict[str, Any],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    xf = xf_pushing["xf"]
+    capacity = ("policy:\n  capacity:\n"
+                "    iflytek: {concurrent_calls: 1, average_call_seconds: 600, answer_rate: 0.5}\n")
+    directory = project(tmp_path, xf_url=xf_pushing["url"], extra=capacity)
+    write_csv(directory / "promo.csv", phones(9, start=950))
+    campaigns(directory, xf_task("promo", "../promo.csv", recall=0))
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-01T08:00:00+08:00")  # sent before schedule.begin (09:00)
+    assert run_cli("apply", str(directory), "--auto-approve").exit_code == 0
+    # 10:00: one open hour since the begin at 6 calls per hour: 6 expected, none dialed yet (the emulator waits)
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-01T10:00:00+08:00")
+    doc = json.loads(run_cli("status", str(directory), "--format", "json").stdout)
+    [promo] = doc["campaigns"]
+    fc = promo["forecast"]
+    assert (fc["calls_per_hour"], fc["expected"], fc["dialed"], fc["total"], fc["behind"]) == (6.0, 6, 0, 9, 6)
+    assert fc["started"] == "2027-03-01T09:00:00+08:00"
+    assert fc["remaining"]["contacts"] == 9 and fc["remaining"]["finish"].startswith("2027-03-01T11:30")
+    text = run_cli("status", str(directory)).stdout
+    assert ("forecast: expected ~6 of 9 dialed by now at ~6 calls per open hour since 2027-03-01 09:00, actual 0 "
+            "(6 behind); the remaining 9 (~9 calls) done around 2027-03-01 11:30") in text
+    # a day of dialing later: everybody dialed, ahead of the forecast, nobody left
+    xf.advance(max(0.0, BEGIN - xf.clock.now_s()) + 86400)
+    doc = json.loads(run_cli("status", str(directory), "--format", "json").stdout)
+    fc = doc["campaigns"][0]["forecast"]
+    assert (fc["expected"], fc["dialed"], fc["remaining"]) == (6, 9, None)
+    assert "actual 9 (3 ahead); nobody left to dial" in run_cli("status", str(directory)).stdout
+    page = tmp_path / "status.html"
+    assert run_cli("status", str(directory), "--html", str(page)).exit_code == 0
+    assert 'data-field="forecast"' in page.read_text(encoding="utf-8")

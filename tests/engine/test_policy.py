@@ -13,7 +13,15 @@ import pytest
 
 from reconciler.engine.diff import diff
 from reconciler.engine.plan import ActionKind
-from reconciler.engine.policy import Calendar, calendar_for, dial_closed, forecast, optout_reason, when_text
+from reconciler.engine.policy import (
+    Calendar,
+    calendar_for,
+    dial_closed,
+    forecast,
+    optout_reason,
+    progress,
+    when_text,
+)
 from reconciler.model import DesiredCampaign, Schedule, TimeWindow
 from reconciler.policy import (
     CampaignPolicy,
@@ -387,6 +395,22 @@ def test_a_late_forecast_is_a_warning_and_in_the_summary() -> None:
     assert "done around 2027-03-01 12:00, after schedule.end 2027-03-01 11:30" in w.message
     on_time = plan_at(at(1, 8), windowed(end=at(1, 12, 30)), policy=policy)
     assert on_time.campaigns[0].forecast is not None and not on_time.warnings
+
+
+def test_progress_sets_what_the_capacity_should_have_dialed_by_now_against_the_dialed() -> None:
+    project = desired(policy=POLICY).project
+    c = windowed()
+    # since 09:00 Monday, at 600 calls per open hour: 11:00 is 2 open hours, 1200 numbers (all of them)
+    p = progress(project, c, CAPACITY, total=1200, dialed=900, started=at(1, 9), now=at(1, 11))
+    assert (p.expected, p.behind, p.calls_per_hour) == (1200, 300, 600.0)
+    assert p.remaining is not None and p.remaining.contacts == 300 and p.remaining.calls == 450
+    # hours outside the windows do not count: 09:00 Monday to 10:00 Tuesday is 3 + 1 open hours
+    p = progress(project, c, CAPACITY, total=5000, dialed=2500, started=at(1, 9), now=at(2, 10), share=2)
+    assert (p.expected, p.behind, p.calls_per_hour) == (1200, -1300, 300.0)
+    # nothing sent yet: nothing expected, the forecast of everybody from now; everybody dialed: no forecast
+    p = progress(project, c, CAPACITY, total=1200, dialed=0, started=None, now=at(1, 8))
+    assert (p.expected, p.started) == (0, None) and p.remaining is not None and p.remaining.finish == at(1, 12)
+    assert progress(project, c, CAPACITY, total=10, dialed=10, started=at(1, 9), now=at(1, 10)).remaining is None
 
 
 def test_no_capacity_no_forecast() -> None:
