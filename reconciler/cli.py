@@ -249,7 +249,8 @@ def watch(directory: Path, interval: float, log_format: str, metrics_port: int |
     """Reconcile continuously: plan every interval, apply only what is declared safe to self-heal.
 
     Self-healed: a task paused or started outside campaignctl (start/pause
-    drift), and new contacts of campaigns that set `watch.apply_new_contacts:
+    drift), a running task the dialing policy pauses outside the calling
+    hours, and new contacts of campaigns that set `watch.apply_new_contacts:
     true` (or the project's `watch:` default). Everything else (creates,
     replacements, deletions, redials, dials) is reported, never applied.
     """

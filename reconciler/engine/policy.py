@@ -62,6 +62,7 @@ __all__ = [
     "dial_closed",
     "forecast",
     "optout_reason",
+    "policy_hold",
     "progress",
     "when_text",
 ]
@@ -72,6 +73,7 @@ BLACKOUT = "a blackout date (policy)"
 OUTSIDE_WINDOWS = "outside the campaign's schedule.windows"
 BEFORE_BEGIN = "before schedule.begin"
 AFTER_END = "schedule.end has passed"
+HOLD_REASONS = (OUTSIDE_HOURS, BLACKOUT)  # why the policy pauses a running task (policy_hold)
 SENDING = (ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL)
 COUNTED = (ContactStatus.SENT, ContactStatus.DIALED, ContactStatus.UNKNOWN)
 
@@ -241,6 +243,12 @@ class _Facts:
     suppressed: dict[str, int] = field(default_factory=dict)  # label → count
     held: int = 0
     eligible: int = 0  # contacts the policy lets be called at all (in the files, not suppressed)
+
+
+def policy_hold(action: Action) -> bool:
+    """A PAUSE the policy plans for a running task while it allows no calls (outside the hours, a blackout
+    date): it only stops dialing, so ``watch`` applies it by itself."""
+    return action.kind is ActionKind.PAUSE and action.reason in HOLD_REASONS and bool(action.task_id)
 
 
 def capped(desired: DesiredState) -> bool:
