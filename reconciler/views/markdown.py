@@ -109,7 +109,7 @@ class MarkdownView:
                 if s.detail and s.status is not StepStatus.OK:
                     text += f": {escape(scrub(s.detail, phones))}"
                 rows.append(f"| {escape(s.action.campaign)} | {_code(SYMBOLS[word])} {word} "
-                            f"| {_STATUS[s.status]} | {text} |")
+                            f"| {'waiting' if s.deferred else _STATUS[s.status]} | {text} |")
             out += _fold(rows, len(result.steps), plural(len(result.steps), "step"))
         for name in unknown_campaigns(result):
             out += ["> [!WARNING]",

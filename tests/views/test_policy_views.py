@@ -141,3 +141,20 @@ def test_markdown_folds_and_caps_long_deferred_lists() -> None:
     assert out.count("<details>") == out.count("</details>") >= 1
     few = get_view("markdown").render_plan(replace(plan, deferred=many[: FOLD_OVER + 1]))
     assert f"<details><summary>{FOLD_OVER + 1} deferred actions</summary>" in few
+
+
+def test_a_step_stopped_by_the_hours_is_waiting_in_markdown_and_in_the_progress_lines() -> None:
+    import io
+
+    from reconciler.views.progress import ProgressHooks
+
+    plan = Plan((Action(ActionKind.DIAL, "survey", "iflytek", 0, "survey", "due", phones=PHONES, calls=2),))
+    step = StepResult(plan.actions[0], StepStatus.SKIPPED, "stopped at 21:00 Tue: outside calling hours (policy)",
+                      calls=1, done=1, deferred=True)
+    md = get_view("markdown").render_result(plan, ApplyResult(steps=(step,)))
+    assert "| survey | `>` dial | waiting |" in md
+    out = io.StringIO()
+    hooks = ProgressHooks(stream=out)
+    hooks.plan_started(1, 2)
+    hooks.step_finished(step)
+    assert "waiting survey" in out.getvalue()
