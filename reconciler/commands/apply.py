@@ -103,6 +103,10 @@ def apply_saved(path: Path, *, directory: Path | None, parallelism: int, lock_ti
     if not config_dir.is_dir():
         raise PlanError(f"the plan's config directory {config_dir} does not exist; if the checkout moved, pass "
                         f"it with `campaignctl apply {path} --dir DIR`")
+    if environment is not None and environment != meta.environment:
+        made_for = f"--env {meta.environment}" if meta.environment else "the base settings (no --env)"
+        raise PlanError(f"the plan was made for {made_for}; apply it without --env or with the same one")
+    environment = meta.environment or None
     view = get_view(fmt)
     with open_session(config_dir, environment=environment) as session:
         check_files(saved, session.config_digest, config_dir)

@@ -54,6 +54,9 @@ def serve(*, provider: str, host: str, port: int, token: str | None, faults: str
         pushes = attach_pushes(emulator, push_url, seed=push_seed)
         click.echo(f"{provider} emulator pushes call results to {push_url.rstrip('/')}/MODULE")
     click.echo(f"{provider} emulator listening on {server.base_url}")
+    for line in emulator.describe():
+        click.echo(f"  {line}")
+    click.echo(f"  control API: GET {server.base_url}/_emulator/ lists it")
     sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):  # serve_forever handles the first Ctrl-C itself
         server.serve_forever()

@@ -190,7 +190,8 @@ def make_plan(session: Session, *, prune: bool | None, allow_replace: Iterable[s
     recorded = recorded if recorded is not None else session.recorded()
     observed = observed if observed is not None else observe(session.providers)
     traits = {name: traits_of(p) for name, p in session.providers.items()}
-    meta = PlanMeta(config_dir=str(session.directory.resolve()), config_digest=session.config_digest)
+    meta = PlanMeta(config_dir=str(session.directory.resolve()), config_digest=session.config_digest,
+                    environment=session.desired.project.environment)
     plan = diff(session.desired, observed, recorded, traits, now=datetime.now(UTC), prune=prune,
                 allow_replace=allow_replace, meta=meta, targets=targets, at=session.clock())
     extra: list[Diagnostic] = []

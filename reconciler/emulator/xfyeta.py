@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 from reconciler.emulator.config import FileConfig, check_keys
 from reconciler.emulator.faults import Clock, Fault, FaultPlan
-from reconciler.emulator.server import EmulatorRequest, EmulatorResponse, json_response
+from reconciler.emulator.server import EmulatorRequest, EmulatorResponse, control_index, json_response
 
 __all__ = [
     "CONFIG",
@@ -526,9 +526,34 @@ class XfyetaEmulator:
             return replace(response, body=response.body[: max(1, len(response.body) // 2)])
         return response
 
+    CONTROL_API: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("GET", "/_emulator/", "this index"),
+        ("GET", "/_emulator/calls?since=N", "every API call received, in order (secrets redacted)"),
+        ("GET", "/_emulator/state", "every task with its numbers, and the direct-callout dials"),
+        ("POST", "/_emulator/reset", "forget all tasks, calls and faults"),
+        ("POST", "/_emulator/advance", 'move the simulated clock forward: {"seconds": N}'),
+        ("GET", "/_emulator/faults", "the faults still pending"),
+        ("POST", "/_emulator/faults", 'add faults: {"spec": "task/create:drop:1,*:latency:0.2"}'),
+        ("DELETE", "/_emulator/faults", "clear every pending fault"),
+        ("POST", "/_emulator/expire-token", "expire every token issued so far"),
+    )
+
+    def describe(self) -> list[str]:
+        """What this emulator accepts and knows, for people starting it by hand."""
+        c = self.config
+        out = [f"credentials: app_key={c.app_key} app_secret={c.app_secret} (tokens last {c.token_ttl_s} s)"]
+        out += [f"robot {r.robot_id} {r.robot_name}: call_column {list(r.call_column)}"
+                + ("" if r.status == 4 else f" (status {r.status}, not published)") for r in c.robots]
+        out += [f"line {ln.line_num}: works {list(ln.time_work)}, {ln.concurrents} concurrent calls"
+                + (", in use by a task" if ln.status == 1 else "") for ln in c.lines]
+        out += [f"voice {v.voice_code} {v.voice_name}" for v in c.voices]
+        return out
+
     def control(self, request: EmulatorRequest) -> EmulatorResponse:
-        """``/_emulator/`` calls, reset, advance, faults, state, expire-token."""
+        """``/_emulator/`` calls, reset, advance, faults, state, expire-token (``GET /_emulator/`` lists them)."""
         action = request.path[len("/_emulator/"):].strip("/")
+        if action == "" and request.method == "GET":
+            return json_response(control_index("xfyeta", self.CONTROL_API))
         try:
             body = request.json() or {}
         except ValueError:

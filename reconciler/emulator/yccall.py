@@ -74,7 +74,7 @@ from zoneinfo import ZoneInfo
 
 from reconciler.emulator.config import FileConfig, check_keys
 from reconciler.emulator.faults import Clock, Fault, FaultPlan
-from reconciler.emulator.server import EmulatorRequest, EmulatorResponse, json_response
+from reconciler.emulator.server import EmulatorRequest, EmulatorResponse, control_index, json_response
 
 __all__ = [
     "CONFIG",
@@ -828,9 +828,36 @@ class YccallEmulator:
         }
 
     # ---------------------------------------------------------------- control API
+    CONTROL_API: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("GET", "/_emulator/", "this index"),
+        ("GET", "/_emulator/calls?since=N", "every API call received, in order (secrets redacted)"),
+        ("GET", "/_emulator/state", "every task with its numbers"),
+        ("GET", "/_emulator/call-records?since=N", "the call-record callback bodies of every simulated dial"),
+        ("POST", "/_emulator/reset", "forget all tasks, calls and faults"),
+        ("POST", "/_emulator/advance", 'move the simulated clock forward: {"seconds": N}'),
+        ("GET", "/_emulator/faults", "the faults still pending"),
+        ("POST", "/_emulator/faults", 'add faults: {"spec": "App.Sip_Yccall.TaskCreat:drop:1"}, or {"clear": true}'),
+        ("DELETE", "/_emulator/faults", "clear every pending fault"),
+        ("POST", "/_emulator/change-extension", "make the next call answer 1010 (extension changed: log in again)"),
+        ("POST", "/_emulator/expire-token", "expire every token issued so far"),
+    )
+
+    def describe(self) -> list[str]:
+        """What this emulator accepts and knows, for people starting it by hand."""
+        c = self.config
+        return [
+            f"credentials: appid={c.appid} accesskey={c.accesskey} (company {c.companycode})",
+            f"extensions: {', '.join(c.extensions) or '-'}; queues: {', '.join(c.queues) or '-'}; "
+            f"groups: {', '.join(c.groups) or '-'}",
+            f"caller numbers: {', '.join(c.caller_numbers) or '-'}",
+            f"assign types: {dict(c.assign_types)}; TaskList rows: {c.tasklist_rows}",
+        ]
+
     def control(self, request: EmulatorRequest) -> EmulatorResponse:
         """``/_emulator/{calls,reset,advance,faults,state,call-records,expire-token,change-extension}``."""
         action = request.path[len("/_emulator/"):].strip("/")
+        if action == "" and request.method == "GET":
+            return json_response(control_index("yccall", self.CONTROL_API))
         try:
             payload = request.json()
         except ValueError:

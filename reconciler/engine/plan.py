@@ -214,6 +214,7 @@ class PlanMeta:
     # (profile, task_id) pairs ``observed_digest`` covers (empty: every owned task), so that a
     # saved plan's apply recomputes it over the same set (engine.planfile.observed_digest).
     involved: tuple[tuple[str, str], ...] = ()
+    environment: str = ""  # the --env the plan was made for ("" = the base settings)
     policy_at: str = ""  # the time the dialing policy was read at (CAMPAIGNCTL_NOW, else the plan's time)
 
 

@@ -277,6 +277,7 @@ def dump_plan(plan: Plan, involved: Iterable[tuple[str, str]], *, recorded: Reco
             "involved": [list(pair) for pair in sorted(set(involved))],
             "prune": meta.prune,
             "allow_replace": list(meta.allow_replace),
+            "environment": meta.environment,
             "policy_at": meta.policy_at,
         },
         "actions": [
@@ -390,6 +391,7 @@ def _meta(obj: Mapping[str, Any]) -> PlanMeta:
         allow_replace=_strings(obj, "allow_replace", w),
         state_missing=_get(obj, "state_missing", bool, w),
         involved=_pairs(obj, "involved", w),
+        environment=_get(obj, "environment", str, w) if "environment" in obj else "",
         policy_at=obj["policy_at"] if isinstance(obj.get("policy_at"), str) else "",
     )
 

@@ -106,6 +106,21 @@ def test_cli_conventions(tmp_path: Path, xfyeta: Any, yccall: Any, monkeypatch: 
         assert "Examples:" in run_cli(command, "--help").stdout, command
 
 
+def test_saved_plan_remembers_its_environment(tmp_path: Path, xfyeta: Any, yccall: Any) -> None:
+    cfg = env_project(tmp_path, xfyeta.base_url, yccall.base_url)
+    write_csv(cfg / "contacts" / "a.csv", phones(2))
+    campaigns(cfg, xf_task("alpha", "../contacts/a.csv"))
+    assert run_cli("state", "init", str(cfg), "--env", "staging").exit_code == 0
+    out = tmp_path / "staging.plan"
+    assert run_cli("plan", str(cfg), "--env", "staging", "--out", str(out)).exit_code == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["meta"]["environment"] == "staging"
+    wrong = run_cli("apply", str(out), "--env", "prod")
+    assert wrong.exit_code == 1 and "made for --env staging" in wrong.output
+    res = run_cli("apply", str(out))  # the plan's own environment: staging profiles and state
+    assert res.exit_code == 0, res.output
+    assert [c["body"]["task_name"] for c in xfyeta.calls_to("task/create")] == ["stg-alpha"]
+
+
 def test_optout_list_is_per_environment_and_takes_dir_as_argument_or_option(tmp_path: Path, xfyeta: Any,
                                                                              yccall: Any) -> None:
     cfg = env_project(tmp_path, xfyeta.base_url, yccall.base_url)
