@@ -141,10 +141,14 @@ def build_report(desired: DesiredState, store: StateStore | None,
     if store is not None:
         store.rejoin_results()
     campaigns: list[CampaignStatus] = []
+    first_sent: dict[str, datetime | None] = {}  # when each campaign's first contact was sent (the forecast)
     for c in desired.campaigns:
         records = [t for t in store.tasks(c.name) if not t.deleted] if store is not None else []
         sent_rows = store.contacts(c.name) if store is not None else []
         sent = len({r.phone for r in sent_rows if r.status in (ContactStatus.SENT, ContactStatus.DIALED)})
+        sent_times = [t for t in (_time(r.sent_at) for r in sent_rows
+                                  if r.sent_at and r.status in (ContactStatus.SENT, ContactStatus.DIALED)) if t]
+        first_sent[c.name] = min(sent_times) if sent_times else None
         listing_ok = observed is not None and c.provider in observed
         tasks = tuple(_task_status(t, listed.get((c.provider, t.task_id)), listing_ok) for t in records)
         outcomes: Counter[str] = Counter()
@@ -179,7 +183,7 @@ def build_report(desired: DesiredState, store: StateStore | None,
             schedule_end=c.schedule.end.isoformat() if c.schedule.end else "", error=error,
         ))
     at = now or datetime.now(UTC)
-    campaigns = _with_forecasts(desired, store, campaigns, at)
+    campaigns = _with_forecasts(desired, store, campaigns, first_sent, at)
     unmatched = len(store.results("")) if store is not None else 0
     stamp = at.isoformat(timespec="seconds").replace("+00:00", "Z")
     return StatusReport(stamp, tuple(campaigns), unmatched, live=observed is None)
@@ -194,7 +198,7 @@ def _time(text: str) -> datetime | None:
 
 
 def _with_forecasts(desired: DesiredState, store: StateStore | None, campaigns: list[CampaignStatus],
-                    now: datetime) -> list[CampaignStatus]:
+                    first_sent: Mapping[str, datetime | None], now: datetime) -> list[CampaignStatus]:
     """The statuses with the capacity forecast against the progress, for running campaigns whose profile has
     a ``policy.capacity``."""
     policy = desired.project.policy
@@ -210,9 +214,7 @@ def _with_forecasts(desired: DesiredState, store: StateStore | None, campaigns: 
         phones = [r.phone for r in c.contacts.rows]
         held = set(policy.suppress.labels(phones)) | (optouts & set(phones))
         total = len(phones) - len(held)
-        sent = [t for t in (_time(r.sent_at) for r in (store.contacts(c.name) if store is not None else ())
-                            if r.sent_at and r.status in (ContactStatus.SENT, ContactStatus.DIALED)) if t]
-        started = min(sent) if sent else None
+        started = first_sent.get(c.name)
         if started is not None and c.schedule.begin is not None:
             started = max(started, c.schedule.begin)
         todo[c.name] = (total, started)
