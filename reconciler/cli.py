@@ -249,7 +249,8 @@ def watch(directory: Path, interval: float, log_format: str, metrics_port: int |
     """Reconcile continuously: plan every interval, apply only what is declared safe to self-heal.
 
     Self-healed: a task paused or started outside campaignctl (start/pause
-    drift), and new contacts of campaigns that set `watch.apply_new_contacts:
+    drift), a running task the dialing policy pauses outside the calling
+    hours, and new contacts of campaigns that set `watch.apply_new_contacts:
     true` (or the project's `watch:` default). Everything else (creates,
     replacements, deletions, redials, dials) is reported, never applied.
     """
@@ -362,6 +363,54 @@ def state_unlock(lock_id: str, directory: Path, force: bool, environment: str | 
     from reconciler.commands import state as cmd
 
     _exit(cmd.unlock(directory, lock_id=lock_id, force=force, environment=environment))
+
+
+@cli.group(epilog=examples("campaignctl optout list campaigns/", "campaignctl optout add 13800000000 campaigns/",
+                           "campaignctl optout remove 13800000000 --reason 'asked to be called' campaigns/"))
+def optout() -> None:
+    """The opt-out list: numbers never called again by any campaign (kept in the state)."""
+
+
+@optout.command(name="list", epilog=examples("campaignctl optout list campaigns/",
+                                             "campaignctl optout list campaigns/ --all --format json",
+                                             "campaignctl optout list campaigns/ --env prod"))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--all", "include_removed", is_flag=True, help="Also the numbers taken off the list, with why.")
+@env_option
+@project_dir
+def optout_list(directory: Path, fmt: str, include_removed: bool, environment: str | None) -> None:
+    """Show the opt-out list: masked numbers, sources, times and reasons."""
+    from reconciler.commands import optout as cmd
+
+    _exit(cmd.run_list(directory, fmt=fmt, include_removed=include_removed, environment=environment))
+
+
+@optout.command(name="add", epilog=examples("campaignctl optout add 13800000000 campaigns/",
+                                            "campaignctl optout add 13800000000 --source hotline "
+                                            "--reason 'asked on the phone' campaigns/"))
+@click.argument("phone")
+@click.option("--reason", default="", help="Why (kept in the state).")
+@click.option("--source", default="manual", show_default=True, help="Where the opt-out came from.")
+@env_option
+@project_dir
+def optout_add(phone: str, reason: str, source: str, directory: Path, environment: str | None) -> None:
+    """Put PHONE on the opt-out list: every later plan suppresses it in every campaign."""
+    from reconciler.commands import optout as cmd
+
+    _exit(cmd.run_add(directory, phone, source=source, reason=reason, environment=environment))
+
+
+@optout.command(name="remove", epilog=examples(
+    "campaignctl optout remove 13800000000 --reason 'opted in again on 2027-03-01' campaigns/"))
+@click.argument("phone")
+@click.option("--reason", required=True, help="Why it may be called again (kept in the state).")
+@env_option
+@project_dir
+def optout_remove(phone: str, reason: str, directory: Path, environment: str | None) -> None:
+    """Take PHONE off the opt-out list (the state keeps the entry and the reason)."""
+    from reconciler.commands import optout as cmd
+
+    _exit(cmd.run_remove(directory, phone, reason=reason, environment=environment))
 
 
 @cli.group(epilog=examples("campaignctl emulator serve --provider xfyeta --port 8081"))

@@ -14,7 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from reconciler.policy import CampaignPolicy, Policy
 
 from reconciler.errors import Problem
 
@@ -140,6 +143,7 @@ class Project:
     environment: str = ""  # the --env the settings were taken from ("" = the base settings)
     watch_new_contacts: bool = False  # `watch:` may insert new contacts (campaigns may override)
     results: ResultsSettings = ResultsSettings()
+    policy: Policy | None = field(default=None, hash=False)  # dialing policy (reconciler.policy); None: none
 
 
 @dataclass(frozen=True, order=True)
@@ -248,6 +252,7 @@ class DesiredCampaign:
     # `watch.apply_new_contacts`: may `campaignctl watch` insert new contacts (None: the project's default)?
     # Not a setting of the remote task: no part of settings() or the fingerprint.
     watch_new_contacts: bool | None = None
+    policy: CampaignPolicy | None = None  # narrows the project's; not a platform setting
 
     def settings(self) -> dict[str, Any]:
         """The settings a platform fixes at create time (no update call exists).

@@ -71,7 +71,7 @@ def run(target: Path, *, auto_approve: bool, parallelism: int, prune: bool | Non
                     raise Aborted("Apply cancelled.")
             with ProgressHooks() as hooks:
                 applier = Applier(session.desired, session.providers, session.store, observed, hooks=hooks,
-                                  parallelism=parallelism)
+                                  parallelism=parallelism, now=session.clock)
                 result = applier.execute(plan)
             remember(session, plan, result)
             result = ApplyResult(steps=result.steps, recovered=tuple(recovered), errors=result.errors)
@@ -127,7 +127,7 @@ def apply_saved(path: Path, *, directory: Path | None, parallelism: int, lock_ti
                 return ExitCode.OK
             with ProgressHooks() as hooks:
                 applier = Applier(session.desired, session.providers, session.store, observed, hooks=hooks,
-                                  parallelism=parallelism)
+                                  parallelism=parallelism, now=session.clock)
                 result = applier.execute(plan)
             _result(plan, result, fmt)
             return ExitCode.OK if result.ok else ExitCode.ERROR

@@ -137,7 +137,7 @@ def _simulate_calls(pushes: list[Any], target: Path) -> None:
 
 
 def _run_steps(target: Path, stack: ExitStack) -> int:
-    from reconciler.commands import apply, plan, results, state, status
+    from reconciler.commands import apply, optout, plan, results, state, status
 
     pushes = _start_results(target, stack)
     _banner("campaignctl plan")
@@ -161,6 +161,8 @@ def _run_steps(target: Path, stack: ExitStack) -> int:
     _simulate_calls(pushes, target)
     _banner("campaignctl status")
     status.run(target, fmt="text")
+    _banner("campaignctl optout list   (the refusals among the results: never called again, by any campaign)")
+    optout.run_list(target, fmt="text", include_removed=False)
     exports = target.parent / "exports"
     exports.mkdir(exist_ok=True)
     from reconciler.config import load

@@ -18,6 +18,7 @@ from reconciler.commands.session import open_state_only
 from reconciler.config import load
 from reconciler.errors import CampaignctlError, ConfigError, ExitCode
 from reconciler.model import DesiredState
+from reconciler.policy import OptOutRules
 from reconciler.results.export import export as export_rows
 from reconciler.results.receiver import BatchWriter, ReceiverServer, ReceiverSettings, ResultsApp
 from reconciler.results.status import StatusReport, build_report
@@ -63,9 +64,16 @@ def _secret(desired: DesiredState, env: Mapping[str, str]) -> str | None:
 
 def build_app(desired: DesiredState, store: StateStore, read_store: StateStore, *, secret: str | None,
               answer_timeout: float = 2.5) -> ResultsApp:
-    """The receiver for the project's profiles: writes through ``store``, reads the page from ``read_store``."""
+    """The receiver for the project's profiles: writes through ``store``, reads the page from ``read_store``.
+
+    Pushes that mean "do not call me again" by the project's ``policy.optout`` rules (the defaults without a
+    policy; ``from_results: false`` turns it off) put their number on the opt-out list.
+    """
+    policy = desired.project.policy
+    rules = policy.optout if policy is not None else OptOutRules()
     settings = ReceiverSettings(profiles={n: p.type for n, p in desired.project.providers.items()},
-                                secret=secret, answer_timeout=answer_timeout)
+                                secret=secret, answer_timeout=answer_timeout,
+                                optout=rules if rules.enabled else None)
 
     def report() -> StatusReport:
         return build_report(desired, read_store, None)

@@ -10,7 +10,7 @@ import gc
 import hashlib
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -20,15 +20,18 @@ import click
 
 from reconciler.config import LoadResult
 from reconciler.config.environments import load_environment, load_project_environment
+from reconciler.engine.clock import policy_clock, system_clock
 from reconciler.engine.diff import diff
 from reconciler.engine.inputs import Observed, Recorded, missing_state, snapshot, traits_of
 from reconciler.engine.observe import observe
 from reconciler.engine.plan import ActionKind, ApplyResult, Diagnostic, Plan, PlanMeta, StepStatus
+from reconciler.engine.policy import capped
 from reconciler.errors import AuthError, ConfigError, Problem, ProviderError, StateError, StateMissing
 from reconciler.model import DesiredState, SourceDigest
 from reconciler.providers import build_provider
 from reconciler.providers.base import Provider
 from reconciler.providers.http import CallEvent
+from reconciler.results.outcomes import dial_history
 from reconciler.state import open_store
 from reconciler.state.base import Converged, StateStore
 
@@ -47,6 +50,7 @@ class Session:
     config_digest: str
     warnings: tuple[Problem, ...]
     state_missing: str = ""  # why there is no state, when there is none
+    clock: Callable[[], datetime] = system_clock  # the dialing policy's time (engine.clock: CAMPAIGNCTL_NOW)
     parsed: tuple[SourceDigest, ...] = ()  # contact sources parsed this run, for the state's cache
 
     @property
@@ -58,9 +62,13 @@ class Session:
         return self.store_or_none
 
     def recorded(self, *, in_flight: bool = False) -> Recorded:
+        """The state snapshot; with a frequency cap configured, also the dial attempts the results show."""
         if self.store_or_none is None:
             return missing_state(self.state_missing)
-        return snapshot(self.store_or_none, in_flight=in_flight)
+        recorded = snapshot(self.store_or_none, in_flight=in_flight)
+        if capped(self.desired):
+            recorded = replace(recorded, dials=dial_history(self.store_or_none.results()))
+        return recorded
 
     def close(self) -> None:
         for provider in self.providers.values():
@@ -156,7 +164,8 @@ def open_session(directory: Path, env: Mapping[str, str] | None = None, *,
             used |= {r.profile for r in store.tasks() if not r.deleted}
         providers.update(build_providers(desired, used, env))
         session = Session(directory, desired, providers, store, config_digest(result.files, directory),
-                          tuple(p for p in result.problems if p.severity == "warning"), missing, result.parsed)
+                          tuple(p for p in result.problems if p.severity == "warning"), missing,
+                          policy_clock(env, timezone=desired.project.timezone), result.parsed)
         yield session
     finally:
         for provider in providers.values():
@@ -259,7 +268,7 @@ def make_plan(session: Session, *, prune: bool | None, allow_replace: Iterable[s
                     environment=session.desired.project.environment)
     with paused_gc():
         plan = diff(session.desired, observed, recorded, traits, now=datetime.now(UTC), prune=prune,
-                    allow_replace=allow_replace, meta=meta, targets=targets)
+                    allow_replace=allow_replace, meta=meta, targets=targets, at=session.clock())
     extra: list[Diagnostic] = []
     by_profile: dict[str, set[str]] = {}
     for action in plan.actions:

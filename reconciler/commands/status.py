@@ -47,7 +47,8 @@ def run(directory: Path, *, fmt: str = "text", watch: bool = False, interval: fl
         try:
             while True:
                 observed = observe(session.providers)
-                report = build_report(session.desired, session.store_or_none, observed.tasks, observed.errors)
+                report = build_report(session.desired, session.store_or_none, observed.tasks, observed.errors,
+                                      now=session.clock())
                 if html is not None:
                     _write_html(html, report, max(1, int(interval)) if watch else None)
                 text = to_json(report) if fmt == "json" else to_text(report)

@@ -8,7 +8,11 @@ declared safe to self-heal:
   (the plan marks them as drift), and
 * ``insert`` of new contacts into a campaign's existing task, when the
   campaign (``watch.apply_new_contacts``) or the project (``watch:``) allows
-  it, and none of them was called before (``redial`` 0).
+  it, and none of them was called before (``redial`` 0), and
+* the dialing policy's ``pause`` of a running task while the policy allows
+  no calls (outside the calling hours, a blackout date): it only stops
+  dialing. Starting it again once the hours open is an ordinary start of
+  a paused task: reported, applied by ``apply`` (e.g. a scheduled CI job).
 
 Everything else (create, replace, delete, remove, direct dials, adoption,
 anything with a redial, campaigns with errors) is reported, never applied.
@@ -42,6 +46,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from reconciler.commands.session import Session, make_plan, open_session
 from reconciler.engine.apply import Applier
 from reconciler.engine.plan import Action, ActionKind, ApplyHooks, Plan, StepStatus
+from reconciler.engine.policy import policy_hold
 from reconciler.engine.settle import recover
 from reconciler.errors import CampaignctlError, ExitCode
 from reconciler.views._common import collapse, describe, phones_of, scrub
@@ -79,9 +84,12 @@ def _allows_new_contacts(plan_campaign: str, session: Session) -> bool:
 
 
 def is_safe(action: Action, session: Session) -> bool:
-    """Declared safe to self-heal: start/pause drift; new contacts into an existing task when allowed."""
+    """Declared safe to self-heal: start/pause drift; new contacts into an existing task when allowed; the
+    dialing policy's pause of a running task outside the calling hours (it only stops dialing)."""
     if action.redial or action.replaces:
         return False
+    if policy_hold(action):
+        return True
     if action.kind in (ActionKind.START, ActionKind.PAUSE):
         return action.drift and bool(action.task_id)
     if action.kind is ActionKind.INSERT:
@@ -227,7 +235,7 @@ def cycle_once(number: int, directory: Path, *, lock_timeout: float, environment
                         cycle.reported += [f"recovered: {r}" for r in recovered]
                     if safe:
                         applier = Applier(session.desired, session.providers, session.store, observed,
-                                          hooks=ApplyHooks(), parallelism=4)
+                                          hooks=ApplyHooks(), parallelism=4, now=session.clock)
                         result = applier.execute(replace(plan, actions=tuple(safe)))
                         phones = phones_of(plan)
                         for step in result.steps:

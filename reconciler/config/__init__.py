@@ -19,6 +19,7 @@ from typing import TypeVar
 from reconciler.config.campaigns import build_campaign
 from reconciler.config.discovery import discover
 from reconciler.config.environments import check_environments
+from reconciler.config.policy import check_campaigns
 from reconciler.config.project import ProjectResult, build_project
 from reconciler.config.report import Report, YamlFile, where
 from reconciler.config.schema import SchemaKind, schema_issues
@@ -86,6 +87,8 @@ def load(directory: Path, cache: Mapping[str, SourceDigest] | None = None) -> Lo
         if pyf is not None:
             project_file = found.project
             project = _guarded(report, pyf.file, lambda: build_project(pyf, found.root, project_file))
+            if project is not None:
+                files.extend(project.files)
             _guarded(report, pyf.file, lambda: check_environments(pyf))
 
     campaigns: list[DesiredCampaign] = []
@@ -128,6 +131,8 @@ def load(directory: Path, cache: Mapping[str, SourceDigest] | None = None) -> Lo
             )
             yf.error(("campaigns", index, "name"), f"campaign name {name!r} is not unique (also at {others})")
 
+    if project is not None:
+        _guarded(report, str(project.project.file), lambda: check_campaigns(report, project.project, campaigns))
     problems = report.sorted()
     if project is None or any(p.severity == "error" for p in problems):
         return LoadResult(None, problems, tuple(dict.fromkeys(files)))

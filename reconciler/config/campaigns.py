@@ -19,6 +19,7 @@ from typing import Any
 
 from reconciler import vendors
 from reconciler.config.contacts import load_sources
+from reconciler.config.policy import build_campaign_policy
 from reconciler.config.report import YamlFile
 from reconciler.config.yamlmarks import Path
 from reconciler.model import (
@@ -153,6 +154,8 @@ def build_campaign(
     if contacts is not None and profile is not None and spec is not None:
         spec.check_contacts(yf, (*path, "contacts"), len(contacts.rows), profile)
 
+    policy = build_campaign_policy(yf, path, raw, project, profile.options.get("timezone") if profile else None,
+                                   spec is not None and spec.capabilities.windows, mode, schedule, files)
     if yf.report.errors > before or name is None or profile is None or spec is None or contacts is None:
         return CampaignResult(None, name, files)
     robot = raw.get("robot")
@@ -182,6 +185,7 @@ def build_campaign(
         mark=Mark(yf.file, yf.line(path)),
         watch_new_contacts=sub(raw, "watch").get("apply_new_contacts") if isinstance(
             sub(raw, "watch").get("apply_new_contacts"), bool) else None,
+        policy=policy,
     )
     return CampaignResult(campaign, name, files)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import vendors
+from reconciler.config.policy import build_policy
 from reconciler.config.report import YamlFile
 from reconciler.model import Mark, Project, ProviderProfile, ResultsSettings, StateSettings
 from reconciler.vendors.base import COMMON_DEFAULTS
@@ -28,6 +29,7 @@ DEFAULT_STATE_PATH = ".campaignctl/state.db"
 class ProjectResult:
     project: Project
     broken_profiles: set[str] = field(default_factory=set)  # defined, but too broken to build
+    files: list[Path] = field(default_factory=list)  # files read besides the YAML (policy, suppress sources)
 
 
 def valid_timezone(name: str) -> bool:
@@ -58,6 +60,7 @@ def build_project(yf: YamlFile, root: Path, file: Path) -> ProjectResult:
             else:
                 profiles[name] = profile
     prune = doc.get("prune", False)
+    policy = build_policy(yf, doc, tz, raw_profiles if isinstance(raw_profiles, dict) else ())
     return ProjectResult(
         Project(
             root=root,
@@ -69,8 +72,10 @@ def build_project(yf: YamlFile, root: Path, file: Path) -> ProjectResult:
             prune=prune if isinstance(prune, bool) else False,
             watch_new_contacts=_watch_default(doc.get("watch")),
             results=_results(doc.get("results")),
+            policy=policy.policy,
         ),
         broken,
+        policy.files,
     )
 
 

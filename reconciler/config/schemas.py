@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import vendors
+from reconciler.policy import DEFAULT_OPTOUT_KEYWORDS, DEFAULT_OPTOUT_OUTCOMES, DIGEST_FORMS
 from reconciler.vendors.base import COMMON_DEFAULTS, VendorSpec
 
 __all__ = ["SCHEMA_DIR", "campaign_schema", "main", "project_schema", "render"]
@@ -496,6 +497,209 @@ _CAMPAIGN_PROPERTIES["watch"] = {'description': 'What `campaignctl watch` may ap
                                                       "campaign's existing task (never contacts already "
                                                       'called; never a new task or wave).',
                                        'type': 'boolean'}}}
+# fmt: on
+
+
+# --- the dialing policy: `policy:` and `suppress:` of the project, a campaign's narrowing `policy:` ------------
+_DAY = "(mon|tue|wed|thu|fri|sat|sun)"
+_DAYS = f"{_DAY}(\\s*-\\s*{_DAY})?"
+
+
+def _hours(without: str, where: str) -> dict[str, Any]:
+    return {
+        "description": (f"Allowed calling hours per day of week, read in {where}. Keys name days: mon, tue, wed, "
+                        "thu, fri, sat, sun, ranges (mon-fri) or lists (sat,sun); each day at most once. Values: "
+                        "sorted, non-overlapping windows; [] means no calls that day. Days left out allow no calls. "
+                        f"Without `hours` {without}."),
+        "type": "object",
+        "propertyNames": {
+            "pattern": f"^\\s*{_DAYS}(\\s*,\\s*{_DAYS})*\\s*$",
+            "patternErrorMessage": ("days are mon, tue, wed, thu, fri, sat, sun, ranges like mon-fri or lists like "
+                                    "sat,sun"),
+        },
+        "additionalProperties": {"type": "array", "items": {"$ref": "#/$defs/window"}},
+        "examples": [{"mon-fri": ["09:00-12:00", "13:30-20:00"], "sat": ["10:00-18:00"]}],
+    }
+
+
+# fmt: off
+_POLICY_DEFS: dict[str, Any] = {
+    "blackout": {
+        "description": ("Days without any call (holidays), read in policy.timezone: dates YYYY-MM-DD, ranges "
+                        "YYYY-MM-DD..YYYY-MM-DD, or {file: PATH} naming a file with one date or range per line ('#' "
+                        "comments; in a CSV line the first field), relative to this YAML file."),
+        "type": "array",
+        "items": {
+            "oneOf": [
+                {"type": "string",
+                 "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}(\\s*\\.\\.\\s*[0-9]{4}-[0-9]{2}-[0-9]{2})?$",
+                 "patternErrorMessage": "must be a date like 2027-10-01 or a range 2027-10-01..2027-10-07"},
+                {"type": "object", "additionalProperties": False, "required": ["file"],
+                 "properties": {"file": {"description": "A file of dates, one per line.", "type": "string",
+                                         "minLength": 1}}},
+            ],
+            "errorMessage": {"oneOf": "a blackout entry is a date, a range FROM..TO, or {file: PATH}"},
+        },
+    },
+    "maxDials": {
+        "description": ("Frequency cap across all campaigns of the project: a number already sent or dialed `count` "
+                        "times in the last `days` days (state history and call results) is held back, counted in "
+                        "the plan, and sent once the cap allows (shown deferred with the date)."),
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["count", "days"],
+        "properties": {
+            "count": {"description": "Sends or dials allowed in the period.", "type": "integer", "minimum": 1},
+            "days": {"description": "Length of the period in days.", "type": "integer", "minimum": 1,
+                     "maximum": 3660},
+        },
+    },
+}
+_PROJECT["description"] = ("The one project file at the root of a campaignctl config directory: format version, "
+                           "timezone, provider profiles, the state store, the dialing policy and do-not-call lists. "
+                           "Secrets never go here: profiles name the environment variables that hold them.")
+_PROJECT["properties"].update({
+    "policy": {"$ref": "#/$defs/policy"},
+    "suppress": {
+        "description": ("Do-not-call sources applied to every campaign: a number they hold is never sent or dialed "
+                        "(plans count it per campaign; one already queued in a started task is removed where the "
+                        "platform can, yccall taskDelPhone, and warned about where it cannot, xfyeta). Opt-outs "
+                        "kept in the state (`campaignctl optout`) are suppressed the same way."),
+        "type": "array",
+        "items": {"$ref": "#/$defs/suppressSource"},
+    },
+})
+_PROJECT_DEFS.update({
+    "window": {
+        "description": "Daily window HH:MM-HH:MM (or HH:MM:SS-HH:MM:SS), start before end, within 00:00-24:00.",
+        "type": "string",
+        "pattern": "^[0-9]{2}:[0-9]{2}(:[0-9]{2})?-[0-9]{2}:[0-9]{2}(:[0-9]{2})?$",
+        "patternErrorMessage": "must be a window like 09:00-12:00 (HH:MM-HH:MM or HH:MM:SS-HH:MM:SS)",
+    },
+    "hours": _hours("the policy does not limit the time of day", "policy.timezone"),
+    **copy.deepcopy(_POLICY_DEFS),
+    "capacity": {
+        "description": ("What one provider profile can dial, for the plan's forecast of when each campaign will have "
+                        "dialed everyone (recall rounds included). Campaigns of a profile running at once share "
+                        "it."),
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["concurrent_calls", "average_call_seconds", "answer_rate"],
+        "properties": {
+            "concurrent_calls": {"description": "Calls the profile places at the same time.", "type": "integer",
+                                 "minimum": 1},
+            "average_call_seconds": {"description": ("Average seconds one call attempt occupies a line (ringing and "
+                                                     "talking)."),
+                                     "type": "number", "exclusiveMinimum": 0},
+            "answer_rate": {"description": ("Share of attempts answered, 0 < rate <= 1 (unanswered numbers are "
+                                            "redialed by recall rounds)."),
+                            "type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        },
+    },
+    "optout": {
+        "description": ("Which call results put their number on the opt-out list (the results receiver asks "
+                        "reconciler.policy.optout_reason as it stores each push). A result matches when an "
+                        "intention tag or outcome text contains one of `keywords`, or an outcome code equals one of "
+                        "`outcomes`."),
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "from_results": {"description": "Learn opt-outs from call results at all.", "type": "boolean",
+                             "default": True},
+            "keywords": {"description": ("Substrings (case-insensitive) of intention tags / outcome texts meaning "
+                                         "'do not call me again'. Replaces the default list."),
+                         "type": "array", "items": {"type": "string", "minLength": 1},
+                         "default": list(DEFAULT_OPTOUT_KEYWORDS)},
+            "outcomes": {"description": ("Outcome codes (exact, case-insensitive) meaning the same. Replaces the "
+                                         "default list."),
+                         "type": "array", "items": {"type": ["string", "integer"]},
+                         "default": list(DEFAULT_OPTOUT_OUTCOMES)},
+        },
+    },
+    "policy": {
+        "description": ("The dialing policy bounding every campaign: calling hours per weekday, blackout dates, a "
+                        "frequency cap, duplicate numbers across campaigns, capacity for the forecast, opt-outs from "
+                        "results. Campaigns may narrow it with their own `policy:` block, never widen it. Outside "
+                        "the hours (or on a blackout date) plans pause running tasks, defer starts and direct dials; "
+                        "direct callouts are checked again before every batch."),
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "timezone": {"description": ("IANA timezone the hours and blackout dates are read in (default: the "
+                                         "project timezone)."),
+                         "type": "string", "minLength": 1},
+            "hours": {"$ref": "#/$defs/hours"},
+            "blackout": {"$ref": "#/$defs/blackout"},
+            "max_dials": {"$ref": "#/$defs/maxDials"},
+            "unique_across_campaigns": {"description": ("A number in two running campaigns is an error (default "
+                                                        "false: a warning with counts)."),
+                                        "type": "boolean", "default": False},
+            "capacity": {"description": "Capacity per provider profile name, for the forecast.", "type": "object",
+                         "additionalProperties": {"$ref": "#/$defs/capacity"}},
+            "optout": {"$ref": "#/$defs/optout"},
+        },
+    },
+    "suppressSource": {
+        "description": ("One do-not-call source: a CSV file with a named phone column, inline numbers, or a file of "
+                        "SHA-256 hex digests (registries delivered hashed). Numbers are normalised like contacts "
+                        "before matching."),
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "name": {"description": "Label shown in plan counts (default: the file name).", "type": "string",
+                     "minLength": 1},
+            "csv": {"description": "CSV file (header row), relative to campaignctl.yaml.", "type": "string",
+                    "minLength": 1},
+            "column": {"description": "csv: the header name of the phone column.", "type": "string",
+                       "minLength": 1},
+            "encoding": {"description": "csv: utf-8 (default), gbk or gb18030.",
+                         "enum": copy.deepcopy(_CAMPAIGN_DEFS["source"]["properties"]["encoding"]["enum"]),
+                         "default": "utf-8"},
+            "delimiter": {"description": "csv: field separator.", "enum": [",", ";", "\t", "|"], "default": ","},
+            "numbers": {"description": "Inline numbers.", "type": "array", "items": {"type": ["string", "integer"]}},
+            "sha256": {"description": ("File of SHA-256 hex digests, one per line ('#' comments), relative to "
+                                       "campaignctl.yaml."),
+                       "type": "string", "minLength": 1},
+            "form": {"description": ("sha256: how the registry wrote a number before hashing: national "
+                                     "(13800000000, the normalised number; default), e164 (+8613800000000) or "
+                                     "e164_digits (8613800000000)."),
+                     "enum": list(DIGEST_FORMS), "default": "national"},
+        },
+        "oneOf": [{"required": ["csv"]}, {"required": ["numbers"]}, {"required": ["sha256"]}],
+        "dependentRequired": {"csv": ["column"], "encoding": ["csv"], "delimiter": ["csv"], "form": ["sha256"],
+                              "column": ["csv"]},
+        "errorMessage": {"oneOf": "a suppress source is exactly one of csv: FILE (with column:), numbers: [...] or "
+                                  "sha256: FILE"},
+    },
+})
+_CAMPAIGN_DEFS.update({
+    "hours": _hours("the campaign keeps the project's", "the project's policy.timezone"),
+    **copy.deepcopy(_POLICY_DEFS),
+})
+_CAMPAIGN_PROPERTIES["mode"]["description"] = (
+    "task (default): a vendor task with schedule and windows. direct: xfyeta immediate callout, each contact dialed "
+    "at most once, only inside schedule.windows/begin/end and the policy hours (deferred otherwise).")
+_CAMPAIGN_PROPERTIES["schedule"]["description"] = (
+    "When the campaign may dial. xfyeta tasks need begin and windows (time_begin, time_range); yccall takes "
+    "begin/end (scheduledtime/pausedtime), no windows; a direct callout may set all three: campaignctl dials only "
+    "inside them (checked again before every batch), never outside the project policy hours.")
+_CAMPAIGN_PROPERTIES["schedule"]["properties"]["windows"]["description"] = (
+    "Daily dialing windows, sorted, not overlapping, read in the profile timezone (xfyeta time_range; required for "
+    "xfyeta tasks so nobody is called at night by default; optional for direct callouts; not allowed on yccall). "
+    "With a policy, an xfyeta task's windows must lie inside the hours of every day the policy allows calls.")
+_CAMPAIGN_PROPERTIES["policy"] = {
+    "description": ("Narrows the project's dialing policy for this campaign, never widens it (widening is a "
+                    "validation error): hours replace the project's and must lie inside them day by day (days left "
+                    "out: no calls), blackout dates are added, max_dials may only lower the count or lengthen the "
+                    "period (both caps apply). The timezone and do-not-call lists are the project's."),
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "hours": {"$ref": "#/$defs/hours"},
+        "blackout": {"$ref": "#/$defs/blackout"},
+        "max_dials": {"$ref": "#/$defs/maxDials"},
+    },
+}
 # fmt: on
 
 

@@ -9,8 +9,9 @@ dialing in (scaled) time, so pushes flow without anyone polling.
   twice -- the basic record and the outbound one with ``task_id``,
   ``task_data_id``, ``task_result`` and ``task_row_*`` -- in a seeded random
   order; for an answered call also ``receiveDialog`` (nodes with intention
-  ``tag_name`` A-D) and, unless the task is in turbo mode, ``receiveVoice``
-  (a relative ``url``). The first round carries the row's ``task_data_id``;
+  ``tag_name`` A-D, D "拒绝"; ``intentions`` fixes a number's, e.g. a
+  refusal) and, unless the task is in turbo mode, ``receiveVoice`` (a
+  relative ``url``). The first round carries the row's ``task_data_id``;
   recall rounds carry new ids (as the platform does), so receivers must fall
   back to task id + callee.
 - yccall: one JSON call record per dial (``uuid``, ``taskid``, ``round``,
@@ -131,10 +132,12 @@ class PushSender:
 class Pushes:
     """The pushes of one emulator: the sender, the generator and the ticker."""
 
-    def __init__(self, emulator: Any, sender: PushSender, *, seed: int = 0, tick: float = 0.2) -> None:
+    def __init__(self, emulator: Any, sender: PushSender, *, seed: int = 0, tick: float = 0.2,
+                 intentions: Mapping[str, tuple[str, str]] | None = None) -> None:
         self.emulator = emulator
         self.sender = sender
         self.seed = seed
+        self.intentions = dict(intentions or {})  # phone -> (tag_name, tag_desc) of its answered xfyeta calls
         self._round_ids = 900_000_001  # xfyeta recall rounds get new task_data_ids
         self._record_ids = 263_000_001
         self._lock = threading.Lock()
@@ -201,6 +204,7 @@ class Pushes:
         if not answered:
             return
         tag, tag_desc = _pick(rng, _INTENTIONS)
+        tag, tag_desc = self.intentions.get(str(call["phone"]), (tag, tag_desc))  # a seeded outcome for a number
         start = answer_at
         self.sender.send("receiveDialog", {
             "business_id": "2745", "app_id": "emulator", "robot_id": str(call["robot_id"]), "call_uuid": call_uuid,
@@ -258,15 +262,18 @@ class Pushes:
 
 
 def attach_pushes(emulator: Any, urls: Mapping[str, str] | str, *, seed: int = 0, retries: int = 3,
-                  timeout: float = 3.0, tick: float = 0.2, headers: Mapping[str, str] | None = None) -> Pushes:
+                  timeout: float = 3.0, tick: float = 0.2, headers: Mapping[str, str] | None = None,
+                  intentions: Mapping[str, tuple[str, str]] | None = None) -> Pushes:
     """Make ``emulator`` push its calls' results; ``urls`` maps module -> URL, or is a base URL
-    (``http://host:port/push/PROFILE/``) that each module name is appended to."""
+    (``http://host:port/push/PROFILE/``) that each module name is appended to. ``intentions`` fixes the
+    dialog intention (``tag_name``, ``tag_desc``) of a number's answered xfyeta calls, e.g.
+    ``{"13800000000": ("D", "明确拒绝")}`` for a refusal; the other numbers keep their seeded ones."""
     modules = XFYETA_MODULES if emulator.name == "xfyeta" else YCCALL_MODULES
     if isinstance(urls, str):
         base = urls if urls.endswith("/") else urls + "/"
         urls = {m: base + m for m in modules}
     sender = PushSender(urls, retries=retries, timeout=timeout, headers=headers)
-    pushes = Pushes(emulator, sender, seed=seed, tick=tick)
+    pushes = Pushes(emulator, sender, seed=seed, tick=tick, intentions=intentions)
     if emulator.name == "xfyeta":
         emulator.on_call = pushes.xfyeta_call
     else:

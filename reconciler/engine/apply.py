@@ -15,6 +15,13 @@ recomputed. Rules (DESIGN.md section 5, "never dial twice"):
 * A direct-callout batch is recorded as ``unknown`` before it is sent; a
   lost answer leaves it unknown for good (until ``state resolve``).
 * Lanes (one per task) run in parallel; a failure stops its lane only.
+* The dialing policy is checked again immediately before every direct-callout
+  batch and every start (``engine.policy.dial_closed`` at ``now()``): an apply
+  that runs into closed calling hours stops dialing there; the rest stays due
+  and its lane ends SKIPPED (``deferred``, not a failure). Numbers put on the
+  opt-out list while apply runs (``optout add``, or the results receiver
+  hearing a refusal) are left out of every create, insert and callout batch
+  still to send.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import datetime
 
+from reconciler.engine.clock import system_clock
 from reconciler.engine.inputs import Observed
 from reconciler.engine.plan import (
     Action,
@@ -36,6 +45,7 @@ from reconciler.engine.plan import (
     StepResult,
     StepStatus,
 )
+from reconciler.engine.policy import calendar_for, dial_closed, when_text
 from reconciler.engine.settle import (
     CalloutIntent,
     CreateIntent,
@@ -54,7 +64,7 @@ from reconciler.engine.settle import (
 )
 from reconciler.errors import CampaignctlError, OutcomeUnknown, ProviderError
 from reconciler.model import ContactRow, DesiredCampaign, DesiredState
-from reconciler.providers.base import Provider
+from reconciler.providers.base import Phase, Provider
 from reconciler.state.base import (
     CallOutcome,
     CampaignRecord,
@@ -69,12 +79,14 @@ __all__ = ["Applier"]
 
 
 class _LaneFailed(Exception):
-    def __init__(self, status: StepStatus, detail: str, calls: int = 0, done: int = 0) -> None:
+    def __init__(self, status: StepStatus, detail: str, calls: int = 0, done: int = 0,
+                 deferred: bool = False) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.calls = calls
         self.done = done
+        self.deferred = deferred  # stopped by the calling hours: due later, not a failure
 
 
 @dataclass
@@ -82,6 +94,7 @@ class _LaneState:
     task_id: str
     count: int | None  # numbers the task holds, as far as we know
     calls: int = 0
+    paused: bool = False  # paused by an earlier step of this lane
 
 
 class Applier:
@@ -97,8 +110,10 @@ class Applier:
         clock: Callable[[], str] = now_iso,
         windows: Mapping[str, float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = system_clock,
     ) -> None:
         self.desired = desired
+        self.now = now  # the dialing policy's clock (engine.clock), read before every batch
         self.providers = providers
         self.store = store
         self.hooks = hooks or ApplyHooks()
@@ -146,7 +161,11 @@ class Applier:
         state = _LaneState(first.task_id, observed.contact_count if observed else None)
         out: list[StepResult] = []
         failed = False
+        waiting = False  # the calling hours closed: the rest of the lane waits for them
         for action in lane.actions:
+            if waiting:
+                out.append(StepResult(action, StepStatus.SKIPPED, "waits for the calling hours", deferred=True))
+                continue
             if failed or self._stop.is_set():
                 why = "an earlier step of this task failed" if failed else "apply was interrupted"
                 out.append(StepResult(action, StepStatus.SKIPPED, why))
@@ -162,9 +181,9 @@ class Applier:
                 done = self._step(action, campaign, provider, state)
                 result = StepResult(action, StepStatus.OK, calls=state.calls, done=done, task_id=state.task_id)
             except _LaneFailed as exc:
-                failed = True
+                failed, waiting = not exc.deferred, exc.deferred
                 result = StepResult(action, exc.status, exc.detail, calls=state.calls, done=exc.done,
-                                    task_id=state.task_id)
+                                    task_id=state.task_id, deferred=exc.deferred)
             except ProviderError as exc:
                 failed = True
                 err = exc.with_campaign(action.campaign) if not exc.campaign else exc
@@ -183,12 +202,15 @@ class Applier:
                          lambda r: replace(r, deleted=True, started=r.started or self._seen_started(action)))
             return 0
         if kind is ActionKind.START:
+            if c is not None:
+                self._check_hours(c, 0, "the task is started by a plan inside them")
             self._simple(action, provider, st, "start", provider.start,
                          lambda r: replace(r, started=True, run_state="running"))
             return 0
         if kind is ActionKind.PAUSE:
             self._simple(action, provider, st, "pause", provider.pause,
                          lambda r: replace(r, started=True, run_state="paused"))
+            st.paused = True
             return 0
         if kind is ActionKind.ADOPT:
             self._adopt(action, c, st)
@@ -249,8 +271,14 @@ class Applier:
         st.task_id = action.task_id
 
     def _create(self, action: Action, c: DesiredCampaign, provider: Provider, st: _LaneState) -> int:
-        rows = list(action.rows)
-        intent = CreateIntent(action.wave, action.remote_name, action.fingerprint, action.phones, action.row_index)
+        rows, row_index = self._without_optouts(action.rows, action.row_index)
+        rows = list(rows)
+        if action.rows and not rows and provider.capabilities.create_with_contacts:
+            raise _LaneFailed(StepStatus.SKIPPED, "every contact this create would carry was put on the opt-out "
+                                                  "list since the plan was made, and the platform cannot create "
+                                                  "an empty task; the next plan creates it with the others")
+        intent = CreateIntent(action.wave, action.remote_name, action.fingerprint, tuple(r.phone for r in rows),
+                              row_index)
         entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request(), phones=intent.phones,
                                       records=self._first_records(c.name))
         sent_at = time.monotonic()
@@ -267,7 +295,8 @@ class Applier:
                                                       "has not shown on the platform; it was not sent again. The "
                                                       "next apply looks for it before creating anything") from exc
             count = provider.count_contacts(found.task_id) if rows else 0
-            sent = sent_records(c.name, found.task_id, action.wave, rows) if rows and count else []
+            sent = (sent_records(c.name, found.task_id, action.wave, rows, sent_at=self._stamp())
+                    if rows and count else [])
             self.store.end_call(entry, CallOutcome.RESOLVED, f"task {found.task_id} found on the platform",
                                 records=Records(tasks=self._created(action, c, found.task_id), contacts=sent))
             st.task_id, st.count = found.task_id, count
@@ -278,7 +307,8 @@ class Applier:
             self.store.end_call(entry, CallOutcome.FAILED, _msg(exc, action))
             raise
         st.calls += 1
-        sent = sent_records(c.name, created.task_id, action.wave, rows, created.added) if rows else []
+        sent = (sent_records(c.name, created.task_id, action.wave, rows, created.added, sent_at=self._stamp())
+                if rows else [])
         self.store.end_call(entry, CallOutcome.OK, result={"task_id": created.task_id},
                             records=Records(tasks=self._created(action, c, created.task_id), contacts=sent))
         accepted = created.added.accepted if created.added else len(sent)
@@ -297,11 +327,19 @@ class Applier:
         rows = action.rows
         size = max(provider.limits.add_batch, 1)
         done = 0
+        seen = self._observed.get((action.profile, st.task_id))
+        dials_at_once = seen is not None and seen.phase is Phase.RUNNING and not st.paused  # yccall appends
         for start in range(0, len(rows), size):
             self._check_stop(done)
-            batch = tuple(rows[start : start + size])  # built once: sent, journaled and recorded
+            if dials_at_once:
+                self._check_hours(c, len(rows) - start, "they are added by a plan inside them", done)
+            # built once: sent, journaled and recorded
+            kept, kept_index = self._without_optouts(rows[start : start + size], action.row_index[start : start + size])
+            batch = tuple(kept)
+            if not batch:
+                continue
             try:
-                done += self._insert_batch(action, c, provider, st, batch, action.row_index[start : start + size])
+                done += self._insert_batch(action, c, provider, st, batch, kept_index)
             except _LaneFailed as exc:
                 raise _LaneFailed(exc.status, exc.detail, done=done) from exc
             self.hooks.calls_made(action, 1)
@@ -325,7 +363,8 @@ class Applier:
                                           stop=self._stop.is_set)
             if verdict is Verdict.LANDED:
                 self.store.end_call(entry, CallOutcome.RESOLVED, "the platform count shows the batch landed",
-                                    records=Records(contacts=sent_records(c.name, st.task_id, action.wave, batch)))
+                                    records=Records(contacts=sent_records(c.name, st.task_id, action.wave, batch,
+                                                                          sent_at=self._stamp())))
                 st.count = count
                 return len(batch)
             raise _LaneFailed(StepStatus.UNKNOWN, f"insert into {action.remote_name} lost its answer and the "
@@ -337,7 +376,8 @@ class Applier:
             raise
         st.calls += 1
         self.store.end_call(entry, CallOutcome.OK, result={"accepted": added.accepted, "invalid": len(added.invalid)},
-                            records=Records(contacts=sent_records(c.name, st.task_id, action.wave, batch, added)))
+                            records=Records(contacts=sent_records(c.name, st.task_id, action.wave, batch, added,
+                                                                  sent_at=self._stamp())))
         st.count += added.accepted
         return added.accepted
 
@@ -364,12 +404,17 @@ class Applier:
         done = 0
         for start in range(0, len(rows), size):
             self._check_stop(done)
-            batch = tuple(rows[start : start + size])  # built once: sent, journaled and recorded
-            intent = CalloutIntent(tuple(r.phone for r in batch), tuple(action.row_index[start : start + size]))
+            self._check_hours(c, len(rows) - start, "they are dialed once a plan runs inside them", done)
+            kept, kept_index = self._without_optouts(rows[start : start + size], action.row_index[start : start + size])
+            batch = tuple(kept)  # built once: sent, journaled and recorded
+            if not batch:
+                continue
+            intent = CalloutIntent(tuple(r.phone for r in batch), tuple(kept_index))
+            stamp = self._stamp()
             # Recorded as unknown *before* the call, with its intent: a crash can never lead to a second dial.
             unknown = Records(campaigns=self._first_records(c.name).campaigns,
                               contacts=[ContactRecord(c.name, r.phone, r.fingerprint, "", 0, None,
-                                                      ContactStatus.UNKNOWN) for r in batch])
+                                                      ContactStatus.UNKNOWN, stamp) for r in batch])
             entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request(),
                                           phones=intent.phones, records=unknown)
             try:
@@ -390,7 +435,7 @@ class Applier:
                 raise _LaneFailed(StepStatus.FAILED, _msg(exc, action), done=done) from exc
             st.calls += 1
             ids = list(added.data_ids) + [None] * (len(batch) - len(added.data_ids))
-            dialed = [ContactRecord(c.name, r.phone, r.fingerprint, "", 0, ids[i], ContactStatus.DIALED)
+            dialed = [ContactRecord(c.name, r.phone, r.fingerprint, "", 0, ids[i], ContactStatus.DIALED, stamp)
                       for i, r in enumerate(batch)]
             self.store.end_call(entry, CallOutcome.OK, result={"accepted": added.accepted},
                                 records=Records(contacts=dialed))
@@ -399,6 +444,35 @@ class Applier:
         return done
 
     # --- helpers ----------------------------------------------------------------
+
+    def _stamp(self) -> str:
+        return self.now().isoformat(timespec="seconds")
+
+    def _check_hours(self, c: DesiredCampaign, due: int, then: str, done: int = 0) -> None:
+        """Stop the lane (SKIPPED, deferred) when the policy or the campaign's schedule forbids dialing now."""
+        at = self.now()
+        why = dial_closed(self.desired.project, c, at)
+        if not why:
+            return
+        project = self.desired.project
+        tz = project.policy.timezone if project.policy is not None else project.timezone
+        opens = calendar_for(project, c, own_schedule=c.mode == "direct").next_open(at)
+        what = f"{due} contacts stay due; " if due else ""
+        raise _LaneFailed(StepStatus.SKIPPED, f"stopped at {when_text(at, at, tz)}: {why}; {what}{then} "
+                                              f"(next opening: {when_text(opens, at, tz)})", done=done,
+                          deferred=True)
+
+    def _without_optouts(self, rows: Sequence[ContactRow],
+                         index: Sequence[int]) -> tuple[Sequence[ContactRow], tuple[int, ...]]:
+        """``rows`` (at table positions ``index``, when known) without numbers put on the opt-out list since
+        the plan was made, and the positions of those kept."""
+        listed = {r.phone for r in self.store.optouts()}
+        if not listed:
+            return rows, tuple(index)
+        keep = [i for i, r in enumerate(rows) if r.phone not in listed]
+        if len(keep) == len(rows):
+            return rows, tuple(index)
+        return [rows[i] for i in keep], (tuple(index[i] for i in keep) if len(index) == len(rows) else ())
 
     def _check_stop(self, done: int) -> None:
         if self._stop.is_set():

@@ -25,6 +25,7 @@ from reconciler.config.table import RowsView, phones_of, table_digest
 from reconciler.engine.inputs import Observed, ProviderTraits, Recorded
 from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Convergence, Diagnostic, Plan, PlanMeta
 from reconciler.engine.planfile import observed_digest
+from reconciler.engine.policy import PlanPolicy
 from reconciler.engine.settle import (
     CreateIntent,
     InsertIntent,
@@ -85,6 +86,7 @@ class _Ctx:
     prune: bool
     allow_replace: frozenset[str]
     now: datetime
+    policy: PlanPolicy  # the dialing policy's decisions (engine.policy)
     actions: list[Action] = field(default_factory=list)
     diags: list[Diagnostic] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -220,12 +222,14 @@ def diff(
     allow_replace: Iterable[str] = (),
     meta: PlanMeta | None = None,
     targets: Sequence[str] = (),
+    at: datetime | None = None,
 ) -> Plan:
     """The plan; with ``targets`` (``--target`` globs) only the matching campaigns are planned.
 
     A targeted plan never touches a campaign outside its targets: such
     campaigns get no action (not even a prune), and the plan carries the
-    warning that the rest was not considered.
+    warning that the rest was not considered. ``at`` is the time the dialing
+    policy is evaluated at (default ``now``; CAMPAIGNCTL_NOW).
     """
     ctx = _Ctx(
         observed=observed,
@@ -234,6 +238,7 @@ def diff(
         prune=desired.project.prune if prune is None else prune,
         allow_replace=frozenset(allow_replace),
         now=now,
+        policy=PlanPolicy(desired, recorded, at or now),
     )
     if not recorded.initialized:
         why = f" ({recorded.missing_reason})" if recorded.missing_reason else ""
@@ -268,6 +273,7 @@ def diff(
         if not any(d.severity == "error" for d in ctx.diags[diags:]):
             _gate(cc, ctx, start)
         _convergence(cc, ctx, start, diags)
+        ctx.policy.note_planned(campaign, ctx.actions[start:])
     for name in sorted(set(recorded.tasks) | set(recorded.campaigns)):
         if name not in desired_names and targeted(name, targets):
             _removed(name, ctx)
@@ -284,14 +290,17 @@ def diff(
         prune=ctx.prune,
         allow_replace=tuple(sorted(ctx.allow_replace)),
         state_missing=not recorded.initialized,
+        policy_at=(at or now).isoformat(),
     )
+    summaries = ctx.policy.finish(desired, ctx.summaries, ctx.diags)
     return Plan(
         actions=tuple(ctx.actions),
         diagnostics=tuple(ctx.diags),
-        campaigns=tuple(ctx.summaries),
+        campaigns=summaries,
         meta=plan_meta,
         notes=tuple(ctx.notes),
         converged=tuple(ctx.converged),
+        deferred=tuple(ctx.policy.deferred),
     )
 
 
@@ -427,19 +436,26 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
     if marked and tasks and all(t.phase is not Phase.ABSENT and t.record.settings_fingerprint == fingerprint
                                 for t in tasks):
         # Converged (state.base.Converged) and every recorded task is still there with these settings:
-        # the sent set is the table, so no contact is missing, removed or changed. What the slow path
-        # below would do then is exactly this: run state from the listing, and the summary.
-        for t in tasks:
+        # the sent set is the table, so no contact is missing, removed or changed (markers exist only
+        # while the policy suppresses nothing: _marker_holds). What the slow path below would do then
+        # is exactly this: the policy's hold of the calling hours, run state from the listing, the summary.
+        ctx.policy.unsuppressed(c, len(c.contacts.rows))
+        for t in sorted(tasks, key=lambda t: t.record.wave):
+            rec = t.record
+            ctx.actions.extend(ctx.policy.hold_task(c, rec.wave, rec.remote_name, rec.task_id,
+                                                    t.phase is Phase.RUNNING,
+                                                    t.phase in (Phase.NOT_STARTED, Phase.PAUSED)))
             if t.phase is Phase.FINISHED:
-                ctx.notes.append(f"{c.name}: task {t.record.remote_name} ({t.record.task_id}) has finished")
+                ctx.notes.append(f"{c.name}: task {rec.remote_name} ({rec.task_id}) has finished")
                 continue
-            _run_state(c, ctx, t)
+            if not ctx.policy.closed(c)[0] or c.state != "running":
+                _run_state(c, ctx, t)
         _summary(ctx, c, tasks, sent=len(c.contacts.rows))
         cc.exact = True
         return
 
     settings = c.settings()
-    cc.index = {p: i for i, p in enumerate(phones_of(c.contacts.rows))}
+    cc.index = ctx.policy.suppress(c, {p: i for i, p in enumerate(phones_of(c.contacts.rows))})
     desired_phones = list(cc.index)
     desired_set = cc.index.keys()
     pending_deletes = {e.task_id for e in ctx.pending(c.name) if e.call == "delete"}
@@ -502,14 +518,18 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         elif t.phase is Phase.FINISHED:
             continue
         else:
-            ctx.warn(
-                c.name,
-                f"{len(gone)} contacts removed from the files stay queued in task {t.record.remote_name} "
-                f"({t.record.task_id}): the platform has no call that removes numbers",
-                c,
-            )
+            left, suppressed = ctx.policy.removal_reason(gone, c)
+            if left:
+                ctx.warn(c.name, f"{left} contacts removed from the files stay queued in task "
+                                 f"{t.record.remote_name} ({t.record.task_id}): the platform has no call that "
+                                 "removes numbers", c)
+            if suppressed:
+                ctx.warn(c.name, f"{suppressed} contacts now on a do-not-call or opt-out list are already queued "
+                                 f"in task {t.record.remote_name} ({t.record.task_id}), which has started: the "
+                                 "platform has no call that removes numbers, so they may still be dialed; pause "
+                                 "the campaign or set it absent to stop that", c)
 
-    missing = [p for p in desired_phones if p not in sent]
+    missing = ctx.policy.cap(c, [p for p in desired_phones if p not in sent])
     current = max(live, key=lambda t: t.record.wave) if live else None
 
     new_wave_phones: list[str] = []
@@ -559,11 +579,18 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
             )
             _create_lane(cc, tr, ctx, rec.wave, carry, f"replace: {why}", replaces=True)
             continue
+        held = ctx.policy.hold_task(c, rec.wave, name, rec.task_id, t.phase is Phase.RUNNING,
+                                    t.phase in (Phase.NOT_STARTED, Phase.PAUSED))
+        ctx.actions.extend(held)  # a PAUSE outside the calling hours goes first: nothing reaches a dialing task
         if rec.task_id in removals:
             gone = removals[rec.task_id]
+            left, suppressed = ctx.policy.removal_reason(gone, c)
+            why = ", ".join(w for w in (f"{left} contacts left the files" if left else "",
+                                        f"{suppressed} are on a do-not-call or opt-out list" if suppressed else "")
+                            if w)
             ctx.actions.append(
                 Action(ActionKind.REMOVE, c.name, c.provider, rec.wave, name,
-                       f"{len(gone)} contacts left the files", task_id=rec.task_id, phones=tuple(gone),
+                       why, task_id=rec.task_id, phones=tuple(gone),
                        calls=1)
             )
         if rec.task_id == target_for_missing:
@@ -572,7 +599,8 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         if t.phase is Phase.FINISHED:
             ctx.notes.append(f"{c.name}: task {name} ({rec.task_id}) has finished")
             continue
-        _run_state(c, ctx, t)
+        if not ctx.policy.closed(c)[0] or c.state != "running":
+            _run_state(c, ctx, t)
 
     if new_wave_phones:
         wave = 1 if current is None else max(t.record.wave for t in tasks) + 1
@@ -627,7 +655,7 @@ def _base_of(name: str, bases: Mapping[str, str], tr: ProviderTraits) -> str | N
 def _marker_holds(c: DesiredCampaign, fingerprint: str, ctx: _Ctx) -> bool:
     """The campaign's convergence marker is for these files and settings, and nothing of it is pending."""
     mark = ctx.recorded.converged.get(c.name)
-    if mark is None or mark.settings_fingerprint != fingerprint or ctx.pending(c.name):
+    if mark is None or mark.settings_fingerprint != fingerprint or ctx.pending(c.name) or ctx.policy.suppresses():
         return False
     return mark.digest == table_digest(c.contacts.rows, c.contacts.phone_index)
 
@@ -645,8 +673,8 @@ def _convergence(cc: _Campaign, ctx: _Ctx, start: int, diags: int) -> None:
     delete included); apply writes the marker for campaigns whose steps all did (``now`` False).
     """
     c = cc.c
-    if not cc.exact or c.mode != "task" or c.state == "absent" or ctx.pending(c.name):
-        return
+    if not cc.exact or c.mode != "task" or c.state == "absent" or ctx.pending(c.name) or ctx.policy.suppresses():
+        return  # (with a do-not-call or opt-out list the table is not what is sent: no marker)
     summary = ctx.summaries[-1] if ctx.summaries else None
     if len(ctx.diags) > diags or summary is None or summary.name != c.name or summary.observed == "unknown":
         return
@@ -702,7 +730,8 @@ def _create_lane(cc: _Campaign, tr: ProviderTraits, ctx: _Ctx, wave: int, phones
     if rest:
         ctx.actions.append(_insert(cc, tr, wave, name, "", rest, f"{len(phones)} contacts for the new task"))
     if c.state == "running":
-        ctx.actions.append(Action(ActionKind.START, c.name, c.provider, wave, name, "the files say running"))
+        ctx.actions.extend(ctx.policy.start(c, Action(ActionKind.START, c.name, c.provider, wave, name,
+                                                      "the files say running")))
 
 
 def _run_state(c: DesiredCampaign, ctx: _Ctx, t: _Task) -> None:
@@ -898,8 +927,10 @@ def _direct(cc: _Campaign, ctx: _Ctx) -> None:
                          f"with `campaignctl state resolve {c.name} --dialed|--not-dialed`", c)
     done = {p for p, s in status.items() if s in (ContactStatus.DIALED, ContactStatus.UNKNOWN)}
     if c.state == "running":
-        cc.index = {p: i for i, p in enumerate(phones_of(c.contacts.rows))}
-        todo = [p for p in cc.index if p not in done]
+        cc.index = ctx.policy.suppress(c, {p: i for i, p in enumerate(phones_of(c.contacts.rows))})
+        todo, late = ctx.policy.direct(c, [p for p in cc.index if p not in done])
+        if late:
+            ctx.warn(c.name, late, c)
         if todo:
             rows, idx = cc.rows(todo)
             ctx.actions.append(Action(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from reconciler import vendors
 from reconciler.engine.settle import settle_window
@@ -114,6 +115,10 @@ class Recorded:
     # Campaigns whose recorded sent set equalled a contact table (state.base.Converged): the diff
     # skips their per-contact work while the marker matches the files.
     converged: Mapping[str, Converged] = field(default_factory=dict)
+    optouts: frozenset[str] = frozenset()  # numbers on the opt-out list: suppressed in every campaign
+    # Dial attempts the results received show, per phone: (campaign, when) of each call (frequency caps count
+    # them instead of the one send). Filled by the session only when a cap is configured (results.outcomes).
+    dials: Mapping[str, tuple[tuple[str, datetime], ...]] = field(default_factory=dict)
 
 
 def missing_state(reason: str) -> Recorded:
@@ -180,4 +185,5 @@ def snapshot(store: StateStore, *, in_flight: bool = False) -> Recorded:
         pending=tuple(store.journal(outcomes=[CallOutcome.PENDING, CallOutcome.UNKNOWN])),
         in_flight=in_flight,
         converged=store.converged(),
+        optouts=frozenset(r.phone for r in store.optouts()),
     )

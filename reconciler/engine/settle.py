@@ -316,8 +316,9 @@ def task_records(store: StateStore, record: TaskRecord) -> list[TaskRecord]:
 
 
 def sent_records(campaign: str, task_id: str, wave: int, rows: Sequence[ContactRow],
-                 added: AddResult | None = None) -> list[ContactRecord]:
-    """Rows as sent to a task, without those the vendor refused (for ``Records.contacts``)."""
+                 added: AddResult | None = None, *, sent_at: str = "") -> list[ContactRecord]:
+    """Rows as sent to a task (at ``sent_at``, default: when stored), without those the vendor refused
+    (for ``Records.contacts``)."""
     invalid = {i for i, _ in added.invalid} if added else set()
     ids = list(added.data_ids) if added else []
     out: list[ContactRecord] = []
@@ -327,7 +328,8 @@ def sent_records(campaign: str, task_id: str, wave: int, rows: Sequence[ContactR
             continue
         data_id = ids[k] if k < len(ids) else None
         k += 1
-        out.append(ContactRecord(campaign, row.phone, row.fingerprint, task_id, wave, data_id, ContactStatus.SENT))
+        out.append(ContactRecord(campaign, row.phone, row.fingerprint, task_id, wave, data_id, ContactStatus.SENT,
+                                 sent_at))
     return out
 
 
@@ -345,9 +347,10 @@ def record_task(store: StateStore, record: TaskRecord) -> None:
 
 
 def record_sent(store: StateStore, campaign: str, task_id: str, wave: int, rows: Sequence[ContactRow],
-                added: AddResult | None = None) -> int:
-    """Record rows as sent to a task, skipping those the vendor refused; returns how many."""
-    out = sent_records(campaign, task_id, wave, rows, added)
+                added: AddResult | None = None, *, sent_at: str = "") -> int:
+    """Record rows as sent to a task (at ``sent_at``, default now), skipping those the vendor refused;
+    returns how many."""
+    out = sent_records(campaign, task_id, wave, rows, added, sent_at=sent_at)
     store.put_contacts(out)
     return len(out)
 

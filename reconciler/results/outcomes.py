@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.state.base import ResultRecord
@@ -25,6 +26,7 @@ __all__ = [
     "CallResult",
     "ContactOutcome",
     "call_results",
+    "dial_history",
     "outcome_label",
     "summarize",
 ]
@@ -227,3 +229,35 @@ def outcome_label(outcome: ContactOutcome) -> str:
     if outcome.answered is None:
         return "unknown"
     return "answered" if outcome.answered else "not answered"
+
+
+def _received(text: str) -> datetime | None:
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def dial_history(records: Iterable[ResultRecord]) -> dict[str, tuple[tuple[str, datetime], ...]]:
+    """Phone → (campaign, when) of every call the records show to a contact row (one per call: every push
+    sharing a call key; recall rounds are calls of their own). When: the vendor's dial time (xfyeta
+    ``time_dial``/``time_ring``/``time_hangup``), else when the call's first push arrived. Pushes not joined
+    to a contact row, and task-level ones, are left out. For the frequency caps of the dialing policy."""
+    groups: dict[tuple[str, str], list[ResultRecord]] = {}
+    for r in records:
+        if r.call and r.phone and r.campaign:
+            groups.setdefault((r.profile, r.call), []).append(r)
+    out: dict[str, list[tuple[str, datetime]]] = {}
+    for (_, call), members in groups.items():
+        members.sort(key=lambda r: r.id)
+        first = members[0]
+        yccall = any(r.module in ("callrecord", "taskstatus") for r in members)
+        at_ms = 0 if yccall else _xfyeta_call(call, first.id, members).at
+        when = datetime.fromtimestamp(at_ms / 1000, UTC) if at_ms > 0 else None
+        if when is None:
+            arrivals = [t for t in (_received(r.received_at) for r in members) if t is not None]
+            when = min(arrivals) if arrivals else None
+        if when is not None:
+            out.setdefault(first.phone, []).append((first.campaign, when))
+    return {phone: tuple(sorted(calls, key=lambda c: c[1])) for phone, calls in out.items()}

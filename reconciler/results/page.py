@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from html import escape
 
-from reconciler.results.status import CampaignStatus, StatusReport
+from reconciler.results.status import CampaignStatus, StatusReport, forecast_text
 
 __all__ = ["render_campaigns", "render_page"]
 
@@ -89,6 +89,10 @@ def _campaign(c: CampaignStatus) -> str:
     rate_text = f"{rate * 100:.1f}%" if rate is not None else "–"
     remaining = "–" if c.remaining is None else str(c.remaining)
     warn = f'<div class="warn">{escape(c.error)}</div>' if c.error else ""
+    if c.forecast is not None:
+        late = c.forecast.behind > 0 or (c.forecast.remaining is not None and c.forecast.remaining.late)
+        warn += (f'<div class="{"warn" if late else "meta"}" data-field="forecast">'
+                 f'{escape(forecast_text(c.forecast))}</div>')
     nums = [
         ("contacts", str(c.contacts), "contacts in the files"),
         ("sent", str(c.sent), "sent"),

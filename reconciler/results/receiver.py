@@ -20,6 +20,13 @@ stored once.
 
 The log carries profile, module, task id, the push's key digest, and
 whether it was new; never a phone number.
+
+Opt-outs: with ``ReceiverSettings.optout`` (the project's ``policy.optout``
+rules) every push is asked ``engine.policy.optout_reason`` before it is
+queued; a push that means "do not call me again" carries the reason into
+the state, which lists the number of the contact row it joins in the same
+write (``StateStore.put_results``): the next plan suppresses it in every
+campaign, and a running apply leaves it out of its next batch.
 """
 
 from __future__ import annotations
@@ -31,10 +38,12 @@ import queue
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from reconciler.engine.policy import optout_reason
 from reconciler.model import digest
+from reconciler.policy import OptOutRules
 from reconciler.results.page import render_campaigns, render_page
 from reconciler.results.pushes import MODULES, BadPush, parse_push
 from reconciler.results.status import StatusReport
@@ -54,10 +63,12 @@ Done = Callable[[bool | BaseException], None]
 
 @dataclass(frozen=True)
 class ReceiverSettings:
-    """``profiles`` maps each profile name to its vendor type (``xfyeta``/``yccall``)."""
+    """``profiles`` maps each profile name to its vendor type (``xfyeta``/``yccall``); ``optout``: the rules
+    that make a push put its number on the opt-out list (None: pushes never do)."""
 
     profiles: Mapping[str, str]
     secret: str | None = None
+    optout: OptOutRules | None = None
     max_body: int = 1 << 20
     answer_timeout: float = 2.5  # seconds; the vendors give up at 3
     max_batch: int = 500
@@ -242,6 +253,10 @@ class ResultsApp:
             log.warning("push refused: %s/%s: %s (%d bytes)", profile, module, exc, len(body))
             await _answer(send, 400, f"bad push: {exc}\n")
             return
+        if self.settings.optout is not None:
+            reason = optout_reason(record.body, self.settings.optout)
+            if reason:
+                record = replace(record, optout=reason)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool | BaseException] = loop.create_future()
 
@@ -259,8 +274,9 @@ class ResultsApp:
         if isinstance(outcome, BaseException):
             await _answer(send, 503, "not stored, retry\n")
             return
-        log.debug("push %s/%s task %s key %s: %s", profile, module, record.task_id or "-", digest(record.key, 6),
-                 "stored" if outcome else "duplicate (already stored)")
+        log.debug("push %s/%s task %s key %s: %s%s", profile, module, record.task_id or "-", digest(record.key, 6),
+                  "stored" if outcome else "duplicate (already stored)",
+                  "; it means do not call again (opt-out)" if outcome and record.optout else "")
         self.answered += 1
         await _answer(send, 200, "success")
 

@@ -10,21 +10,30 @@ says nothing, the results stand in (contacts with a call record, answered).
 Outcome and intention breakdowns count contacts by their result
 (``outcomes.summarize``), read in chunks of phones so a big campaign never
 loads at once.
+
+With ``policy.capacity`` for its profile, a running campaign also gets the
+capacity forecast against its actual progress (``engine.policy.progress``):
+how many numbers the forecast expects dialed by now, from when dialing
+began, against the dialed count, and when the rest will be done (late when
+after ``schedule.end``). Campaigns of a profile with numbers left share its
+capacity, as in the plan.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from reconciler.engine.policy import Progress, progress
 from reconciler.model import ContactRow, DesiredCampaign, DesiredState
 from reconciler.providers.base import ObservedTask, Phase
 from reconciler.results.outcomes import ContactOutcome, outcome_label, summarize
 from reconciler.state.base import ContactStatus, ResultRecord, StateStore, TaskRecord
 
-__all__ = ["CHUNK", "CampaignStatus", "StatusReport", "TaskStatus", "build_report", "outcomes_by_row"]
+__all__ = ["CHUNK", "CampaignStatus", "StatusReport", "TaskStatus", "build_report", "forecast_text",
+           "outcomes_by_row"]
 
 CHUNK = 500  # contact rows per results read
 
@@ -64,6 +73,7 @@ class CampaignStatus:
     source: str = "results"  # where dialed/answered came from: "listing" or "results"
     schedule_end: str = ""  # ISO time the campaign must be done by ("" when none)
     error: str = ""  # why the platform numbers are missing
+    forecast: Progress | None = None  # the capacity forecast against the progress (policy.capacity)
 
     @property
     def connect_rate(self) -> float | None:
@@ -131,10 +141,14 @@ def build_report(desired: DesiredState, store: StateStore | None,
     if store is not None:
         store.rejoin_results()
     campaigns: list[CampaignStatus] = []
+    first_sent: dict[str, datetime | None] = {}  # when each campaign's first contact was sent (the forecast)
     for c in desired.campaigns:
         records = [t for t in store.tasks(c.name) if not t.deleted] if store is not None else []
         sent_rows = store.contacts(c.name) if store is not None else []
         sent = len({r.phone for r in sent_rows if r.status in (ContactStatus.SENT, ContactStatus.DIALED)})
+        sent_times = [t for t in (_time(r.sent_at) for r in sent_rows
+                                  if r.sent_at and r.status in (ContactStatus.SENT, ContactStatus.DIALED)) if t]
+        first_sent[c.name] = min(sent_times) if sent_times else None
         listing_ok = observed is not None and c.provider in observed
         tasks = tuple(_task_status(t, listed.get((c.provider, t.task_id)), listing_ok) for t in records)
         outcomes: Counter[str] = Counter()
@@ -168,6 +182,76 @@ def build_report(desired: DesiredState, store: StateStore | None,
             source="listing" if use_listing else "results",
             schedule_end=c.schedule.end.isoformat() if c.schedule.end else "", error=error,
         ))
+    at = now or datetime.now(UTC)
+    campaigns = _with_forecasts(desired, store, campaigns, first_sent, at)
     unmatched = len(store.results("")) if store is not None else 0
-    stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    stamp = at.isoformat(timespec="seconds").replace("+00:00", "Z")
     return StatusReport(stamp, tuple(campaigns), unmatched, live=observed is None)
+
+
+def _time(text: str) -> datetime | None:
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _with_forecasts(desired: DesiredState, store: StateStore | None, campaigns: list[CampaignStatus],
+                    first_sent: Mapping[str, datetime | None], now: datetime) -> list[CampaignStatus]:
+    """The statuses with the capacity forecast against the progress, for running campaigns whose profile has
+    a ``policy.capacity``."""
+    policy = desired.project.policy
+    if policy is None or not policy.capacity:
+        return campaigns
+    optouts = {r.phone for r in store.optouts()} if store is not None else set()
+    by_name = {c.name: c for c in desired.campaigns}
+    todo: dict[str, tuple[int, datetime | None]] = {}
+    for status in campaigns:
+        c = by_name[status.name]
+        if c.state != "running" or c.provider not in policy.capacity:
+            continue
+        phones = [r.phone for r in c.contacts.rows]
+        held = set(policy.suppress.labels(phones)) | (optouts & set(phones))
+        total = len(phones) - len(held)
+        started = first_sent.get(c.name)
+        if started is not None and c.schedule.begin is not None:
+            started = max(started, c.schedule.begin)
+        todo[c.name] = (total, started)
+    sharing: Counter[str] = Counter()
+    for status in campaigns:
+        done = status.sent if status.mode == "direct" else status.dialed
+        if status.name in todo and todo[status.name][0] > done:
+            sharing[status.profile] += 1
+    out = []
+    for status in campaigns:
+        if status.name in todo:
+            c = by_name[status.name]
+            total, started = todo[status.name]
+            dialed = status.sent if c.mode == "direct" else status.dialed  # a callout accepted is a dial
+            status = replace(status, forecast=progress(desired.project, c, policy.capacity[c.provider], total=total,
+                                                       dialed=min(dialed, total), started=started, now=now,
+                                                       share=max(1, sharing[c.provider])))
+        out.append(status)
+    return out
+
+
+def forecast_text(p: Progress) -> str:
+    """One line for text and the page: expected against actual, and when the rest will be done."""
+    if p.started is None:
+        head = f"not started; {p.total} numbers to dial at ~{p.calls_per_hour:.0f} calls per open hour"
+    else:
+        if p.behind > 0:
+            pace = f"{p.behind} behind"
+        elif p.behind < 0:
+            pace = f"{-p.behind} ahead"
+        else:
+            pace = "on track"
+        head = (f"expected ~{p.expected} of {p.total} dialed by now at ~{p.calls_per_hour:.0f} calls per open hour "
+                f"since {p.started:%Y-%m-%d %H:%M}, actual {p.dialed} ({pace})")
+    fc = p.remaining
+    if fc is None:
+        return f"forecast: {head}; nobody left to dial"
+    done = f"done around {fc.finish:%Y-%m-%d %H:%M}" if fc.finish else "not done within a year"
+    late = f", after schedule.end {fc.end:%Y-%m-%d %H:%M}: late" if fc.late and fc.end else ""
+    return f"forecast: {head}; the remaining {fc.contacts} (~{fc.calls} calls) {done}{late}"

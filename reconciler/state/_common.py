@@ -188,8 +188,9 @@ STATUS_BY_VALUE: dict[str, ContactStatus] = {s.value: s for s in ContactStatus}
 
 
 def contact_from_row(row: Sequence[Any]) -> ContactRecord:
-    """A record from ``(campaign, task_id, phone, fingerprint, wave, data_id, status)``."""
-    return ContactRecord(row[0], row[2], row[3], row[1], row[4], row[5], STATUS_BY_VALUE[row[6]])
+    """A record from ``(campaign, task_id, phone, fingerprint, wave, data_id, status[, sent_at])``."""
+    return ContactRecord(row[0], row[2], row[3], row[1], row[4], row[5], STATUS_BY_VALUE[row[6]],
+                         row[7] if len(row) > 7 else "")
 
 
 def contact_sort_key(record: ContactRecord) -> tuple[int, str, str]:
@@ -204,9 +205,11 @@ def outcome_filter(outcomes: Sequence[Any] | None) -> list[str] | None:
 
 
 def contact_rows(records: Iterable[ContactRecord]) -> list[tuple[Any, ...]]:
-    """Records as rows in ``CONTACT_COLUMNS`` order (campaign, task_id, phone, fingerprint, wave, data_id, status)."""
-    return [(r.campaign, r.task_id, r.phone, r.fingerprint, r.wave, r.data_id, ContactStatus(r.status).value)
-            for r in records]
+    """Records as rows in ``CONTACT_COLUMNS`` order (campaign, task_id, phone, fingerprint, wave, data_id, status,
+    sent_at: now when the record has none)."""
+    now = utc_now()
+    return [(r.campaign, r.task_id, r.phone, r.fingerprint, r.wave, r.data_id, ContactStatus(r.status).value,
+             r.sent_at or now) for r in records]
 
 
 def stamp_days_ago(days: int) -> str:

@@ -41,6 +41,7 @@ __all__ = [
     "Converged",
     "JournalEntry",
     "LockInfo",
+    "OptOutRecord",
     "Records",
     "ResultRecord",
     "SourceDigest",
@@ -113,6 +114,30 @@ class ContactRecord:
     wave: int = 0
     data_id: str | None = None
     status: ContactStatus = ContactStatus.SENT
+    # When it was sent or dialed (ISO 8601; the store fills the write time when empty): the frequency
+    # cap's history. Not part of equality: two records of one send are equal.
+    sent_at: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class OptOutRecord:
+    """A number that must not be called again (opt-out), in every campaign.
+
+    One record per time a number was put on the list; ``removed_at`` and
+    ``removed_reason`` are set when it was taken off (the history stays).
+    At most one record per phone is active (``removed_at == ""``).
+    """
+
+    phone: str
+    source: str  # "manual", "results:<profile>", ...
+    reason: str = ""
+    created_at: str = ""  # ISO 8601
+    removed_at: str = ""
+    removed_reason: str = ""
+
+    @property
+    def active(self) -> bool:
+        return not self.removed_at
 
 
 @dataclass(frozen=True)
@@ -189,6 +214,11 @@ class ResultRecord:
     task status) joins a campaign with ``phone == ""``. ``body`` is the push
     as received; it holds phone numbers, so it is never logged. ``id`` and
     ``received_at`` are set by the store and take no part in equality.
+
+    ``optout`` is why the push means "do not call me again" (the receiver
+    asks ``engine.policy.optout_reason`` with the project's opt-out rules
+    before storing it; ``""``: it does not). Kept with the record, so the
+    number joins the opt-out list whenever the record joins a contact row.
     """
 
     profile: str
@@ -203,6 +233,7 @@ class ResultRecord:
     phone: str = ""
     received_at: str = field(default="", compare=False)
     id: int = field(default=0, compare=False)
+    optout: str = ""
 
 
 @dataclass(frozen=True)
@@ -261,6 +292,20 @@ class StateStore(Protocol):
         """Move the campaign record, task records, contact records and journal
         entries of ``old`` to ``new``, in one write. StateError when ``old``
         has no campaign, task or contact record, or ``new`` has any."""
+        ...
+
+    # --- opt-outs (each change bumps serial; a no-op does not) -------------
+    def optouts(self, *, include_removed: bool = False) -> list[OptOutRecord]:
+        """The opt-out list (only active records unless ``include_removed``), oldest first."""
+        ...
+
+    def add_optout(self, phone: str, source: str, reason: str = "", *, at: str = "") -> bool:
+        """Put a normalised number on the opt-out list; False when it is already on it.
+        ``at`` is the time to record (default: now)."""
+        ...
+
+    def remove_optout(self, phone: str, reason: str, *, at: str = "") -> bool:
+        """Take a number off the opt-out list, keeping why; False when it was not on it."""
         ...
 
     def begin_call(
@@ -328,7 +373,15 @@ class StateStore(Protocol):
            campaign of that task, ``phone == ""``.
 
         A record joined by rules 1-2 also joins the unmatched results of its
-        call (a recording pushed before its call record)."""
+        call (a recording pushed before its call record).
+
+        Opt-outs learned from results: whenever a record with an ``optout``
+        reason joins a contact row (here, through its call, or in
+        :meth:`rejoin_results`), that row's phone goes on the opt-out list in
+        the same transaction (source ``results:<profile>``, the record's
+        reason, at its ``received_at``; nothing when the phone is listed
+        already). Like the results, these never bump ``serial``: the
+        applier checks the list again before every batch instead."""
         ...
 
     def results(self, campaign: str | None = None, phones: Sequence[str] | None = None) -> list[ResultRecord]:

@@ -38,6 +38,7 @@ from reconciler.state.base import (
     Converged,
     JournalEntry,
     LockInfo,
+    OptOutRecord,
     Records,
     ResultRecord,
     SourceDigest,
@@ -65,6 +66,7 @@ class MemoryBacking:
     journal: list[JournalEntry] = field(default_factory=list)
     converged: dict[str, Converged] = field(default_factory=dict)
     source_digests: dict[str, SourceDigest] = field(default_factory=dict)
+    optouts: list[OptOutRecord] = field(default_factory=list)
     results: list[ResultRecord] = field(default_factory=list)
     result_keys: set[tuple[str, str, str]] = field(default_factory=set)
     lock: LockInfo | None = None
@@ -123,8 +125,10 @@ class MemoryStore:
         for name, task_id, phones in records.removed:
             for phone in phones:
                 b.contacts.pop((name, task_id, phone), None)
+        now = utc_now()
         for record in dedupe_contacts(records.contacts):
-            b.contacts[(record.campaign, record.task_id, record.phone)] = record
+            b.contacts[(record.campaign, record.task_id, record.phone)] = (
+                record if record.sent_at else replace(record, sent_at=now))
         self._unconverge(records.campaigns_touched())
 
     # --- reads -----------------------------------------------------------
@@ -190,7 +194,8 @@ class MemoryStore:
         self._check_open()
         if not records:
             return
-        unique = dedupe_contacts(records)
+        now = utc_now()
+        unique = [r if r.sent_at else replace(r, sent_at=now) for r in dedupe_contacts(records)]
         with self.backing.mutex:
             for record in unique:
                 self.backing.contacts[(record.campaign, record.task_id, record.phone)] = record
@@ -244,6 +249,32 @@ class MemoryStore:
             self._unconverge((old, new))
             b.results = [replace(r, campaign=new) if r.campaign == old else r for r in b.results]
             self._bump()
+
+    def optouts(self, *, include_removed: bool = False) -> list[OptOutRecord]:
+        self._check_open()
+        with self.backing.mutex:
+            rows = list(enumerate(self.backing.optouts))
+        rows.sort(key=lambda ir: (ir[1].created_at, ir[0]))
+        return [r for _, r in rows if include_removed or r.active]
+
+    def add_optout(self, phone: str, source: str, reason: str = "", *, at: str = "") -> bool:
+        self._check_open()
+        with self.backing.mutex:
+            if any(r.phone == phone and r.active for r in self.backing.optouts):
+                return False
+            self.backing.optouts.append(OptOutRecord(phone, clean_text(source), clean_text(reason), at or utc_now()))
+            self._bump()
+            return True
+
+    def remove_optout(self, phone: str, reason: str, *, at: str = "") -> bool:
+        self._check_open()
+        with self.backing.mutex:
+            for i, r in enumerate(self.backing.optouts):
+                if r.phone == phone and r.active:
+                    self.backing.optouts[i] = replace(r, removed_at=at or utc_now(), removed_reason=clean_text(reason))
+                    self._bump()
+                    return True
+            return False
 
     def begin_call(
         self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any],
@@ -356,11 +387,21 @@ class MemoryStore:
         if not (r.call and phone):
             return
         b = self.backing
-        b.results = [
-            replace(o, campaign=campaign, phone=phone)
-            if o.profile == r.profile and o.call == r.call and not o.campaign else o
-            for o in b.results
-        ]
+        joined = [i for i, o in enumerate(b.results) if o.profile == r.profile and o.call == r.call and not o.campaign]
+        for i in joined:
+            b.results[i] = replace(b.results[i], campaign=campaign, phone=phone)
+        if joined:
+            said = next((o for o in b.results if o.profile == r.profile and o.call == r.call and o.phone == phone
+                         and o.optout), None)
+            if said is not None:
+                self._learn_optout(phone, said)
+
+    def _learn_optout(self, phone: str, r: ResultRecord) -> None:
+        """A result joined to ``phone`` says "do not call me again": list it (once; no serial bump)."""
+        b = self.backing
+        if not any(o.phone == phone and o.active for o in b.optouts):
+            b.optouts.append(OptOutRecord(phone, clean_text(f"results:{r.profile}"), clean_text(r.optout),
+                                          r.received_at or utc_now()))
 
     def put_results(self, records: Sequence[ResultRecord]) -> list[bool]:
         self._check_open()
@@ -375,11 +416,14 @@ class MemoryStore:
                     continue
                 campaign, phone = self._join(r)
                 stored = replace(r, body=load_json(dump_json(r.body)), campaign=campaign, phone=phone,
-                                 received_at=r.received_at or now, id=len(b.results) + 1)
+                                 received_at=r.received_at or now, id=len(b.results) + 1,
+                                 optout=clean_text(r.optout))
                 b.results.append(stored)
                 b.result_keys.add(key)
                 fresh.append(True)
                 if phone:
+                    if stored.optout:
+                        self._learn_optout(phone, stored)
                     self._spread(stored, campaign, phone)
         return fresh
 
@@ -405,6 +449,8 @@ class MemoryStore:
                 if campaign:
                     b.results[index] = replace(r, campaign=campaign, phone=phone)
                     matched += 1
+                    if r.optout and phone:
+                        self._learn_optout(phone, r)
                     self._spread(r, campaign, phone)
         return matched
 

@@ -7,8 +7,9 @@ store (``sql.SqlStore._migrate``); never edit a released one, append a new
 one to both lists. The lineage and serial rows are not part of a migration:
 a store gets them when it is created (``create=True``), and an upgrade never
 creates a store. Version 3 holds the results pushed by the vendors; version 4
-the plan caches (parsed contact sources, convergence markers) and the phones
-of unsettled journal entries.
+the dialing policy (opt-outs, send times); version 5 the plan caches (parsed
+contact sources, convergence markers) and the phones of unsettled journal
+entries.
 """
 
 from __future__ import annotations
@@ -104,6 +105,27 @@ SQLITE: tuple[tuple[int, str], ...] = (
     ),
     (
         4,
+        # Dialing policy: the opt-out list (one row per listing, removals kept), when each contact was
+        # sent (frequency caps; rows from before have no send time: they count as sent at the upgrade), and
+        # per result push why it means "do not call me again" (the receiver's opt-out rules; '' = it does not).
+        """
+        CREATE TABLE optouts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            phone TEXT NOT NULL,
+            source TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            removed_at TEXT NOT NULL DEFAULT '',
+            removed_reason TEXT NOT NULL DEFAULT ''
+        );
+        CREATE UNIQUE INDEX optouts_active ON optouts (phone) WHERE removed_at = '';
+        ALTER TABLE contacts ADD COLUMN sent_at TEXT NOT NULL DEFAULT '';
+        UPDATE contacts SET sent_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now');
+        ALTER TABLE results ADD COLUMN optout TEXT NOT NULL DEFAULT ''
+        """,
+    ),
+    (
+        5,
         """
         CREATE TABLE source_digests (
             key TEXT PRIMARY KEY,
@@ -222,6 +244,24 @@ POSTGRES: tuple[tuple[int, str], ...] = (
     ),
     (
         4,
+        """
+        CREATE TABLE optouts (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            phone text COLLATE "C" NOT NULL,
+            source text NOT NULL,
+            reason text NOT NULL DEFAULT '',
+            created_at text NOT NULL,
+            removed_at text NOT NULL DEFAULT '',
+            removed_reason text NOT NULL DEFAULT ''
+        );
+        CREATE UNIQUE INDEX optouts_active ON optouts (phone) WHERE removed_at = '';
+        ALTER TABLE contacts ADD COLUMN sent_at text NOT NULL DEFAULT '';
+        UPDATE contacts SET sent_at = to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"');
+        ALTER TABLE results ADD COLUMN optout text NOT NULL DEFAULT ''
+        """,
+    ),
+    (
+        5,
         """
         CREATE TABLE source_digests (
             key text COLLATE "C" PRIMARY KEY,

@@ -226,9 +226,10 @@ class PostgresStore(SqlStore[psycopg.Connection[Any]]):
         conn.execute(
             f"INSERT INTO contacts ({CONTACT_COLUMNS}) SELECT {CONTACT_COLUMNS} FROM contacts_in"
             " ON CONFLICT (campaign, task_id, phone) DO UPDATE SET fingerprint = excluded.fingerprint,"
-            " wave = excluded.wave, data_id = excluded.data_id, status = excluded.status"
-            " WHERE (contacts.fingerprint, contacts.wave, contacts.data_id, contacts.status)"
-            " IS DISTINCT FROM (excluded.fingerprint, excluded.wave, excluded.data_id, excluded.status)"
+            " wave = excluded.wave, data_id = excluded.data_id, status = excluded.status, sent_at = excluded.sent_at"
+            " WHERE (contacts.fingerprint, contacts.wave, contacts.data_id, contacts.status, contacts.sent_at)"
+            " IS DISTINCT FROM (excluded.fingerprint, excluded.wave, excluded.data_id, excluded.status,"
+            " excluded.sent_at)"
         )
 
     # --- lock --------------------------------------------------------------------

@@ -68,6 +68,7 @@ from reconciler.state.base import (
     Converged,
     JournalEntry,
     LockInfo,
+    OptOutRecord,
     Records,
     ResultRecord,
     SourceDigest,
@@ -78,7 +79,8 @@ __all__ = ["Connection", "Cursor", "LockRow", "SqlStore"]
 
 T = TypeVar("T")
 
-CONTACT_COLUMNS = "campaign, task_id, phone, fingerprint, wave, data_id, status"
+CONTACT_COLUMNS = "campaign, task_id, phone, fingerprint, wave, data_id, status, sent_at"
+OPTOUT_COLUMNS = "phone, source, reason, created_at, removed_at, removed_reason"
 TASK_COLUMNS = (
     "campaign, wave, profile, task_id, remote_name, settings_fingerprint, started, deleted, created_at,"
     " settings, run_state"
@@ -87,7 +89,7 @@ JOURNAL_COLUMNS = "id, campaign, profile, call, task_id, outcome, request, resul
 JOURNAL_SELECT = ", ".join(f"j.{name.strip()}" for name in JOURNAL_COLUMNS.split(","))
 SETTLED = frozenset({CallOutcome.OK, CallOutcome.FAILED, CallOutcome.RESOLVED})  # the journal's phones go
 RESULT_COLUMNS = (
-    "profile, module, push_key, call_key, task_id, data_id, callee, body, campaign, phone, received_at, id"
+    "profile, module, push_key, call_key, task_id, data_id, callee, body, campaign, phone, received_at, id, optout"
 )
 DELETE_CHUNK = 500  # phones per DELETE: well under SQLite's oldest limit of 999 parameters
 
@@ -159,6 +161,7 @@ def result_from_row(r: Sequence[Any]) -> ResultRecord:
         phone=r[9],
         received_at=r[10],
         id=int(r[11]),
+        optout=r[12],
     )
 
 
@@ -672,6 +675,33 @@ class SqlStore(ABC, Generic[C]):
 
         self._write(rename)
 
+    # --- opt-outs ----------------------------------------------------------------
+    def optouts(self, *, include_removed: bool = False) -> list[OptOutRecord]:
+        where = "" if include_removed else " WHERE removed_at = ''"
+        sql = f"SELECT {OPTOUT_COLUMNS} FROM optouts{where} ORDER BY created_at, id"
+        return [OptOutRecord(*r) for r in self._read(lambda c: self._exec(c, sql).fetchall())]
+
+    def add_optout(self, phone: str, source: str, reason: str = "", *, at: str = "") -> bool:
+        def add(c: C) -> bool:
+            count = self._exec(c, "INSERT INTO optouts (phone, source, reason, created_at) VALUES (?, ?, ?, ?)"
+                               " ON CONFLICT (phone) WHERE removed_at = '' DO NOTHING",
+                               (phone, clean_text(source), clean_text(reason), at or utc_now())).rowcount
+            if count:
+                self._exec(c, self.BUMP_SQL)
+            return bool(count)
+
+        return self._write(add, bump=False)
+
+    def remove_optout(self, phone: str, reason: str, *, at: str = "") -> bool:
+        def remove(c: C) -> bool:
+            count = self._exec(c, "UPDATE optouts SET removed_at = ?, removed_reason = ? WHERE phone = ? AND "
+                               "removed_at = ''", (at or utc_now(), clean_text(reason), phone)).rowcount
+            if count:
+                self._exec(c, self.BUMP_SQL)
+            return bool(count)
+
+        return self._write(remove, bump=False)
+
     # The journal calls run around every vendor call: each is one transaction
     # (shared with other lanes' by the group commit) that may carry the state
     # records the call's answer proved, so a mutating call costs two commits.
@@ -808,13 +838,28 @@ class SqlStore(ABC, Generic[C]):
         return "", ""
 
     def _spread(self, conn: C, r: ResultRecord, campaign: str, phone: str) -> None:
-        """The unmatched results of ``r``'s call join the same contact."""
+        """The unmatched results of ``r``'s call join the same contact (and its opt-out, if one of them says so)."""
         if r.call and phone:
-            self._exec(
+            joined = self._exec(
                 conn,
                 "UPDATE results SET campaign = ?, phone = ? WHERE profile = ? AND call_key = ? AND campaign = ''",
                 (campaign, phone, r.profile, r.call),
-            )
+            ).rowcount
+            if joined:
+                row = self._exec(
+                    conn,
+                    "SELECT optout, received_at FROM results WHERE profile = ? AND call_key = ? AND phone = ?"
+                    " AND optout <> '' ORDER BY id LIMIT 1",
+                    (r.profile, r.call, phone),
+                ).fetchone()
+                if row is not None:
+                    self._learn_optout(conn, phone, r.profile, str(row[0]), str(row[1]))
+
+    def _learn_optout(self, conn: C, phone: str, profile: str, reason: str, at: str) -> None:
+        """A result joined to ``phone`` says "do not call me again": list it (once; no serial bump)."""
+        self._exec(conn, "INSERT INTO optouts (phone, source, reason, created_at) VALUES (?, ?, ?, ?)"
+                         " ON CONFLICT (phone) WHERE removed_at = '' DO NOTHING",
+                   (phone, clean_text(f"results:{profile}"), clean_text(reason), at or utc_now()))
 
     def put_results(self, records: Sequence[ResultRecord]) -> list[bool]:
         if not records:
@@ -825,17 +870,20 @@ class SqlStore(ABC, Generic[C]):
             fresh: list[bool] = []
             for r in records:
                 campaign, phone = self._join(conn, r)
+                received = r.received_at or now
                 count = self._exec(
                     conn,
                     "INSERT INTO results (profile, module, push_key, call_key, task_id, data_id, callee, body,"
-                    " campaign, phone, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " campaign, phone, received_at, optout) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (profile, module, push_key) DO NOTHING",
                     (r.profile, r.module, clean_text(r.key), clean_text(r.call), clean_text(r.task_id),
                      clean_text(r.data_id), clean_text(r.callee), dump_json(r.body), campaign, phone,
-                     r.received_at or now),
+                     received, clean_text(r.optout)),
                 ).rowcount
                 fresh.append(count > 0)
                 if count > 0 and phone:
+                    if r.optout:
+                        self._learn_optout(conn, phone, r.profile, r.optout, received)
                     self._spread(conn, r, campaign, phone)
             return fresh
 
@@ -876,6 +924,8 @@ class SqlStore(ABC, Generic[C]):
                 ).rowcount
                 if changed:
                     matched += 1
+                    if r.optout and phone:
+                        self._learn_optout(conn, phone, r.profile, r.optout, r.received_at)
                     self._spread(conn, r, campaign, phone)
             return matched
 

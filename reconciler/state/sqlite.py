@@ -212,7 +212,7 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
 
     def _write_contacts(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         # executemany in order: a later duplicate replaces an earlier one
-        conn.executemany(f"INSERT OR REPLACE INTO contacts ({CONTACT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        conn.executemany(f"INSERT OR REPLACE INTO contacts ({CONTACT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     # --- lock --------------------------------------------------------------------
     def _liveness_file(self, lock_id: str) -> Path:

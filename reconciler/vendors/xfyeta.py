@@ -5,9 +5,10 @@ roles (``app_key`` + ``app_secret``, from which a token is fetched and
 refreshed, or a ready ``token``), option defaults, the campaign rules of
 DESIGN sections 1 and 2 (an xfyeta task needs robot, lines, schedule.begin
 and schedule.windows, always sent as time_range: no night dialing by
-default; a direct callout dials at once: no schedule, recall, turbo),
-capabilities and limits. The client is ``reconciler.providers.xfyeta``, the
-emulator ``reconciler.emulator.xfyeta``.
+default; a direct callout has no task: no recall, turbo; its schedule is
+campaignctl's, checked before every batch), capabilities and limits. The
+client is ``reconciler.providers.xfyeta``, the emulator
+``reconciler.emulator.xfyeta``.
 """
 
 from __future__ import annotations
@@ -112,8 +113,8 @@ class XfyetaSpec(VendorSpec):
                 rules.error((*path, "recall", "count"), f"xfyeta allows at most {MAX_RECALL} recall rounds, "
                             f"got {count}")
         else:
-            why = "a direct callout dials at once"
-            for key in ("schedule", "recall", "turbo"):
+            why = "a direct callout has no task: each contact is dialed once"
+            for key in ("recall", "turbo"):
                 forbid(rules, path, raw, key, f"{why} (no {key} with mode: direct)")
         if "mode" in recall:
             rules.error((*path, "recall", "mode"), f"recall.mode is a yccall setting; profile {pname!r} is xfyeta")

@@ -8,17 +8,21 @@ tables fold into ``<details>``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
-from reconciler.engine.plan import ApplyResult, Diagnostic, Plan, StepStatus
+from reconciler.engine.plan import ActionKind, ApplyResult, Diagnostic, Plan, StepStatus
 from reconciler.views._common import (
     SYMBOLS,
     Item,
     collapse,
+    deferred_word,
+    describe_deferred,
     describe_step,
     detail,
     phones_of,
     plan_summary,
     plural,
+    policy_lines,
     resolve_hint,
     result_summary,
     scrub,
@@ -77,7 +81,20 @@ class MarkdownView:
                 reason += " *(drift)*"
             rows.append(f"| {escape(item.campaign)} | {_code(SYMBOLS[item.word])} {item.word} "
                         f"| {escape(detail(item))} | {reason} |")
-        return _capped(head, rows, tail)
+        deferred = []
+        for d in plan.deferred:
+            word = deferred_word(d)
+            text = describe_deferred(d, plan)
+            deferred.append(f"| {escape(d.campaign)} | {_code(SYMBOLS[word])} {word} "
+                            f"| {escape(text[len(word) + 1:])} | {escape(scrub(d.reason, phones))} |")
+        policy = [f"- {escape(name)}: {escape(text)}" for name, text in policy_lines(plan)]
+        return _capped(head, [
+            _Section(rows, "action", ["| Campaign | Action | Detail | Reason |", "|---|---|---|---|"]),
+            _Section(deferred, "deferred action", ["| Campaign | Deferred | Detail | Reason |", "|---|---|---|---|"],
+                     ["**Deferred by the dialing policy** (not done by this apply; a later plan does them once "
+                      "allowed)", ""]),
+            _Section(policy, "campaign the dialing policy touched", [], ["**Dialing policy**", ""]),
+        ], tail)
 
     def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False,
                       list_steps: bool = True) -> str:
@@ -92,7 +109,7 @@ class MarkdownView:
                 if s.detail and s.status is not StepStatus.OK:
                     text += f": {escape(scrub(s.detail, phones))}"
                 rows.append(f"| {escape(s.action.campaign)} | {_code(SYMBOLS[word])} {word} "
-                            f"| {_STATUS[s.status]} | {text} |")
+                            f"| {'waiting' if s.deferred else _STATUS[s.status]} | {text} |")
             out += _fold(rows, len(result.steps), plural(len(result.steps), "step"))
         for name in unknown_campaigns(result):
             out += ["> [!WARNING]",
@@ -106,16 +123,29 @@ class MarkdownView:
 
 
 def _summary_table(plan: Plan, items: list[Item]) -> list[str]:
-    """One row per campaign with changes or diagnostics: actions, contacts, dials, redials, warnings."""
+    """One row per campaign with changes, diagnostics or policy effects: actions, contacts, dials, redials,
+    warnings; with a dialing policy at work also what it defers, suppresses and holds back."""
     names: dict[str, None] = {}
     for item in items:
         names[item.campaign] = None
     for d in plan.diagnostics:
         if d.campaign:
             names[d.campaign] = None
+    for e in plan.deferred:
+        names[e.campaign] = None
+    touched = {name for name, _ in policy_lines(plan)}
+    for s in plan.campaigns:
+        if s.name in touched:
+            names[s.name] = None
     if not names:
         return []
-    out = ["| Campaign | Action | Contacts | Dials | Redials | Warnings |", "|---|---|--:|--:|--:|--:|"]
+    policy = bool(plan.deferred or touched)
+    if policy:
+        out = ["| Campaign | Action | Contacts | Dials | Redials | Deferred | Suppressed | Held | Warnings |",
+               "|---|---|--:|--:|--:|---|--:|--:|--:|"]
+    else:
+        out = ["| Campaign | Action | Contacts | Dials | Redials | Warnings |", "|---|---|--:|--:|--:|--:|"]
+    summaries = {s.name: s for s in plan.campaigns}
     listed = list(names)
     more = len(listed) - SUMMARY_ROWS
     for name in listed[:SUMMARY_ROWS]:
@@ -127,39 +157,56 @@ def _summary_table(plan: Plan, items: list[Item]) -> list[str]:
         warnings = sum(1 for d in plan.warnings if d.campaign == name)
         errors = sum(1 for d in plan.errors if d.campaign == name)
         warn = f"{warnings}" + (f" (+{errors} error{'s' if errors != 1 else ''})" if errors else "")
-        out.append(f"| {escape(name)} | {escape(words)} | {contacts} | {dials} | "
-                   f"{f'**{redials}**' if redials else 0} | {warn} |")
+        cells = f"| {escape(name)} | {escape(words)} | {contacts} | {dials} | {f'**{redials}**' if redials else 0} | "
+        if policy:
+            later = ", ".join(deferred_word(d) if d.kind is ActionKind.START else f"{deferred_word(d)} {d.contacts}"
+                              for d in plan.deferred if d.campaign == name) or "—"
+            known = summaries.get(name)
+            cells += f"{escape(later)} | {known.suppressed if known else 0} | {known.held if known else 0} | "
+        out.append(f"{cells}{warn} |")
     if more > 0:
         out += ["", f"*… and {plural(more, 'more campaign')} (see the actions below or `campaignctl show`).*"]
     return [*out, ""]
 
 
-def _capped(head: list[str], rows: list[str], tail: list[str]) -> str:
-    """Head, the actions folded in <details>, tail; rows cut (and said so) to stay under MAX_CHARS."""
-    header = ["| Campaign | Action | Detail | Reason |", "|---|---|---|---|"]
+@dataclass(frozen=True)
+class _Section:
+    """Rows of the body (a table under ``header``, or a list), folded in <details> when long or cut."""
 
-    def build(kept: list[str], note: list[str]) -> str:
-        body: list[str] = []
-        if kept and len(rows) <= FOLD_OVER and not note:
-            body = [*header, *kept, ""]
-        elif kept:
-            body = [f"<details><summary>{plural(len(rows), 'action')}</summary>", "", *header, *kept, "", *note,
-                    "</details>", ""]
+    rows: list[str]
+    noun: str  # what one row is, for the fold's summary and the cut note
+    header: list[str]
+    intro: list[str] = field(default_factory=list)  # lines before it (a bold title)
+
+    def build(self, kept: list[str]) -> list[str]:
+        if not kept:
+            return []
+        if len(kept) == len(self.rows) and len(self.rows) <= FOLD_OVER:
+            return [*self.intro, *self.header, *kept, ""]
+        note: list[str] = []
+        if len(kept) < len(self.rows):
+            note = [f"*{plural(len(self.rows) - len(kept), self.noun)} of {len(self.rows)} not shown: the comment "
+                    "would pass GitHub's 65,536-character limit. Run `campaignctl show PLANFILE` (or plan) for the "
+                    "whole plan.*", ""]
+        return [*self.intro, f"<details><summary>{plural(len(self.rows), self.noun)}</summary>", "", *self.header,
+                *kept, "", *note, "</details>", ""]
+
+
+def _capped(head: list[str], sections: list[_Section], tail: list[str]) -> str:
+    """Head, the sections (actions, deferred entries, ...), tail; the longest section's rows cut (and said so)
+    until the comment stays under MAX_CHARS."""
+
+    def build(kept: list[list[str]]) -> str:
+        body = [line for section, rows in zip(sections, kept, strict=True) for line in section.build(rows)]
         return "\n".join(head + body + tail).rstrip("\n") + "\n"
 
-    text = build(rows, [])
-    if len(text) <= MAX_CHARS:
-        return text
-    kept = list(rows)
-    while kept:
-        cut = len(rows) - len(kept)
-        note = [f"*{plural(cut, 'action')} of {len(rows)} not shown: the comment would pass GitHub's 65,536-character "
-                "limit. Run `campaignctl show PLANFILE` (or plan) for the whole plan.*", ""]
-        text = build(kept, note)
-        if len(text) <= MAX_CHARS:
-            return text
-        kept = kept[: max(0, len(kept) - max(1, len(kept) // 10))]
-    text = build([], [])
+    kept = [list(s.rows) for s in sections]
+    text = build(kept)
+    while len(text) > MAX_CHARS and any(kept):
+        longest = max(range(len(kept)), key=lambda i: len(kept[i]))
+        rows = kept[longest]
+        kept[longest] = rows[: max(0, len(rows) - max(1, len(rows) // 10))]
+        text = build(kept)
     if len(text) > MAX_CHARS:  # the diagnostics alone are too long: cut them too
         text = text[: MAX_CHARS - 200].rsplit("\n", 1)[0] + (
             "\n\n*The rest of this plan was cut: the comment would pass GitHub's 65,536-character limit. Run "

@@ -86,7 +86,8 @@ class ProgressHooks(ApplyHooks):
             self._finished += 1
             self._batches.pop(id(result.action), None)
             a = result.action
-            self._write(f"[{self._finished}/{self._total_steps}] {_WORDS[result.status]:<7} {a.campaign}: "
+            word = "waiting" if result.deferred else _WORDS[result.status]  # stopped by the hours: due later
+            self._write(f"[{self._finished}/{self._total_steps}] {word:<7} {a.campaign}: "
                         f"{SYMBOLS[step_word(result)]} {describe_step(result)}")
 
     def _clear(self) -> None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from reconciler.results.status import CampaignStatus, StatusReport
+from reconciler.engine.policy import Progress
+from reconciler.results.status import CampaignStatus, StatusReport, forecast_text
 from reconciler.views._common import display_width, pad
 
 __all__ = ["FORMAT_VERSION", "to_json", "to_text"]
@@ -51,6 +53,8 @@ def to_text(report: StatusReport) -> str:
             details.append(f"intentions: {_counts(c.intentions)}")
         if c.schedule_end:
             details.append(f"must finish by {c.schedule_end}")
+        if c.forecast is not None:
+            details.append(forecast_text(c.forecast))
         if c.error:
             details.append(f"listing failed: {c.error}")
         if details:
@@ -87,11 +91,35 @@ def _campaign(c: CampaignStatus) -> dict[str, Any]:
         "intentions": dict(c.intentions),
         "schedule_end": c.schedule_end,
         "error": c.error,
+        "forecast": _forecast(c.forecast),
         "tasks": [
             {"task_id": t.task_id, "wave": t.wave, "phase": t.phase, "status": t.status, "contacts": t.contacts,
              "dialed": t.dialed, "answered": t.answered, "remaining": t.remaining}
             for t in c.tasks
         ],
+    }
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _forecast(p: Progress | None) -> dict[str, Any] | None:
+    """The capacity forecast against the progress (the plan's ``campaigns[].forecast`` keys for the rest)."""
+    if p is None:
+        return None
+    fc = p.remaining
+    return {
+        "calls_per_hour": round(p.calls_per_hour, 1),
+        "started": _iso(p.started),
+        "expected": p.expected,
+        "dialed": p.dialed,
+        "total": p.total,
+        "behind": p.behind,
+        "remaining": None if fc is None else {
+            "contacts": fc.contacts, "calls": fc.calls, "open_hours": round(fc.hours, 2), "start": _iso(fc.start),
+            "finish": _iso(fc.finish), "end": _iso(fc.end), "late": fc.late,
+        },
     }
 
 

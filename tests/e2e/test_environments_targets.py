@@ -119,3 +119,17 @@ def test_saved_plan_remembers_its_environment(tmp_path: Path, xfyeta: Any, yccal
     res = run_cli("apply", str(out))  # the plan's own environment: staging profiles and state
     assert res.exit_code == 0, res.output
     assert [c["body"]["task_name"] for c in xfyeta.calls_to("task/create")] == ["stg-alpha"]
+
+
+def test_optout_list_is_per_environment_and_takes_dir_as_argument_or_option(tmp_path: Path, xfyeta: Any,
+                                                                             yccall: Any) -> None:
+    cfg = env_project(tmp_path, xfyeta.base_url, yccall.base_url)
+    assert run_cli("state", "init", str(cfg), "--env", "staging").exit_code == 0
+    res = run_cli("optout", "add", "13800000000", "--reason", "asked", str(cfg), "--env", "staging")
+    assert res.exit_code == 0, res.output
+    staging = json.loads(run_cli("optout", "list", "--format", "json", "--dir", str(cfg), "--env", "staging").stdout)
+    base = json.loads(run_cli("optout", "list", "--format", "json", str(cfg)).stdout)
+    assert (staging["count"], base["count"]) == (1, 0)
+    both = run_cli("optout", "list", str(cfg), "--dir", str(tmp_path))
+    assert both.exit_code != 0 and "two directories given" in both.output
+    assert "campaignctl optout remove" in run_cli("optout", "remove", "--help").output  # the examples epilog

@@ -128,3 +128,23 @@ def test_watch_process_logs_json_serves_metrics_and_stops_on_sigterm(tmp_path: P
             proc.kill()
             proc.wait()
     time.sleep(0)
+
+
+def test_watch_applies_the_policy_pause_outside_the_calling_hours_and_reports_the_start(
+        tmp_path: Path, xfyeta: Any, monkeypatch: Any) -> None:
+    policy = 'policy:\n  hours:\n    mon-sun: ["09:00-21:00"]\n'
+    cfg = project(tmp_path, xf_url=xfyeta.base_url, extra=policy)
+    write_csv(cfg / "contacts" / "a.csv", phones(3))
+    campaigns(cfg, xf_task("alpha", "../contacts/a.csv"))
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-02T10:00:00+08:00")
+    assert run_cli("apply", str(cfg), "--auto-approve").exit_code == 0
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-02T21:30:00+08:00")  # the hours closed at 21:00
+    before = xf_calls(xfyeta)
+    night = cycle_once(1, cfg, lock_timeout=5, environment=None, targets=())
+    assert night.ok, night.errors
+    assert night.applied == ["pause alpha (pause gitops-alpha)"] and not night.reported
+    assert xf_calls(xfyeta) - before == {"task/pause": 1}
+    assert not cycle_once(2, cfg, lock_timeout=5, environment=None, targets=()).applied  # the start waits
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-03T09:05:00+08:00")
+    morning = cycle_once(3, cfg, lock_timeout=5, environment=None, targets=())
+    assert not morning.applied and morning.reported == ["start alpha (start gitops-alpha)"]

@@ -22,6 +22,7 @@ from reconciler.model import (
     StateSettings,
     TimeWindow,
 )
+from reconciler.policy import Policy
 from reconciler.providers.base import ObservedTask, Phase
 from reconciler.state.base import ContactRecord, ContactStatus, JournalEntry, TaskRecord
 from reconciler.vendors.yccall import YccallSettings
@@ -62,7 +63,7 @@ def campaign(name: str = "spring", *, n: int = 3, numbers: Sequence[str] | None 
         contacts=Contacts(("客户手机号码", "姓名"), "客户手机号码", rows(nums), after_start),  # type: ignore[arg-type]
         robot=None if yc else robot,
         lines=() if yc else ("69101338",),
-        schedule=Schedule(
+        schedule=Schedule() if mode == "direct" else Schedule(  # direct: no schedule unless a test gives one
             begin=datetime(2027, 3, 1, 9, 0, tzinfo=CST),
             windows=() if yc else (TimeWindow(time(9), time(12)),),
         ),
@@ -74,9 +75,9 @@ def campaign(name: str = "spring", *, n: int = 3, numbers: Sequence[str] | None 
     )
 
 
-def desired(*campaigns: DesiredCampaign, prune: bool = False) -> DesiredState:
+def desired(*campaigns: DesiredCampaign, prune: bool = False, policy: Policy | None = None) -> DesiredState:
     project = Project(Path("."), Path("campaignctl.yaml"), 1, "Asia/Shanghai", PROFILES,
-                      StateSettings("memory"), prune)
+                      StateSettings("memory"), prune, policy=policy)
     return DesiredState(project, tuple(campaigns))
 
 
@@ -95,7 +96,7 @@ def observed(*tasks: ObservedTask, errors: dict[str, str] | None = None) -> Obse
 
 
 def recorded(*, tasks: Sequence[TaskRecord] = (), contacts: Sequence[ContactRecord] = (),
-             pending: Sequence[JournalEntry] = ()) -> Recorded:
+             pending: Sequence[JournalEntry] = (), optouts: Sequence[str] = ()) -> Recorded:
     t: dict[str, list[TaskRecord]] = {}
     for r in tasks:
         t.setdefault(r.campaign, []).append(r)
@@ -103,7 +104,7 @@ def recorded(*, tasks: Sequence[TaskRecord] = (), contacts: Sequence[ContactReco
     for r in contacts:
         c.setdefault(r.campaign, []).append(r)
     return Recorded("lineage-1", 7, {}, {k: tuple(v) for k, v in t.items()}, {k: tuple(v) for k, v in c.items()},
-                    tuple(pending))
+                    tuple(pending), optouts=frozenset(optouts))
 
 
 def task_record(c: DesiredCampaign, task_id: str, *, wave: int = 1, started: bool = False,
@@ -113,8 +114,8 @@ def task_record(c: DesiredCampaign, task_id: str, *, wave: int = 1, started: boo
 
 
 def sent(c: DesiredCampaign, task_id: str, numbers: Sequence[str], *, wave: int = 1,
-         status: ContactStatus = ContactStatus.SENT) -> list[ContactRecord]:
-    return [ContactRecord(c.name, p, rows([p])[0].fingerprint, task_id, wave, None, status) for p in numbers]
+         status: ContactStatus = ContactStatus.SENT, at: str = "") -> list[ContactRecord]:
+    return [ContactRecord(c.name, p, rows([p])[0].fingerprint, task_id, wave, None, status, at) for p in numbers]
 
 
 def kinds(plan: Any) -> list[tuple[str, str, int]]:

@@ -6,12 +6,15 @@ import csv
 import io
 import json
 import logging
+from pathlib import Path
 
+import httpx
 import pytest
 
+from reconciler.commands.results import receiver
 from reconciler.state.sqlite import SqliteStore
 from tests.e2e.conftest import run_cli
-from tests.results.conftest import XF_PHONES, YC_PHONES, Served, call_record
+from tests.results.conftest import XF_PHONES, YC_PHONES, Served, call_record, make_project
 
 
 def export_rows(served: Served, name: str) -> list[dict[str, str]]:
@@ -130,3 +133,42 @@ def test_a_json_body_sent_as_a_form_and_a_numeric_data_id_are_read(served: Serve
                          headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert answer.text == "success"
     assert stored(served) == [("receiveCallRecord", "u-form#outbound", "promo", XF_PHONES[2])]
+
+
+def refusal(uuid: str, data_id: str, tag: str = "D", desc: str = "明确拒绝") -> dict[str, object]:
+    return {"call_uuid": uuid, "task_id": "1001", "task_data_id": data_id, "dialog": [
+        {"seq": 1, "role": "robot", "node_name": "开头语", "tag_name": "A", "tag_desc": "有意向", "text_robot": "您好"},
+        {"seq": 2, "role": "robot", "node_name": "结束语", "tag_name": tag, "tag_desc": desc, "text_robot": "再见"},
+    ]}
+
+
+def test_a_refusal_puts_the_number_on_the_optout_list_as_it_is_stored(served: Served) -> None:
+    # the dialog comes first (it carries no callee) and joins by its data id; the number is listed at once
+    assert served.push("iflytek", "receiveDialog", refusal("u-r", "100003")).text == "success"
+    assert served.push("iflytek", "receiveCallRecord", call_record("u-r", "100003", XF_PHONES[2])).text == "success"
+    assert served.push("iflytek", "receiveDialog", refusal("u-r", "100003")).text == "success"  # a retry
+    assert served.push("iflytek", "receiveDialog", refusal("u-k", "100002", "A", "有意向")).text == "success"
+    with SqliteStore(served.state) as store:
+        [listed] = store.optouts()
+    assert (listed.phone, listed.source) == (XF_PHONES[2], "results:iflytek")
+    assert "拒绝" in listed.reason and XF_PHONES[2] not in listed.reason
+    res = run_cli("optout", "list", str(served.directory))
+    assert "1 number on the opt-out list (by source: results:iflytek 1)" in res.stdout
+    assert XF_PHONES[2] not in res.stdout
+
+
+def test_policy_optout_rules_decide_what_a_refusal_is(tmp_path: Path) -> None:
+    base = tmp_path
+    for extra, expected in (("policy:\n  optout: {from_results: false}\n", []),
+                            ("policy:\n  optout: {keywords: [不感兴趣]}\n", [XF_PHONES[1]])):
+        root = base / str(len(expected))
+        directory = make_project(root, extra=extra)
+        with receiver(directory, "127.0.0.1:0") as server:
+            server.start()
+            with httpx.Client(base_url=server.base_url, timeout=10) as client:
+                for uuid, data_id, desc in (("u-1", "100001", "明确拒绝"), ("u-2", "100002", "不感兴趣")):
+                    answer = client.post("/push/iflytek/receiveDialog", json=refusal(uuid, data_id, "D", desc))
+                    assert answer.text == "success"
+            server.stop()
+        with SqliteStore(root / "state.db") as store:
+            assert [r.phone for r in store.optouts()] == expected

@@ -22,13 +22,14 @@ from reconciler.state.base import (
     ContactStatus,
     Converged,
     JournalEntry,
+    OptOutRecord,
     Records,
     ResultRecord,
     SourceDigest,
     StateStore,
     TaskRecord,
 )
-from reconciler.state.sqlite import MIGRATIONS
+from reconciler.state.migrations import SQLITE as SQLITE_MIGRATIONS
 from tests.state.conftest import V1_LINEAGE, V1_SERIAL, Backend
 
 
@@ -237,13 +238,15 @@ def test_init_gives_a_lineage_less_state_a_new_lineage_and_keeps_its_records(bac
 def test_a_version_1_state_is_upgraded_on_open_keeping_its_data(persistent_backend: Backend) -> None:
     persistent_backend.make_v1()
     store = persistent_backend.open_existing()  # an upgrade is not a creation
-    assert cast_any(store).schema_version() == MIGRATIONS[-1][0] == 4
+    assert cast_any(store).schema_version() == LATEST == 5
     assert (store.lineage(), store.serial()) == (V1_LINEAGE, V1_SERIAL)
     assert store.campaigns() == [CampaignRecord("spring", "xf", "task", "xfyeta")]
     [old] = store.tasks()
     assert old == TaskRecord("spring", 1, "xf", "t1", "cc-spring", "s1", True, False, "2026-01-01T00:00:00Z")
     assert (old.settings, old.run_state) == ({}, "")
     assert store.contacts("spring") == [ContactRecord("spring", "13800000000", "fp0", "t1", 1, "d0")]
+    assert store.contacts("spring")[0].sent_at  # unknown before: counted as sent at the upgrade
+    assert store.optouts() == []
     [entry] = store.journal()
     assert (entry.call, entry.outcome, entry.request, entry.result) == (
         "create", CallOutcome.OK, {"name": "cc-spring"}, {"task_id": "t1"}
@@ -251,13 +254,65 @@ def test_a_version_1_state_is_upgraded_on_open_keeping_its_data(persistent_backe
     store.put_task(dataclasses.replace(old, settings={"a": 1}, run_state="running"))
     store.close()
     again = persistent_backend.open_existing()
-    assert cast_any(again).schema_version() == MIGRATIONS[-1][0]
+    assert cast_any(again).schema_version() == LATEST
     assert [(t.settings, t.run_state) for t in again.tasks()] == [({"a": 1}, "running")]
     assert again.serial() == V1_SERIAL + 1
 
 
 def cast_any(value: object) -> Any:
     return value
+
+
+LATEST = SQLITE_MIGRATIONS[-1][0]
+
+
+# --- dialing policy: send times and the opt-out list --------------------------------------
+
+
+def test_contacts_keep_their_send_time(store: StateStore) -> None:
+    at = "2027-03-01T10:00:00+08:00"
+    store.put_contacts([dataclasses.replace(r, sent_at=at) for r in contacts("c", "t1", 2)])
+    store.put_contacts(contacts("c", "t2", 1, wave=2))  # no time given: the store records the write time
+    rows = store.contacts("c")
+    assert [r.sent_at for r in rows[:2]] == [at, at]
+    assert rows[2].sent_at and rows[2].sent_at != at
+    # the send time is not part of a record's identity
+    assert rows[0] == contacts("c", "t1", 1)[0]
+
+
+def test_optouts_are_listed_removed_with_a_reason_and_kept(store: StateStore) -> None:
+    serial = store.serial()
+    assert store.add_optout("13800000000", "manual", "asked on the phone", at="2027-03-01T10:00:00+00:00")
+    assert not store.add_optout("13800000000", "results:xf", "again")  # already on the list: no write
+    assert store.add_optout("13900000000", "results:xf", "intention 拒绝", at="2027-03-02T10:00:00+00:00")
+    assert store.serial() == serial + 2
+    assert store.optouts() == [
+        OptOutRecord("13800000000", "manual", "asked on the phone", "2027-03-01T10:00:00+00:00"),
+        OptOutRecord("13900000000", "results:xf", "intention 拒绝", "2027-03-02T10:00:00+00:00"),
+    ]
+    assert store.remove_optout("13800000000", "entered by mistake", at="2027-03-03T10:00:00+00:00")
+    assert not store.remove_optout("13800000000", "twice")
+    assert not store.remove_optout("13700000000", "never listed")
+    assert store.serial() == serial + 3
+    assert [r.phone for r in store.optouts()] == ["13900000000"]
+    removed = store.optouts(include_removed=True)[0]
+    assert (removed.active, removed.removed_at, removed.removed_reason) == (
+        False, "2027-03-03T10:00:00+00:00", "entered by mistake")
+    assert store.add_optout("13800000000", "manual", "asked again", at="2027-03-04T10:00:00+00:00")
+    history = [(r.phone, r.active, r.reason) for r in store.optouts(include_removed=True)]
+    assert history == [("13800000000", False, "asked on the phone"), ("13900000000", True, "intention 拒绝"),
+                       ("13800000000", True, "asked again")]
+
+
+def test_optouts_are_shared_between_handles(backend: Backend) -> None:
+    a, b = backend.open(), backend.open()
+    try:
+        assert a.add_optout("13800000000", "manual")
+        assert not b.add_optout("13800000000", "manual")
+        assert [r.phone for r in b.optouts()] == ["13800000000"]
+    finally:
+        a.close()
+        b.close()
 
 
 # --- task settings and run state ----------------------------------------------
@@ -987,3 +1042,49 @@ def test_concurrent_result_writers_lose_nothing_and_store_each_key_once(backend:
     assert not errors
     keys = [r.key for r in stores[0].results()]
     assert len(keys) == len(set(keys)) == 25 + 4 * 25
+
+
+def test_a_result_saying_do_not_call_puts_its_contact_on_the_optout_list_in_the_same_write(
+        store: StateStore) -> None:
+    seed_contacts(store)
+    serial = store.serial()
+    said = result("u1", module="receiveDialog", data_id="d0", task_id="t1", optout="tag_desc '拒绝' matches '拒绝'",
+                  received_at="2027-03-02T02:00:00+00:00")
+    assert store.put_results([said, result("u2#basic", data_id="d1", task_id="t1")]) == [True, True]
+    (listed,) = store.optouts()
+    assert (listed.phone, listed.source, listed.reason, listed.created_at) == (
+        "13800000000", "results:xf", "tag_desc '拒绝' matches '拒绝'", "2027-03-02T02:00:00+00:00")
+    assert store.results("c")[0].optout == "tag_desc '拒绝' matches '拒绝'"
+    # a vendor's retry, or another refusal of a listed number, changes nothing; results never bump the serial
+    assert store.put_results([said, dataclasses.replace(said, key="u3", call="u3")]) == [False, True]
+    assert len(store.optouts(include_removed=True)) == 1 and store.serial() == serial
+    # unmatched: nobody is listed (no phone), the reason is kept with the record
+    assert store.put_results([result("lost", data_id="nobody", optout="x")]) == [True]
+    assert [r.phone for r in store.optouts()] == ["13800000000"]
+
+
+def test_a_refusal_pushed_before_its_call_record_lists_the_number_once_the_call_joins(store: StateStore) -> None:
+    seed_contacts(store)
+    store.put_results([result("u7#dialog", module="receiveDialog", call="u7", optout="refused")])
+    assert store.optouts() == []
+    store.put_results([result("u7#basic", call="u7", data_id="d2", task_id="t1")])
+    assert [(r.phone, r.source, r.reason) for r in store.optouts()] == [("13800000002", "results:xf", "refused")]
+
+
+def test_rejoin_lists_the_number_of_a_refusal_whose_contact_came_later(backend: Backend) -> None:
+    store = backend.open()
+    store.put_results([result("early", data_id="d5", task_id="", optout="refused")])
+    store.put_campaign(CampaignRecord("d", "xf", "direct", "xfyeta"))
+    store.put_contacts([ContactRecord("d", "13900000005", "fp", "", 0, "d5", ContactStatus.DIALED)])
+    assert store.optouts() == []
+    assert backend.open().rejoin_results() == 1
+    assert [(r.phone, r.reason) for r in store.optouts()] == [("13900000005", "refused")]
+
+
+def test_a_number_taken_off_the_list_is_not_listed_again_by_an_old_push(store: StateStore) -> None:
+    seed_contacts(store)
+    said = result("u1", module="receiveDialog", data_id="d0", task_id="t1", optout="refused")
+    store.put_results([said])
+    assert store.remove_optout("13800000000", "asked to be called after all")
+    assert store.put_results([said]) == [False]  # the vendor retries the same push
+    assert store.optouts() == [] and len(store.optouts(include_removed=True)) == 1
