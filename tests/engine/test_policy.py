@@ -517,3 +517,41 @@ def test_optout_reason_reads_result_objects() -> None:
 
     assert optout_reason(Outcome(intention="F类-勿扰")) is not None
     assert optout_reason(Outcome(result_code="8", intention="A类")) is None
+
+
+# --- the converged fast path under the policy --------------------------------------------------------
+
+
+def _converged_case(phase: Phase):
+    from reconciler.config.table import table_digest
+    from reconciler.state.base import Converged
+
+    c = campaign()
+    obs, rec_kw = running_task(c, phase, run_state="running" if phase is Phase.RUNNING else "paused")
+    rec = recorded(**rec_kw)
+    mark = {c.name: Converged(c.name, table_digest(c.contacts.rows, c.contacts.phone_index), c.settings_fingerprint())}
+    return c, obs, rec, replace(rec, converged=mark)
+
+
+@pytest.mark.parametrize("now", [TUE_2300, TUE_1000, at(7, 11)])
+@pytest.mark.parametrize("phase", [Phase.RUNNING, Phase.PAUSED, Phase.NOT_STARTED])
+def test_the_fast_path_holds_the_calling_hours_as_the_full_diff(now: datetime, phase: Phase) -> None:
+    c, obs, rec, marked = _converged_case(phase)
+    full = plan_at(now, c, obs=obs, rec=rec)
+    fast = plan_at(now, c, obs=obs, rec=marked)
+    assert (fast.actions, fast.diagnostics, fast.campaigns, fast.notes, fast.deferred) == (
+        full.actions, full.diagnostics, full.campaigns, full.notes, full.deferred)
+    assert [v.now for v in full.converged] == [not full.actions]
+
+
+def test_no_marker_is_written_or_used_while_numbers_may_be_suppressed() -> None:
+    c, obs, rec, marked = _converged_case(Phase.RUNNING)
+    number = c.contacts.rows[0].phone
+    for policy, optouts in ((POLICY, [number]), (suppressing(number), []), (suppressing("19999999999"), [])):
+        full = plan_at(TUE_1000, c, policy=policy, obs=obs, rec=replace(rec, optouts=frozenset(optouts)))
+        fast = plan_at(TUE_1000, c, policy=policy, obs=obs, rec=replace(marked, optouts=frozenset(optouts)))
+        assert full.converged == () and fast.converged == ()
+        assert (fast.actions, fast.campaigns, fast.diagnostics) == (full.actions, full.campaigns, full.diagnostics)
+    # the opted-out number is counted as suppressed, marker or not (the fast path would count nothing)
+    plan = plan_at(TUE_1000, c, obs=obs, rec=replace(marked, optouts=frozenset({number})))
+    assert plan.actions == () and plan.campaigns[0].suppressed == 1
