@@ -68,7 +68,7 @@ class CampaignRecord:
     provider_type: str = ""
 
 
-RUN_STATES = ("", "running", "paused")  # the values TaskRecord.run_state may take
+RUN_STATES = ("", "running", "paused", "held")  # TaskRecord.run_state values ("held": paused by the policy)
 
 
 @dataclass(frozen=True)
