@@ -11,10 +11,12 @@ declared safe to self-heal:
   it, and none of them was called before (``redial`` 0), and
 * the dialing policy's ``pause`` of a running task while the policy allows
   no calls (outside the calling hours, a blackout date): it only stops
-  dialing. Starting it again once the hours open is an ordinary start of
-  a paused task: reported, applied by ``apply`` (e.g. a scheduled CI job).
+  dialing; the task is recorded as *held*, and once the hours open again
+  its ``start`` is applied too (a task the files paused is never resumed);
+* with ``watch.apply_new_contacts``, a direct campaign's ``dial`` of
+  never-dialed contacts once its window opens (``redial`` 0).
 
-Everything else (create, replace, delete, remove, direct dials, adoption,
+Everything else (create, replace, delete, remove, other direct dials, adoption,
 anything with a redial, campaigns with errors) is reported, never applied.
 The state lock is held only while applying: the safe actions are planned
 again under the lock and executed as a plan of their own.
@@ -45,6 +47,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 
 from reconciler.commands.session import Session, make_plan, open_session
 from reconciler.engine.apply import Applier
+from reconciler.engine.diff import RESUME
 from reconciler.engine.plan import Action, ActionKind, ApplyHooks, Plan, StepStatus
 from reconciler.engine.policy import policy_hold
 from reconciler.engine.settle import recover
@@ -90,10 +93,14 @@ def is_safe(action: Action, session: Session) -> bool:
         return False
     if policy_hold(action):
         return True
+    if action.kind is ActionKind.START and action.reason == RESUME:
+        return bool(action.task_id)  # the policy paused it; the hours are open again
     if action.kind in (ActionKind.START, ActionKind.PAUSE):
         return action.drift and bool(action.task_id)
     if action.kind is ActionKind.INSERT:
         return bool(action.task_id) and _allows_new_contacts(action.campaign, session)
+    if action.kind is ActionKind.DIAL:  # a direct campaign's window opened: never-dialed contacts only
+        return _allows_new_contacts(action.campaign, session)
     return False
 
 

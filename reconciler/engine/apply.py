@@ -45,7 +45,7 @@ from reconciler.engine.plan import (
     StepResult,
     StepStatus,
 )
-from reconciler.engine.policy import calendar_for, dial_closed, when_text
+from reconciler.engine.policy import calendar_for, dial_closed, policy_hold, when_text
 from reconciler.engine.settle import (
     CalloutIntent,
     CreateIntent,
@@ -208,8 +208,9 @@ class Applier:
                          lambda r: replace(r, started=True, run_state="running"))
             return 0
         if kind is ActionKind.PAUSE:
+            held = "held" if policy_hold(action) else "paused"  # a policy pause: watch resumes it in the hours
             self._simple(action, provider, st, "pause", provider.pause,
-                         lambda r: replace(r, started=True, run_state="paused"))
+                         lambda r: replace(r, started=True, run_state=held))
             st.paused = True
             return 0
         if kind is ActionKind.ADOPT:

@@ -42,6 +42,7 @@ from reconciler.state.base import CallOutcome, ContactStatus, JournalEntry, Task
 __all__ = ["TARGETING", "diff", "settings_changes", "targeted"]
 
 SENDING = (ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL)
+RESUME = "calling hours open again (policy); the files say running"  # start of a task the policy paused
 
 STATE_MISSING = (
     "the state is missing{why}: campaignctl cannot tell whom it already called, so apply will send nothing. "
@@ -740,6 +741,8 @@ def _run_state(c: DesiredCampaign, ctx: _Ctx, t: _Task) -> None:
         drift = phase is Phase.PAUSED and rec.run_state == "running"
         if phase is Phase.NOT_STARTED:
             reason = "the files say running"
+        elif rec.run_state == "held":
+            reason = RESUME
         elif drift:
             reason = "paused outside campaignctl; the files say running"
         else:

@@ -73,7 +73,7 @@ class CampaignRecord:
     provider_type: str = ""
 
 
-RUN_STATES = ("", "running", "paused")  # the values TaskRecord.run_state may take
+RUN_STATES = ("", "running", "paused", "held")  # TaskRecord.run_state values ("held": paused by the policy)
 SOURCE_DIGEST_DAYS = 30  # cached parse results older than this are dropped when new ones are written
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from reconciler.commands.watch import cycle_once
-from tests.e2e.conftest import XF_ENV, campaigns, phones, project, run_cli, write_csv, xf_calls, xf_task
+from tests.e2e.conftest import XF_ENV, campaigns, phones, project, run_cli, write_csv, xf_calls, xf_direct, xf_task
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,7 +130,7 @@ def test_watch_process_logs_json_serves_metrics_and_stops_on_sigterm(tmp_path: P
     time.sleep(0)
 
 
-def test_watch_applies_the_policy_pause_outside_the_calling_hours_and_reports_the_start(
+def test_watch_applies_the_policy_pause_outside_the_calling_hours_and_resumes_in_the_morning(
         tmp_path: Path, xfyeta: Any, monkeypatch: Any) -> None:
     policy = 'policy:\n  hours:\n    mon-sun: ["09:00-21:00"]\n'
     cfg = project(tmp_path, xf_url=xfyeta.base_url, extra=policy)
@@ -147,4 +147,29 @@ def test_watch_applies_the_policy_pause_outside_the_calling_hours_and_reports_th
     assert not cycle_once(2, cfg, lock_timeout=5, environment=None, targets=()).applied  # the start waits
     monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-03T09:05:00+08:00")
     morning = cycle_once(3, cfg, lock_timeout=5, environment=None, targets=())
-    assert not morning.applied and morning.reported == ["start alpha (start gitops-alpha)"]
+    assert morning.applied == ["start alpha (start gitops-alpha)"] and not morning.reported
+    assert xf_calls(xfyeta) - before == {"task/pause": 1, "task/start": 1}
+    # a task the files pause is never resumed by watch: only the policy's own holds are
+    campaigns(cfg, xf_task("alpha", "../contacts/a.csv", state="paused"))
+    assert run_cli("apply", str(cfg), "--auto-approve").exit_code == 0
+    campaigns(cfg, xf_task("alpha", "../contacts/a.csv"))
+    later = cycle_once(4, cfg, lock_timeout=5, environment=None, targets=())
+    assert not later.applied and later.reported == ["start alpha (start gitops-alpha)"]
+
+
+def test_watch_dials_a_direct_campaign_when_its_window_opens_only_when_allowed(
+        tmp_path: Path, xfyeta: Any, monkeypatch: Any) -> None:
+    policy = 'policy:\n  hours:\n    mon-sun: ["09:00-21:00"]\n'
+    cfg = project(tmp_path, xf_url=xfyeta.base_url, extra=policy)
+    write_csv(cfg / "contacts" / "d.csv", phones(4, 8000))
+    campaigns(cfg, xf_direct("survey", "../contacts/d.csv"))
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-02T22:00:00+08:00")
+    night = cycle_once(1, cfg, lock_timeout=5, environment=None, targets=())
+    assert not night.applied and xfyeta.state()["dials"] == []
+    monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-03T09:01:00+08:00")
+    refused = cycle_once(2, cfg, lock_timeout=5, environment=None, targets=())
+    assert not refused.applied and xfyeta.state()["dials"] == []  # not opted in: reported only
+    (cfg / "campaignctl.yaml").write_text((cfg / "campaignctl.yaml").read_text(encoding="utf-8")
+                                          + "watch: {apply_new_contacts: true}\n", encoding="utf-8")
+    opened = cycle_once(3, cfg, lock_timeout=5, environment=None, targets=())
+    assert opened.applied and len(xfyeta.state()["dials"]) == 4
