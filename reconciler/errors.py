@@ -7,10 +7,10 @@ shows a traceback; tracebacks go to the debug log only.
 
     CampaignctlError
     ├── ConfigError              invalid files (carries every Problem)
-    ├── ProviderError            a vendor call failed (profile, call, campaign)
+    ├── ProviderError            a vendor call failed (profile, call, campaign, vendor_code)
     │   ├── TransportError       connect / timeout / unreadable answer
     │   ├── VendorError          the vendor answered with an error code
-    │   │   └── AuthError        credentials refused or missing
+    │   ├── AuthError            credentials missing, refused or expired
     │   └── OutcomeUnknown       a mutating call whose effect is unknown
     ├── StateError               the state store failed or is inconsistent
     │   ├── StateMissing         no initialised state there (missing, empty, no lineage)
@@ -99,7 +99,13 @@ class ConfigError(CampaignctlError):
 
 
 class ProviderError(CampaignctlError):
-    """A vendor call failed. Names the profile, the call and the campaign."""
+    """A vendor call failed. Names the profile, the call and the campaign.
+
+    ``vendor_code`` is the code the vendor answered with ("" when no vendor
+    answer is behind the error); when set, the message says ``vendor error
+    CODE: ...``. ``detail`` is the message without that prefix and without
+    the profile/call/campaign names.
+    """
 
     def __init__(
         self,
@@ -109,11 +115,13 @@ class ProviderError(CampaignctlError):
         call: str = "",
         campaign: str = "",
         retryable: bool = False,
+        vendor_code: str = "",
     ) -> None:
         self.profile = profile
         self.call = call
         self.campaign = campaign
         self.retryable = retryable
+        self.vendor_code = vendor_code
         self.detail = message
         where = " ".join(
             part
@@ -124,10 +132,11 @@ class ProviderError(CampaignctlError):
             )
             if part
         )
-        super().__init__(f"{where}: {message}" if where else message)
+        text = f"vendor error {vendor_code}: {message}" if vendor_code else message
+        super().__init__(f"{where}: {text}" if where else text)
 
     def with_campaign(self, campaign: str) -> ProviderError:
-        """Return a copy of this error that also names the campaign."""
+        """Return a copy of this error (same class) that also names the campaign."""
         clone = type(self).__new__(type(self))
         clone.__dict__.update(self.__dict__)
         ProviderError.__init__(
@@ -137,6 +146,7 @@ class ProviderError(CampaignctlError):
             call=self.call,
             campaign=campaign,
             retryable=self.retryable,
+            vendor_code=self.vendor_code,
         )
         return clone
 
@@ -146,30 +156,15 @@ class TransportError(ProviderError):
 
 
 class VendorError(ProviderError):
-    """The vendor answered with a business error code."""
-
-    def __init__(self, message: str, *, vendor_code: str, **kwargs: object) -> None:
-        self.vendor_code = vendor_code
-        super().__init__(f"vendor error {vendor_code}: {message}", **kwargs)  # type: ignore[arg-type]
-        self.detail = message
-
-    def with_campaign(self, campaign: str) -> ProviderError:
-        clone = type(self).__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        VendorError.__init__(
-            clone,
-            self.detail,
-            vendor_code=self.vendor_code,
-            profile=self.profile,
-            call=self.call,
-            campaign=campaign,
-            retryable=self.retryable,
-        )
-        return clone
+    """The vendor answered with a business error code (``vendor_code``)."""
 
 
-class AuthError(VendorError):
-    """Credentials missing, refused or expired beyond one refresh."""
+class AuthError(ProviderError):
+    """Credentials missing, refused or expired beyond one refresh.
+
+    ``vendor_code`` is set when the vendor refused them, empty when they were
+    missing before any call was made.
+    """
 
 
 class OutcomeUnknown(ProviderError):

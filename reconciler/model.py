@@ -14,7 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from reconciler.policy import CampaignPolicy, Policy
+
+from reconciler.errors import Problem
 
 __all__ = [
     "ContactRow",
@@ -28,10 +33,11 @@ __all__ = [
     "Recall",
     "Schedule",
     "Secret",
+    "SourceDigest",
     "StateSettings",
     "TimeWindow",
+    "VendorSettings",
     "Voice",
-    "YccallSettings",
     "canonical_json",
     "digest",
 ]
@@ -96,7 +102,7 @@ class ProviderProfile:
     """
 
     name: str
-    type: Literal["xfyeta", "yccall"]
+    type: str  # a vendor type of the registry (reconciler.vendors.types())
     base_url: str
     name_prefix: str = "gitops-"
     credentials_env: Mapping[str, str] = field(default_factory=dict, hash=False)
@@ -109,6 +115,20 @@ class StateSettings:
     backend: Literal["sqlite", "postgres", "memory"] = "sqlite"
     path: Path | None = None  # sqlite: absolute path (resolved against the project dir)
     dsn_env: str | None = None  # postgres: name of the env var holding the DSN
+    schema: str = "campaignctl"  # postgres: the schema holding the tables (one per environment)
+
+
+@dataclass(frozen=True)
+class ResultsSettings:
+    """``results:`` of the project file: the push receiver (``campaignctl results serve``).
+
+    ``secret_env`` names the environment variable holding the shared secret a
+    push must carry (in its URL path or the ``X-Campaignctl-Secret`` header);
+    ``listen`` is the default ``HOST:PORT`` (loopback unless said otherwise).
+    """
+
+    secret_env: str | None = None
+    listen: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +140,10 @@ class Project:
     providers: Mapping[str, ProviderProfile] = field(hash=False)
     state: StateSettings
     prune: bool = False
+    environment: str = ""  # the --env the settings were taken from ("" = the base settings)
+    watch_new_contacts: bool = False  # `watch:` may insert new contacts (campaigns may override)
+    results: ResultsSettings = ResultsSettings()
+    policy: Policy | None = field(default=None, hash=False)  # dialing policy (reconciler.policy); None: none
 
 
 @dataclass(frozen=True, order=True)
@@ -158,14 +182,18 @@ class Lifecycle:
     allow_replace: bool = False
 
 
-@dataclass(frozen=True)
-class YccallSettings:
-    assign_type: Literal["extension", "queue", "group"]
-    agent: str
-    scale: str = "1:1"
-    scale_mode: Literal["auto", "manual"] | None = None
-    concurrency: int | None = None
-    caller_numbers: tuple[str, ...] = ()
+class VendorSettings(Protocol):
+    """A vendor's own campaign settings (its block in the campaign file, e.g. ``yccall:``).
+
+    Defined by the vendor spec (``reconciler.vendors.<type>``); frozen and
+    hashable. ``key`` names the block; ``settings()`` is what the settings
+    fingerprint covers (plain JSON values).
+    """
+
+    @property
+    def key(self) -> str: ...
+
+    def settings(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +236,7 @@ class DesiredCampaign:
 
     name: str
     provider: str  # profile name
-    provider_type: Literal["xfyeta", "yccall"]
+    provider_type: str  # the profile's vendor type
     mode: CampaignMode
     contacts: Contacts
     robot: str | None = None  # xfyeta robot_id
@@ -219,8 +247,12 @@ class DesiredCampaign:
     turbo: bool = False
     state: DesiredRunState = "running"
     lifecycle: Lifecycle = Lifecycle()
-    yccall: YccallSettings | None = None
+    vendor: VendorSettings | None = None  # the vendor's own block (yccall: ...), built by its spec
     mark: Mark = Mark("")
+    # `watch.apply_new_contacts`: may `campaignctl watch` insert new contacts (None: the project's default)?
+    # Not a setting of the remote task: no part of settings() or the fingerprint.
+    watch_new_contacts: bool | None = None
+    policy: CampaignPolicy | None = None  # narrows the project's; not a platform setting
 
     def settings(self) -> dict[str, Any]:
         """The settings a platform fixes at create time (no update call exists).
@@ -244,16 +276,8 @@ class DesiredCampaign:
             "turbo": self.turbo,
             "columns": list(self.contacts.columns),
         }
-        if self.yccall is not None:
-            y = self.yccall
-            out["yccall"] = {
-                "assign_type": y.assign_type,
-                "agent": y.agent,
-                "scale": y.scale,
-                "scale_mode": y.scale_mode,
-                "concurrency": y.concurrency,
-                "caller_numbers": list(y.caller_numbers),
-            }
+        if self.vendor is not None:
+            out[self.vendor.key] = self.vendor.settings()
         return out
 
     def settings_fingerprint(self) -> str:
@@ -272,3 +296,21 @@ class DesiredState:
             if c.name == name:
                 return c
         return None
+
+
+@dataclass(frozen=True)
+class SourceDigest:
+    """What parsing one campaign's contact sources gave, cached by the digest of its inputs.
+
+    ``key`` digests everything the table depends on (the sources' bytes and
+    paths, columns, phone column, encodings, the normaliser version);
+    ``digest`` is the table's own digest (``reconciler.config.table.table_digest``),
+    ``rows`` its length, ``problems`` the warnings the sources gave (only
+    tables whose sources gave no error are cached). Derived data: writing it
+    never bumps ``serial``.
+    """
+
+    key: str
+    digest: str
+    rows: int
+    problems: tuple[Problem, ...] = ()

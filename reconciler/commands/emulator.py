@@ -19,14 +19,10 @@ class EmulatorSetupError(CampaignctlError):
 
 
 def _load_config(provider: str, config_file: Path) -> Any:
+    from reconciler.emulator import load_config
+
     try:
-        if provider == "xfyeta":
-            from reconciler.emulator.xfyeta import load_config
-
-            return load_config(config_file)
-        from reconciler.emulator.yccall import YccallConfig
-
-        return YccallConfig.load(config_file)
+        return load_config(provider, config_file)
     except OSError as exc:
         raise EmulatorSetupError(f"cannot read emulator config {config_file}: {exc.strerror or exc}") from None
     except ValueError as exc:
@@ -34,7 +30,7 @@ def _load_config(provider: str, config_file: Path) -> Any:
 
 
 def serve(*, provider: str, host: str, port: int, token: str | None, faults: str | None,
-          time_scale: float, config_file: Path | None) -> int:
+          time_scale: float, config_file: Path | None, push_url: str | None = None, push_seed: int = 0) -> int:
     """Build the emulator, print where it listens, serve until interrupted; returns the exit code."""
     from reconciler.emulator import build_emulator
     from reconciler.emulator.server import EmulatorServer
@@ -51,9 +47,20 @@ def serve(*, provider: str, host: str, port: int, token: str | None, faults: str
         server.bind()
     except OSError as exc:
         raise EmulatorSetupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    pushes = None
+    if push_url:
+        from reconciler.emulator.pushes import attach_pushes
+
+        pushes = attach_pushes(emulator, push_url, seed=push_seed)
+        click.echo(f"{provider} emulator pushes call results to {push_url.rstrip('/')}/MODULE")
     click.echo(f"{provider} emulator listening on {server.base_url}")
+    for line in emulator.describe():
+        click.echo(f"  {line}")
+    click.echo(f"  control API: GET {server.base_url}/_emulator/ lists it")
     sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):  # serve_forever handles the first Ctrl-C itself
         server.serve_forever()
+    if pushes is not None:
+        pushes.close()
     click.echo(f"{provider} emulator stopped", err=True)
     return 0

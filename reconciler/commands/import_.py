@@ -13,8 +13,8 @@ from reconciler.errors import CampaignctlError, ExitCode
 __all__ = ["run"]
 
 
-def run(directory: Path, *, name: str, task_id: str, lock_timeout: float) -> int:
-    with open_session(directory) as session:
+def run(directory: Path, *, name: str, task_id: str, lock_timeout: float, environment: str | None = None) -> int:
+    with open_session(directory, environment=environment) as session:
         campaign = session.desired.campaign(name)
         if campaign is None:
             raise CampaignctlError(f"campaign {name!r} is not in the files of {directory}")

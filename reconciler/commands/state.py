@@ -10,8 +10,7 @@ from typing import Any
 
 import click
 
-from reconciler.commands.session import open_session, open_state_only
-from reconciler.config import load
+from reconciler.commands.session import load_config, open_session, open_state_only
 from reconciler.engine.adopt import adopt_direct, rebuild_campaign
 from reconciler.engine.settle import contacts_of, resolve_by_hand
 from reconciler.errors import CampaignctlError, ConfigError, ExitCode, StateMissing
@@ -20,13 +19,16 @@ from reconciler.state import open_store
 __all__ = ["init", "list_", "mv", "rebuild", "resolve", "rm", "show", "unlock"]
 
 
-def init(directory: Path) -> int:
+def init(directory: Path, *, environment: str | None = None) -> int:
     """Create the state and its lineage, like ``terraform init``; an existing state is kept."""
-    result = load(directory)
+    result = load_config(directory, environment)
     if result.state is None:
         raise ConfigError(result.problems)
     settings = result.state.project.state
-    where = str(settings.path) if settings.backend == "sqlite" else f"{settings.backend} (${settings.dsn_env})"
+    where = (str(settings.path) if settings.backend == "sqlite" else
+             f"{settings.backend} (${settings.dsn_env}, schema {settings.schema})")
+    if environment:
+        where += f" (environment {environment})"
     try:
         store = open_store(settings, os.environ)
         existed = True
@@ -44,8 +46,8 @@ def init(directory: Path) -> int:
     return ExitCode.OK
 
 
-def list_(directory: Path, *, fmt: str) -> int:
-    with open_state_only(directory) as (_, store):
+def list_(directory: Path, *, fmt: str, environment: str | None = None) -> int:
+    with open_state_only(directory, environment=environment) as (_, store):
         tasks = store.tasks()
         campaigns = {c.name: c for c in store.campaigns()}
         names = sorted(set(campaigns) | {t.campaign for t in tasks})
@@ -77,8 +79,8 @@ def list_(directory: Path, *, fmt: str) -> int:
     return ExitCode.OK
 
 
-def show(directory: Path, *, name: str, fmt: str) -> int:
-    with open_state_only(directory) as (_, store):
+def show(directory: Path, *, name: str, fmt: str, environment: str | None = None) -> int:
+    with open_state_only(directory, environment=environment) as (_, store):
         tasks = store.tasks(name)
         contacts = store.contacts(name)
         journal = store.journal(name)
@@ -115,8 +117,9 @@ def show(directory: Path, *, name: str, fmt: str) -> int:
     return ExitCode.OK
 
 
-def rebuild(directory: Path, *, lock_timeout: float) -> int:
-    with open_session(directory, create_state=True) as session, session.store.lock("state rebuild", lock_timeout):
+def rebuild(directory: Path, *, lock_timeout: float, environment: str | None = None) -> int:
+    with (open_session(directory, create_state=True, environment=environment) as session,
+          session.store.lock("state rebuild", lock_timeout)):
         listed = {name: p.list_tasks() for name, p in session.providers.items()}
         notes: list[str] = []
         for c in session.desired.campaigns:
@@ -130,8 +133,8 @@ def rebuild(directory: Path, *, lock_timeout: float) -> int:
     return ExitCode.OK
 
 
-def resolve(directory: Path, *, name: str, dialed: bool) -> int:
-    with open_state_only(directory) as (_, store), store.lock("state resolve", 0):
+def resolve(directory: Path, *, name: str, dialed: bool, environment: str | None = None) -> int:
+    with open_state_only(directory, environment=environment) as (_, store), store.lock("state resolve", 0):
         contacts, inserts = resolve_by_hand(store, name, dialed=dialed)
         if not contacts and not inserts:
             click.echo(f"{name}: no contacts or inserts with an unknown outcome.")
@@ -145,9 +148,9 @@ def resolve(directory: Path, *, name: str, dialed: bool) -> int:
     return ExitCode.OK
 
 
-def mv(directory: Path, *, old: str, new: str, lock_timeout: float) -> int:
+def mv(directory: Path, *, old: str, new: str, lock_timeout: float, environment: str | None = None) -> int:
     """Rename a campaign in the state: its remote tasks and history follow it."""
-    with open_state_only(directory) as (desired, store), store.lock("state mv", lock_timeout):
+    with open_state_only(directory, environment=environment) as (desired, store), store.lock("state mv", lock_timeout):
         store.rename_campaign(old, new)
         tasks = [t for t in store.tasks(new) if not t.deleted]
         click.echo(f"Moved {old} to {new} in the state ({len(tasks)} live task(s)); remote task names keep the "
@@ -157,9 +160,9 @@ def mv(directory: Path, *, old: str, new: str, lock_timeout: float) -> int:
     return ExitCode.OK
 
 
-def rm(directory: Path, *, name: str, lock_timeout: float) -> int:
+def rm(directory: Path, *, name: str, lock_timeout: float, environment: str | None = None) -> int:
     """Forget a campaign in the state without touching the platform."""
-    with open_state_only(directory) as (_, store), store.lock("state rm", lock_timeout):
+    with open_state_only(directory, environment=environment) as (_, store), store.lock("state rm", lock_timeout):
         tasks = [t for t in store.tasks(name) if not t.deleted]
         if not tasks and not store.contacts(name) and name not in {c.name for c in store.campaigns()}:
             raise CampaignctlError(f"the state knows nothing of campaign {name!r}")
@@ -170,8 +173,8 @@ def rm(directory: Path, *, name: str, lock_timeout: float) -> int:
     return ExitCode.OK
 
 
-def unlock(directory: Path, *, lock_id: str, force: bool = False) -> int:
-    with open_state_only(directory) as (_, store):
+def unlock(directory: Path, *, lock_id: str, force: bool = False, environment: str | None = None) -> int:
+    with open_state_only(directory, environment=environment) as (_, store):
         if not store.force_unlock(lock_id, force=force):
             held = store.current_lock()
             hint = f" (the current lock is {held.id}, held by {held.holder})" if held else " (no lock is held)"

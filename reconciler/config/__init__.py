@@ -11,21 +11,23 @@ collected and sorted by file and line, like terraform's diagnostics.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from reconciler.config.campaigns import build_campaign
 from reconciler.config.discovery import discover
+from reconciler.config.environments import check_environments
+from reconciler.config.policy import check_campaigns
 from reconciler.config.project import ProjectResult, build_project
 from reconciler.config.report import Report, YamlFile, where
 from reconciler.config.schema import SchemaKind, schema_issues
 from reconciler.config.yamlmarks import format_path, parse
 from reconciler.errors import ConfigError, Problem
-from reconciler.model import DesiredCampaign, DesiredState
+from reconciler.model import DesiredCampaign, DesiredState, Project, SourceDigest
 
-__all__ = ["LoadResult", "load", "load_or_raise"]
+__all__ = ["LoadResult", "load", "load_or_raise", "load_project"]
 
 SUPPORTED_VERSION = 1
 T = TypeVar("T")
@@ -43,6 +45,8 @@ class LoadResult:
     state: DesiredState | None
     problems: tuple[Problem, ...]
     files: tuple[Path, ...]
+    # Contact sources parsed now that a later run may take from the cache (see ``load``).
+    parsed: tuple[SourceDigest, ...] = field(default=())
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -53,9 +57,17 @@ class LoadResult:
         return tuple(p for p in self.problems if p.severity != "error")
 
 
-def load(directory: Path) -> LoadResult:
-    """Read and check a config directory; never raises for bad input."""
-    report = Report()
+def load(directory: Path, cache: Mapping[str, SourceDigest] | None = None) -> LoadResult:
+    """Read and check a config directory; never raises for bad input.
+
+    Without ``cache`` every contact source is parsed (``validate``). With
+    one (earlier parses by source key, from the state), a campaign whose CSV
+    sources are byte for byte as cached is not parsed: its warnings come from
+    the cache and its rows are parsed only if something reads them
+    (``config.table.LazyTable``); the parses made now are in
+    ``LoadResult.parsed``, for the caller to cache.
+    """
+    report = Report(cache=cache)
     files: list[Path] = []
     found = discover(Path(directory))
     if found.problem is not None:
@@ -75,6 +87,9 @@ def load(directory: Path) -> LoadResult:
         if pyf is not None:
             project_file = found.project
             project = _guarded(report, pyf.file, lambda: build_project(pyf, found.root, project_file))
+            if project is not None:
+                files.extend(project.files)
+            _guarded(report, pyf.file, lambda: check_environments(pyf))
 
     campaigns: list[DesiredCampaign] = []
     names: dict[str, list[tuple[YamlFile, int]]] = defaultdict(list)
@@ -116,11 +131,30 @@ def load(directory: Path) -> LoadResult:
             )
             yf.error(("campaigns", index, "name"), f"campaign name {name!r} is not unique (also at {others})")
 
+    if project is not None:
+        _guarded(report, str(project.project.file), lambda: check_campaigns(report, project.project, campaigns))
     problems = report.sorted()
     if project is None or any(p.severity == "error" for p in problems):
         return LoadResult(None, problems, tuple(dict.fromkeys(files)))
     ordered = tuple(campaigns)
-    return LoadResult(DesiredState(project.project, ordered), problems, tuple(dict.fromkeys(files)))
+    return LoadResult(DesiredState(project.project, ordered), problems, tuple(dict.fromkeys(files)),
+                      tuple(report.parsed))
+
+
+def load_project(directory: Path) -> Project | None:
+    """Only the project file, when it is valid (where the state is, before the campaigns are read)."""
+    report = Report()
+    found = discover(Path(directory))
+    if found.problem is not None or found.project is None:
+        return None
+    pyf = _read_yaml(found.project, "project", report, [])
+    if pyf is None:
+        return None
+    project_file = found.project
+    result = _guarded(report, pyf.file, lambda: build_project(pyf, found.root, project_file))
+    if result is None or report.errors:
+        return None
+    return result.project
 
 
 def load_or_raise(directory: Path) -> DesiredState:

@@ -1,11 +1,12 @@
 """Campaign entries: the checks a schema cannot express, and the model values.
 
 Which keys a campaign may use depends on its provider profile's type and on
-its mode (DESIGN sections 1 and 2), so those rules live here, not in the
-schema: an xfyeta task needs robot, lines, schedule.begin and
-schedule.windows (always sent as time_range: no night dialing by default);
-a direct callout dials at once (no schedule, recall, turbo); yccall has no
-windows, robot, lines, voice or turbo and needs its ``yccall:`` block.
+its mode (DESIGN sections 1 and 2), so those rules are not in the schema:
+the vendor's spec (``reconciler.vendors.<type>``) checks them, and builds
+its own settings block. Here: what every campaign shares (schedule, recall,
+voice, contacts, state), and one generic rule: a top-level key that another
+vendor brings (xfyeta ``robot``, yccall's ``yccall:`` block, ...) is not
+allowed on this vendor's campaigns.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
+from reconciler import vendors
 from reconciler.config.contacts import load_sources
+from reconciler.config.policy import build_campaign_policy
 from reconciler.config.report import YamlFile
 from reconciler.config.yamlmarks import Path
 from reconciler.model import (
@@ -30,15 +33,11 @@ from reconciler.model import (
     Schedule,
     TimeWindow,
     Voice,
-    YccallSettings,
 )
+from reconciler.vendors.base import VendorSpec, forbid, sub
 
-__all__ = ["YCCALL_COLUMNS", "CampaignResult", "build_campaign", "parse_window"]
+__all__ = ["CampaignResult", "build_campaign", "parse_window"]
 
-#: telphone fields a yccall contact may carry besides the phone.
-YCCALL_COLUMNS = ("userid", "memberid", "customuuid", "ext")
-XFYETA_MAX_RECALL = 3
-YCCALL_MAX_RECALL = 10
 DAY = 24 * 3600
 
 
@@ -100,11 +99,6 @@ def _datetime(yf: YamlFile, path: Path, value: Any, tz: str) -> datetime | None:
     return parsed
 
 
-def _sub(raw: dict[str, Any], key: str) -> dict[str, Any]:
-    value = raw.get(key)
-    return value if isinstance(value, dict) else {}
-
-
 def build_campaign(
     yf: YamlFile,
     index: int,
@@ -127,21 +121,19 @@ def build_campaign(
         if profile is None and provider not in broken_profiles:
             known = ", ".join(sorted(project.providers)) or "none"
             yf.error((*path, "provider"), f"unknown provider profile {provider!r} (campaignctl.yaml defines: {known})")
-    ptype = profile.type if profile is not None else None
+    spec = vendors.get(profile.type) if profile is not None else None
 
     mode = raw.get("mode", "task")
     if mode not in ("task", "direct"):
         mode = "task"
-    schedule_raw = _sub(raw, "schedule")
-    recall_raw = _sub(raw, "recall")
-    voice_raw = _sub(raw, "voice")
-    contacts_raw = _sub(raw, "contacts")
-    yc_raw = _sub(raw, "yccall")
+    schedule_raw = sub(raw, "schedule")
+    recall_raw = sub(raw, "recall")
+    voice_raw = sub(raw, "voice")
+    contacts_raw = sub(raw, "contacts")
 
-    if ptype == "xfyeta":
-        _xfyeta_rules(yf, path, raw, mode, profile, schedule_raw, recall_raw, voice_raw, contacts_raw)
-    elif ptype == "yccall":
-        _yccall_rules(yf, path, raw, mode, profile, schedule_raw, contacts_raw, yc_raw)
+    if spec is not None and profile is not None:
+        _foreign_keys(yf, path, raw, spec, profile.name)
+        spec.check_campaign(yf, path, raw, mode=mode, profile=profile)
 
     schedule = _schedule(yf, (*path, "schedule"), schedule_raw, tz)
     recall = Recall(
@@ -159,22 +151,18 @@ def build_campaign(
         )
 
     contacts, files = _contacts(yf, (*path, "contacts"), contacts_raw, raw.get("state"))
-    if contacts is not None and profile is not None and ptype == "xfyeta":
-        limit = profile.options.get("max_contacts_per_task")
-        if isinstance(limit, int) and len(contacts.rows) > limit:
-            yf.error(
-                (*path, "contacts"),
-                f"{len(contacts.rows)} contacts exceed max_contacts_per_task {limit} of profile {profile.name!r}; "
-                "split the contacts over several campaigns",
-            )
+    if contacts is not None and profile is not None and spec is not None:
+        spec.check_contacts(yf, (*path, "contacts"), len(contacts.rows), profile)
 
-    if yf.report.errors > before or name is None or profile is None or contacts is None:
+    policy = build_campaign_policy(yf, path, raw, project, profile.options.get("timezone") if profile else None,
+                                   spec is not None and spec.capabilities.windows, mode, schedule, files)
+    if yf.report.errors > before or name is None or profile is None or spec is None or contacts is None:
         return CampaignResult(None, name, files)
     robot = raw.get("robot")
     raw_lines = raw.get("lines")
     lines: list[Any] = raw_lines if isinstance(raw_lines, list) else []
     state = raw.get("state", "running")
-    lifecycle = _sub(raw, "lifecycle")
+    lifecycle = sub(raw, "lifecycle")
     turbo = raw.get("turbo", False)
     campaign = DesiredCampaign(
         name=name,
@@ -193,114 +181,29 @@ def build_campaign(
             prevent_destroy=lifecycle.get("prevent_destroy", False) is True,
             allow_replace=lifecycle.get("allow_replace", False) is True,
         ),
-        yccall=_yccall_settings(yf, (*path, "yccall"), yc_raw) if ptype == "yccall" else None,
+        vendor=spec.settings(yf, path, raw),
         mark=Mark(yf.file, yf.line(path)),
+        watch_new_contacts=sub(raw, "watch").get("apply_new_contacts") if isinstance(
+            sub(raw, "watch").get("apply_new_contacts"), bool) else None,
+        policy=policy,
     )
     return CampaignResult(campaign, name, files)
 
 
-def _require(yf: YamlFile, path: Path, raw: dict[str, Any], key: str, why: str) -> None:
-    if key not in raw:
-        yf.error((*path, key), f"missing {key!r}: {why}", line=yf.doc.key_line(path))
-
-
-def _forbid(yf: YamlFile, path: Path, raw: dict[str, Any], key: str, why: str) -> None:
-    if key in raw:
-        yf.error((*path, key), f"{key!r} is not allowed here: {why}")
-
-
-def _xfyeta_rules(
-    yf: YamlFile,
-    path: Path,
-    raw: dict[str, Any],
-    mode: str,
-    profile: ProviderProfile | None,
-    schedule: dict[str, Any],
-    recall: dict[str, Any],
-    voice: dict[str, Any],
-    contacts: dict[str, Any],
-) -> None:
-    pname = profile.name if profile else "?"
-    kind = "an xfyeta direct callout" if mode == "direct" else "an xfyeta task"
-    _require(yf, path, raw, "robot", f"{kind} needs the robot_id")
-    _require(yf, path, raw, "lines", f"{kind} needs at least one caller line (line_num)")
-    if mode == "task":
-        spath = (*path, "schedule")
-        if "schedule" not in raw:
-            yf.error((*spath, "begin"), "missing 'schedule.begin': an xfyeta task needs a start time",
-                     line=yf.doc.key_line(path))
-            yf.error((*spath, "windows"), "missing 'schedule.windows': an xfyeta task always sends its dialing "
-                     "windows (no night dialing by default), e.g. [\"09:00-12:00\", \"14:00-20:00\"]",
-                     line=yf.doc.key_line(path))
-        elif isinstance(raw.get("schedule"), dict):
-            _require(yf, spath, schedule, "begin", "an xfyeta task needs a start time (schedule.begin)")
-            _require(yf, spath, schedule, "windows", "an xfyeta task always sends its dialing windows (no night "
-                     "dialing by default), e.g. [\"09:00-12:00\", \"14:00-20:00\"]")
-        if "speed" in voice:
-            yf.error((*path, "voice", "speed"), "voice.speed only works with mode: direct "
-                     "(xfyeta tasks have no speed setting)")
-        count = recall.get("count")
-        if isinstance(count, int) and not isinstance(count, bool) and count > XFYETA_MAX_RECALL \
-                and yf.usable((*path, "recall", "count")):
-            yf.error((*path, "recall", "count"), f"xfyeta allows at most {XFYETA_MAX_RECALL} recall rounds, "
-                     f"got {count}")
-    else:
-        why = "a direct callout dials at once"
-        for key in ("schedule", "recall", "turbo"):
-            _forbid(yf, path, raw, key, f"{why} (no {key} with mode: direct)")
-    if "mode" in recall:
-        yf.error((*path, "recall", "mode"), f"recall.mode is a yccall setting; profile {pname!r} is xfyeta")
-    _forbid(yf, path, raw, "yccall", f"profile {pname!r} is xfyeta; the yccall block is for yccall profiles")
-    lines = raw.get("lines")
-    if isinstance(lines, list):
-        for i, line in enumerate(lines):
-            if isinstance(line, str) and any(sep in line for sep in ";,"):
-                yf.error((*path, "lines", i), "one line_num per item (write a list, not a joined string)")
-    columns = contacts.get("columns")
-    phone = contacts.get("phone_column")
-    if isinstance(columns, list) and columns and isinstance(phone, str) and phone in columns and columns[0] != phone:
-        yf.error((*path, "contacts", "columns"), f"xfyeta expects the phone column {phone!r} first "
-                 "(call_column order: phone, then the robot's fields)")
-
-
-def _yccall_rules(
-    yf: YamlFile,
-    path: Path,
-    raw: dict[str, Any],
-    mode: str,
-    profile: ProviderProfile | None,
-    schedule: dict[str, Any],
-    contacts: dict[str, Any],
-    yc: dict[str, Any],
-) -> None:
-    pname = profile.name if profile else "?"
-    if "yccall" not in raw:
-        yf.error((*path, "yccall"), "missing 'yccall': a yccall campaign needs a yccall block "
-                 "(assign: {type: extension, agent: \"8001\"}, ...)", line=yf.doc.key_line(path))
-    if mode == "direct":
-        yf.error((*path, "mode"), f"mode: direct is an xfyeta callout; profile {pname!r} is yccall")
-    why = f"profile {pname!r} is yccall, which has no such setting"
-    _forbid(yf, path, raw, "robot", why)
-    _forbid(yf, path, raw, "lines", f"{why} (caller numbers go in yccall.caller_numbers)")
-    _forbid(yf, path, raw, "voice", why)
-    _forbid(yf, path, raw, "turbo", why)
-    _forbid(yf, (*path, "schedule"), schedule, "windows", f"profile {pname!r} is yccall, which has no "
-            "time-of-day windows (schedule.begin/end become scheduledtime/pausedtime)")
-    assign = yc.get("assign")
-    if isinstance(assign, dict) and profile is not None:
-        atype = assign.get("type")
-        types = profile.options.get("assign_types")
-        if isinstance(atype, str) and isinstance(types, dict) and atype not in types \
-                and yf.usable((*path, "yccall", "assign", "type")):
-            yf.error((*path, "yccall", "assign", "type"), f"profile {pname!r} has no assign_types code for "
-                     f"{atype!r} (it knows: {', '.join(types)})")
-    columns = contacts.get("columns")
-    phone = contacts.get("phone_column")
-    if isinstance(columns, list):
-        for i, column in enumerate(columns):
-            if isinstance(column, str) and column != phone and column not in YCCALL_COLUMNS:
-                yf.error((*path, "contacts", "columns", i), f"yccall numbers carry only the phone and "
-                         f"{', '.join(YCCALL_COLUMNS)}; {column!r} has nowhere to go")
+def _foreign_keys(yf: YamlFile, path: Path, raw: dict[str, Any], spec: VendorSpec, pname: str) -> None:
+    """A top-level campaign key another vendor brings is not allowed on this vendor's campaigns."""
+    own = spec.campaign_properties()
+    for other in vendors.all_specs():
+        if other is spec:
+            continue
+        for key in other.campaign_properties():
+            if key in own:
+                continue
+            if key == other.settings_key:
+                why = f"profile {pname!r} is {spec.type}; the {key} block is for {other.type} profiles"
+            else:
+                why = f"profile {pname!r} is {spec.type}, which has no such setting{spec.foreign_key_hint(key)}"
+            forbid(yf, path, raw, key, why)
 
 
 def _schedule(yf: YamlFile, path: Path, raw: dict[str, Any], tz: str) -> Schedule:
@@ -334,6 +237,12 @@ def _schedule(yf: YamlFile, path: Path, raw: dict[str, Any], tz: str) -> Schedul
     return Schedule(begin=begin, end=end, windows=tuple(windows))
 
 
+def _declared_empty(sources: Any) -> bool:
+    """Every source is a literal ``rows: []``: no contacts on purpose (an exported task's campaign)."""
+    return isinstance(sources, list) and all(isinstance(s, dict) and s.get("rows") == [] and "csv" not in s
+                                             for s in sources)
+
+
 def _contacts(
     yf: YamlFile, path: Path, raw: dict[str, Any], state: Any
 ) -> tuple[Contacts | None, list[pathlib.Path]]:
@@ -349,7 +258,7 @@ def _contacts(
     if len(set(columns)) != len(columns):
         return None, []
     result = load_sources(yf, path, raw, tuple(columns), phone)
-    if not result.table and state != "absent" and raw.get("sources"):
+    if not result.table and state != "absent" and raw.get("sources") and not _declared_empty(raw["sources"]):
         yf.error(path, "no contacts: the sources hold no valid rows (after dropping invalid and duplicate rows)")
     after = raw.get("after_start", "new_wave")
     contacts = Contacts(
@@ -359,25 +268,3 @@ def _contacts(
         after_start=after if after in ("new_wave", "error") else "new_wave",
     )
     return contacts, list(result.files)
-
-
-def _yccall_settings(yf: YamlFile, path: Path, raw: dict[str, Any]) -> YccallSettings | None:
-    assign = raw.get("assign") if isinstance(raw.get("assign"), dict) else {}
-    assert isinstance(assign, dict)
-    atype = assign.get("type")
-    agent = assign.get("agent")
-    if atype not in ("extension", "queue", "group") or not isinstance(agent, str | int):
-        return None
-    numbers = raw.get("caller_numbers") if isinstance(raw.get("caller_numbers"), list) else []
-    assert isinstance(numbers, list)
-    scale_mode = raw.get("scale_mode")
-    concurrency = raw.get("concurrency")
-    scale = raw.get("scale", "1:1")
-    return YccallSettings(
-        assign_type=atype,
-        agent=yf.text((*path, "assign", "agent"), agent),
-        scale=scale if isinstance(scale, str) else "1:1",
-        scale_mode=scale_mode if scale_mode in ("auto", "manual") else None,
-        concurrency=concurrency if isinstance(concurrency, int) and not isinstance(concurrency, bool) else None,
-        caller_numbers=tuple(yf.text((*path, "caller_numbers", i), n) for i, n in enumerate(numbers)),
-    )

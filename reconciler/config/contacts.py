@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import csv
 import gc
+import hashlib
+import io
+import json
 import operator
 import os
 import re
@@ -27,11 +30,17 @@ from typing import Any
 
 from reconciler.config.phones import PHONE_RULE, is_valid_phone, normalize_phone
 from reconciler.config.report import Report, YamlFile, display_path, where
-from reconciler.config.table import RECORD, UNIT, ContactTable, ContactTableBuilder
+from reconciler.config.table import RECORD, UNIT, ContactTable, ContactTableBuilder, LazyTable, table_digest
 from reconciler.config.yamlmarks import Path as DocPath
 from reconciler.config.yamlmarks import format_path
+from reconciler.errors import ConfigError, Problem
+from reconciler.model import SourceDigest
 
-__all__ = ["CODECS", "REPORT_CAP", "ContactsResult", "load_sources"]
+__all__ = ["CODECS", "NORMALISER_VERSION", "REPORT_CAP", "ContactsResult", "load_sources", "source_key"]
+
+#: Bump when anything about turning sources into a table changes (phone rules, row checks,
+#: messages): cached parses (the state's source digests) of an older version are not used.
+NORMALISER_VERSION = "1"
 
 #: Problems listed per source and kind before a summary line takes over.
 REPORT_CAP = 50
@@ -53,7 +62,7 @@ CODECS = {
 
 @dataclass
 class ContactsResult:
-    table: ContactTable
+    table: ContactTable | LazyTable
     failed: bool  # a source could not be read at all (missing, undecodable, header)
     files: list[Path] = field(default_factory=list)
 
@@ -101,13 +110,127 @@ def load_sources(
     columns: tuple[str, ...],
     phone_column: str,
 ) -> ContactsResult:
-    """Read every source of one campaign's ``contacts`` block."""
+    """Read every source of one campaign's ``contacts`` block.
+
+    With a cache of earlier parses (``yf.report.cache``, from the state) a
+    campaign whose sources are all CSV files is keyed by the digest of
+    everything its table depends on (:func:`source_key`): when the key is
+    known, its warnings are replayed and its table is a :class:`LazyTable`
+    that parses only when a row is read; otherwise it is parsed now, and the
+    result is offered for the cache (``yf.report.parsed``) when it has no
+    error.
+    """
+    cache = yf.report.cache
+    specs = _csv_specs(yf, path, contacts) if cache is not None else None
+    blobs = _read_all(specs) if specs is not None else None
+    if specs is None or blobs is None or cache is None:
+        return _parse(yf, path, contacts, columns, phone_column, None)
+    digests = [_bytes_digest(b) for b in blobs]
+    key = source_key(specs, digests, columns, phone_column)
+    files = [spec.csv_path for spec in specs]
+    hit = cache.get(key)
+    if hit is not None:
+        yf.report.problems.extend(hit.problems)
+
+        def parse_again() -> ContactTable:
+            again = _read_all(specs)
+            if again is None or [_bytes_digest(b) for b in again] != digests:
+                raise ConfigError([Problem(yf.file, yf.line(path), format_path(path),
+                                           "a contact file changed while campaignctl was running; run it again")])
+            scratch = YamlFile(yf.file, yf.doc, Report(), yf.bad)
+            table = _parse(scratch, path, contacts, columns, phone_column, again).table
+            assert isinstance(table, ContactTable)
+            return table
+
+        del blobs
+        return ContactsResult(LazyTable(hit.rows, hit.digest, parse_again), False, files)
+    before = len(yf.report.problems)
+    result = _parse(yf, path, contacts, columns, phone_column, blobs)
+    found = tuple(yf.report.problems[before:])
+    if not result.failed and all(p.severity != "error" for p in found):
+        yf.report.parsed.append(SourceDigest(key, table_digest(result.table, columns.index(phone_column)),
+                                             len(result.table), found))
+    return result
+
+
+@dataclass(frozen=True)
+class _CsvSpec:
+    ref: DocPath
+    given: str
+    csv_path: Path
+    codec: str
+    encoding: str
+    delimiter: str
+
+
+def _csv_specs(yf: YamlFile, path: DocPath, contacts: dict[str, Any]) -> list[_CsvSpec] | None:
+    """The sources when every one is a well-formed CSV source, else None (parsed at once)."""
+    sources = contacts.get("sources")
+    if not isinstance(sources, list) or not sources:
+        return None
+    base = Path(yf.file).parent
+    out: list[_CsvSpec] = []
+    for i, source in enumerate(sources):
+        spath = (*path, "sources", i)
+        if not isinstance(source, dict) or not yf.usable(spath) or "csv" not in source:
+            return None
+        given = source["csv"]
+        encoding = source.get("encoding", "utf-8")
+        delimiter = source.get("delimiter", ",")
+        codec = CODECS.get(str(encoding).lower())
+        if (not isinstance(given, str) or not yf.usable((*spath, "csv")) or codec is None
+                or not isinstance(delimiter, str) or len(delimiter) != 1):
+            return None
+        out.append(_CsvSpec((*spath, "csv"), given, Path(os.path.normpath(base / given)), codec, str(encoding),
+                            delimiter))
+    return out
+
+
+def _read_all(specs: Sequence[_CsvSpec]) -> list[bytes] | None:
+    """Every source's bytes, or None when one cannot be read (parsing then says why)."""
+    out: list[bytes] = []
+    for spec in specs:
+        try:
+            out.append(spec.csv_path.read_bytes())
+        except OSError:
+            return None
+    return out
+
+
+def _bytes_digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def source_key(specs: Sequence[_CsvSpec], digests: Sequence[str], columns: Sequence[str], phone_column: str) -> str:
+    """Digest of everything a campaign's parsed table and its problems depend on (``digests``: of
+    each source's bytes)."""
+    doc = {
+        "normaliser": NORMALISER_VERSION,
+        "columns": list(columns),
+        "phone_column": phone_column,
+        "cwd": os.getcwd(),  # problems name other files relative to it
+        "sources": [[str(s.csv_path), s.given, s.codec, s.encoding, s.delimiter, d]
+                    for s, d in zip(specs, digests, strict=True)],
+    }
+    return _bytes_digest(json.dumps(doc, ensure_ascii=False, sort_keys=True).encode())
+
+
+def _parse(
+    yf: YamlFile,
+    path: DocPath,
+    contacts: dict[str, Any],
+    columns: tuple[str, ...],
+    phone_column: str,
+    blobs: Sequence[bytes] | None,
+) -> ContactsResult:
+    """Parse every source now (``blobs``: the CSV sources' bytes, already read, in order)."""
     phone_index = columns.index(phone_column)
     sink = _Sink(ContactTableBuilder(len(columns), phone_index), yf.report, columns, phone_column)
     failed = False
     files: list[Path] = []
     sources = contacts.get("sources")
     base = Path(yf.file).parent
+    pending = list(blobs) if blobs is not None else None
     for i, source in enumerate(sources if isinstance(sources, list) else []):
         spath = (*path, "sources", i)
         if not isinstance(source, dict) or not yf.usable(spath):
@@ -124,7 +247,9 @@ def load_sources(
             if codec is None or not isinstance(delimiter, str) or len(delimiter) != 1:
                 failed = True  # the schema reported it
                 continue
-            ok, read = _read_csv(yf, (*spath, "csv"), source["csv"], csv_path, codec, str(encoding), delimiter, sink)
+            data = pending.pop(0) if pending else None
+            ok, read = _read_csv(yf, (*spath, "csv"), source["csv"], csv_path, codec, str(encoding), delimiter, sink,
+                                 data)
             failed = failed or not ok
             if read:
                 files.append(csv_path)
@@ -197,21 +322,26 @@ def _read_csv(
     encoding: str,
     delimiter: str,
     sink: _Sink,
+    data: bytes | None = None,
 ) -> tuple[bool, bool]:
-    """Read one CSV source into the sink. Returns (usable, file was read)."""
+    """Read one CSV source into the sink (``data``: its bytes, when already read).
+    Returns (usable, file was read)."""
     shown = str(csv_path)
     ref_line = yf.line(ref)
-    if not csv_path.exists():
+    if data is not None:
+        fh: Any = io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline="", errors="strict")
+    elif not csv_path.exists():
         yf.error(ref, f"contact file {given!r} not found (looked for {display_path(shown)})", line=ref_line)
         return False, False
-    if not csv_path.is_file():
+    elif not csv_path.is_file():
         yf.error(ref, f"contact source {shown} is not a file", line=ref_line)
         return False, False
-    try:
-        fh = open(csv_path, encoding=codec, newline="", errors="strict")  # noqa: SIM115
-    except OSError as exc:
-        yf.error(ref, f"cannot read contact file {shown}: {exc.strerror or exc}", line=ref_line)
-        return False, False
+    else:
+        try:
+            fh = open(csv_path, encoding=codec, newline="", errors="strict")  # noqa: SIM115
+        except OSError as exc:
+            yf.error(ref, f"cannot read contact file {shown}: {exc.strerror or exc}", line=ref_line)
+            return False, False
     report = sink.report
     ok = True
     # The loop creates a million short-lived lists and no cycles: the cyclic
@@ -223,7 +353,7 @@ def _read_csv(
         try:
             ok = _consume(reader, shown, sink)
         except UnicodeDecodeError as exc:
-            line, byte = _decode_error_line(csv_path, codec, exc)
+            line, byte = _decode_error_line(csv_path, codec, exc, data)
             hint = (
                 "; files saved by Excel in China are often GBK: set encoding: gbk"
                 if codec == "utf-8-sig"
@@ -243,13 +373,14 @@ def _read_csv(
     return ok, True
 
 
-def _decode_error_line(path: Path, codec: str, exc: UnicodeDecodeError) -> tuple[int, int]:
-    """Physical line and byte value of the first undecodable byte of ``path``."""
+def _decode_error_line(path: Path, codec: str, exc: UnicodeDecodeError,
+                       data: bytes | None = None) -> tuple[int, int]:
+    """Physical line and byte value of the first undecodable byte of ``path`` (or of ``data``)."""
     try:
-        data = path.read_bytes()
-        data.decode(codec)
+        raw = path.read_bytes() if data is None else data
+        raw.decode(codec)
     except UnicodeDecodeError as first:
-        return data.count(b"\n", 0, first.start) + 1, data[first.start]
+        return raw.count(b"\n", 0, first.start) + 1, raw[first.start]
     except OSError:
         pass
     return 0, exc.object[exc.start] if exc.start < len(exc.object) else 0

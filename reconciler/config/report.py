@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.config.yamlmarks import Document, Path, format_path
 from reconciler.errors import Problem
+from reconciler.model import SourceDigest
 
 __all__ = ["Report", "YamlFile", "display_path", "where"]
 
@@ -32,6 +34,10 @@ def where(file: str, line: int, current: str = "") -> str:
 @dataclass
 class Report:
     problems: list[Problem] = field(default_factory=list)
+    # Earlier parses of contact sources by key (from the state), or None: parse everything now.
+    cache: Mapping[str, SourceDigest] | None = None
+    # Parses made now that may be cached (sources that gave no error).
+    parsed: list[SourceDigest] = field(default_factory=list)
 
     def add(self, file: str, line: int, field_: str, message: str, severity: str = "error") -> None:
         self.problems.append(Problem(file, max(int(line), 0), field_, message, severity))
@@ -63,6 +69,10 @@ class YamlFile:
 
     def line(self, path: Path) -> int:
         return self.doc.line(path)
+
+    def key_line(self, path: Path) -> int:
+        """The line of the key at ``path`` (where a problem about a missing or extra key is shown)."""
+        return self.doc.key_line(path)
 
     def usable(self, path: Path) -> bool:
         """False when the schema already reported the value at ``path``."""

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped]
 
+from reconciler.config.fastschema import Check, compile_schema
 from reconciler.config.yamlmarks import Document, Path, format_path
 
 __all__ = ["SchemaIssue", "SchemaKind", "load_schema", "schema_issues"]
@@ -52,6 +53,11 @@ def load_schema(kind: SchemaKind) -> Mapping[str, Any]:
 
 
 @functools.cache
+def _fast(kind: SchemaKind) -> Check | None:
+    return compile_schema(load_schema(kind))
+
+
+@functools.cache
 def _validator(kind: SchemaKind) -> Draft202012Validator:
     return Draft202012Validator(load_schema(kind))
 
@@ -62,6 +68,9 @@ def schema_issues(doc: Document, kind: SchemaKind) -> tuple[list[SchemaIssue], s
     The second result lets the semantic checks skip values the schema already
     reported, so one fault gives one message.
     """
+    fast = _fast(kind)
+    if fast is not None and fast(doc.value):
+        return [], set()  # valid: jsonschema would find nothing (it is asked only for the messages)
     issues: list[SchemaIssue] = []
     bad: set[Path] = set()
     for error in _validator(kind).iter_errors(doc.value):

@@ -12,13 +12,16 @@ loader rejects such rows).
 from __future__ import annotations
 
 import bisect
+import hashlib
+import threading
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
+from reconciler.errors import CampaignctlError
 from reconciler.model import ContactRow
 
-__all__ = ["ContactTable", "ContactTableBuilder"]
+__all__ = ["ContactTable", "ContactTableBuilder", "LazyTable", "RowsView", "table_digest"]
 
 UNIT = "\x1f"
 RECORD = "\x1e"
@@ -28,7 +31,7 @@ CHUNK = 1024
 class ContactTable(Sequence[ContactRow]):
     """Rows of one campaign, in file order, duplicates and invalid rows removed."""
 
-    __slots__ = ("_cache", "_chunks", "_lines", "_phone_index", "_source_starts", "_sources")
+    __slots__ = ("_cache", "_chunks", "_digest", "_lines", "_phone_index", "_source_starts", "_sources")
 
     def __init__(
         self,
@@ -44,9 +47,22 @@ class ContactTable(Sequence[ContactRow]):
         self._source_starts = tuple(source_starts)
         self._phone_index = phone_index
         self._cache: tuple[int, list[str]] = (-1, [])
+        self._digest = ""
 
     def __len__(self) -> int:
         return len(self._lines)
+
+    @property
+    def digest(self) -> str:
+        """:func:`table_digest` of the rows, from the packed chunks (C-level hashing, no rows built)."""
+        if not self._digest:
+            h = _digest_start(self._phone_index)
+            for i, chunk in enumerate(self._chunks):
+                if i:
+                    h.update(RECORD.encode())
+                h.update(chunk.encode("utf-8", "surrogatepass"))
+            self._digest = str(h.hexdigest())
+        return self._digest
 
     def _records(self, chunk: int) -> list[str]:
         cached = self._cache
@@ -141,6 +157,152 @@ class ContactTable(Sequence[ContactRow]):
             ContactTable,
             (self._chunks, self._lines, self._sources, self._source_starts, self._phone_index),
         )
+
+
+def _digest_start(phone_index: int) -> Any:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"contact-table 1 {phone_index}{RECORD}".encode())
+    return h
+
+
+def table_digest(rows: Sequence[ContactRow], phone_index: int) -> str:
+    """Digest of a contact table: the phone column and every row's values, in order.
+
+    What a convergence marker compares (``state.base.Converged``): two tables
+    with the same digest send the same contacts with the same values.
+    """
+    known = getattr(rows, "digest", None)
+    if isinstance(known, str) and known:
+        return known
+    h = _digest_start(phone_index)
+    h.update(RECORD.join(UNIT.join(r.values) for r in rows).encode("utf-8", "surrogatepass"))
+    return str(h.hexdigest())
+
+
+class LazyTable(Sequence[ContactRow]):
+    """A contact table known by its length and digest, parsed on the first read of a row.
+
+    The loader (which reads the sources again and checks they did not change)
+    runs at most once, whichever thread asks first. ``len`` and ``digest``
+    never parse.
+    """
+
+    __slots__ = ("_digest", "_length", "_load", "_lock", "_table")
+
+    def __init__(self, length: int, digest: str, load: Callable[[], ContactTable]) -> None:
+        self._length = length
+        self._digest = digest
+        self._load: Callable[[], ContactTable] | None = load
+        self._lock = threading.Lock()
+        self._table: ContactTable | None = None
+
+    @property
+    def digest(self) -> str:
+        return self._digest
+
+    @property
+    def parsed(self) -> bool:
+        return self._table is not None
+
+    def _get(self) -> ContactTable:
+        table = self._table
+        if table is not None:
+            return table
+        with self._lock:
+            if self._table is None:
+                assert self._load is not None
+                table = self._load()
+                if len(table) != self._length or table.digest != self._digest:
+                    raise CampaignctlError("a contact table parsed again differs from the one recorded for it; "
+                                           "run again (if this repeats, please report it)")
+                self._table, self._load = table, None
+            return self._table
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> ContactRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[ContactRow, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> ContactRow | tuple[ContactRow, ...]:
+        return self._get()[index]
+
+    def __iter__(self) -> Iterator[ContactRow]:
+        return iter(self._get())
+
+    def phones(self) -> Iterator[str]:
+        return self._get().phones()
+
+    def locate(self, phones: set[str]) -> dict[str, tuple[str, int]]:
+        return self._get().locate(phones)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyTable) and other._digest == self._digest and other._length == self._length:
+            return True
+        return self._get() == other
+
+    def __hash__(self) -> int:
+        return hash(self._get())
+
+    def __repr__(self) -> str:
+        return f"LazyTable({self._length} rows{', parsed' if self._table is not None else ''})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return self._get().__reduce__()
+
+
+class RowsView(Sequence[ContactRow]):
+    """Some rows of a table, by position, built only when read (a plan's action holds its rows so,
+    not a million ContactRow objects)."""
+
+    __slots__ = ("_index", "_table")
+
+    def __init__(self, table: Sequence[ContactRow], index: Sequence[int]) -> None:
+        self._table = table
+        self._index = index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    @overload
+    def __getitem__(self, index: int) -> ContactRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> RowsView: ...
+
+    def __getitem__(self, index: int | slice) -> ContactRow | RowsView:
+        if isinstance(index, slice):
+            return RowsView(self._table, self._index[index])
+        return self._table[self._index[index]]
+
+    def __iter__(self) -> Iterator[ContactRow]:
+        table = self._table
+        for i in self._index:
+            yield table[i]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"RowsView({len(self)} rows)"
+
+
+def phones_of(rows: Sequence[ContactRow]) -> Iterator[str]:
+    """The phone of every row, in order; without building rows when the table is packed."""
+    fast = getattr(rows, "phones", None)
+    if callable(fast):
+        yield from fast()
+        return
+    for row in rows:
+        yield row.phone
 
 
 class ContactTableBuilder:

@@ -55,6 +55,11 @@ class EmulatorResponse:
     drop: bool = False
 
 
+def control_index(emulator: str, api: tuple[tuple[str, str, str], ...]) -> dict[str, object]:
+    """``GET /_emulator/``: the control API of an emulator, as a list people and scripts can read."""
+    return {"emulator": emulator, "control": [{"method": m, "path": p, "what": w} for m, p, w in api]}
+
+
 def json_response(payload: object, status: int = 200, headers: dict[str, str] | None = None) -> EmulatorResponse:
     """A UTF-8 JSON response (Chinese kept readable, as the vendors send it)."""
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -74,6 +79,10 @@ class Emulator(Protocol):
 
     def control(self, request: EmulatorRequest) -> EmulatorResponse:
         """Everything under ``/_emulator/`` (calls, reset, advance, faults, state, ...)."""
+        ...
+
+    def describe(self) -> list[str]:
+        """Credentials it accepts and the catalogue it knows (printed by ``emulator serve``)."""
         ...
 
     def reset(self) -> None:

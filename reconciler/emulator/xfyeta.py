@@ -34,17 +34,19 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from datetime import time as dtime
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from reconciler.emulator.config import FileConfig, check_keys
 from reconciler.emulator.faults import Clock, Fault, FaultPlan
-from reconciler.emulator.server import EmulatorRequest, EmulatorResponse, json_response
+from reconciler.emulator.server import EmulatorRequest, EmulatorResponse, control_index, json_response
 
 __all__ = [
+    "CONFIG",
+    "EMULATOR",
     "MESSAGES",
     "XfyetaConfig",
     "XfyetaEmulator",
@@ -115,7 +117,14 @@ class XfyetaRobot:
 
 @dataclass(frozen=True)
 class XfyetaLine:
-    """A caller line; ``time_expire`` in seconds, -1 = never."""
+    """A caller line as the 2022 document lists it.
+
+    ``time_apply`` ms; ``time_expire`` a validity length in seconds (-1 =
+    permanent); ``real_expiration_time`` the absolute expiry in ms (None:
+    ``time_apply`` + ``time_expire``, or none for a permanent line, which then
+    shows 0); ``status`` 0 idle, 1 in use by a task (fixture data: creating a
+    task on it is not refused). ``expired`` is computed at query time.
+    """
 
     line_num: str
     time_work: tuple[str, ...]
@@ -123,19 +132,40 @@ class XfyetaLine:
     status: int = 0
     time_apply: int = _T0_MS
     time_expire: int = -1
+    real_expiration_time: int | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def expires_ms(self) -> int | None:
+        if self.real_expiration_time is not None:
+            return self.real_expiration_time
+        return None if self.time_expire < 0 else self.time_apply + self.time_expire * 1000
+
+    def expired(self, now_ms: int) -> bool:
+        until = self.expires_ms
+        return until is not None and until <= now_ms
+
+    def to_json(self, now_ms: int) -> dict[str, Any]:
         return {"line_num": self.line_num, "concurrents": self.concurrents, "time_work": list(self.time_work),
-                "status": self.status, "time_apply": self.time_apply, "time_expire": self.time_expire}
+                "status": self.status, "time_apply": self.time_apply, "time_expire": self.time_expire,
+                "expired": int(self.expired(now_ms)), "real_expiration_time": self.expires_ms or 0}
 
 
 @dataclass(frozen=True)
 class XfyetaVoice:
+    """A voice; listed as ``code``/``name`` (``voice_keys: code``) or ``voice_code``/``voice_name``."""
+
     voice_code: str
     voice_name: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"voice_code": self.voice_code, "voice_name": self.voice_name}
+    def to_json(self, keys: str = "code") -> dict[str, Any]:
+        if keys == "voice_code":
+            return {"voice_code": self.voice_code, "voice_name": self.voice_name}
+        return {"code": self.voice_code, "name": self.voice_name}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> XfyetaVoice:
+        """Either spelling, as a config file may give it."""
+        return cls(str(data.get("voice_code", data.get("code"))), str(data.get("voice_name", data.get("name", ""))))
 
 
 def _default_robots() -> tuple[XfyetaRobot, ...]:
@@ -153,7 +183,13 @@ def _default_lines() -> tuple[XfyetaLine, ...]:
     return (
         XfyetaLine("69101338", ("08:00:00-21:00:00",)),
         XfyetaLine("055169101407", ("09:00:00-18:00:00",)),
-        XfyetaLine("01088880000", ("08:00:00-21:00:00",), time_expire=1_600_000_000),
+        # applied 2020-08-14 for 30 days: expired since 2020-09-13
+        XfyetaLine("01088880000", ("08:00:00-21:00:00",), time_apply=1_597_408_000_000, time_expire=2592000),
+        # the 2022 document's example lines: 30 days applied in 2018, valid until 2029; the first one in use
+        XfyetaLine("055169101408", ("08:00:00-20:00:00",), concurrents=100, time_apply=1527321492000,
+                   time_expire=2592000, real_expiration_time=1877203200000),
+        XfyetaLine("055169101409", ("09:00:00-12:00:00", "13:00:00-17:59:59"), status=1, time_apply=1527321492000,
+                   time_expire=2592000, real_expiration_time=1877203200000),
         XfyetaLine("96866001", ("07:30:00-23:30:00",)),  # the seed's query example
     )
 
@@ -167,8 +203,10 @@ def _default_urls() -> tuple[dict[str, str], ...]:
 
 
 @dataclass(frozen=True)
-class XfyetaConfig:
+class XfyetaConfig(FileConfig):
     """Fixture data and behaviour knobs; ``load_config`` reads them from JSON/YAML."""
+
+    section: ClassVar[str] = "xfyeta"
 
     app_key: str = "demo-app-key"
     app_secret: str = "demo-app-secret"
@@ -178,6 +216,7 @@ class XfyetaConfig:
     voices: tuple[XfyetaVoice, ...] = field(default_factory=_default_voices)
     urls: tuple[dict[str, str], ...] = field(default_factory=_default_urls)
     line_separator: str = ";"
+    voice_keys: str = "code"  # voices listed as code/name, or as voice_code/voice_name (the document's example)
     timezone: str = "Asia/Shanghai"
     dial_rate: float = 10.0  # numbers per simulated minute while a task runs
     unanswered_every: int = 3  # every n-th number never answers; 0 = all answer
@@ -193,10 +232,7 @@ class XfyetaConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> XfyetaConfig:
         """Build from plain data; unknown keys are an error so typos do not pass silently."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown xfyeta emulator config keys: {', '.join(unknown)}")
+        check_keys(cls, data, "xfyeta")
         kwargs: dict[str, Any] = dict(data)
         if "robots" in data:
             kwargs["robots"] = tuple(
@@ -207,7 +243,7 @@ class XfyetaConfig:
                 XfyetaLine(**{**ln, "line_num": str(ln["line_num"]), "time_work": tuple(ln["time_work"])})
                 for ln in data["lines"])
         if "voices" in data:
-            kwargs["voices"] = tuple(XfyetaVoice(**v) for v in data["voices"])
+            kwargs["voices"] = tuple(XfyetaVoice.from_dict(v) for v in data["voices"])
         if "urls" in data:
             kwargs["urls"] = tuple(dict(u) for u in data["urls"])
         if "intention_push" in data:
@@ -215,36 +251,16 @@ class XfyetaConfig:
         config = cls(**kwargs)
         if config.dial_rate <= 0:
             raise ValueError("dial_rate must be positive")
+        if config.voice_keys not in ("code", "voice_code"):
+            raise ValueError("voice_keys must be 'code' or 'voice_code'")
         return config
 
-
-    @classmethod
-    def load(cls, path: str | Path) -> XfyetaConfig:
-        """Read a config file (JSON, or YAML by suffix); an ``xfyeta`` sub-object is used when present."""
-        return load_config(Path(path))
+    def credentials(self) -> dict[str, str]:
+        return {"app_key": self.app_key, "app_secret": self.app_secret}
 
 
-def load_config(path: Path) -> XfyetaConfig:
-    """Read an emulator config file (JSON, or YAML by suffix); raises ``ValueError`` when it is unusable."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
+load_config = XfyetaConfig.load
 
-            data = yaml.safe_load(text) or {}
-        else:
-            data = json.loads(text)
-    except Exception as exc:  # yaml.YAMLError or json.JSONDecodeError
-        raise ValueError(f"{path}: not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: "
-                         f"{exc}") from None
-    if isinstance(data, dict) and isinstance(data.get("xfyeta"), dict):
-        data = data["xfyeta"]
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected an object at the top level")
-    try:
-        return XfyetaConfig.from_dict(data)
-    except (TypeError, KeyError) as exc:
-        raise ValueError(f"{path}: bad xfyeta emulator config: {exc}") from None
 
 
 # --------------------------------------------------------------------------- runtime state
@@ -292,6 +308,7 @@ class _Task:
     trubo_mode: bool
     time_create: int
     numbers: list[_Number] = field(default_factory=list)
+    phones: set[str] = field(default_factory=set)  # every phone in ``numbers``, kept as rows are added
     duplicates: int = 0
     deleted: int = 0
     frozen_status: int | None = None
@@ -388,6 +405,9 @@ class XfyetaEmulator:
     """The xfyeta vendor API plus the ``/_emulator/`` control API."""
 
     name = "xfyeta"
+    # Called with each simulated call (under the emulator lock); ``attach_pushes`` sets it.
+    on_call: Callable[[dict[str, Any]], None] | None = None
+    on_task_end: Callable[[dict[str, Any]], None] | None = None
 
     def __init__(self, config: XfyetaConfig | None = None, *, time_scale: float = 1.0,
                  faults: str | FaultPlan | None = None, token: str | None = None,
@@ -475,6 +495,7 @@ class XfyetaEmulator:
     def handle(self, request: EmulatorRequest) -> EmulatorResponse:
         """Vendor API: faults first, then token check, validation and the operation."""
         path = request.path.rstrip("/") or "/"
+        received = self.clock.now_ms()  # before any fault delays it: when a vendor's rate limit counts it
         applied: list[Fault] = self.faults.take_all(path)
         terminal = next((f for f in applied if f.kind not in ("latency", "expire-token")), None)
         for fault in applied:
@@ -500,13 +521,13 @@ class XfyetaEmulator:
         if terminal is not None and not (terminal.kind in ("drop", "partial") or terminal.arg == "truncated"):
             response = _fault_response(terminal)
             code = terminal.vendor_code if terminal.kind == "error" else None
-            self._log(path, body_for_log, response.status, code, fault_text)
+            self._log(path, body_for_log, response.status, code, fault_text, received)
             return response
 
         with self._lock:
             payload = self._dispatch(request, path, parsed)
             status = 404 if payload.get("code") == 404 else 200
-            self._log(path, body_for_log, status, payload.get("code"), fault_text)
+            self._log(path, body_for_log, status, payload.get("code"), fault_text, received)
         response = json_response(payload, status=status)
         if terminal is not None and terminal.kind == "drop":
             return replace(response, drop=True)
@@ -518,9 +539,34 @@ class XfyetaEmulator:
             return replace(response, body=response.body[: max(1, len(response.body) // 2)])
         return response
 
+    CONTROL_API: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("GET", "/_emulator/", "this index"),
+        ("GET", "/_emulator/calls?since=N", "every API call received, in order (secrets redacted)"),
+        ("GET", "/_emulator/state", "every task with its numbers, and the direct-callout dials"),
+        ("POST", "/_emulator/reset", "forget all tasks, calls and faults"),
+        ("POST", "/_emulator/advance", 'move the simulated clock forward: {"seconds": N}'),
+        ("GET", "/_emulator/faults", "the faults still pending"),
+        ("POST", "/_emulator/faults", 'add faults: {"spec": "task/create:drop:1,*:latency:0.2"}'),
+        ("DELETE", "/_emulator/faults", "clear every pending fault"),
+        ("POST", "/_emulator/expire-token", "expire every token issued so far"),
+    )
+
+    def describe(self) -> list[str]:
+        """What this emulator accepts and knows, for people starting it by hand."""
+        c = self.config
+        out = [f"credentials: app_key={c.app_key} app_secret={c.app_secret} (tokens last {c.token_ttl_s} s)"]
+        out += [f"robot {r.robot_id} {r.robot_name}: call_column {list(r.call_column)}"
+                + ("" if r.status == 4 else f" (status {r.status}, not published)") for r in c.robots]
+        out += [f"line {ln.line_num}: works {list(ln.time_work)}, {ln.concurrents} concurrent calls"
+                + (", in use by a task" if ln.status == 1 else "") for ln in c.lines]
+        out += [f"voice {v.voice_code} {v.voice_name}" for v in c.voices]
+        return out
+
     def control(self, request: EmulatorRequest) -> EmulatorResponse:
-        """``/_emulator/`` calls, reset, advance, faults, state, expire-token."""
+        """``/_emulator/`` calls, reset, advance, faults, state, expire-token (``GET /_emulator/`` lists them)."""
         action = request.path[len("/_emulator/"):].strip("/")
+        if action == "" and request.method == "GET":
+            return json_response(control_index("xfyeta", self.CONTROL_API))
         try:
             body = request.json() or {}
         except ValueError:
@@ -562,11 +608,14 @@ class XfyetaEmulator:
 
     # ------------------------------------------------------------------ internals
 
-    def _log(self, path: str, body: Any, status: int, code: Any, fault: str | None) -> None:
+    def _log(self, path: str, body: Any, status: int, code: Any, fault: str | None,
+             received_ms: int | None = None) -> None:
         with self._lock:
             self._seq += 1
+            now = self.clock.now_ms()
             self._calls.append({"seq": self._seq, "path": path, "body": body, "status": status, "code": code,
-                                "fault": fault, "at_ms": self.clock.now_ms()})
+                                "fault": fault, "at_ms": now,
+                                "received_ms": now if received_ms is None else received_ms})
 
     def _dispatch(self, request: EmulatorRequest, path: str, parsed: Any) -> dict[str, Any]:
         if path == TOKEN_PATH:
@@ -610,8 +659,8 @@ class XfyetaEmulator:
 
     def _config_query(self, body: dict[str, Any]) -> dict[str, Any]:
         kind = _req_int(body, "type", required=False) or 0
-        if kind not in (0, 1, 2, 3, 4):
-            raise _VendorError(10005, "type must be 0..4")
+        if kind not in (0, 1, 2, 3, 4, 5):
+            raise _VendorError(10005, "type must be 0..5")
         page_size = _req_int(body, "pageSize", required=False)
         page_index = _req_int(body, "pageIndex", required=False)
         page_index = 1 if page_index is None else page_index
@@ -627,11 +676,14 @@ class XfyetaEmulator:
                 result["robots"] = robots
             result["robotTotal"] = len(robots)
         if kind in (0, 2):
-            result["lines"] = [ln.to_json() for ln in self.config.lines]
+            result["lines"] = [ln.to_json(self.clock.now_ms()) for ln in self.config.lines]
         if kind in (0, 3):
             result["urls"] = [dict(u) for u in self.config.urls]
         if kind in (0, 4):
-            result["voices"] = [v.to_json() for v in self.config.voices]
+            result["voices"] = [v.to_json(self.config.voice_keys) for v in self.config.voices]
+        if kind == 5:  # the 2022 revision: deleted robots, listed apart
+            result["deletedRobots"] = [{k: v for k, v in r.to_json().items() if k != "call_column"}
+                                       for r in self.config.robots if r.deleted]
         return result
 
     def _push_failed(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -654,7 +706,7 @@ class XfyetaEmulator:
         line = self._lines.get(line_num)
         if line is None:
             raise _VendorError(200203, f"line {line_num} does not exist")
-        if line.time_expire != -1 and line.time_expire <= self.clock.now_s():
+        if line.expired(self.clock.now_ms()):
             raise _VendorError(200203, f"line {line_num} has expired")
         return line
 
@@ -702,9 +754,16 @@ class XfyetaEmulator:
         _, rows = self._rows(body, robot)
         ids = self._take_data_ids(len(rows))
         at = self.clock.now_ms()
+        every = self.config.unanswered_every
         for data_id, row in zip(ids, rows, strict=True):
             self._dials.append({"task_data_id": data_id, "phone": row[0], "row": list(row), "robot_id": robot_id,
                                 "line_num": line_num, "voice_code": voice_code, "robot_speed": speed, "at_ms": at})
+            if self.on_call is not None:  # callouts land in the app's default task ("0" here)
+                self.on_call({"task_id": "0", "data_id": data_id, "phone": row[0], "row": list(row),
+                              "columns": list(robot.call_column), "robot_id": robot_id, "line_num": line_num,
+                              "index": len(self._dials) - 1, "attempt": 1,
+                              "answered": not (every > 0 and len(self._dials) % every == 0), "at_ms": at,
+                              "turbo": False})
         return {"total": len(rows), "task_data_ids": ids}
 
     # ------------------------------------------------------------------ task lifecycle
@@ -771,7 +830,7 @@ class XfyetaEmulator:
             raise _VendorError(10005, "task already started, data can no longer be submitted")
         _, rows = self._rows(body, self._robots[task.robot_id])
         ids = self._take_data_ids(len(rows))
-        known = {n.phone for n in task.numbers}
+        known = task.phones
         every = self.config.unanswered_every
         for data_id, row in zip(ids, rows, strict=True):
             if row[0] in known:
@@ -1029,6 +1088,19 @@ class XfyetaEmulator:
         if number.answers and not number.answered:
             number.answered = True
             task.process_through_count += 1
+        if self.on_call is not None:  # result pushes (emulator/pushes.py)
+            self.on_call({"task_id": task.task_id, "data_id": number.data_id, "phone": number.phone,
+                          "row": list(number.row), "columns": list(self._robots[task.robot_id].call_column),
+                          "robot_id": task.robot_id, "line_num": task.line_nums[0] if task.line_nums else "",
+                          "index": number.index, "attempt": number.attempts, "answered": number.answers,
+                          "at_ms": int(at * 1000), "turbo": task.trubo_mode})
+
+    def tick(self) -> None:
+        """Simulate every task up to now: its dialing progress and the result pushes it makes."""
+        with self._lock:
+            now = self.clock.now_s()
+            for task in self._tasks.values():
+                self._simulate(task, now)
 
     def _complete_round(self, task: _Task, at: float) -> None:
         unanswered = [n.index for n in task.numbers if not n.answered]
@@ -1040,6 +1112,9 @@ class XfyetaEmulator:
             task.phase = "done"
             task.time_task_finish = int(at * 1000)
 
+
+EMULATOR = XfyetaEmulator
+CONFIG = XfyetaConfig
 
 # --------------------------------------------------------------------------- helpers
 

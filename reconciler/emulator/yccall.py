@@ -9,8 +9,8 @@ the field ``service`` picks the action, every answer is the envelope
 - ``ret`` 200 handled; 400 illegal request (missing/ill-formed parameter, unknown
   service; ``data`` is ``[]`` and ``msg`` names the field); 600 token invalid;
   601 appid unknown. A business failure is ``ret`` 200 with ``data.status`` 1 and
-  ``errors.code`` 1002 (validation), 1003 (operation refused) or 1012 (no such
-  extension).
+  ``errors.code`` 1002 (validation), 1003 (operation refused), 1012 (no such
+  extension) or 1024 (no such task).
 - ``invaliddata`` elements (shape not documented by the vendor; this emulator's
   choice): ``{"phone": "<number as text>", "reason": "<why>"}``. Invalid entries are
   not added; duplicates (inside the request or already in the task) are invalid.
@@ -30,7 +30,20 @@ the field ``service`` picks the action, every answer is the envelope
 - TaskList: ``taskname`` matches as a substring (the vendor's exactness is
   unknown, clients must filter exactly); ``itemsperpage`` defaults to 20 and is
   clamped to ``max_page_size`` (the clamped value is returned); newest first;
-  ended tasks are listed; rows carry ``customtaskid``.
+  ended tasks are listed. ``tasklist_rows: extended`` (default) rows also carry
+  ``customtaskid``, ``total``, ``called``, ``answered`` and the settings;
+  ``documented`` rows carry only the documented fields (taskid, taskname,
+  taskassign, starttime, createtime, taskscale, nowscale, disnumber, status).
+- An unknown ``taskid`` is business error 1024 (task does not exist); a TaskList
+  filtered by one lists nothing. Logout takes only the ``token`` and ends it.
+  ``change_extension()`` (``POST /_emulator/change-extension``): every token
+  issued before answers business error 1010 ("log in again") until a new login.
+- Every dial leaves a call record shaped as the vendor's call-record callback
+  posts it, a JSON body (2025 revision): ``taskid``, ``round``, ``callmethod``
+  (5 predictive), ``customuuid``, ``ext``/``chengshudu``, ``hangupcause``,
+  ``hangupdirection``, ``recordurl``, ``recordfilename``, ``downloadip``; plus
+  ``telphone`` (not in the readable part of the page). :meth:`call_records`
+  and ``GET /_emulator/call-records`` list them, for a pusher to POST as JSON.
 
 Faults (shared :class:`FaultPlan`, matched on the service name): ``latency`` sleeps
 first; ``expire-token`` invalidates every token before handling; ``status``/``429``/
@@ -54,18 +67,20 @@ import json
 import re
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
+from reconciler.emulator.config import FileConfig, check_keys
 from reconciler.emulator.faults import Clock, Fault, FaultPlan
-from reconciler.emulator.server import EmulatorRequest, EmulatorResponse, json_response
+from reconciler.emulator.server import EmulatorRequest, EmulatorResponse, control_index, json_response
 
 __all__ = [
+    "CONFIG",
+    "EMULATOR",
     "ENDED",
     "NOT_STARTED",
     "PAUSED",
@@ -89,8 +104,10 @@ _SECRET_FIELDS = ("token", "accesskey")
 
 
 @dataclass(frozen=True)
-class YccallConfig:
+class YccallConfig(FileConfig):
     """Fixture data and knobs; ``load`` reads the same keys from a JSON file."""
+
+    section: ClassVar[str] = "yccall"
 
     appid: str = "demo-appid"
     accesskey: str = "demo-accesskey"
@@ -110,14 +127,12 @@ class YccallConfig:
     call_seconds: float = 60.0  # one dial per concurrency slot per this many simulated seconds
     answer_ratio: float = 0.6
     timezone: str = "Asia/Shanghai"  # server local time of yyyy-mm-dd hh:mm:ss fields
+    tasklist_rows: str = "extended"  # "documented": TaskList rows without customtaskid, total, called, answered
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> YccallConfig:
         """Build from JSON-like data; unknown keys are an error (typos must not pass)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown yccall emulator config key(s): {', '.join(unknown)}")
+        check_keys(cls, data, "yccall")
         values: dict[str, Any] = {}
         try:
             for key, value in data.items():
@@ -134,6 +149,8 @@ class YccallConfig:
             raise ValueError(f"bad yccall emulator config: {exc}") from None
         if not config.call_seconds > 0 or not 0 <= config.answer_ratio <= 1 or config.token_ttl <= 0:
             raise ValueError("call_seconds and token_ttl must be positive and answer_ratio within 0..1")
+        if config.tasklist_rows not in ("extended", "documented"):
+            raise ValueError("tasklist_rows must be 'extended' or 'documented'")
         if min(config.max_page_size, config.default_page_size, config.max_numbers_per_call) < 1:
             raise ValueError("page sizes and max_numbers_per_call must be at least 1")
         try:
@@ -142,30 +159,12 @@ class YccallConfig:
             raise ValueError(f"unknown timezone {config.timezone!r}") from None
         return config
 
-    @classmethod
-    def load(cls, path: str | Path) -> YccallConfig:
-        """Read a JSON (or YAML, by suffix) config file; a ``yccall`` sub-object is used when present."""
-        path = Path(path)
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            try:
-                data = yaml.safe_load(text) or {}
-            except yaml.YAMLError as exc:
-                raise ValueError(f"{path}: not valid YAML: {exc}") from None
-        else:
-            data = json.loads(text)
-        if isinstance(data, dict) and isinstance(data.get("yccall"), dict):
-            data = data["yccall"]
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a JSON object")
-        return cls.from_dict(data)
+    def credentials(self) -> dict[str, str]:
+        return {"appid": self.appid, "accesskey": self.accesskey}
 
 
-def load_config(path: Path) -> YccallConfig:
-    """Read an emulator config file (same entry point name as the xfyeta emulator)."""
-    return YccallConfig.load(path)
+load_config = YccallConfig.load
+
 
 
 def parse_form(request: EmulatorRequest) -> dict[str, str]:
@@ -216,7 +215,10 @@ _CODE_MESSAGES = {
     1010: "分机异常",
     1011: "分机不属于该公司",
     1012: "分机不存在",
+    1024: "任务不存在",
 }
+_DOCUMENTED_ROW = ("taskid", "taskname", "taskassign", "starttime", "createtime", "taskscale", "nowscale",
+                   "disnumber", "status")
 
 
 @dataclass
@@ -277,6 +279,10 @@ class YccallEmulator:
     """The yccall vendor API in memory; thread-safe (one lock around all state)."""
 
     name = "yccall"
+    # Called with each simulated dial and each task that ends by itself (under the emulator lock);
+    # ``emulator/pushes.attach_pushes`` sets them.
+    on_call: Callable[[dict[str, Any]], None] | None = None
+    on_task_end: Callable[[dict[str, Any]], None] | None = None
 
     def __init__(
         self,
@@ -298,6 +304,8 @@ class YccallEmulator:
         self._seq = 0
         self._task_seq = 0
         self._token_seq = 0
+        self._records: list[dict[str, Any]] = []
+        self._stale_tokens: set[str] = set()  # tokens from before an extension change: 1010
         self._init_tokens()
 
     # ----------------------------------------------------------------- plumbing
@@ -311,6 +319,8 @@ class YccallEmulator:
         with self._lock:
             self._tasks.clear()
             self._calls.clear()
+            self._records.clear()
+            self._stale_tokens.clear()
             self._seq = 0
             self._init_tokens()
             self.faults.clear()
@@ -327,6 +337,11 @@ class YccallEmulator:
         with self._lock:
             self._tokens.clear()
 
+    def change_extension(self) -> None:
+        """The account's extension changed: calls with a token issued before answer 1010 until a new login."""
+        with self._lock:
+            self._stale_tokens |= set(self._tokens)
+
     @property
     def calls(self) -> list[dict[str, Any]]:
         """A copy of the call log (never holds a token or an access key)."""
@@ -335,6 +350,12 @@ class YccallEmulator:
 
     def calls_to(self, service: str) -> list[dict[str, Any]]:
         return [c for c in self.calls if c["service"] == service]
+
+    def call_records(self, since: int = 0) -> list[dict[str, Any]]:
+        """The call-record callback bodies (JSON objects) of every dial so far, from index ``since``."""
+        with self._lock:
+            self._tick(self.clock.now_s())
+            return copy.deepcopy(self._records[since:])
 
     def state(self) -> dict[str, Any]:
         """Every task with its numbers (control API ``GET /_emulator/state``)."""
@@ -489,6 +510,8 @@ class YccallEmulator:
         if expiry is None or expiry <= now:
             self._tokens.pop(token, None)
             raise _Refused(600, "token无效或已过期,请重新授权")
+        if token in self._stale_tokens:
+            raise _Business(1010, "分机异常,请重新登录")
 
     # ----------------------------------------------------------------- services
     def _login(self, form: Mapping[str, str], now: float) -> tuple[str, Any]:
@@ -506,12 +529,10 @@ class YccallEmulator:
         }
 
     def _logout(self, form: Mapping[str, str], now: float) -> tuple[str, Any]:
-        appid, accesskey = _required(form, "appid"), _required(form, "accesskey")
-        if appid != self.config.appid:
-            raise _Refused(601, "appid未授权")
-        if accesskey != self.config.accesskey:
-            raise _Business(1003, "操作失败:accesskey错误")
-        self._tokens = {t: e for t, e in self._tokens.items() if t == self._ready_token}
+        token = form.get("token", "")
+        self._check_token(token, now)
+        if token != self._ready_token:
+            self._tokens.pop(token, None)
         return "退出成功", []
 
     def _agents_for(self, assigntype: int) -> tuple[str, tuple[str, ...]]:
@@ -601,7 +622,7 @@ class YccallEmulator:
         taskid = _required(form, "taskid")
         task = self._tasks.get(taskid)
         if task is None:
-            raise _Business(1002, f"任务{taskid}不存在")
+            raise _Business(1024, f"任务{taskid}不存在")
         return task
 
     def _task_add(self, form: Mapping[str, str], now: float) -> tuple[str, Any]:
@@ -697,8 +718,10 @@ class YccallEmulator:
         tasks.sort(key=lambda t: (t.createtime, t.taskid), reverse=True)
         page, size = self._page(form)
         chunk = tasks[(page - 1) * size: page * size]
-        return "获取成功", {"totalitems": len(tasks), "currentpage": page, "itemsperpage": size,
-                           "task": [self._task_row(t) for t in chunk]}
+        rows = [self._task_row(t) for t in chunk]
+        if self.config.tasklist_rows == "documented":
+            rows = [{key: row[key] for key in _DOCUMENTED_ROW} for row in rows]
+        return "获取成功", {"totalitems": len(tasks), "currentpage": page, "itemsperpage": size, "task": rows}
 
     def _task_info(self, form: Mapping[str, str], now: float) -> tuple[str, Any]:
         task = self._task(form)
@@ -721,6 +744,15 @@ class YccallEmulator:
     def _tick(self, now: float) -> None:
         for task in self._tasks.values():
             self._run(task, now)
+
+    def tick(self) -> None:
+        """Let every running task dial up to now (and push the results of those calls)."""
+        with self._lock:
+            self._tick(self.clock.now_s())
+
+    def _ended(self, task: _Task) -> None:
+        if self.on_task_end is not None:
+            self.on_task_end({"taskid": task.taskid, "endtype": task.endtype})
 
     def _answered(self, task: _Task, phone: str) -> bool:
         h = hashlib.blake2b(f"{task.taskid}:{phone}:{task.round}".encode(), digest_size=2).digest()
@@ -750,6 +782,7 @@ class YccallEmulator:
                     task.next_round_at = t + task.multi_call_interval
                     continue
                 task.status, task.endtime, task.endtype = ENDED, t, "over"
+                self._ended(task)
                 return
             budget = task.credit + (limit - t) * rate
             k = min(len(pending), int(budget))
@@ -766,6 +799,7 @@ class YccallEmulator:
             t = at
         if task.pausedtime is not None and now >= task.pausedtime and task.status == RUNNING:
             task.status, task.endtime, task.endtype = ENDED, task.pausedtime, "timeout"
+            self._ended(task)
 
     def _dial(self, task: _Task, number: _Number, at: float) -> None:
         number.pending = False
@@ -782,11 +816,59 @@ class YccallEmulator:
             number.extnumber = agents[int(number.phone[-1]) % len(agents)] if agents else None
         else:
             number.answered, number.answertype, number.extnumber = 0, "callee", None
+        self._records.append(self._call_record(task, number, at))
+        if self.on_call is not None:
+            self.on_call({"taskid": task.taskid, "phone": number.phone, "customuuid": number.customuuid,
+                          "userid": number.userid, "memberid": number.memberid, "ext": number.ext,
+                          "round": task.round, "answered": number.answered == 1, "at": at,
+                          "disnumber": task.disnumber.split(",")[0] if task.disnumber else "",
+                          "extnumber": number.extnumber})
+
+    def _call_record(self, task: _Task, number: _Number, at: float) -> dict[str, Any]:
+        """One call-record callback body, as the vendor posts it: JSON, not a form field."""
+        stamp = datetime.fromtimestamp(at, self._tz).strftime("%Y%m%d%H%M%S")
+        answered = number.answered == 1
+        filename = f"{task.taskid}-{number.phone}-{stamp}.wav" if answered else ""
+        return {
+            "taskid": task.taskid, "round": task.round, "callmethod": 5, "telphone": number.phone,
+            "customuuid": number.customuuid, "ext": number.ext, "chengshudu": number.ext,
+            "hangupcause": "NORMAL_CLEARING" if answered else "NO_ANSWER",
+            "hangupdirection": "caller" if answered else "callee",
+            "recordurl": f"/recordings/{filename}" if answered else "", "recordfilename": filename,
+            "downloadip": "127.0.0.1" if answered else "",
+        }
 
     # ---------------------------------------------------------------- control API
+    CONTROL_API: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("GET", "/_emulator/", "this index"),
+        ("GET", "/_emulator/calls?since=N", "every API call received, in order (secrets redacted)"),
+        ("GET", "/_emulator/state", "every task with its numbers"),
+        ("GET", "/_emulator/call-records?since=N", "the call-record callback bodies of every simulated dial"),
+        ("POST", "/_emulator/reset", "forget all tasks, calls and faults"),
+        ("POST", "/_emulator/advance", 'move the simulated clock forward: {"seconds": N}'),
+        ("GET", "/_emulator/faults", "the faults still pending"),
+        ("POST", "/_emulator/faults", 'add faults: {"spec": "App.Sip_Yccall.TaskCreat:drop:1"}, or {"clear": true}'),
+        ("DELETE", "/_emulator/faults", "clear every pending fault"),
+        ("POST", "/_emulator/change-extension", "make the next call answer 1010 (extension changed: log in again)"),
+        ("POST", "/_emulator/expire-token", "expire every token issued so far"),
+    )
+
+    def describe(self) -> list[str]:
+        """What this emulator accepts and knows, for people starting it by hand."""
+        c = self.config
+        return [
+            f"credentials: appid={c.appid} accesskey={c.accesskey} (company {c.companycode})",
+            f"extensions: {', '.join(c.extensions) or '-'}; queues: {', '.join(c.queues) or '-'}; "
+            f"groups: {', '.join(c.groups) or '-'}",
+            f"caller numbers: {', '.join(c.caller_numbers) or '-'}",
+            f"assign types: {dict(c.assign_types)}; TaskList rows: {c.tasklist_rows}",
+        ]
+
     def control(self, request: EmulatorRequest) -> EmulatorResponse:
-        """``/_emulator/{calls,reset,advance,faults,state,expire-token}``."""
+        """``/_emulator/{calls,reset,advance,faults,state,call-records,expire-token,change-extension}``."""
         action = request.path[len("/_emulator/"):].strip("/")
+        if action == "" and request.method == "GET":
+            return json_response(control_index("yccall", self.CONTROL_API))
         try:
             payload = request.json()
         except ValueError:
@@ -805,6 +887,12 @@ class YccallEmulator:
             return json_response({"ok": True, "faults": []})
         if action == "state" and request.method == "GET":
             return json_response(self.state())
+        if action == "call-records" and request.method == "GET":
+            try:
+                since = int(request.query.get("since", "0") or 0)
+            except ValueError:
+                return json_response({"error": "since must be an integer"}, 400)
+            return json_response({"records": self.call_records(since)})
         if request.method != "POST":
             return json_response({"error": f"unknown control {request.method} {request.path}"}, 404)
         if action == "reset":
@@ -828,10 +916,17 @@ class YccallEmulator:
             except ValueError as exc:
                 return json_response({"error": str(exc)}, 400)
             return json_response({"ok": True, "added": len(added), "faults": self.faults.pending()})
+        if action == "change-extension":
+            self.change_extension()
+            return json_response({"ok": True})
         if action == "expire-token":
             self.expire_tokens()
             return json_response({"ok": True})
         return json_response({"error": f"unknown control {request.method} {request.path}"}, 404)
+
+
+EMULATOR = YccallEmulator
+CONFIG = YccallConfig
 
 
 # -------------------------------------------------------------------- helpers

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.engine.diff import wave_of
 from reconciler.engine.settle import now_iso, record_task
 from reconciler.errors import CampaignctlError, ProviderError
 from reconciler.model import DesiredCampaign
@@ -43,7 +42,7 @@ def _count(provider: Provider, task: ObservedTask) -> int | None:
 
 
 def _wave(provider: Provider, c: DesiredCampaign, task: ObservedTask, notes: list[str]) -> int:
-    wave = wave_of(task.name, provider.task_name(c.name, 1))
+    wave = provider.wave_of(task.name, c.name)
     if wave is None:
         notes.append(f"{c.name}: task {task.task_id} is named {task.name!r}, not {provider.task_name(c.name, 1)!r}; "
                      "adopted as wave 1 (campaignctl will find it by id)")
@@ -53,7 +52,7 @@ def _wave(provider: Provider, c: DesiredCampaign, task: ObservedTask, notes: lis
 
 def check_wave_free(store: StateStore, provider: Provider, c: DesiredCampaign, task: ObservedTask) -> None:
     """Refuse to adopt a second live task for a wave whose recorded task is still on the platform."""
-    wave = wave_of(task.name, provider.task_name(c.name, 1)) or 1
+    wave = provider.wave_of(task.name, c.name) or 1
     for rec in store.tasks(c.name):
         if rec.wave != wave or rec.deleted or rec.task_id == task.task_id:
             continue
@@ -116,11 +115,10 @@ def _history_task(store: StateStore, c: DesiredCampaign, wave: int, task: Observ
 def rebuild_campaign(store: StateStore, provider: Provider, c: DesiredCampaign,
                      listed: Sequence[ObservedTask]) -> list[str]:
     """Adopt one task per wave of ``c`` from a listing; older tasks of the same wave become history."""
-    base = provider.task_name(c.name, 1)
     known = {t.task_id for t in store.tasks(c.name)}
     by_wave: dict[int, list[ObservedTask]] = {}
     for t in listed:
-        wave = wave_of(t.name, base)
+        wave = provider.wave_of(t.name, c.name)
         if wave is None or t.deleted or t.phase is Phase.ABSENT or t.task_id in known:
             continue
         by_wave.setdefault(wave, []).append(t)

@@ -15,17 +15,25 @@ recomputed. Rules (DESIGN.md section 5, "never dial twice"):
 * A direct-callout batch is recorded as ``unknown`` before it is sent; a
   lost answer leaves it unknown for good (until ``state resolve``).
 * Lanes (one per task) run in parallel; a failure stops its lane only.
+* The dialing policy is checked again immediately before every direct-callout
+  batch and every start (``engine.policy.dial_closed`` at ``now()``): an apply
+  that runs into closed calling hours stops dialing there; the rest stays due
+  and its lane ends SKIPPED (``deferred``, not a failure). Numbers put on the
+  opt-out list while apply runs (``optout add``, or the results receiver
+  hearing a refusal) are left out of every create, insert and callout batch
+  still to send.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import datetime
 
+from reconciler.engine.clock import system_clock
 from reconciler.engine.inputs import Observed
 from reconciler.engine.plan import (
     Action,
@@ -37,6 +45,7 @@ from reconciler.engine.plan import (
     StepResult,
     StepStatus,
 )
+from reconciler.engine.policy import calendar_for, dial_closed, policy_hold, when_text
 from reconciler.engine.settle import (
     CalloutIntent,
     CreateIntent,
@@ -49,19 +58,21 @@ from reconciler.engine.settle import (
     hold_carried,
     intent_of,
     now_iso,
-    record_sent,
     record_task,
+    sent_records,
     settle_carried,
     settle_window,
+    task_records,
 )
-from reconciler.errors import CampaignctlError, OutcomeUnknown, ProviderError, StateError
+from reconciler.errors import CampaignctlError, OutcomeUnknown, ProviderError
 from reconciler.model import ContactRow, DesiredCampaign, DesiredState
-from reconciler.providers.base import Provider
+from reconciler.providers.base import Phase, Provider
 from reconciler.state.base import (
     CallOutcome,
     CampaignRecord,
     ContactRecord,
     ContactStatus,
+    Records,
     StateStore,
     TaskRecord,
 )
@@ -70,12 +81,14 @@ __all__ = ["Applier"]
 
 
 class _LaneFailed(Exception):
-    def __init__(self, status: StepStatus, detail: str, calls: int = 0, done: int = 0) -> None:
+    def __init__(self, status: StepStatus, detail: str, calls: int = 0, done: int = 0,
+                 deferred: bool = False) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.calls = calls
         self.done = done
+        self.deferred = deferred  # stopped by the calling hours: due later, not a failure
 
 
 @dataclass
@@ -83,6 +96,7 @@ class _LaneState:
     task_id: str
     count: int | None  # numbers the task holds, as far as we know
     calls: int = 0
+    paused: bool = False  # paused by an earlier step of this lane
 
 
 class Applier:
@@ -98,8 +112,10 @@ class Applier:
         clock: Callable[[], str] = now_iso,
         windows: Mapping[str, float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = system_clock,
     ) -> None:
         self.desired = desired
+        self.now = now  # the dialing policy's clock (engine.clock), read before every batch
         self.providers = providers
         self.store = store
         self.hooks = hooks or ApplyHooks()
@@ -147,7 +163,11 @@ class Applier:
         state = _LaneState(first.task_id, observed.contact_count if observed else None)
         out: list[StepResult] = []
         failed = False
+        waiting = False  # the calling hours closed: the rest of the lane waits for them
         for action in lane.actions:
+            if waiting:
+                out.append(StepResult(action, StepStatus.SKIPPED, "waits for the calling hours", deferred=True))
+                continue
             if failed or self._stop.is_set():
                 why = "an earlier step of this task failed" if failed else "apply was interrupted"
                 out.append(StepResult(action, StepStatus.SKIPPED, why))
@@ -160,13 +180,12 @@ class Applier:
                 state.task_id, state.count = action.task_id, seen.contact_count if seen else None
             try:
                 campaign = self.desired.campaign(action.campaign)
-                self._record_campaign(campaign)
                 done = self._step(action, campaign, provider, state)
                 result = StepResult(action, StepStatus.OK, calls=state.calls, done=done, task_id=state.task_id)
             except _LaneFailed as exc:
-                failed = True
+                failed, waiting = not exc.deferred, exc.deferred
                 result = StepResult(action, exc.status, exc.detail, calls=state.calls, done=exc.done,
-                                    task_id=state.task_id)
+                                    task_id=state.task_id, deferred=exc.deferred)
             except ProviderError as exc:
                 failed = True
                 err = exc.with_campaign(action.campaign) if not exc.campaign else exc
@@ -185,12 +204,16 @@ class Applier:
                          lambda r: replace(r, deleted=True, started=r.started or self._seen_started(action)))
             return 0
         if kind is ActionKind.START:
+            if c is not None:
+                self._check_hours(c, 0, "the task is started by a plan inside them")
             self._simple(action, provider, st, "start", provider.start,
                          lambda r: replace(r, started=True, run_state="running"))
             return 0
         if kind is ActionKind.PAUSE:
+            held = "held" if policy_hold(action) else "paused"  # a policy pause: watch resumes it in the hours
             self._simple(action, provider, st, "pause", provider.pause,
-                         lambda r: replace(r, started=True, run_state="paused"))
+                         lambda r: replace(r, started=True, run_state=held))
+            st.paused = True
             return 0
         if kind is ActionKind.ADOPT:
             self._adopt(action, c, st)
@@ -221,7 +244,8 @@ class Applier:
         if not st.task_id:
             raise _LaneFailed(StepStatus.FAILED, f"no task to {call}")
         intent = TaskCallIntent(call, action.wave)
-        entry = self.store.begin_call(action.campaign, action.profile, call, st.task_id, intent.to_request())
+        entry = self.store.begin_call(action.campaign, action.profile, call, st.task_id, intent.to_request(),
+                                      records=self._first_records(action.campaign))
         try:
             fn(st.task_id)
         except ProviderError as exc:
@@ -231,14 +255,15 @@ class Applier:
         st.calls += 1
         self.hooks.calls_made(action, 1)
         record = self._task_record(action.campaign, st.task_id)
-        if record is not None:
-            self.store.put_task(update(record))
-        self.store.end_call(entry, CallOutcome.OK)
+        self.store.end_call(entry, CallOutcome.OK,
+                            records=Records(tasks=[update(record)]) if record is not None else None)
 
     def _adopt(self, action: Action, c: DesiredCampaign | None, st: _LaneState) -> None:
         entries = [e for e in self.store.journal(action.campaign, [CallOutcome.PENDING, CallOutcome.UNKNOWN])
                    if isinstance(intent := intent_of(e), CreateIntent) and intent.wave == action.wave]
         observed = self._observed.get((action.profile, action.task_id))
+        for record in self._first_records(action.campaign).campaigns:
+            self.store.put_campaign(record)
         settings = c.settings() if c is not None and c.settings_fingerprint() == action.fingerprint else {}
         record_task(self.store, TaskRecord(action.campaign, action.wave, action.profile, action.task_id,
                                            action.remote_name, action.fingerprint,
@@ -249,9 +274,16 @@ class Applier:
         st.task_id = action.task_id
 
     def _create(self, action: Action, c: DesiredCampaign, provider: Provider, st: _LaneState) -> int:
-        rows = list(action.rows)
-        intent = CreateIntent(action.wave, action.remote_name, action.fingerprint, action.phones)
-        entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request())
+        rows, row_index = self._without_optouts(action.rows, action.row_index)
+        rows = list(rows)
+        if action.rows and not rows and provider.capabilities.create_with_contacts:
+            raise _LaneFailed(StepStatus.SKIPPED, "every contact this create would carry was put on the opt-out "
+                                                  "list since the plan was made, and the platform cannot create "
+                                                  "an empty task; the next plan creates it with the others")
+        intent = CreateIntent(action.wave, action.remote_name, action.fingerprint, tuple(r.phone for r in rows),
+                              row_index)
+        entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request(), phones=intent.phones,
+                                      records=self._first_records(c.name))
         sent_at = time.monotonic()
         try:
             created = provider.create_task(c, action.wave, rows)
@@ -266,13 +298,14 @@ class Applier:
                                                       "has not shown on the platform; it was not sent again. The "
                                                       "next apply looks for it before creating anything") from exc
             count = provider.count_contacts(found.task_id) if rows else 0
-            self._record_created(action, c, found.task_id)
             carried = settle_carried(count, len(rows))
-            if carried is Verdict.LANDED and rows:
-                record_sent(self.store, c.name, found.task_id, action.wave, rows)
-            elif carried is Verdict.AMBIGUOUS:
-                hold_carried(self.store, c.name, c.provider, found.task_id, action.wave, action.phones, count)
-            self.store.end_call(entry, CallOutcome.RESOLVED, f"task {found.task_id} found on the platform")
+            if carried is Verdict.AMBIGUOUS:
+                # Journaled before the create is settled: a crash in between leaves the create to recovery.
+                hold_carried(self.store, c.name, c.provider, found.task_id, action.wave, intent.phones, count)
+            sent = (sent_records(c.name, found.task_id, action.wave, rows, sent_at=self._stamp())
+                    if rows and carried is Verdict.LANDED else [])
+            self.store.end_call(entry, CallOutcome.RESOLVED, f"task {found.task_id} found on the platform",
+                                records=Records(tasks=self._created(action, c, found.task_id), contacts=sent))
             st.task_id, st.count = found.task_id, count
             self.hooks.calls_made(action, 1)
             if carried is Verdict.AMBIGUOUS:
@@ -287,18 +320,19 @@ class Applier:
             self.store.end_call(entry, CallOutcome.FAILED, _msg(exc, action))
             raise
         st.calls += 1
-        self._record_created(action, c, created.task_id)
-        accepted = record_sent(self.store, c.name, created.task_id, action.wave, rows, created.added) if rows else 0
-        self.store.end_call(entry, CallOutcome.OK, result={"task_id": created.task_id})
-        accepted = created.added.accepted if created.added else accepted
+        sent = (sent_records(c.name, created.task_id, action.wave, rows, created.added, sent_at=self._stamp())
+                if rows else [])
+        self.store.end_call(entry, CallOutcome.OK, result={"task_id": created.task_id},
+                            records=Records(tasks=self._created(action, c, created.task_id), contacts=sent))
+        accepted = created.added.accepted if created.added else len(sent)
         st.task_id, st.count = created.task_id, accepted
         self.hooks.calls_made(action, 1)
         return accepted
 
-    def _record_created(self, action: Action, c: DesiredCampaign, task_id: str) -> None:
+    def _created(self, action: Action, c: DesiredCampaign, task_id: str) -> list[TaskRecord]:
         settings = c.settings() if c.settings_fingerprint() == action.fingerprint else {}
-        record_task(self.store, TaskRecord(c.name, action.wave, c.provider, task_id, action.remote_name,
-                                           action.fingerprint, created_at=self.clock(), settings=settings))
+        return task_records(self.store, TaskRecord(c.name, action.wave, c.provider, task_id, action.remote_name,
+                                                   action.fingerprint, created_at=self.clock(), settings=settings))
 
     def _insert(self, action: Action, c: DesiredCampaign, provider: Provider, st: _LaneState) -> int:
         if not st.task_id:
@@ -306,22 +340,31 @@ class Applier:
         rows = action.rows
         size = max(provider.limits.add_batch, 1)
         done = 0
+        seen = self._observed.get((action.profile, st.task_id))
+        dials_at_once = seen is not None and seen.phase is Phase.RUNNING and not st.paused  # yccall appends
         for start in range(0, len(rows), size):
             self._check_stop(done)
-            batch = rows[start : start + size]
+            if dials_at_once:
+                self._check_hours(c, len(rows) - start, "they are added by a plan inside them", done)
+            # built once: sent, journaled and recorded
+            kept, kept_index = self._without_optouts(rows[start : start + size], action.row_index[start : start + size])
+            batch = tuple(kept)
+            if not batch:
+                continue
             try:
-                done += self._insert_batch(action, c, provider, st, batch)
+                done += self._insert_batch(action, c, provider, st, batch, kept_index)
             except _LaneFailed as exc:
                 raise _LaneFailed(exc.status, exc.detail, done=done) from exc
             self.hooks.calls_made(action, 1)
         return done
 
     def _insert_batch(self, action: Action, c: DesiredCampaign, provider: Provider, st: _LaneState,
-                      batch: Sequence[ContactRow]) -> int:
+                      batch: Sequence[ContactRow], positions: Sequence[int]) -> int:
         if st.count is None:
             st.count = provider.count_contacts(st.task_id)
-        intent = InsertIntent(action.wave, tuple(r.phone for r in batch), st.count)
-        entry = self.store.begin_call(c.name, c.provider, intent.call, st.task_id, intent.to_request())
+        intent = InsertIntent(action.wave, tuple(r.phone for r in batch), st.count, tuple(positions))
+        entry = self.store.begin_call(c.name, c.provider, intent.call, st.task_id, intent.to_request(),
+                                      phones=intent.phones)
         sent_at = time.monotonic()
         try:
             added = provider.add_contacts(st.task_id, c, batch)
@@ -332,8 +375,9 @@ class Applier:
                                           window=self.windows.get(c.provider, 0.0), sleep=self.sleep,
                                           stop=self._stop.is_set)
             if verdict is Verdict.LANDED:
-                record_sent(self.store, c.name, st.task_id, action.wave, batch)
-                self.store.end_call(entry, CallOutcome.RESOLVED, "the platform count shows the batch landed")
+                self.store.end_call(entry, CallOutcome.RESOLVED, "the platform count shows the batch landed",
+                                    records=Records(contacts=sent_records(c.name, st.task_id, action.wave, batch,
+                                                                          sent_at=self._stamp())))
                 st.count = count
                 return len(batch)
             raise _LaneFailed(StepStatus.UNKNOWN, f"insert into {action.remote_name} lost its answer and the "
@@ -344,15 +388,16 @@ class Applier:
             self.store.end_call(entry, CallOutcome.FAILED, _msg(exc, action))
             raise
         st.calls += 1
-        record_sent(self.store, c.name, st.task_id, action.wave, batch, added)
-        self.store.end_call(entry, CallOutcome.OK, result={"accepted": added.accepted,
-                                                           "invalid": len(added.invalid)})
+        self.store.end_call(entry, CallOutcome.OK, result={"accepted": added.accepted, "invalid": len(added.invalid)},
+                            records=Records(contacts=sent_records(c.name, st.task_id, action.wave, batch, added,
+                                                                  sent_at=self._stamp())))
         st.count += added.accepted
         return added.accepted
 
     def _remove(self, action: Action, c: DesiredCampaign, provider: Provider, st: _LaneState) -> int:
         intent = RemoveIntent(action.wave, action.phones)
-        entry = self.store.begin_call(c.name, c.provider, intent.call, st.task_id, intent.to_request())
+        entry = self.store.begin_call(c.name, c.provider, intent.call, st.task_id, intent.to_request(),
+                                      phones=intent.phones)
         try:
             provider.remove_contacts(st.task_id, c, action.phones)
         except ProviderError as exc:
@@ -361,8 +406,7 @@ class Applier:
             raise
         st.calls += 1
         self.hooks.calls_made(action, 1)
-        self.store.delete_contacts(c.name, st.task_id, action.phones)
-        self.store.end_call(entry, CallOutcome.OK)
+        self.store.end_call(entry, CallOutcome.OK, records=Records(removed=[(c.name, st.task_id, action.phones)]))
         if st.count is not None:
             st.count = max(0, st.count - len(action.phones))
         return len(action.phones)
@@ -373,19 +417,19 @@ class Applier:
         done = 0
         for start in range(0, len(rows), size):
             self._check_stop(done)
-            batch = rows[start : start + size]
-            intent = CalloutIntent(tuple(r.phone for r in batch))
-            # Recorded as unknown *before* the call: a crash can never lead to a second dial.
-            self.store.put_contacts([ContactRecord(c.name, r.phone, r.fingerprint, "", 0, None,
-                                                   ContactStatus.UNKNOWN) for r in batch])
-            try:
-                entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request())
-            except StateError:
-                # No intent, no call: nothing was dialed, so the rows need not stay unknown (best effort:
-                # if the store cannot take this either, they stay unknown, which is safe).
-                with contextlib.suppress(StateError):
-                    self.store.delete_contacts(c.name, "", intent.phones)
-                raise
+            self._check_hours(c, len(rows) - start, "they are dialed once a plan runs inside them", done)
+            kept, kept_index = self._without_optouts(rows[start : start + size], action.row_index[start : start + size])
+            batch = tuple(kept)  # built once: sent, journaled and recorded
+            if not batch:
+                continue
+            intent = CalloutIntent(tuple(r.phone for r in batch), tuple(kept_index))
+            stamp = self._stamp()
+            # Recorded as unknown *before* the call, with its intent: a crash can never lead to a second dial.
+            unknown = Records(campaigns=self._first_records(c.name).campaigns,
+                              contacts=[ContactRecord(c.name, r.phone, r.fingerprint, "", 0, None,
+                                                      ContactStatus.UNKNOWN, stamp) for r in batch])
+            entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request(),
+                                          phones=intent.phones, records=unknown)
             try:
                 added = provider.callout(c, batch)
             except OutcomeUnknown as exc:
@@ -399,33 +443,65 @@ class Applier:
                 ) from exc
             except ProviderError as exc:
                 st.calls += 1
-                self.store.delete_contacts(c.name, "", intent.phones)
-                self.store.end_call(entry, CallOutcome.FAILED, _msg(exc, action))
+                self.store.end_call(entry, CallOutcome.FAILED, _msg(exc, action),
+                                    records=Records(removed=[(c.name, "", intent.phones)]))
                 raise _LaneFailed(StepStatus.FAILED, _msg(exc, action), done=done) from exc
             st.calls += 1
             ids = list(added.data_ids) + [None] * (len(batch) - len(added.data_ids))
-            self.store.put_contacts([ContactRecord(c.name, r.phone, r.fingerprint, "", 0, ids[i],
-                                                   ContactStatus.DIALED) for i, r in enumerate(batch)])
-            self.store.end_call(entry, CallOutcome.OK, result={"accepted": added.accepted})
+            dialed = [ContactRecord(c.name, r.phone, r.fingerprint, "", 0, ids[i], ContactStatus.DIALED, stamp)
+                      for i, r in enumerate(batch)]
+            self.store.end_call(entry, CallOutcome.OK, result={"accepted": added.accepted},
+                                records=Records(contacts=dialed))
             self.hooks.calls_made(action, 1)
             done += len(batch)
         return done
 
     # --- helpers ----------------------------------------------------------------
 
+    def _stamp(self) -> str:
+        return self.now().isoformat(timespec="seconds")
+
+    def _check_hours(self, c: DesiredCampaign, due: int, then: str, done: int = 0) -> None:
+        """Stop the lane (SKIPPED, deferred) when the policy or the campaign's schedule forbids dialing now."""
+        at = self.now()
+        why = dial_closed(self.desired.project, c, at)
+        if not why:
+            return
+        project = self.desired.project
+        tz = project.policy.timezone if project.policy is not None else project.timezone
+        opens = calendar_for(project, c, own_schedule=c.mode == "direct").next_open(at)
+        what = f"{due} contacts stay due; " if due else ""
+        raise _LaneFailed(StepStatus.SKIPPED, f"stopped at {when_text(at, at, tz)}: {why}; {what}{then} "
+                                              f"(next opening: {when_text(opens, at, tz)})", done=done,
+                          deferred=True)
+
+    def _without_optouts(self, rows: Sequence[ContactRow],
+                         index: Sequence[int]) -> tuple[Sequence[ContactRow], tuple[int, ...]]:
+        """``rows`` (at table positions ``index``, when known) without numbers put on the opt-out list since
+        the plan was made, and the positions of those kept."""
+        listed = {r.phone for r in self.store.optouts()}
+        if not listed:
+            return rows, tuple(index)
+        keep = [i for i, r in enumerate(rows) if r.phone not in listed]
+        if len(keep) == len(rows):
+            return rows, tuple(index)
+        return [rows[i] for i in keep], (tuple(index[i] for i in keep) if len(index) == len(rows) else ())
+
     def _check_stop(self, done: int) -> None:
         if self._stop.is_set():
             raise _LaneFailed(StepStatus.SKIPPED, "apply was interrupted; the next apply continues from here",
                               done=done)
 
-    def _record_campaign(self, c: DesiredCampaign | None) -> None:
+    def _first_records(self, campaign: str) -> Records:
+        """The campaign record, with the first journal call of the campaign in this apply."""
+        c = self.desired.campaign(campaign)
         if c is None:
-            return
+            return Records()
         with self._record_lock:
             if c.name in self._campaigns_recorded:
-                return
+                return Records()
             self._campaigns_recorded.add(c.name)
-        self.store.put_campaign(CampaignRecord(c.name, c.provider, c.mode, c.provider_type))
+        return Records(campaigns=[CampaignRecord(c.name, c.provider, c.mode, c.provider_type)])
 
     def _task_record(self, campaign: str, task_id: str) -> TaskRecord | None:
         for rec in self.store.tasks(campaign):

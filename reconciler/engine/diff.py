@@ -14,15 +14,18 @@ campaign is refused unless the user allowed it (one gate, ``_gate``).
 
 from __future__ import annotations
 
+import fnmatch
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from reconciler.config.table import RowsView, phones_of, table_digest
 from reconciler.engine.inputs import Observed, ProviderTraits, Recorded
-from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Diagnostic, Plan, PlanMeta
+from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Convergence, Diagnostic, Plan, PlanMeta
 from reconciler.engine.planfile import observed_digest
+from reconciler.engine.policy import PlanPolicy
 from reconciler.engine.settle import (
     CreateIntent,
     InsertIntent,
@@ -37,9 +40,10 @@ from reconciler.model import ContactRow, DesiredCampaign, DesiredState, canonica
 from reconciler.providers.base import ObservedTask, Phase
 from reconciler.state.base import CallOutcome, ContactStatus, JournalEntry, TaskRecord
 
-__all__ = ["diff", "settings_changes", "wave_of"]
+__all__ = ["TARGETING", "diff", "settings_changes", "targeted"]
 
 SENDING = (ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL)
+RESUME = "calling hours open again (policy); the files say running"  # start of a task the policy paused
 
 STATE_MISSING = (
     "the state is missing{why}: campaignctl cannot tell whom it already called, so apply will send nothing. "
@@ -49,15 +53,16 @@ STATE_MISSING = (
 )
 
 
-def wave_of(remote_name: str, base: str) -> int | None:
-    """Wave number of a remote task name for a campaign base name, else None."""
-    if remote_name == base:
-        return 1
-    prefix = base + "~"
-    if remote_name.startswith(prefix) and remote_name[len(prefix) :].isdigit():
-        wave = int(remote_name[len(prefix) :])
-        return wave if wave >= 2 else None
-    return None
+TARGETING = (
+    "--target is in effect: this plan considers only the campaigns matching {patterns} ({names}); the rest of the "
+    "configuration and the platforms was not considered, so changes outside the target are not shown and nothing "
+    "outside it is created, changed, deleted or pruned. Use it for exceptional cases, then plan without --target"
+)
+
+
+def targeted(name: str, targets: Sequence[str]) -> bool:
+    """True when ``name`` matches one of the ``--target`` patterns (globs), or when there is no target."""
+    return not targets or any(fnmatch.fnmatchcase(name, t) for t in targets)
 
 
 def settings_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -83,12 +88,56 @@ class _Ctx:
     prune: bool
     allow_replace: frozenset[str]
     now: datetime
+    policy: PlanPolicy  # the dialing policy's decisions (engine.policy)
     actions: list[Action] = field(default_factory=list)
     diags: list[Diagnostic] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     summaries: list[CampaignSummary] = field(default_factory=list)
+    converged: list[Convergence] = field(default_factory=list)
     involved: set[tuple[str, str]] = field(default_factory=set)  # (profile, task_id) observed
-    foreign: dict[str, set[str]] = field(default_factory=dict)  # campaigns that left the files: their history
+    left: list[str] = field(default_factory=list)  # recorded campaigns no longer in the files
+    _foreign: dict[str, set[str]] | None = None
+    # Indexes built once, so that each campaign costs its own tasks only.
+    by_id: dict[str, dict[str, ObservedTask]] = field(default_factory=dict)  # profile → task id → task
+    by_name: dict[str, dict[str, list[ObservedTask]]] = field(default_factory=dict)  # profile → name → tasks
+    # profile → base → {"base~N" → tasks}: observed names carrying a wave suffix
+    waves: dict[str, dict[str, dict[str, list[ObservedTask]]]] = field(default_factory=dict)
+    started_ids: set[str] = field(default_factory=set)  # observed task ids that have started
+    order: dict[str, dict[int, int]] = field(default_factory=dict)  # profile → id(task) → listing position
+    pending_of: dict[str, list[JournalEntry]] = field(default_factory=dict)  # campaign → pending entries
+
+    def __post_init__(self) -> None:
+        for profile, tasks in self.observed.tasks.items():
+            self.by_id[profile] = {t.task_id: t for t in tasks}
+            self.order[profile] = {id(t): i for i, t in enumerate(tasks)}
+            names: dict[str, list[ObservedTask]] = {}
+            for t in tasks:
+                names.setdefault(t.name, []).append(t)
+                if t.started:
+                    self.started_ids.add(t.task_id)
+            self.by_name[profile] = names
+            suffixed: dict[str, dict[str, list[ObservedTask]]] = {}
+            for name, named in names.items():
+                base, sep, wave = name.rpartition("~")
+                if sep and wave.isdigit():
+                    suffixed.setdefault(base, {})[name] = named
+            self.waves[profile] = suffixed
+        for e in self.recorded.pending:
+            self.pending_of.setdefault(e.campaign, []).append(e)
+
+    @property
+    def foreign(self) -> dict[str, set[str]]:
+        """Campaigns that left the files: the phones they sent or dialed (read when first needed)."""
+        if self._foreign is None:
+            self._foreign = {}
+            for name in self.left:
+                hist = _history(name, self)
+                if hist:
+                    self._foreign[name] = set(hist)
+        return self._foreign
+
+    def pending(self, campaign: str) -> list[JournalEntry]:
+        return self.pending_of.get(campaign, [])
 
     def error(self, campaign: str, message: str, c: DesiredCampaign | None = None) -> None:
         self.diags.append(Diagnostic("error", campaign, message, c.mark.file if c else "", c.mark.line if c else 0))
@@ -99,13 +148,27 @@ class _Ctx:
         )
 
 
-@dataclass
 class _Task:
-    """A recorded (or adoptable) task joined with what the platform shows."""
+    """A recorded (or adoptable) task joined with what the platform shows.
 
-    record: TaskRecord
-    observed: ObservedTask | None
-    phones: list[str]  # contacts recorded as sent to it, in send order
+    ``phones`` (contacts recorded as sent to it, in send order) are read from
+    the state's records when first asked for.
+    """
+
+    __slots__ = ("_load", "_phones", "observed", "record")
+
+    def __init__(self, record: TaskRecord, observed: ObservedTask | None, phones: list[str] | None = None,
+                 load: Callable[[str], list[str]] | None = None) -> None:
+        self.record = record
+        self.observed = observed
+        self._phones = phones
+        self._load = load
+
+    @property
+    def phones(self) -> list[str]:
+        if self._phones is None:
+            self._phones = list(self._load(self.record.task_id)) if self._load is not None else []
+        return self._phones
 
     @property
     def phase(self) -> Phase:
@@ -121,15 +184,33 @@ class _Campaign:
     """Per-campaign working values: its rows by phone, its history, why it would redial."""
 
     c: DesiredCampaign
-    index: dict[str, int]
-    history: dict[str, str]  # phone → where it was sent or dialed before (a short description)
+    ctx: _Ctx
+    index: dict[str, int] = field(default_factory=dict)
     why: dict[str, str] = field(default_factory=dict)  # task id → why its contacts are sent again
     drift_create: bool = False
+    exact: bool = False  # the live tasks hold exactly the table once the campaign's actions succeed in full
+    _history: dict[str, str] | None = None
+    _sent_by_task: dict[str, list[str]] | None = None
 
-    def rows(self, phones: Sequence[str]) -> tuple[tuple[ContactRow, ...], tuple[int, ...]]:
-        table = self.c.contacts.rows
+    @property
+    def history(self) -> dict[str, str]:
+        """Phone → where it was sent or dialed before (a short description); read when first needed."""
+        if self._history is None:
+            self._history = _history(self.c.name, self.ctx)
+        return self._history
+
+    def sent_to(self, task_id: str) -> list[str]:
+        """Phones the state records as sent to ``task_id`` (the campaign's records, read once)."""
+        if self._sent_by_task is None:
+            self._sent_by_task = {}
+            for rec in self.ctx.recorded.contacts.get(self.c.name, ()):
+                if rec.task_id and rec.status is ContactStatus.SENT:
+                    self._sent_by_task.setdefault(rec.task_id, []).append(rec.phone)
+        return self._sent_by_task.get(task_id, [])
+
+    def rows(self, phones: Sequence[str]) -> tuple[Sequence[ContactRow], tuple[int, ...]]:
         idx = tuple(self.index[p] for p in phones)
-        return tuple(table[i] for i in idx), idx
+        return RowsView(self.c.contacts.rows, idx), idx
 
 
 def diff(
@@ -142,7 +223,16 @@ def diff(
     prune: bool | None = None,
     allow_replace: Iterable[str] = (),
     meta: PlanMeta | None = None,
+    targets: Sequence[str] = (),
+    at: datetime | None = None,
 ) -> Plan:
+    """The plan; with ``targets`` (``--target`` globs) only the matching campaigns are planned.
+
+    A targeted plan never touches a campaign outside its targets: such
+    campaigns get no action (not even a prune), and the plan carries the
+    warning that the rest was not considered. ``at`` is the time the dialing
+    policy is evaluated at (default ``now``; CAMPAIGNCTL_NOW).
+    """
     ctx = _Ctx(
         observed=observed,
         recorded=recorded,
@@ -150,6 +240,7 @@ def diff(
         prune=desired.project.prune if prune is None else prune,
         allow_replace=frozenset(allow_replace),
         now=now,
+        policy=PlanPolicy(desired, recorded, at or now),
     )
     if not recorded.initialized:
         why = f" ({recorded.missing_reason})" if recorded.missing_reason else ""
@@ -159,27 +250,37 @@ def diff(
         ctx.warn(name, "--allow-replace / --allow-redial names a campaign that is not in the files")
     desired_names = {c.name for c in desired.campaigns}
     recorded_names = set(recorded.tasks) | set(recorded.campaigns) | set(recorded.contacts)
-    for name in sorted(recorded_names - desired_names):
-        hist = _history(name, ctx)
-        if hist:
-            ctx.foreign[name] = set(hist)
+    if targets:
+        hit = sorted(n for n in desired_names | recorded_names if targeted(n, targets))
+        patterns = ", ".join(repr(t) for t in targets)
+        if not hit:
+            ctx.error("", f"--target {patterns} matches no campaign in the files or the state")
+        else:
+            ctx.warn("", TARGETING.format(patterns=patterns, names=", ".join(hit)))
+    # Every campaign that left the files, targeted or not: its history feeds the redial gate (read lazily).
+    ctx.left = sorted(recorded_names - desired_names)
     for campaign in desired.campaigns:
+        if not targeted(campaign.name, targets):
+            continue
         if campaign.provider not in traits:
             ctx.error(campaign.name, f"provider profile {campaign.provider!r} is not configured", campaign)
             continue
         start = len(ctx.actions)
-        errors = len([d for d in ctx.diags if d.severity == "error"])
-        cc = _Campaign(campaign, {}, _history(campaign.name, ctx))
+        diags = len(ctx.diags)
+        cc = _Campaign(campaign, ctx)
         if campaign.mode == "direct":
             _direct(cc, ctx)
         else:
             _task_campaign(cc, ctx)
-        if len([d for d in ctx.diags if d.severity == "error"]) == errors:
+        if not any(d.severity == "error" for d in ctx.diags[diags:]):
             _gate(cc, ctx, start)
+        _convergence(cc, ctx, start, diags)
+        ctx.policy.note_planned(campaign, ctx.actions[start:])
     for name in sorted(set(recorded.tasks) | set(recorded.campaigns)):
-        if name not in desired_names:
+        if name not in desired_names and targeted(name, targets):
             _removed(name, ctx)
-    _orphans(desired, ctx)
+    if not targets:
+        _orphans(desired, ctx)
     base_meta = meta or PlanMeta()
     plan_meta = replace(
         base_meta,
@@ -191,13 +292,17 @@ def diff(
         prune=ctx.prune,
         allow_replace=tuple(sorted(ctx.allow_replace)),
         state_missing=not recorded.initialized,
+        policy_at=(at or now).isoformat(),
     )
+    summaries = ctx.policy.finish(desired, ctx.summaries, ctx.diags)
     return Plan(
         actions=tuple(ctx.actions),
         diagnostics=tuple(ctx.diags),
-        campaigns=tuple(ctx.summaries),
+        campaigns=summaries,
         meta=plan_meta,
         notes=tuple(ctx.notes),
+        converged=tuple(ctx.converged),
+        deferred=tuple(ctx.policy.deferred),
     )
 
 
@@ -207,11 +312,8 @@ def diff(
 def _history(name: str, ctx: _Ctx) -> dict[str, str]:
     """Phones the state records as sent to a started task of ``name``, or dialed for it."""
     records = ctx.recorded.tasks.get(name, ())
-    observed_started = {
-        t.task_id for ts in ctx.observed.tasks.values() for t in ts if t.started
-    } if records else set()
     by_id = {r.task_id: r for r in records}
-    started = {r.task_id for r in records if r.started or r.task_id in observed_started}
+    started = {r.task_id for r in records if r.started or r.task_id in ctx.started_ids}
     out: dict[str, str] = {}
     for rec in ctx.recorded.contacts.get(name, ()):
         if rec.task_id:
@@ -249,19 +351,24 @@ def _gate(cc: _Campaign, ctx: _Ctx, start: int) -> None:
     again: dict[str, int] = {}  # description → count
     total = 0
     updated = list(acts)
+    history = cc.history if lanes else {}  # read only when something would be sent
+    foreign = ctx.foreign.items() if lanes and ctx.foreign else ()
     for members in lanes.values():
         lane_total = 0
         for i in members:
             a = acts[i]
             n = 0
+            if not history and not foreign:
+                updated[i] = replace(a, redial=0)
+                continue
             for p in a.phones:
-                src = cc.history.get(p)
+                src = history.get(p)
                 if src is not None:
                     key = _describe_source(c.name, src, cc, ctx)
                     again[key] = again.get(key, 0) + 1
                     n += 1
                     continue
-                for other, hist in ctx.foreign.items():
+                for other, hist in foreign:
                     if p in hist:
                         key = (f"sent by campaign {other!r}, which left the files (if {c.name!r} is its new name, "
                                f"run `campaignctl state mv {other} {c.name}` instead)")
@@ -305,7 +412,10 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
             c,
         )
         return
-    if any(not r.task_id for r in ctx.recorded.contacts.get(c.name, ())) and c.state != "absent":
+    fingerprint = c.settings_fingerprint()
+    marked = c.state != "absent" and _marker_holds(c, fingerprint, ctx)
+    # (A marker was written by a plan that found no such direct contact, and no contact was written since.)
+    if not marked and c.state != "absent" and any(not r.task_id for r in ctx.recorded.contacts.get(c.name, ())):
         ctx.error(c.name, "the campaign was `mode: direct` before and has dialed contacts directly; a task would "
                           "dial them again. Give the task campaign a new name", c)
         return
@@ -315,8 +425,7 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         return
     if _in_flight(c, ctx):
         return
-    remote = ctx.observed.tasks.get(c.provider, ())
-    tasks = _join(cc, tr, records, remote, ctx)
+    tasks = _join(cc, tr, records, ctx)
     if tasks is None:
         return
     for t in tasks:
@@ -326,13 +435,32 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         _absent(c, tr, tasks, ctx)
         _summary(ctx, c, tasks)
         return
+    if marked and tasks and all(t.phase is not Phase.ABSENT and t.record.settings_fingerprint == fingerprint
+                                for t in tasks):
+        # Converged (state.base.Converged) and every recorded task is still there with these settings:
+        # the sent set is the table, so no contact is missing, removed or changed (markers exist only
+        # while the policy suppresses nothing: _marker_holds). What the slow path below would do then
+        # is exactly this: the policy's hold of the calling hours, run state from the listing, the summary.
+        ctx.policy.unsuppressed(c, len(c.contacts.rows))
+        for t in sorted(tasks, key=lambda t: t.record.wave):
+            rec = t.record
+            ctx.actions.extend(ctx.policy.hold_task(c, rec.wave, rec.remote_name, rec.task_id,
+                                                    t.phase is Phase.RUNNING,
+                                                    t.phase in (Phase.NOT_STARTED, Phase.PAUSED)))
+            if t.phase is Phase.FINISHED:
+                ctx.notes.append(f"{c.name}: task {rec.remote_name} ({rec.task_id}) has finished")
+                continue
+            if not ctx.policy.closed(c)[0] or c.state != "running":
+                _run_state(c, ctx, t)
+        _summary(ctx, c, tasks, sent=len(c.contacts.rows))
+        cc.exact = True
+        return
 
-    fingerprint = c.settings_fingerprint()
     settings = c.settings()
-    cc.index = {r.phone: i for i, r in enumerate(c.contacts.rows)}
+    cc.index = ctx.policy.suppress(c, {p: i for i, p in enumerate(phones_of(c.contacts.rows))})
     desired_phones = list(cc.index)
     desired_set = cc.index.keys()
-    pending_deletes = {e.task_id for e in ctx.recorded.pending if e.call == "delete" and e.campaign == c.name}
+    pending_deletes = {e.task_id for e in ctx.pending(c.name) if e.call == "delete"}
 
     # Tasks gone from the platform without us deleting them: drift.
     live: list[_Task] = []
@@ -392,14 +520,18 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         elif t.phase is Phase.FINISHED:
             continue
         else:
-            ctx.warn(
-                c.name,
-                f"{len(gone)} contacts removed from the files stay queued in task {t.record.remote_name} "
-                f"({t.record.task_id}): the platform has no call that removes numbers",
-                c,
-            )
+            left, suppressed = ctx.policy.removal_reason(gone, c)
+            if left:
+                ctx.warn(c.name, f"{left} contacts removed from the files stay queued in task "
+                                 f"{t.record.remote_name} ({t.record.task_id}): the platform has no call that "
+                                 "removes numbers", c)
+            if suppressed:
+                ctx.warn(c.name, f"{suppressed} contacts now on a do-not-call or opt-out list are already queued "
+                                 f"in task {t.record.remote_name} ({t.record.task_id}), which has started: the "
+                                 "platform has no call that removes numbers, so they may still be dialed; pause "
+                                 "the campaign or set it absent to stop that", c)
 
-    missing = [p for p in desired_phones if p not in sent]
+    missing = ctx.policy.cap(c, [p for p in desired_phones if p not in sent])
     current = max(live, key=lambda t: t.record.wave) if live else None
 
     new_wave_phones: list[str] = []
@@ -423,6 +555,15 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         else:
             new_wave_phones = missing
 
+    # What the live tasks hold once every action below succeeds in full: exactly the table, or not.
+    after: set[str] = set(missing)
+    for t in live:
+        if t.record.task_id in replaced:
+            after.update(replaced[t.record.task_id])
+        else:
+            after.update(p for p in t.phones if p not in set(removals.get(t.record.task_id, ())))
+    cc.exact = after == set(desired_set)
+
     for t in sorted(live, key=lambda t: t.record.wave):
         rec = t.record
         name = rec.remote_name
@@ -440,11 +581,18 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
             )
             _create_lane(cc, tr, ctx, rec.wave, carry, f"replace: {why}", replaces=True)
             continue
+        held = ctx.policy.hold_task(c, rec.wave, name, rec.task_id, t.phase is Phase.RUNNING,
+                                    t.phase in (Phase.NOT_STARTED, Phase.PAUSED))
+        ctx.actions.extend(held)  # a PAUSE outside the calling hours goes first: nothing reaches a dialing task
         if rec.task_id in removals:
             gone = removals[rec.task_id]
+            left, suppressed = ctx.policy.removal_reason(gone, c)
+            why = ", ".join(w for w in (f"{left} contacts left the files" if left else "",
+                                        f"{suppressed} are on a do-not-call or opt-out list" if suppressed else "")
+                            if w)
             ctx.actions.append(
                 Action(ActionKind.REMOVE, c.name, c.provider, rec.wave, name,
-                       f"{len(gone)} contacts left the files", task_id=rec.task_id, phones=tuple(gone),
+                       why, task_id=rec.task_id, phones=tuple(gone),
                        calls=1)
             )
         if rec.task_id == target_for_missing:
@@ -453,7 +601,8 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         if t.phase is Phase.FINISHED:
             ctx.notes.append(f"{c.name}: task {name} ({rec.task_id}) has finished")
             continue
-        _run_state(c, ctx, t)
+        if not ctx.policy.closed(c)[0] or c.state != "running":
+            _run_state(c, ctx, t)
 
     if new_wave_phones:
         wave = 1 if current is None else max(t.record.wave for t in tasks) + 1
@@ -469,11 +618,80 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
     _summary(ctx, c, tasks)
 
 
+def _named_like(ctx: _Ctx, profile: str, tr: ProviderTraits, campaign: str) -> Sequence[ObservedTask]:
+    """Observed tasks of ``profile`` that may be waves of ``campaign``, in listing order.
+
+    Under the shared naming rule (``tr.suffix_naming``) those named
+    ``task_name(campaign, 1)`` or that plus ``~N``, from the name indexes;
+    otherwise the whole listing. The caller asks ``tr.wave_of`` of each.
+    """
+    if not tr.suffix_naming:
+        return ctx.observed.tasks.get(profile, ())
+    base = tr.task_name(campaign, 1)
+    found = list(ctx.by_name.get(profile, {}).get(base, ()))
+    for tasks in ctx.waves.get(profile, {}).get(base, {}).values():
+        found.extend(tasks)
+    order = ctx.order.get(profile, {})
+    found.sort(key=lambda t: order.get(id(t), 0))  # listing order, as a walk over the listing would meet them
+    return found
+
+
+def _base_of(name: str, bases: Mapping[str, str], tr: ProviderTraits) -> str | None:
+    """The campaign (of ``bases``: its first wave's name → campaign) whose wave ``name`` is, if any.
+
+    Under the shared naming rule the candidate comes from the name itself
+    (``base`` or ``base~N``); otherwise every campaign is asked. Always
+    confirmed by ``tr.wave_of``.
+    """
+    if not tr.suffix_naming:
+        return next((n for n in bases.values() if tr.wave_of(name, n) is not None), None)
+    campaign = bases.get(name)
+    if campaign is None:
+        head, sep, _ = name.rpartition("~")
+        campaign = bases.get(head) if sep else None
+    if campaign is not None and tr.wave_of(name, campaign) is not None:
+        return campaign
+    return None
+
+
+def _marker_holds(c: DesiredCampaign, fingerprint: str, ctx: _Ctx) -> bool:
+    """The campaign's convergence marker is for these files and settings, and nothing of it is pending."""
+    mark = ctx.recorded.converged.get(c.name)
+    if mark is None or mark.settings_fingerprint != fingerprint or ctx.pending(c.name) or ctx.policy.suppresses():
+        return False
+    return mark.digest == table_digest(c.contacts.rows, c.contacts.phone_index)
+
+
+# Action kinds after which, all done in full, a campaign's sent set is its table.
+_CONVERGING = frozenset({ActionKind.CREATE, ActionKind.INSERT, ActionKind.REMOVE, ActionKind.START,
+                         ActionKind.PAUSE})
+
+
+def _convergence(cc: _Campaign, ctx: _Ctx, start: int, diags: int) -> None:
+    """Whether the campaign is converged now, or will be once its actions all succeed in full.
+
+    Only task campaigns without any diagnostic (a warning may stand for contacts left out or left
+    over), nothing pending, and actions that bring the sent set to the table (a replacement's
+    delete included); apply writes the marker for campaigns whose steps all did (``now`` False).
+    """
+    c = cc.c
+    if not cc.exact or c.mode != "task" or c.state == "absent" or ctx.pending(c.name) or ctx.policy.suppresses():
+        return  # (with a do-not-call or opt-out list the table is not what is sent: no marker)
+    summary = ctx.summaries[-1] if ctx.summaries else None
+    if len(ctx.diags) > diags or summary is None or summary.name != c.name or summary.observed == "unknown":
+        return
+    acts = ctx.actions[start:]
+    if any(a.kind not in _CONVERGING and not (a.kind is ActionKind.DELETE and a.replaces) for a in acts):
+        return
+    ctx.converged.append(Convergence(c.name, table_digest(c.contacts.rows, c.contacts.phone_index),
+                                     c.settings_fingerprint(), now=not acts))
+
+
 def _in_flight(c: DesiredCampaign, ctx: _Ctx) -> bool:
     """Plan without the lock: a campaign with calls pending may be changing right now."""
     if not ctx.recorded.in_flight:
         return False
-    pending = [e for e in ctx.recorded.pending if e.campaign == c.name and e.outcome is CallOutcome.PENDING]
+    pending = [e for e in ctx.pending(c.name) if e.outcome is CallOutcome.PENDING]
     if not pending:
         return False
     ctx.notes.append(f"{c.name}: {len(pending)} call(s) in flight (an apply may be running); this campaign is not "
@@ -514,7 +732,8 @@ def _create_lane(cc: _Campaign, tr: ProviderTraits, ctx: _Ctx, wave: int, phones
     if rest:
         ctx.actions.append(_insert(cc, tr, wave, name, "", rest, f"{len(phones)} contacts for the new task"))
     if c.state == "running":
-        ctx.actions.append(Action(ActionKind.START, c.name, c.provider, wave, name, "the files say running"))
+        ctx.actions.extend(ctx.policy.start(c, Action(ActionKind.START, c.name, c.provider, wave, name,
+                                                      "the files say running")))
 
 
 def _run_state(c: DesiredCampaign, ctx: _Ctx, t: _Task) -> None:
@@ -523,6 +742,8 @@ def _run_state(c: DesiredCampaign, ctx: _Ctx, t: _Task) -> None:
         drift = phase is Phase.PAUSED and rec.run_state == "running"
         if phase is Phase.NOT_STARTED:
             reason = "the files say running"
+        elif rec.run_state == "held":
+            reason = RESUME
         elif drift:
             reason = "paused outside campaignctl; the files say running"
         else:
@@ -550,30 +771,23 @@ def _absent(c: DesiredCampaign, tr: ProviderTraits, tasks: Sequence[_Task], ctx:
                                   "the files say absent", task_id=t.record.task_id))
 
 
-def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
-          remote: Sequence[ObservedTask], ctx: _Ctx) -> list[_Task] | None:
+def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord], ctx: _Ctx) -> list[_Task] | None:
     """Pair state records with observed tasks; settle what interrupted calls did (engine.settle)."""
     c = cc.c
-    by_id = {t.task_id: t for t in remote}
-    contacts = ctx.recorded.contacts.get(c.name, ())
-    phones_by_task: dict[str, list[str]] = {}
-    for rec in contacts:
-        if rec.task_id and rec.status is ContactStatus.SENT:
-            phones_by_task.setdefault(rec.task_id, []).append(rec.phone)
-    tasks = [_Task(r, by_id.get(r.task_id), phones_by_task.get(r.task_id, [])) for r in records]
+    by_id = ctx.by_id.get(c.provider, {})
+    tasks = [_Task(r, by_id.get(r.task_id), load=cc.sent_to) for r in records]
     known_ids = {r.task_id for r in ctx.recorded.tasks.get(c.name, ())}
-    base = tr.task_name(c.name, 1)
     creates: dict[int, JournalEntry] = {}
-    for e in ctx.recorded.pending:
-        if e.call == "create" and e.campaign == c.name and e.profile == c.provider:
+    for e in ctx.pending(c.name):
+        if e.call == "create" and e.profile == c.provider:
             create = intent_of(e)
             creates[create.wave if isinstance(create, CreateIntent) else 1] = e
     live_by_wave = {t.record.wave: t for t in tasks if t.phase is not Phase.ABSENT}
     strangers: dict[int, list[ObservedTask]] = {}
-    for o in remote:
+    for o in _named_like(ctx, c.provider, tr, c.name):
         if o.task_id in known_ids or o.deleted or o.phase is Phase.ABSENT:
             continue
-        wave = wave_of(o.name, base)
+        wave = tr.wave_of(o.name, c.name)
         if wave is None:
             continue
         if o.phase is Phase.FINISHED:  # it can dial nobody any more: history the state does not hold
@@ -596,7 +810,11 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
             ctx.actions.append(Action(ActionKind.ADOPT, c.name, c.provider, wave, o.name,
                                       "created by an interrupted apply (found on the platform by exact name)",
                                       task_id=o.task_id, fingerprint=intent.fingerprint))
-            carried = settle_carried(o.contact_count, len(intent.phones))
+            # What the create carried landed with it when the platform shows all of it; none when it
+            # shows an empty task; some of it is for a person to settle. A listing without a count
+            # (documented yccall rows) counts it as sent: apply settles it first anyway (by the task's count).
+            carried = (Verdict.LANDED if o.contact_count is None
+                       else settle_carried(o.contact_count, len(intent.phones)))
             if carried is Verdict.AMBIGUOUS:
                 ctx.error(c.name, f"an interrupted create landed as task {o.name} ({o.task_id}) holding "
                                   f"{o.contact_count} of the {len(intent.phones)} numbers it carried; none is sent "
@@ -630,8 +848,8 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
     if blocked:
         return None
     # Interrupted inserts: the platform's number count tells.
-    for e in ctx.recorded.pending:
-        if e.call != "insert" or e.campaign != c.name:
+    for e in ctx.pending(c.name):
+        if e.call != "insert":
             continue
         task = next((t for t in tasks if t.record.task_id == e.task_id), None)
         if task is None:
@@ -639,6 +857,13 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
         intent = intent_of(e)
         assert isinstance(intent, InsertIntent)
         count = task.observed.contact_count if task.observed is not None else None
+        if task.observed is not None and count is None:  # the listing reports no count: apply asks (TaskInfo)
+            known = set(task.phones)
+            task.phones.extend(p for p in intent.phones if p not in known)
+            ctx.notes.append(f"{c.name}: an interrupted insert of {len(intent.phones)} contacts into "
+                             f"{task.record.remote_name}: the listing reports no number count; apply settles it "
+                             "from the task's own count before sending anything again")
+            continue
         verdict = settle_insert(intent, count, age=age_seconds(e, ctx.now), window=tr.settle_window)
         if verdict is Verdict.LANDED:
             known = set(task.phones)
@@ -659,6 +884,7 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
             return None
     for wave, e in creates.items():
         if wave in live_by_wave:
+            _carried(cc, live_by_wave[wave], intent_of(e), ctx)
             continue
         verdict = settle_create(None, age=age_seconds(e, ctx.now), window=tr.settle_window)
         if verdict is Verdict.IN_FLIGHT:
@@ -667,9 +893,26 @@ def _join(cc: _Campaign, tr: ProviderTraits, records: Sequence[TaskRecord],
     return sorted(tasks, key=lambda t: t.record.wave)
 
 
+def _carried(cc: _Campaign, task: _Task, intent: object, ctx: _Ctx) -> None:
+    """A pending create whose task is recorded: the numbers it carried (yccall) landed with it unless the task
+    is empty, even when the interruption came before they were recorded. Never sent again."""
+    if not isinstance(intent, CreateIntent) or not intent.phones or task.observed is None:
+        return
+    if task.observed.contact_count == 0:
+        return
+    known = set(task.phones)
+    missing = [p for p in intent.phones if p not in known]
+    if missing:
+        task.phones.extend(missing)
+        ctx.notes.append(f"{cc.c.name}: the {len(missing)} contacts an interrupted create of "
+                         f"{task.record.remote_name} carried count as sent (apply records them)")
+
+
 def _warn_changed_rows(c: DesiredCampaign, ctx: _Ctx, live: Sequence[_Task]) -> None:
     sent_fp = {r.phone: r.fingerprint for r in ctx.recorded.contacts.get(c.name, ())
                if r.status is ContactStatus.SENT}
+    if not sent_fp or not live:
+        return
     changed = sum(1 for row in c.contacts.rows if row.phone in sent_fp and sent_fp[row.phone] != row.fingerprint)
     if changed and live:
         ctx.warn(c.name, f"{changed} contacts changed values after they were sent; the platform keeps the "
@@ -697,8 +940,10 @@ def _direct(cc: _Campaign, ctx: _Ctx) -> None:
                          f"with `campaignctl state resolve {c.name} --dialed|--not-dialed`", c)
     done = {p for p, s in status.items() if s in (ContactStatus.DIALED, ContactStatus.UNKNOWN)}
     if c.state == "running":
-        cc.index = {r.phone: i for i, r in enumerate(c.contacts.rows)}
-        todo = [p for p in cc.index if p not in done]
+        cc.index = ctx.policy.suppress(c, {p: i for i, p in enumerate(phones_of(c.contacts.rows))})
+        todo, late = ctx.policy.direct(c, [p for p in cc.index if p not in done])
+        if late:
+            ctx.warn(c.name, late, c)
         if todo:
             rows, idx = cc.rows(todo)
             ctx.actions.append(Action(
@@ -725,7 +970,7 @@ def _removed(name: str, ctx: _Ctx) -> None:
         ctx.error(name, f"cannot observe profile {profile!r}: {ctx.observed.errors[profile]}")
         return
     tr = ctx.traits.get(profile)
-    by_id = {t.task_id: t for t in ctx.observed.tasks.get(profile, ())}
+    by_id = ctx.by_id.get(profile, {})
     live = []
     for r in records:
         o = by_id.get(r.task_id)
@@ -752,16 +997,16 @@ def _removed(name: str, ctx: _Ctx) -> None:
 
 def _orphans(desired: DesiredState, ctx: _Ctx) -> None:
     known = {r.task_id for recs in ctx.recorded.tasks.values() for r in recs}
-    names = {c.name for c in desired.campaigns}
     adopted = {a.task_id for a in ctx.actions if a.kind is ActionKind.ADOPT}
     for profile, tasks in ctx.observed.tasks.items():
         tr = ctx.traits.get(profile)
         if tr is None:
             continue
+        bases = {tr.task_name(c.name, 1): c.name for c in desired.campaigns}
         for o in tasks:
             if o.task_id in known or o.task_id in adopted or o.deleted or o.phase is Phase.ABSENT:
                 continue
-            if any(wave_of(o.name, tr.task_name(n, 1)) is not None for n in names):
+            if _base_of(o.name, bases, tr) is not None:
                 continue  # reported against its campaign
             ctx.warn("", f"task {o.name} ({o.task_id}) on profile {profile!r} carries the ownership prefix but "
                          "is in neither the files nor the state; it is left alone")
@@ -770,10 +1015,12 @@ def _orphans(desired: DesiredState, ctx: _Ctx) -> None:
 # --- summaries and digests ------------------------------------------------------------
 
 
-def _summary(ctx: _Ctx, c: DesiredCampaign, tasks: Sequence[_Task], observed: str | None = None) -> None:
+def _summary(ctx: _Ctx, c: DesiredCampaign, tasks: Sequence[_Task], observed: str | None = None,
+             sent: int | None = None) -> None:
     newest = max(tasks, key=lambda t: t.record.wave) if tasks else None
     obs = observed or (newest.phase.value if newest is not None else Phase.ABSENT.value)
-    sent = len({p for t in tasks if t.phase is not Phase.ABSENT for p in t.phones})
+    if sent is None:
+        sent = len({p for t in tasks if t.phase is not Phase.ABSENT for p in t.phones})
     called = [t.observed.called for t in tasks if t.observed is not None and t.observed.called is not None]
     answered = [t.observed.answered for t in tasks if t.observed is not None and t.observed.answered is not None]
     ctx.summaries.append(CampaignSummary(

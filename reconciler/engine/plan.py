@@ -12,8 +12,9 @@ or per direct-mode campaign. Actions in a lane run in order (delete → create
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from reconciler.model import ContactRow, canonical_json, digest
@@ -25,7 +26,10 @@ __all__ = [
     "ApplyHooks",
     "ApplyResult",
     "CampaignSummary",
+    "Convergence",
+    "Deferred",
     "Diagnostic",
+    "Forecast",
     "Lane",
     "Plan",
     "PlanMeta",
@@ -57,7 +61,8 @@ class Action:
 
     ``task_id`` is empty when the task is created by an earlier CREATE of
     the same lane. ``rows`` are the contact rows concerned (insert, remove,
-    dial; create when the provider carries contacts on create), ``phones``
+    dial; create when the provider carries contacts on create; a tuple, or a
+    view built row by row as read: ``config.table.RowsView``), ``phones``
     their normalised numbers and ``row_index`` their positions in the
     campaign's contact table (what a saved plan stores instead of numbers).
     ``fingerprint`` is the settings fingerprint a CREATE records.
@@ -78,7 +83,7 @@ class Action:
     replaces: bool = False
     redial: int = 0
     drift: bool = False  # caused by a change made outside campaignctl
-    rows: tuple[ContactRow, ...] = field(default=(), repr=False, compare=False)
+    rows: Sequence[ContactRow] = field(default=(), repr=False, compare=False)
     row_index: tuple[int, ...] = field(default=(), repr=False)
     fingerprint: str = ""  # settings fingerprint (CREATE)
 
@@ -132,6 +137,48 @@ class Diagnostic:
 
 
 @dataclass(frozen=True)
+class Deferred:
+    """Something the plan would do but the dialing policy or the campaign's windows forbid now.
+
+    Shown in every view; never executed by apply and no change for
+    ``--detailed-exitcode``: a later plan (``watch``, the next CI run) does
+    it once ``at`` has come. ``kind`` is what it will be (DIAL, START, or
+    INSERT for contacts a frequency cap holds back); ``at`` is the earliest
+    time it may happen (None: not within a year, or never).
+    """
+
+    kind: ActionKind
+    campaign: str
+    profile: str
+    contacts: int
+    at: datetime | None
+    reason: str
+    wave: int = 0
+    remote_name: str = ""
+    task_id: str = ""
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """When a campaign will have dialed everyone, from the profile's declared capacity (an estimate).
+
+    ``contacts`` still to dial, ``calls`` expected with recall rounds,
+    ``calls_per_hour`` this campaign's share of the capacity, ``hours`` of
+    open dialing time needed; ``finish`` None when it does not finish within
+    a year of ``start``; ``late`` when it finishes after ``end`` (schedule.end).
+    """
+
+    contacts: int
+    calls: int
+    calls_per_hour: float
+    hours: float
+    start: datetime
+    finish: datetime | None
+    end: datetime | None = None
+    late: bool = False
+
+
+@dataclass(frozen=True)
 class CampaignSummary:
     """What is known of one campaign, for display: desired vs observed."""
 
@@ -145,6 +192,12 @@ class CampaignSummary:
     tasks: tuple[str, ...] = ()  # remote task ids
     called: int | None = None
     answered: int | None = None
+    # Dialing policy (engine.policy): contacts never sent because a do-not-call source or the opt-out list
+    # holds them (by source label), contacts a frequency cap holds back now, and the capacity forecast.
+    suppressed: int = 0
+    suppressed_by: tuple[tuple[str, int], ...] = ()
+    held: int = 0
+    forecast: Forecast | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +216,20 @@ class PlanMeta:
     # (profile, task_id) pairs ``observed_digest`` covers (empty: every owned task), so that a
     # saved plan's apply recomputes it over the same set (engine.planfile.observed_digest).
     involved: tuple[tuple[str, str], ...] = ()
+    environment: str = ""  # the --env the plan was made for ("" = the base settings)
+    policy_at: str = ""  # the time the dialing policy was read at (CAMPAIGNCTL_NOW, else the plan's time)
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """A campaign whose recorded sent set is its contact table (``now``), or will be once every
+    action of it succeeds in full (all its contacts accepted): what ``state.base.Converged``
+    markers are written from. Not shown, not saved in plan files."""
+
+    campaign: str
+    digest: str  # config.table.table_digest of the campaign's table
+    settings_fingerprint: str
+    now: bool
 
 
 @dataclass(frozen=True)
@@ -172,6 +239,9 @@ class Plan:
     campaigns: tuple[CampaignSummary, ...] = ()
     meta: PlanMeta = PlanMeta()
     notes: tuple[str, ...] = ()  # informational lines (finished campaigns, recoveries)
+    # For the state's convergence markers (the diff decides, plan and apply write); not saved in plan files.
+    converged: tuple[Convergence, ...] = field(default=(), compare=False)
+    deferred: tuple[Deferred, ...] = ()  # what the policy defers: shown, never applied, not a change
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -228,6 +298,7 @@ class StepResult:
     calls: int = 0  # vendor calls actually made for this step
     done: int = 0  # contacts inserted / dialed by this step
     task_id: str = ""  # the task acted on (known after create)
+    deferred: bool = False  # SKIPPED because the calling hours closed during apply: due later, not a failure
 
 
 @dataclass(frozen=True)
@@ -238,7 +309,7 @@ class ApplyResult:
 
     @property
     def ok(self) -> bool:
-        return not self.errors and all(s.status in (StepStatus.OK,) for s in self.steps)
+        return not self.errors and all(s.status is StepStatus.OK or s.deferred for s in self.steps)
 
     def count(self, status: StepStatus) -> int:
         return sum(1 for s in self.steps if s.status is status)

@@ -31,6 +31,7 @@ from typing import Any, Literal, TypeVar
 
 from reconciler.engine.inputs import Observed, Recorded
 from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Diagnostic, Plan, PlanMeta
+from reconciler.engine.policy import dump_policy, load_policy
 from reconciler.errors import PlanError, StalePlan
 from reconciler.model import ContactRow, DesiredState, canonical_json, digest
 
@@ -276,6 +277,8 @@ def dump_plan(plan: Plan, involved: Iterable[tuple[str, str]], *, recorded: Reco
             "involved": [list(pair) for pair in sorted(set(involved))],
             "prune": meta.prune,
             "allow_replace": list(meta.allow_replace),
+            "environment": meta.environment,
+            "policy_at": meta.policy_at,
         },
         "actions": [
             {
@@ -307,6 +310,7 @@ def dump_plan(plan: Plan, involved: Iterable[tuple[str, str]], *, recorded: Reco
             for c in plan.campaigns
         ],
         "notes": [_scrub(n, phones) for n in plan.notes],
+        "policy": dump_policy(plan),  # display only: deferred entries, suppressed/held counts, forecast
     }
     # One line per [start, stop] pair (a JSON string holds no raw newline, so only ranges match).
     return _PAIR.sub(r"[\1, \2]", json.dumps(doc, ensure_ascii=False, indent=2)) + "\n"
@@ -387,6 +391,8 @@ def _meta(obj: Mapping[str, Any]) -> PlanMeta:
         allow_replace=_strings(obj, "allow_replace", w),
         state_missing=_get(obj, "state_missing", bool, w),
         involved=_pairs(obj, "involved", w),
+        environment=_get(obj, "environment", str, w) if "environment" in obj else "",
+        policy_at=obj["policy_at"] if isinstance(obj.get("policy_at"), str) else "",
     )
 
 
@@ -472,6 +478,7 @@ def parse_plan(text: str, *, source: str = "") -> SavedPlan:
             meta=meta,
             notes=_strings(doc, "notes", "plan"),
         )
+        plan = load_policy(plan, doc.get("policy"))
     except _Invalid as exc:
         raise PlanError(f"{name} is not a valid campaignctl plan: {exc}") from None
     return SavedPlan(plan, meta.involved, tuple(c for _, c in pairs), PLAN_KIND, PLANFILE_VERSION, source)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from reconciler.model import ContactRow, DesiredState
+from reconciler.model import ContactRow, DesiredState, digest
 from reconciler.providers.base import AddResult, ObservedTask, Phase, Provider
 from reconciler.state.base import (
     CallOutcome,
@@ -61,10 +61,12 @@ __all__ = [
     "recover",
     "resolve_by_hand",
     "retire_wave",
+    "sent_records",
     "settle_carried",
     "settle_create",
     "settle_insert",
     "settle_window",
+    "task_records",
 ]
 
 DEFAULT_SETTLE_FLOOR = 15.0  # seconds: the shortest default settle window
@@ -93,6 +95,31 @@ def settle_window(options: Mapping[str, Any]) -> float:
 # --- typed intents ------------------------------------------------------------------
 
 
+# An intent's ``to_request()`` is what the journal entry's ``request`` holds: no phone number. The
+# phones a call carries are kept beside the entry (``begin_call(phones=...)``, read back as
+# ``JournalEntry.phones``) until it is settled, so recovery records exactly the phones that landed
+# even when the files changed since; ``rows`` (positions in the campaign's contact table, as
+# ``[start, stop)`` ranges) and ``digest`` (of the phones) say which contacts they were, for people.
+
+
+def _phones_digest(phones: Sequence[str]) -> str:
+    return digest("\n".join(phones)) if phones else ""
+
+
+def _ranges(rows: Sequence[int]) -> list[list[int]]:
+    out: list[list[int]] = []
+    for i in rows:
+        if out and out[-1][1] == i:
+            out[-1][1] = i + 1
+        else:
+            out.append([i, i + 1])
+    return out
+
+
+def _carried(phones: Sequence[str], rows: Sequence[int]) -> dict[str, Any]:
+    return {"count": len(phones), "rows": _ranges(rows), "digest": _phones_digest(phones)}
+
+
 @dataclass(frozen=True)
 class CreateIntent:
     """Create the task of a campaign wave; ``phones`` are those carried by create (yccall)."""
@@ -102,10 +129,11 @@ class CreateIntent:
     remote_name: str
     fingerprint: str
     phones: tuple[str, ...] = ()
+    rows: tuple[int, ...] = ()
 
     def to_request(self) -> dict[str, Any]:
         return {"wave": self.wave, "remote_name": self.remote_name, "fingerprint": self.fingerprint,
-                "phones": list(self.phones), "count_before": 0}
+                "count_before": 0, **_carried(self.phones, self.rows)}
 
 
 @dataclass(frozen=True)
@@ -116,9 +144,10 @@ class InsertIntent:
     wave: int
     phones: tuple[str, ...]
     count_before: int | None
+    rows: tuple[int, ...] = ()
 
     def to_request(self) -> dict[str, Any]:
-        return {"wave": self.wave, "phones": list(self.phones), "count_before": self.count_before}
+        return {"wave": self.wave, "count_before": self.count_before, **_carried(self.phones, self.rows)}
 
 
 @dataclass(frozen=True)
@@ -128,16 +157,17 @@ class RemoveIntent:
     phones: tuple[str, ...]
 
     def to_request(self) -> dict[str, Any]:
-        return {"wave": self.wave, "phones": list(self.phones)}
+        return {"wave": self.wave, **_carried(self.phones, ())}
 
 
 @dataclass(frozen=True)
 class CalloutIntent:
     call: ClassVar[str] = "callout"
     phones: tuple[str, ...]
+    rows: tuple[int, ...] = ()
 
     def to_request(self) -> dict[str, Any]:
-        return {"phones": list(self.phones)}
+        return _carried(self.phones, self.rows)
 
 
 @dataclass(frozen=True)
@@ -146,6 +176,7 @@ class TaskCallIntent:
 
     call: str
     wave: int
+    phones: ClassVar[tuple[str, ...]] = ()
 
     def to_request(self) -> dict[str, Any]:
         return {"wave": self.wave}
@@ -158,31 +189,38 @@ def _int(value: Any, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def _phones(value: Any) -> tuple[str, ...]:
+def _phones(entry: JournalEntry) -> tuple[str, ...]:
+    """The phones kept beside the entry; an entry journaled before they were kept there has them in
+    its request."""
+    if entry.phones:
+        return tuple(entry.phones)
+    value = entry.request.get("phones")
     return tuple(str(p) for p in value) if isinstance(value, list | tuple) else ()
 
 
 def intent_of(entry: JournalEntry) -> Intent:
-    """The typed intent of a journal entry (from its stored request)."""
+    """The typed intent of a journal entry (from its stored request and phones)."""
     req = entry.request
     if entry.call == "create":
         return CreateIntent(_int(req.get("wave"), 1), str(req.get("remote_name", "")),
-                            str(req.get("fingerprint", "")), _phones(req.get("phones")))
+                            str(req.get("fingerprint", "")), _phones(entry))
     if entry.call == "insert":
         before = req.get("count_before")
-        return InsertIntent(_int(req.get("wave")), _phones(req.get("phones")),
+        return InsertIntent(_int(req.get("wave")), _phones(entry),
                             before if isinstance(before, int) and not isinstance(before, bool) else None)
     if entry.call == "remove":
-        return RemoveIntent(_int(req.get("wave")), _phones(req.get("phones")))
+        return RemoveIntent(_int(req.get("wave")), _phones(entry))
     if entry.call == "callout":
-        return CalloutIntent(_phones(req.get("phones")))
+        return CalloutIntent(_phones(entry))
     return TaskCallIntent(entry.call, _int(req.get("wave")))
 
 
 def contacts_of(entry: JournalEntry) -> int:
-    """How many contacts a journaled call carried (for display)."""
-    intent = intent_of(entry)
-    return len(intent.phones) if not isinstance(intent, TaskCallIntent) else 0
+    """How many contacts a journaled call carried (for display; also once its phones are dropped)."""
+    count = entry.request.get("count")
+    if isinstance(count, int) and not isinstance(count, bool):
+        return count
+    return len(intent_of(entry).phones)
 
 
 def age_seconds(entry: JournalEntry, now: datetime) -> float:
@@ -282,6 +320,32 @@ def await_insert(provider: Provider, task_id: str, intent: InsertIntent, *, wait
 # --- recording what is known ------------------------------------------------------------
 
 
+def task_records(store: StateStore, record: TaskRecord) -> list[TaskRecord]:
+    """The writes by which ``record`` stands for its wave: every other live record of the wave
+    marked deleted, then ``record`` (for ``Records.tasks`` of a journal call)."""
+    retired = [replace(r, deleted=True) for r in store.tasks(record.campaign)
+               if r.wave == record.wave and r.task_id != record.task_id and not r.deleted]
+    return [*retired, record]
+
+
+def sent_records(campaign: str, task_id: str, wave: int, rows: Sequence[ContactRow],
+                 added: AddResult | None = None, *, sent_at: str = "") -> list[ContactRecord]:
+    """Rows as sent to a task (at ``sent_at``, default: when stored), without those the vendor refused
+    (for ``Records.contacts``)."""
+    invalid = {i for i, _ in added.invalid} if added else set()
+    ids = list(added.data_ids) if added else []
+    out: list[ContactRecord] = []
+    k = 0
+    for i, row in enumerate(rows):
+        if i in invalid:
+            continue
+        data_id = ids[k] if k < len(ids) else None
+        k += 1
+        out.append(ContactRecord(campaign, row.phone, row.fingerprint, task_id, wave, data_id, ContactStatus.SENT,
+                                 sent_at))
+    return out
+
+
 def retire_wave(store: StateStore, campaign: str, wave: int, keep: str) -> None:
     """Mark every other live task record of the wave deleted: ``keep`` now stands for it."""
     for rec in store.tasks(campaign):
@@ -296,20 +360,18 @@ def record_task(store: StateStore, record: TaskRecord) -> None:
 
 
 def record_sent(store: StateStore, campaign: str, task_id: str, wave: int, rows: Sequence[ContactRow],
-                added: AddResult | None = None) -> int:
-    """Record rows as sent to a task, skipping those the vendor refused; returns how many."""
-    invalid = {i for i, _ in added.invalid} if added else set()
-    ids = list(added.data_ids) if added else []
-    out: list[ContactRecord] = []
-    k = 0
-    for i, row in enumerate(rows):
-        if i in invalid:
-            continue
-        data_id = ids[k] if k < len(ids) else None
-        k += 1
-        out.append(ContactRecord(campaign, row.phone, row.fingerprint, task_id, wave, data_id, ContactStatus.SENT))
+                added: AddResult | None = None, *, sent_at: str = "") -> int:
+    """Record rows as sent to a task (at ``sent_at``, default now), skipping those the vendor refused;
+    returns how many."""
+    out = sent_records(campaign, task_id, wave, rows, added, sent_at=sent_at)
     store.put_contacts(out)
     return len(out)
+
+
+def _count_of(provider: Provider, task: ObservedTask) -> int:
+    """How many numbers a found task holds: the listing's count when it has one; else (documented
+    yccall TaskList rows carry none) the task's own count."""
+    return task.contact_count if task.contact_count is not None else provider.count_contacts(task.task_id)
 
 
 def _record_phones(store: StateStore, desired: DesiredState | None, campaign: str, task_id: str, wave: int,
@@ -333,7 +395,7 @@ def hold_carried(store: StateStore, campaign: str, profile: str, task_id: str, w
     outcome into the task (``count_before`` 0), which every plan reports and ``state resolve``
     settles, like any ambiguous insert. None of them is recorded as sent, none is sent again."""
     request = {**InsertIntent(wave, tuple(phones), 0).to_request(), "carried_by_create": True}
-    entry = store.begin_call(campaign, profile, "insert", task_id, request)
+    entry = store.begin_call(campaign, profile, "insert", task_id, request, phones=tuple(phones))
     store.end_call(entry, CallOutcome.UNKNOWN, f"carried by the create: the platform holds {count} of "
                                                f"{len(phones)} numbers; cannot settle")
 
@@ -386,16 +448,16 @@ def _recover_create(store: StateStore, provider: Provider, desired: DesiredState
     verdict, found = await_create(provider, e.campaign, intent.wave, waited=waited, window=window, sleep=sleep)
     if verdict is Verdict.LANDED and found is not None:
         if found.task_id in known:
-            # Killed after the task was recorded: the numbers the create carried may not be yet.
+            # Killed after the task was recorded: the numbers the create carried may not be yet (yccall).
             recorded = {r.phone for r in store.contacts(e.campaign, found.task_id)}
             unrecorded = [p for p in intent.phones if p not in recorded]
             if unrecorded:
-                carried = settle_carried(found.contact_count, len(intent.phones))
+                count = _count_of(provider, found)
+                carried = settle_carried(count, len(intent.phones))
                 if carried is Verdict.LANDED:
                     _record_phones(store, desired, e.campaign, found.task_id, intent.wave, unrecorded)
                 elif carried is Verdict.AMBIGUOUS:
-                    hold_carried(store, e.campaign, e.profile, found.task_id, intent.wave, unrecorded,
-                                 found.contact_count)
+                    hold_carried(store, e.campaign, e.profile, found.task_id, intent.wave, unrecorded, count)
             store.end_call(e.id, CallOutcome.RESOLVED, f"task {found.task_id} is already in the state")
             return []
         if wave_live:
@@ -409,12 +471,12 @@ def _recover_create(store: StateStore, provider: Provider, desired: DesiredState
                                       intent.fingerprint, started=found.started, created_at=now_iso(),
                                       settings=c.settings() if c is not None and
                                       c.settings_fingerprint() == intent.fingerprint else {}))
-        carried = settle_carried(found.contact_count, len(intent.phones))
+        count = _count_of(provider, found) if intent.phones else 0
+        carried = settle_carried(count, len(intent.phones))
         if carried is Verdict.LANDED:
             _record_phones(store, desired, e.campaign, found.task_id, intent.wave, intent.phones)
         elif carried is Verdict.AMBIGUOUS:
-            hold_carried(store, e.campaign, e.profile, found.task_id, intent.wave, intent.phones,
-                         found.contact_count)
+            hold_carried(store, e.campaign, e.profile, found.task_id, intent.wave, intent.phones, count)
         store.end_call(e.id, CallOutcome.RESOLVED, f"task {found.task_id} found on the platform")
         if carried is Verdict.AMBIGUOUS:
             return [f"{e.campaign}: an interrupted create had landed as task {found.task_id} with "

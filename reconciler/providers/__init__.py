@@ -3,75 +3,66 @@
 ``build_provider(profile, env, *, transport=None, timezone="Asia/Shanghai")``
 reads the profile's credentials from ``env`` (``profile.credentials_env``
 maps a role to an environment variable NAME) into :class:`Secret` values and
-constructs the client for ``profile.type``, imported lazily::
+constructs the client of ``profile.type``: the class ``CLIENT`` of the module
+``reconciler.providers.<type>``, imported lazily. Every client has the shape
+of :class:`~reconciler.providers.client.VendorClient`::
 
-    XfyetaProvider(profile, credentials={"app_key": Secret, "app_secret": Secret} | {"token": Secret},
-                   transport=transport, timezone=timezone)
-    YccallProvider(profile, credentials={"appid": Secret, "accesskey": Secret},
-                   transport=transport, timezone=timezone)
+    CLIENT(profile, *, credentials={role: Secret, ...}, transport=transport, timezone=timezone)
 
-A missing or empty variable is an :class:`AuthError` naming the variable,
-never a value. xfyeta takes ``app_key`` + ``app_secret`` (a token is fetched
-and refreshed) when both are configured and set, else a ready ``token``.
+The vendor spec (``reconciler.vendors``) says which credential roles a type
+takes, in sets preferred in order (xfyeta: ``app_key`` + ``app_secret``, from
+which a token is fetched and refreshed, else a ready ``token``; yccall:
+``appid`` + ``accesskey``): the first set that is configured and set in the
+environment is used. A missing or empty variable is an :class:`AuthError`
+naming the variable, never a value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Callable, Mapping
+from typing import cast
 
 import httpx
 
-from reconciler.errors import AuthError, ConfigError, Problem, ProviderError
+from reconciler import vendors
+from reconciler.errors import AuthError, ConfigError, Problem
 from reconciler.model import ProviderProfile, Secret
 from reconciler.providers.base import Provider
+from reconciler.providers.http import CallEvent
 
-__all__ = ["auth_error", "build_provider", "read_credentials"]
-
-
-def auth_error(message: str, profile: str) -> AuthError:
-    """An ``AuthError`` raised before any vendor answered (no "vendor error" prefix in its text)."""
-    err = AuthError(message, vendor_code="", profile=profile)
-    ProviderError.__init__(err, message, profile=profile)
-    return err
+__all__ = ["build_provider", "client_class", "read_credentials"]
 
 
-def _missing(profile: ProviderProfile, names: list[str], why: str) -> AuthError:
-    listed = ", ".join(f"${n}" for n in names)
-    return auth_error(f"environment variable(s) {listed} not set ({why})", profile.name)
+def _spec(profile: ProviderProfile) -> vendors.VendorSpec:
+    try:
+        return vendors.get(profile.type)
+    except vendors.UnknownVendor as exc:
+        mark = profile.mark
+        raise ConfigError([Problem(mark.file, mark.line, "type", str(exc))]) from None
 
 
 def read_credentials(profile: ProviderProfile, env: Mapping[str, str]) -> dict[str, Secret]:
     """The credentials this profile needs, by role, read from ``env``."""
+    spec = _spec(profile)
     roles = profile.credentials_env
+    configured = [role_set for role_set in spec.credentials if all(roles.get(role) for role in role_set)]
+    if not configured:
+        wanted = ", or ".join(" and ".join(f"{role}_env" for role in role_set) for role_set in spec.credentials)
+        raise AuthError(f"no credentials configured: set {wanted}", profile=profile.name)
+    chosen = next((s for s in configured if all(env.get(roles[role]) for role in s)), configured[0])
+    missing = [roles[role] for role in chosen if not env.get(roles[role])]
+    if missing:
+        listed = ", ".join(f"${n}" for n in missing)
+        raise AuthError(f"environment variable(s) {listed} not set (credentials of {profile.type} profile "
+                        f"{profile.name!r})", profile=profile.name)
+    return {role: Secret(env[roles[role]]) for role in chosen}
 
-    def take(*wanted: str) -> dict[str, Secret] | None:
-        if not all(roles.get(role) for role in wanted):
-            return None
-        missing = [roles[role] for role in wanted if not env.get(roles[role])]
-        if missing:
-            raise _missing(profile, missing, f"credentials of {profile.type} profile {profile.name!r}")
-        return {role: Secret(env[roles[role]]) for role in wanted}
 
-    if profile.type == "xfyeta":
-        has_pair = bool(roles.get("app_key") and roles.get("app_secret"))
-        has_token = bool(roles.get("token"))
-        if has_pair and has_token:  # both configured: use whichever is set, the refreshable pair first
-            pair_set = all(env.get(roles[r]) for r in ("app_key", "app_secret"))
-            if pair_set or not env.get(roles["token"]):
-                return take("app_key", "app_secret") or {}
-            return take("token") or {}
-        found = take("app_key", "app_secret") if has_pair else take("token") if has_token else None
-        if found is None:
-            raise auth_error("no credentials configured: set app_key_env and app_secret_env, or token_env",
-                             profile.name)
-        return found
-    if profile.type == "yccall":
-        found = take("appid", "accesskey")
-        if found is None:
-            raise auth_error("no credentials configured: set appid_env and accesskey_env", profile.name)
-        return found
-    mark = profile.mark
-    raise ConfigError([Problem(mark.file, mark.line, "type", f"unknown provider type {profile.type!r}")])
+def client_class(type_: str) -> Callable[..., Provider]:
+    """The client class of a vendor type (``CLIENT`` in ``reconciler.providers.<type>``)."""
+    module = importlib.import_module(f"{__name__}.{vendors.get(type_).type}")
+    return cast(Callable[..., Provider], module.CLIENT)
 
 
 def build_provider(
@@ -80,15 +71,10 @@ def build_provider(
     *,
     transport: httpx.BaseTransport | None = None,
     timezone: str = "Asia/Shanghai",
+    on_event: Callable[[CallEvent], None] | None = None,
 ) -> Provider:
-    """The provider client for ``profile``, credentials read from ``env``."""
+    """The provider client for ``profile``, credentials read from ``env``; ``on_event`` sees every attempt."""
     credentials = read_credentials(profile, env)
     zone = str(profile.options.get("timezone") or timezone)
-    if profile.type == "xfyeta":
-        from reconciler.providers.xfyeta import XfyetaProvider
-
-        return XfyetaProvider(profile, credentials=credentials, transport=transport, timezone=zone)
-    from reconciler.providers.yccall import YccallProvider  # type: ignore[import-not-found,unused-ignore]
-
-    provider: Provider = YccallProvider(profile, credentials=credentials, transport=transport, timezone=zone)
-    return provider
+    factory = client_class(profile.type)
+    return factory(profile, credentials=credentials, transport=transport, timezone=zone, on_event=on_event)

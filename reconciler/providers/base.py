@@ -15,12 +15,13 @@ the transport.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from reconciler.errors import Problem
 from reconciler.model import ContactRow, DesiredCampaign, ProviderProfile
+from reconciler.vendors.base import Capabilities, Limits
 
 __all__ = [
     "AddResult",
@@ -30,6 +31,7 @@ __all__ = [
     "ObservedTask",
     "Phase",
     "Provider",
+    "TaskDescription",
 ]
 
 
@@ -69,31 +71,17 @@ class ObservedTask:
 
 
 @dataclass(frozen=True)
-class Capabilities:
-    direct_callout: bool  # mode: direct supported
-    add_after_start: bool  # numbers accepted by a started (running/paused) task
-    remove_contacts: bool  # numbers can be removed from a task
-    delete_is_end: bool  # "delete" ends the task; it stays listed as finished
-    create_with_contacts: bool  # create must carry the first contacts (yccall telphone)
-    windows: bool  # time-of-day dialing windows supported
-
-
-@dataclass(frozen=True)
-class Limits:
-    add_batch: int  # rows per insert/append call (xfyeta 50, yccall 10,000)
-    create_batch: int  # rows carried by create (0 when create takes none)
-    callout_batch: int  # rows per direct callout (xfyeta 50; 0 = unsupported)
-    list_page: int  # rows per listing page
-    max_contacts_per_task: int | None = None  # None: not documented
-
-
-@dataclass(frozen=True)
 class AddResult:
     """Answer to an insert / append / callout of ``len(rows)`` rows.
 
     ``data_ids`` has one entry per accepted row in request order (None when
     the vendor returns no id); ``invalid`` lists (row index, reason) for rows
     the vendor refused.
+
+    A data id names the row for the first dialing round only: xfyeta gives
+    the rows of later recall rounds new ids ("如果是多轮外呼，第二轮的ID会
+    发生变化", task/insert in the 2022 protocol document), so whatever joins
+    result pushes to rows must fall back to (task id, callee).
     """
 
     accepted: int
@@ -107,6 +95,20 @@ class CreateResult:
     added: AddResult | None = None  # contacts carried by create (yccall)
 
 
+@dataclass(frozen=True)
+class TaskDescription:
+    """An existing remote task's settings as campaign-file keys (``campaignctl export``).
+
+    ``settings`` uses the campaign file's own keys (``robot``, ``lines``,
+    ``voice``, ``schedule``, ``recall``, ``turbo``, ``yccall``, ``columns``,
+    ``phone_column``), only what the vendor reported; ``unknown`` names, for
+    people, each setting the vendor does not report (a default was assumed).
+    """
+
+    settings: Mapping[str, Any]
+    unknown: tuple[str, ...] = ()
+
+
 @runtime_checkable
 class Provider(Protocol):
     profile: ProviderProfile
@@ -114,7 +116,11 @@ class Provider(Protocol):
     limits: Limits
 
     def task_name(self, campaign: str, wave: int) -> str:
-        """Remote name of a campaign's task for a wave (1 = first)."""
+        """Remote name of a campaign's task for a wave (1 = first): the vendor's naming rule."""
+        ...
+
+    def wave_of(self, remote_name: str, campaign: str) -> int | None:
+        """The wave :meth:`task_name` gave ``remote_name`` for ``campaign``, else None (its inverse)."""
         ...
 
     def owns(self, task: ObservedTask) -> bool:
@@ -136,8 +142,13 @@ class Provider(Protocol):
         """Numbers the platform holds for the task (resolves a lost insert)."""
         ...
 
-    def check(self, campaigns: Sequence[DesiredCampaign]) -> list[Problem]:
-        """Check references (robot, lines, voice, agents) against the platform."""
+    def check(self, campaigns: Sequence[DesiredCampaign], *,
+              creating: Collection[str] | None = None) -> list[Problem]:
+        """Check references (robot, lines, voice, agents) against the platform.
+
+        ``creating`` names the campaigns the plan creates a task for (None: any
+        of them may), for the checks that only matter to a new task.
+        """
         ...
 
     def create_task(

@@ -9,35 +9,36 @@ Translates between the model and the vendor API (``providers/xfyeta.md``,
 - Token: fetched with ``app_key``/``app_secret`` and cached; refreshed
   ``refresh_margin`` seconds before it expires and once more when a call is
   answered 10001 (the call is then re-sent once: safe even for mutating calls,
-  since 10001 means the vendor refused it). A ready token (``token_env``)
-  cannot be refreshed: 10001 is then an :class:`AuthError`. Thread-safe.
+  since 10001 means the vendor refused it), by the shared
+  :class:`~reconciler.providers.client.Session`. A ready token
+  (``token_env``) cannot be refreshed: 10001 is then an :class:`AuthError`.
+  Thread-safe.
 - Idempotent calls: token, config query, task query, start, pause, delete;
   10004 (service busy) is retried with the transport's backoff. create,
   insert and callout are never re-sent after they may have reached the vendor:
   :class:`OutcomeUnknown`.
 - Listing is one paginated ``task/query`` on the name prefix (the vendor's
   name search is fuzzy, so owned names are filtered exactly client-side).
+- References (``config/v1/query``, 2022 protocol document): a line is
+  expired when ``expired`` is 1, else when ``real_expiration_time`` (ms) has
+  passed, else when ``time_apply`` + ``time_expire`` (a validity length in
+  seconds, -1 = permanent) has; a line with ``status`` 1 is in use by a task
+  (a warning for a campaign the plan creates a task for); voices come as
+  ``voice_code``/``voice_name`` or ``code``/``name``.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
-
-import httpx
 
 from reconciler.errors import AuthError, OutcomeUnknown, Problem, ProviderError, TransportError, VendorError
-from reconciler.model import ContactRow, DesiredCampaign, ProviderProfile, Secret
-from reconciler.providers import auth_error
-from reconciler.providers.base import AddResult, Capabilities, CreateResult, Limits, ObservedTask, Phase
-from reconciler.providers.http import CallEvent, HttpTransport, RetryPolicy
+from reconciler.model import ContactRow, DesiredCampaign
+from reconciler.providers.base import AddResult, CreateResult, ObservedTask, Phase, TaskDescription
+from reconciler.providers.client import Session, VendorClient, as_int, json_list, pages
 
-__all__ = ["CODES", "PATHS", "PHASES", "XfyetaProvider"]
+__all__ = ["CLIENT", "CODES", "PATHS", "PHASES", "XfyetaProvider", "line_expiry"]
 
 TOKEN_CALL = "oauth/token"
 PATHS: dict[str, str] = {
@@ -90,33 +91,7 @@ PHASES: dict[int, Phase] = {
 ROBOT_STATUS = {1: "in review", 2: "rejected", 3: "awaiting publish", 4: "published"}
 PAGE_SIZE = 50
 ROBOT_PAGE_SIZE = 50
-_MAX_PAGES = 10_000
-
-
-def _int(value: Any, default: int | None = None) -> int | None:
-    """Tolerant integer: vendors send numbers, numeric strings, null or nothing."""
-    if value is None or isinstance(value, bool):
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        try:
-            return int(float(value))
-        except (TypeError, ValueError):
-            return default
-
-
-def _json_list(value: Any) -> list[Any]:
-    """``time_range`` and friends arrive as JSON text (``"[\\"09:00:00-12:00:00\\"]"``)."""
-    if isinstance(value, list):
-        return value
-    if isinstance(value, str) and value.strip():
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return []
-        return parsed if isinstance(parsed, list) else []
-    return []
+LINE_IN_USE = 1  # lines[].status: 0 idle, 1 occupied by a task
 
 
 def _seconds_of_day(text: str) -> int | None:
@@ -151,104 +126,38 @@ def _ranges(texts: Sequence[str]) -> list[tuple[int, int]]:
     return merged
 
 
-class XfyetaProvider:
+class XfyetaProvider(VendorClient):
     """The :class:`~reconciler.providers.base.Provider` for ``type: xfyeta`` profiles."""
 
-    capabilities = Capabilities(
-        direct_callout=True,
-        add_after_start=False,
-        remove_contacts=False,
-        delete_is_end=False,
-        create_with_contacts=False,
-        windows=True,
-    )
-
-    def __init__(
-        self,
-        profile: ProviderProfile,
-        *,
-        credentials: Mapping[str, Secret],
-        transport: httpx.BaseTransport | None = None,
-        timezone: str = "Asia/Shanghai",
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
-        retry: RetryPolicy | None = None,
-        on_event: Callable[[CallEvent], None] | None = None,
-    ) -> None:
-        self.profile = profile
-        opts = profile.options
-        self.prefix = profile.name_prefix
-        self.separator = str(opts.get("line_separator") or ";")
-        self.token_ttl = float(opts.get("token_ttl") or 3600)
-        margin = opts.get("refresh_margin")
-        self.refresh_margin = float(300 if margin is None else margin)
-        self.check_references = bool(opts.get("check_references", True))
-        max_contacts = _int(opts.get("max_contacts_per_task"))
-        self.limits = Limits(add_batch=50, create_batch=0, callout_batch=50, list_page=PAGE_SIZE,
-                             max_contacts_per_task=max_contacts)
-        self.tz = ZoneInfo(timezone)
-        self._clock = clock
-        self._wall = wall
-        self.http = HttpTransport(profile, transport=transport, sleep=sleep, retry=retry, clock=clock, wall=wall,
-                                  on_event=on_event)
-        self._app_key = credentials.get("app_key")
-        self._app_secret = credentials.get("app_secret")
-        self._fixed = credentials.get("token")
-        if not ((self._app_key and self._app_secret) or self._fixed):
-            raise auth_error("no credentials: need app_key and app_secret, or a token", profile.name)
-        for secret in (self._app_key, self._app_secret, self._fixed):
-            if secret:
-                self.http.add_secret(secret.reveal())
-        self._token_lock = threading.Lock()
-        self._token: Secret | None = self._fixed  # a Secret, so no repr or vars() dump shows it
-        self._expires_at = float("inf")  # monotonic; only meaningful for fetched tokens
-        self._fetches = 0
-
-    def __repr__(self) -> str:
-        return f"XfyetaProvider(profile={self.profile.name!r}, base_url={self.http.redact(self.profile.base_url)!r})"
-
-    # ------------------------------------------------------------------ names
-
-    def task_name(self, campaign: str, wave: int) -> str:
-        return f"{self.prefix}{campaign}" if wave <= 1 else f"{self.prefix}{campaign}~{wave}"
-
-    def owns(self, task: ObservedTask) -> bool:
-        return task.name.startswith(self.prefix)
-
-    # ------------------------------------------------------------------ token
+    def _setup(self) -> Session:
+        opts = self.options
+        self.separator = str(opts["line_separator"] or ";")
+        self.token_ttl = float(opts["token_ttl"] or 3600)
+        self.check_references = bool(opts["check_references"])
+        fixed = self.credentials.get("token")
+        return Session(None if fixed is not None else self._fetch_token, fixed=fixed, clock=self._clock,
+                       refresh_margin=float(opts["refresh_margin"]), cannot_renew=self._fixed_token_refused)
 
     @property
     def token_fetches(self) -> int:
         """How many tokens were fetched so far (for tests and debug output)."""
-        return self._fetches
+        return self.logins
 
-    def _current_token(self, call: str, campaign: str) -> str:
-        with self._token_lock:
-            if self._fixed is None and (self._token is None or self._clock() >= self._expires_at):
-                self._fetch_token(call, campaign)
-            assert self._token is not None
-            return self._token.reveal()
+    # ------------------------------------------------------------------ token
 
-    def _renew_after_refusal(self, stale: str, call: str, campaign: str) -> None:
-        """The vendor refused ``stale`` (10001): fetch a new token unless another thread already did."""
-        with self._token_lock:
-            if self._fixed is not None:
-                raise AuthError(
-                    "the token from the environment was refused as invalid or expired; it cannot be refreshed: "
-                    "set a fresh token, or configure app_key_env and app_secret_env",
-                    vendor_code=str(INVALID_TOKEN), profile=self.profile.name, call=call, campaign=campaign,
-                )
-            if self._token is not None and self._token.reveal() == stale:
-                self._fetch_token(call, campaign)
+    def _fixed_token_refused(self, call: str, campaign: str) -> AuthError:
+        return AuthError(
+            "the token from the environment was refused as invalid or expired; it cannot be refreshed: "
+            "set a fresh token, or configure app_key_env and app_secret_env",
+            vendor_code=str(INVALID_TOKEN), profile=self.profile.name, call=call, campaign=campaign,
+        )
 
-    def _fetch_token(self, call: str, campaign: str) -> None:
-        """POST the token call (caller holds the lock). ``time_expire`` is a lifetime in seconds."""
-        assert self._app_key is not None and self._app_secret is not None
-        body = {"app_key": self._app_key.reveal(), "app_secret": self._app_secret.reveal()}
+    def _fetch_token(self, call: str, campaign: str) -> tuple[str, float]:
+        """POST the token call; the token and its lifetime (``time_expire`` seconds)."""
+        body = {"app_key": self.credentials["app_key"].reveal(), "app_secret": self.credentials["app_secret"].reveal()}
         response = self.http.post(TOKEN_CALL, PATHS[TOKEN_CALL], json=body, idempotent=True, campaign=campaign)
         payload = self.http.parse_json(response, TOKEN_CALL, idempotent=True, campaign=campaign)
-        code = _int(payload.get("code"))
+        code = as_int(payload.get("code"))
         if code != 0:
             raise self._vendor_error(TOKEN_CALL, -1 if code is None else code, payload.get("message"), campaign,
                                      auth=True)
@@ -258,14 +167,11 @@ class XfyetaProvider:
             raise TransportError("the token answer carries no token", profile=self.profile.name, call=TOKEN_CALL,
                                  campaign=campaign)
         self.http.add_secret(token)
-        ttl = self._ttl(result.get("time_expire") if isinstance(result, dict) else None)
-        self._token = Secret(token)
-        self._expires_at = self._clock() + max(0.0, ttl - self.refresh_margin)
-        self._fetches += 1
+        return token, self._ttl(result.get("time_expire") if isinstance(result, dict) else None)
 
     def _ttl(self, value: Any) -> float:
         """Lifetime in seconds; tolerate an absolute expiry in epoch seconds or ms."""
-        number = _int(value)
+        number = as_int(value)
         if number is None or number <= 0:
             return self.token_ttl
         if number > 10**12:  # epoch ms
@@ -279,14 +185,16 @@ class XfyetaProvider:
     def _call(self, call: str, body: Mapping[str, Any], *, campaign: str = "") -> Any:
         """POST ``call`` with the token; the envelope's ``result``, or a ``ProviderError``."""
         idempotent = call in IDEMPOTENT
-        refreshed = False
-        busy = 0
-        while True:
-            token = self._current_token(call, campaign)
+
+        def attempt(token: str) -> Any:
             response = self.http.post(call, PATHS[call], params={"token": token}, json=dict(body),
                                       idempotent=idempotent, campaign=campaign)
-            payload = self.http.parse_json(response, call, idempotent=idempotent, campaign=campaign)
-            code = _int(payload.get("code"))
+            return self.http.parse_json(response, call, idempotent=idempotent, campaign=campaign)
+
+        busy = 0
+        while True:
+            payload = self.session.send(attempt, lambda p: as_int(p.get("code")) == INVALID_TOKEN, call, campaign)
+            code = as_int(payload.get("code"))
             if code == 0:
                 return payload.get("result")
             if code is None:
@@ -295,30 +203,28 @@ class XfyetaProvider:
                     raise self.http.error(TransportError, text, call, campaign=campaign, retryable=True)
                 raise self.http.error(OutcomeUnknown, text + "; the vendor may or may not have applied it", call,
                                       campaign=campaign)
-            if code == INVALID_TOKEN and not refreshed:
-                refreshed = True  # the vendor refused the call: safe to re-send once, even a mutating one
-                self._renew_after_refusal(token, call, campaign)
-                continue
             if code == BUSY and idempotent and busy + 1 < self.http.retry.attempts:
                 busy += 1
                 self.http.sleep(self.http.delay(busy))
                 continue
             raise self._vendor_error(call, code, payload.get("message"), campaign)
 
-    def _vendor_error(self, call: str, code: int, message: Any, campaign: str, *, auth: bool = False) -> VendorError:
+    def _vendor_error(self, call: str, code: int, message: Any, campaign: str, *,
+                      auth: bool = False) -> VendorError | AuthError:
         gloss = CODES.get(code, "unknown vendor code")
         said = str(message or "").strip()
         text = gloss if not said or said == gloss else f"{gloss} (vendor says: {said})"
-        cls = AuthError if auth or code in (INVALID_TOKEN, 10002, 10003, 200101) else VendorError
+        cls: type[VendorError | AuthError] = (
+            AuthError if auth or code in (INVALID_TOKEN, 10002, 10003, 200101) else VendorError)
         return cls(self.http.redact(text), vendor_code=str(code), profile=self.profile.name, call=call,
                    campaign=campaign, retryable=code == BUSY)
 
     # ------------------------------------------------------------------ reading
 
     def _observe(self, row: Mapping[str, Any]) -> ObservedTask:
-        status = _int(row.get("status"), 0) or 0
-        deleted = bool(_int(row.get("deleted"), 0))
-        started_at = _int(row.get("time_task_start"), 0) or 0
+        status = as_int(row.get("status"), 0) or 0
+        deleted = bool(as_int(row.get("deleted"), 0))
+        started_at = as_int(row.get("time_task_start"), 0) or 0
         started = status != 0 or started_at > 0
         if deleted:
             phase = Phase.ABSENT
@@ -327,7 +233,7 @@ class XfyetaProvider:
         else:  # an undocumented status: never treat a possibly-dialing task as fresh
             phase = Phase.RUNNING if started else Phase.NOT_STARTED
         raw = dict(row)
-        raw["time_range"] = _json_list(row.get("time_range"))
+        raw["time_range"] = json_list(row.get("time_range"))
         return ObservedTask(
             profile=self.profile.name,
             task_id=str(row.get("task_id", "")),
@@ -336,10 +242,10 @@ class XfyetaProvider:
             status=status,
             started=started,
             deleted=deleted,
-            contact_count=_int(row.get("count_tel")),
-            called=_int(row.get("process_tel_count")),
-            answered=_int(row.get("process_through_count")),
-            created_at=_int(row.get("time_create")) or _int(row.get("time_task_create")),
+            contact_count=as_int(row.get("count_tel")),
+            called=as_int(row.get("process_tel_count")),
+            answered=as_int(row.get("process_through_count")),
+            created_at=as_int(row.get("time_create")) or as_int(row.get("time_task_create")),
             raw=raw,
         )
 
@@ -347,25 +253,21 @@ class XfyetaProvider:
         self, body: Mapping[str, Any], keep: Callable[[str], bool], campaign: str = ""
     ) -> list[ObservedTask]:
         """Every page of one ``task/query``, rows whose name passes ``keep`` (deduplicated by id)."""
+        def page(index: int) -> tuple[list[dict[str, Any]], int | None]:
+            result = self._call("task/query", {**body, "page_size": PAGE_SIZE, "page_index": index},
+                                campaign=campaign)
+            result = result if isinstance(result, dict) else {}
+            return [r for r in result.get("rows") or [] if isinstance(r, dict)], as_int(result.get("total_rows"))
+
         found: dict[str, ObservedTask] = {}
-        seen = 0
-        for page in range(1, _MAX_PAGES + 1):
-            result = self._call("task/query", {**body, "page_size": PAGE_SIZE, "page_index": page},
-                                campaign=campaign) or {}
-            rows = result.get("rows") if isinstance(result, dict) else None
-            rows = [r for r in rows or [] if isinstance(r, dict)]
-            total = _int(result.get("total_rows") if isinstance(result, dict) else None, 0) or 0
-            for row in rows:
-                task = self._observe(row)
-                if task.task_id and keep(task.name):
-                    found.setdefault(task.task_id, task)
-            seen += len(rows)
-            if not rows or seen >= total:
-                break
+        for row in pages(page):
+            task = self._observe(row)
+            if task.task_id and keep(task.name):
+                found.setdefault(task.task_id, task)
         return list(found.values())
 
     def list_tasks(self) -> list[ObservedTask]:
-        body = {"task_name": self.prefix, "sort_name": "CREATETIME", "sort_order": "ASC"}
+        body = {"task_name": self.prefix, "sort_name": "CREATETIME", "sort_order": "ASC", "show_remaining": True}
         return self._query_all(body, lambda name: name.startswith(self.prefix))
 
     def find_task(self, campaign: str, wave: int) -> ObservedTask | None:
@@ -410,34 +312,35 @@ class XfyetaProvider:
         result = self._call("config/query", {"type": 0})
         config = dict(result) if isinstance(result, dict) else {}
         robots = [r for r in config.get("robots") or [] if isinstance(r, dict)]
-        total = _int(config.get("robotTotal"), len(robots)) or 0
+        total = as_int(config.get("robotTotal"), len(robots)) or 0
         if total > len(robots):
-            robots = []
-            for page in range(1, _MAX_PAGES + 1):
-                part = self._call("config/query", {"type": 1, "pageSize": ROBOT_PAGE_SIZE, "pageIndex": page})
-                batch = [r for r in (part or {}).get("robots") or [] if isinstance(r, dict)]
-                robots += batch
-                if not batch or len(robots) >= total:
-                    break
+
+            def page(index: int) -> tuple[list[dict[str, Any]], int | None]:
+                part = self._call("config/query", {"type": 1, "pageSize": ROBOT_PAGE_SIZE, "pageIndex": index})
+                part = part if isinstance(part, dict) else {}
+                return [r for r in part.get("robots") or [] if isinstance(r, dict)], total
+
+            robots = list(pages(page))
         config["robots"] = robots
         return config
 
-    def check(self, campaigns: Sequence[DesiredCampaign]) -> list[Problem]:
-        mine = [c for c in campaigns if c.provider == self.profile.name and c.provider_type == "xfyeta"]
+    def check(self, campaigns: Sequence[DesiredCampaign], *,
+              creating: Collection[str] | None = None) -> list[Problem]:
+        mine = [c for c in campaigns if c.provider == self.profile.name and c.provider_type == self.spec.type]
         if not mine or not self.check_references:
             return []
         config = self._config()
         robots = {str(r.get("robot_id")): r for r in config.get("robots") or [] if isinstance(r, dict)}
         lines = {str(ln.get("line_num")): ln for ln in config.get("lines") or [] if isinstance(ln, dict)}
-        voices = {str(v.get("voice_code")) for v in config.get("voices") or [] if isinstance(v, dict)}
-        now = self._wall()
+        voices = {_voice_code(v) for v in config.get("voices") or [] if isinstance(v, dict)} - {""}
+        now_ms = int(self._wall() * 1000)
         problems: list[Problem] = []
         for c in mine:
-            def add(field: str, message: str, c: DesiredCampaign = c) -> None:
-                problems.append(Problem(c.mark.file, c.mark.line, field, f"campaign {c.name!r}: {message}"))
+            def add(field: str, message: str, severity: str = "error", c: DesiredCampaign = c) -> None:
+                problems.append(Problem(c.mark.file, c.mark.line, field, f"campaign {c.name!r}: {message}", severity))
 
             self._check_robot(c, robots, add)
-            self._check_lines(c, lines, now, add)
+            self._check_lines(c, lines, now_ms, creating is None or c.name in creating, add)
             if c.voice is not None and c.voice.code and c.voice.code not in voices:
                 known = ", ".join(sorted(voices)) or "none"
                 add("voice.code", f"voice {c.voice.code!r} does not exist on profile {self.profile.name!r} "
@@ -451,10 +354,10 @@ class XfyetaProvider:
             add("robot", f"robot {c.robot!r} does not exist on profile {self.profile.name!r}")
             return
         label = f"robot {c.robot!r} ({robot.get('robot_name', '')})"
-        if _int(robot.get("deleted"), 0):
+        if as_int(robot.get("deleted"), 0):
             add("robot", f"{label} is deleted")
             return
-        status = _int(robot.get("status"))
+        status = as_int(robot.get("status"))
         if status != 4:
             add("robot", f"{label} is not published (status {status}: {ROBOT_STATUS.get(status or 0, 'unknown')})")
         expected = [str(x) for x in robot.get("call_column") or []]
@@ -463,20 +366,22 @@ class XfyetaProvider:
             add("contacts.columns", f"columns {actual} differ from {label} call_column {expected}: "
                                     + _column_difference(actual, expected))
 
-    def _check_lines(self, c: DesiredCampaign, lines: Mapping[str, Mapping[str, Any]], now: float,
-                     add: Callable[[str, str], None]) -> None:
+    def _check_lines(self, c: DesiredCampaign, lines: Mapping[str, Mapping[str, Any]], now_ms: int,
+                     creates: bool, add: Callable[..., None]) -> None:
         for num in c.lines:
             line = lines.get(num)
             if line is None:
                 add("lines", f"line {num!r} does not exist on profile {self.profile.name!r}")
                 continue
-            expire = _int(line.get("time_expire"), -1)
-            if expire is not None and expire != -1:
-                expire_s = expire / 1000 if expire > 10**12 else expire
-                if expire_s <= now:
-                    when = datetime.fromtimestamp(expire_s, self.tz).strftime("%Y-%m-%d %H:%M")
-                    add("lines", f"line {num!r} expired on {when}")
-                    continue
+            expired, until = line_expiry(line, now_ms)
+            if expired:
+                when = f" on {datetime.fromtimestamp(until / 1000, self.tz):%Y-%m-%d %H:%M}" if until else ""
+                add("lines", f"line {num!r} expired{when}")
+                continue
+            if creates and c.mode == "task" and as_int(line.get("status")) == LINE_IN_USE:
+                add("lines", f"line {num!r} is in use by a task (status 1); the vendor says a line in use cannot "
+                             "be used to create another task, so creating this campaign's task may be refused",
+                    "warning")
             work_texts = [str(t) for t in line.get("time_work") or []]
             work = _ranges(work_texts)
             if not work:
@@ -490,7 +395,7 @@ class XfyetaProvider:
 
     # ------------------------------------------------------------------ building requests
 
-    def _ms(self, moment: datetime) -> int:
+    def _to_ms(self, moment: datetime) -> int:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.tz)
         return int(moment.timestamp() * 1000)
@@ -517,13 +422,13 @@ class XfyetaProvider:
             "line_num": self.separator.join(campaign.lines),
             "robot_id": campaign.robot,
             "time_range": [w.vendor() for w in sched.windows],
-            "time_begin": self._ms(sched.begin),
+            "time_begin": self._to_ms(sched.begin),
             "recall_count": campaign.recall.count,
             "time_recall_wait": campaign.recall.wait,
             "trubo_mode": bool(campaign.turbo),
         }
         if sched.end is not None:
-            body["time_end"] = self._ms(sched.end)
+            body["time_end"] = self._to_ms(sched.end)
         if campaign.voice is not None and campaign.voice.code:
             body["voice_code"] = campaign.voice.code
         return body
@@ -543,7 +448,7 @@ class XfyetaProvider:
     def _added(self, result: Any, sent: int) -> AddResult:
         result = result if isinstance(result, dict) else {}
         ids = [str(i) for i in result.get("task_data_ids") or [] if i is not None]
-        total = _int(result.get("total"), len(ids) if ids else sent)
+        total = as_int(result.get("total"), len(ids) if ids else sent)
         accepted = sent if total is None else total
         data_ids: tuple[str | None, ...] = tuple(ids) if len(ids) == accepted else (None,) * accepted
         return AddResult(accepted=accepted, data_ids=data_ids)
@@ -593,8 +498,102 @@ class XfyetaProvider:
                 return
             raise
 
-    def close(self) -> None:
-        self.http.close()
+    # ------------------------------------------------------------------ export (onboarding)
+
+    def list_all_tasks(self) -> list[ObservedTask]:
+        """Every task of the account, owned or not (``campaignctl export`` picks from it)."""
+        return self._query_all({"sort_name": "CREATETIME", "sort_order": "ASC"}, lambda name: True)
+
+    def describe_task(self, task: ObservedTask) -> TaskDescription:
+        """The task's settings as far as ``task/query`` and the robot's ``call_column`` report them."""
+        raw = task.raw
+        unknown: list[str] = []
+        settings: dict[str, Any] = {}
+        robot = str(raw.get("robot_id") or "")
+        settings["robot"] = robot
+        line_text = str(raw.get("line_num") or "")
+        settings["lines"] = [p for p in line_text.replace(",", ";").split(";") if p]
+        voice = str(raw.get("voice_code") or "")
+        if voice:
+            settings["voice"] = {"code": voice}
+        schedule: dict[str, Any] = {}
+        begin = as_int(raw.get("time_task_estimate_begin"), 0) or 0
+        if begin > 0:
+            schedule["begin"] = datetime.fromtimestamp(begin / 1000, self.tz).isoformat()
+        else:
+            created = task.created_at or int(self._wall() * 1000)
+            schedule["begin"] = datetime.fromtimestamp(created / 1000, self.tz).isoformat()
+            unknown.append("schedule.begin (not reported; the task's creation time was written)")
+        end = as_int(raw.get("time_task_estimate_end"), 0) or 0
+        if end > 0:
+            schedule["end"] = datetime.fromtimestamp(end / 1000, self.tz).isoformat()
+        windows = [str(w) for w in json_list(raw.get("time_range")) if isinstance(w, str)]
+        if windows:
+            schedule["windows"] = [_short_window(w) for w in windows]
+        settings["schedule"] = schedule
+        settings["recall"] = {"count": as_int(raw.get("count_max_recall"), 0) or 0,
+                              "wait": as_int(raw.get("time_recall_wait"), 0) or 0}
+        if "trubo_mode" in raw:
+            settings["turbo"] = bool(raw.get("trubo_mode"))
+        else:
+            settings["turbo"] = False
+            unknown.append("turbo (not reported; false assumed)")
+        columns: list[str] = []
+        try:
+            config = self._config()
+        except ProviderError:
+            config = {}
+        for r in config.get("robots") or []:
+            if isinstance(r, dict) and str(r.get("robot_id")) == robot:
+                columns = [str(c) for c in r.get("call_column") or []]
+        if not columns:
+            columns = ["phone"]
+            unknown.append(f"contacts.columns (robot {robot!r} not found in config/query; [phone] written)")
+        settings["columns"] = columns
+        settings["phone_column"] = columns[0]
+        return TaskDescription(settings, tuple(unknown))
+
+
+CLIENT = XfyetaProvider
+
+
+def line_expiry(line: Mapping[str, Any], now_ms: int) -> tuple[bool, int | None]:
+    """Whether a ``config/v1/query`` line has expired, and when it does (ms epoch, None when unknown).
+
+    As the 2022 document has it: ``expired`` 0/1 is the platform's verdict and
+    ``real_expiration_time`` (ms) the absolute expiry; either one saying so is
+    enough. Without both, ``time_apply`` (ms) + ``time_expire`` (a validity
+    length in seconds, -1 = permanent). A line that says nothing is not taken
+    as expired.
+    """
+    real = as_int(line.get("real_expiration_time"))
+    until = real if real is not None and real > 0 else None
+    flag = as_int(line.get("expired"))
+    if flag is not None or until is not None:
+        return flag == 1 or (until is not None and until <= now_ms), until
+    length = as_int(line.get("time_expire"))
+    applied = as_int(line.get("time_apply"))
+    if length is None or length < 0 or not applied:
+        return False, None
+    until = applied + length * 1000
+    return until <= now_ms, until
+
+
+def _voice_code(voice: Mapping[str, Any]) -> str:
+    """A voice's code: ``voice_code`` as the document spells it, or ``code`` as some deployments do."""
+    for key in ("voice_code", "code"):
+        value = voice.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return ""
+
+
+def _short_window(window: str) -> str:
+    """``09:00:00-12:00:00`` as ``09:00-12:00`` when the seconds are zero (the files' usual spelling)."""
+    parts = window.split("-")
+    if len(parts) == 2 and all(p.endswith(":00") and p.count(":") == 2 for p in parts):
+        return "-".join(p[:-3] for p in parts)
+    return window
 
 
 def _column_difference(actual: Sequence[str], expected: Sequence[str]) -> str:

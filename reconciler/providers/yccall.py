@@ -9,17 +9,23 @@ becomes one :class:`VendorError` (``vendor_code`` = ``errors.code``, else ``ret`
 naming the profile, the service and the campaign.
 
 Token: ``App.Sip_Auth.Login`` with appid/accesskey, cached for the run (shared
-by threads); ``ret`` 600 (token invalid) logs in again and resends that call
-once — safe even for TaskCreat/TaskAdd, since 600 means the vendor refused the
-call before acting. The accesskey and every token are registered as secrets.
+by threads, :class:`~reconciler.providers.client.Session`); ``ret`` 600 (token
+invalid) and ``errors.code`` 1010 (extension changed: "log in again") log in
+again and resend that call once — safe even for TaskCreat/TaskAdd, since both
+mean the vendor refused the call before acting. The accesskey and every token
+are registered as secrets.
 
 Identity: a task carries ``taskname`` = :meth:`task_name` and ``customtaskid`` =
-:meth:`custom_task_id` (``customtaskid_prefix`` + campaign name, ``~<wave>`` from
-wave 2; when that exceeds :data:`CUSTOMTASKID_MAX` characters, a truncated name
-plus a 12-hex digest of the full id). The vendor does not document customtaskid
-uniqueness, so a create whose answer was lost is resolved by :meth:`find_task`
-(TaskList filtered by customtaskid, exact match checked here, newest first)
-before anything is sent again.
+:meth:`custom_task_id` (the vendor spec's rule, ``reconciler.vendors.yccall``).
+The vendor does not document customtaskid uniqueness, so a create whose answer
+was lost is resolved by :meth:`find_task` (TaskList filtered by customtaskid,
+then by taskname, exact match checked here, newest first) before anything is
+sent again. The documented TaskList rows carry no ``customtaskid``, ``total``,
+``called`` or ``answered``: without them a task is owned and found by its
+name, and its number count comes from TaskInfo.
+
+An unknown ``taskid`` is ``errors.code`` 1024 ("task does not exist"): a
+lookup answers None, and a delete (TaskSet 3) of such a task is done.
 
 Mapping of the vendor's open points to profile options (never guessed here):
 ``assign_types`` (assigntype codes), ``status_map`` (TaskList status -> phase;
@@ -30,8 +36,11 @@ leading 0 stay strings), ``customtaskid_prefix``, ``timezone`` (vendor local
 time of ``yyyy-mm-dd hh:mm:ss`` fields), ``check_references`` (lookup services).
 TaskList ``taskname`` filtering may be fuzzy, so listings are filtered here.
 
-``telphone`` entries carry ``phone`` plus the contact columns named ``userid``,
-``memberid``, ``customuuid`` and ``ext`` when the campaign has them (TaskAdd
+``telphone`` entries carry ``phone``, ``customuuid`` = :meth:`customuuid` (a
+stable digest of campaign and phone, returned as the row's data id: the call
+record callbacks carry it back, which is how results join their contact row;
+a campaign column named ``customuuid`` is not sent), plus the contact columns
+named ``userid``, ``memberid`` and ``ext`` when the campaign has them (TaskAdd
 spells ``ext`` as ``chengshudu``, as its page does). ``invaliddata`` elements are
 matched to rows by their ``phone`` (an element that is a bare value is taken as
 the phone); the reason is the element's ``reason``/``msg``/``desc`` text.
@@ -42,19 +51,17 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
-
-import httpx
 
 from reconciler.errors import AuthError, OutcomeUnknown, Problem, ProviderError, TransportError, VendorError
-from reconciler.model import ContactRow, DesiredCampaign, ProviderProfile, Secret, digest
-from reconciler.providers.base import AddResult, Capabilities, CreateResult, Limits, ObservedTask, Phase
-from reconciler.providers.http import CallEvent, HttpTransport, RetryPolicy
+from reconciler.model import ContactRow, DesiredCampaign, digest
+from reconciler.providers.base import AddResult, CreateResult, ObservedTask, Phase, TaskDescription
+from reconciler.providers.client import Session, VendorClient, as_int, first_int, pages, snippet
+from reconciler.vendors.yccall import COLUMNS, CUSTOMTASKID_MAX, YccallSettings, custom_task_id
 
-__all__ = ["CUSTOMTASKID_MAX", "DEFAULTS", "SERVICES", "YccallProvider"]
+__all__ = ["CLIENT", "CUSTOMTASKID_MAX", "SERVICES", "YccallProvider"]
 
 log = logging.getLogger("reconciler.providers.yccall")
 
@@ -70,202 +77,125 @@ QUEUES = "App.Sip_Queue.GetQueueList"
 DISNUMBERS = "App.Sip_Disnum.GetDisnumberInfo"
 SERVICES = (LOGIN, CREATE, ADD, DEL_PHONE, TASK_SET, TASK_LIST, TASK_INFO, SIPNUMBERS, QUEUES, DISNUMBERS)
 
-CUSTOMTASKID_MAX = 64
 TOKEN_INVALID = 600
+EXTENSION_CHANGED = "1010"  # errors.code: the extension changed, log in again
+TASK_ABSENT = "1024"  # errors.code: the task does not exist
 AUTH_RETS = frozenset({600, 601, 602, 603, 604})
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-OPTIONAL_COLUMNS = ("userid", "memberid", "customuuid", "ext")
-MAX_PAGES = 10_000  # a listing longer than this is a vendor bug, not data
 
-# Used only when a profile was built without the config loader (which fills them all).
-DEFAULTS: Mapping[str, Any] = {
-    "assign_types": {"extension": 1, "queue": 2, "group": 3},
-    "status_map": {1025: "not-started", 1026: "running", 1027: "paused", 1028: "finished"},
-    "list_status_filter": {"not-started": 0, "running": 1, "paused": 2, "finished": 3},
-    "body_encoding": "form",
-    "page_size": 100,
-    "max_numbers_per_call": 10_000,
-    "phone_as_number": False,
-    "check_references": True,
-    "timezone": None,
-}
-
-
-class YccallProvider:
+class YccallProvider(VendorClient):
     """The :class:`~reconciler.providers.base.Provider` for one yccall profile."""
 
-    capabilities = Capabilities(
-        direct_callout=False,
-        add_after_start=True,
-        remove_contacts=True,
-        delete_is_end=True,
-        create_with_contacts=True,
-        windows=False,
-    )
-
-    def __init__(
-        self,
-        profile: ProviderProfile,
-        credentials: Mapping[str, Secret | str] | None = None,
-        *,
-        appid: Secret | str | None = None,
-        accesskey: Secret | str | None = None,
-        transport: httpx.BaseTransport | None = None,
-        timezone: str = "Asia/Shanghai",
-        http: HttpTransport | None = None,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] | None = None,
-        on_event: Callable[[CallEvent], None] | None = None,
-    ) -> None:
-        self.profile = profile
-        opts = {**DEFAULTS, **{k: v for k, v in profile.options.items() if v is not None}}
-        self._opts = opts
-        creds = dict(credentials or {})
-        self._appid = _reveal(appid if appid is not None else creds.get("appid"))
-        self._accesskey = _reveal(accesskey if accesskey is not None else creds.get("accesskey"))
-        for role, value in (("appid", self._appid), ("accesskey", self._accesskey)):
-            if not value:
-                env = profile.credentials_env.get(role, f"{role}_env")
-                message = f"credential {role!r} is missing (set the environment variable {env})"
-                err = AuthError(message, vendor_code="", profile=profile.name)
-                ProviderError.__init__(err, message, profile=profile.name)  # no "vendor error" prefix
-                raise err
-        kwargs: dict[str, Any] = {"transport": transport, "retry": retry, "on_event": on_event}
-        if sleep is not None:
-            kwargs["sleep"] = sleep
-        self._http = http or HttpTransport(profile, **kwargs)
-        self._http.add_secret(self._accesskey)
+    def _setup(self) -> Session:
+        opts = self.options
         self._encoding = str(opts["body_encoding"])
         if self._encoding not in ("form", "multipart"):
             raise ProviderError(f"body_encoding must be 'form' or 'multipart', not {self._encoding!r}",
-                                profile=profile.name)
+                                profile=self.profile.name)
         self._assign_types = {str(k): int(v) for k, v in dict(opts["assign_types"]).items()}
         self._status_map = {int(k): Phase(str(v)) for k, v in dict(opts["status_map"]).items()}
         self._not_started = {code for code, phase in self._status_map.items() if phase is Phase.NOT_STARTED}
-        self._page_size = max(1, int(opts["page_size"]))
-        self._max_numbers = max(1, int(opts["max_numbers_per_call"]))
+        self._page_size = self.limits.list_page
+        self._max_numbers = self.limits.add_batch
         self._phone_as_number = bool(opts["phone_as_number"])
         self._check_references = bool(opts["check_references"])
-        self._cprefix = str(opts.get("customtaskid_prefix") or profile.name_prefix)
-        self._tz = ZoneInfo(str(opts.get("timezone") or timezone))
-        self.limits = Limits(
-            add_batch=self._max_numbers,
-            create_batch=self._max_numbers,
-            callout_batch=0,
-            list_page=self._page_size,
-            max_contacts_per_task=None,
-        )
-        self._token: str | None = None
-        self._token_lock = threading.Lock()
+        self._cprefix = str(opts["customtaskid_prefix"])
         self._lookups: dict[str, set[str] | str] = {}
         self._lookups_lock = threading.Lock()
-        self.logins = 0  # how many times this run logged in (tests and diagnostics)
-
-    def __repr__(self) -> str:
-        return f"YccallProvider(profile={self.profile.name!r})"
+        return Session(self._login, clock=self._clock)
 
     # ------------------------------------------------------------------ identity
-    def task_name(self, campaign: str, wave: int) -> str:
-        base = f"{self.profile.name_prefix}{campaign}"
-        return base if wave <= 1 else f"{base}~{wave}"
-
     def custom_task_id(self, campaign: str, wave: int) -> str:
         """Stable ``customtaskid`` for a campaign's wave, at most :data:`CUSTOMTASKID_MAX` characters."""
-        full = f"{self._cprefix}{campaign}" if wave <= 1 else f"{self._cprefix}{campaign}~{wave}"
-        if len(full) <= CUSTOMTASKID_MAX:
-            return full
-        tail = "-" + digest(full, 6)
-        return full[: CUSTOMTASKID_MAX - len(tail)] + tail
+        return custom_task_id(self._cprefix, campaign, wave)
+
+    @staticmethod
+    def customuuid(campaign: str, phone: str) -> str:
+        """The ``customuuid`` campaignctl sets on a number: 32 hex digits, stable per campaign and phone."""
+        return digest(f"{campaign}\x1f{phone}", 16)
 
     def owns(self, task: ObservedTask) -> bool:
         if task.custom_id:
             return task.custom_id.startswith(self._cprefix)
-        return task.name.startswith(self.profile.name_prefix)
+        return task.name.startswith(self.prefix)
 
     # ------------------------------------------------------------------ transport
     def _post(self, service: str, fields: Mapping[str, str], *, idempotent: bool, campaign: str) -> dict[str, Any]:
         form = {"service": service, **fields}
         if self._encoding == "multipart":
-            response = self._http.post(service, "/", files={k: (None, v) for k, v in form.items()},
+            response = self.http.post(service, "/", files={k: (None, v) for k, v in form.items()},
                                        idempotent=idempotent, campaign=campaign)
         else:
-            response = self._http.post(service, "/", data=form, idempotent=idempotent, campaign=campaign)
-        payload: dict[str, Any] = self._http.parse_json(response, service, idempotent=idempotent, campaign=campaign)
+            response = self.http.post(service, "/", data=form, idempotent=idempotent, campaign=campaign)
+        payload: dict[str, Any] = self.http.parse_json(response, service, idempotent=idempotent, campaign=campaign)
         return payload
 
-    def _login(self, campaign: str) -> str:
-        payload = self._post(LOGIN, {"appid": self._appid, "accesskey": self._accesskey},
-                             idempotent=True, campaign=campaign)
+    def _login(self, call: str, campaign: str) -> tuple[str, None]:
+        """``App.Sip_Auth.Login``; the token (valid until the vendor refuses it)."""
+        appid, accesskey = (self.credentials[role].reveal() for role in ("appid", "accesskey"))
+        payload = self._post(LOGIN, {"appid": appid, "accesskey": accesskey}, idempotent=True, campaign=campaign)
         ret = payload.get("ret")
         data = payload.get("data")
         if ret != 200 or not isinstance(data, dict) or data.get("status") != 0:
             code, message = _failure(payload)
-            raise self._http.error(AuthError, f"login refused: {message}", LOGIN, campaign=campaign,
-                                   vendor_code=code)
+            raise self.http.error(AuthError, f"login refused: {message}", LOGIN, campaign=campaign,
+                                  vendor_code=code)
         result = data.get("result")
         token = result.get("token") if isinstance(result, dict) else None
         if not isinstance(token, str) or not token:
-            raise self._http.error(TransportError, "login answer carries no token", LOGIN, campaign=campaign)
-        self._http.add_secret(token)
-        self.logins += 1
+            raise self.http.error(TransportError, "login answer carries no token", LOGIN, campaign=campaign)
+        self.http.add_secret(token)
         log.debug("%s: logged in", self.profile.name)
-        return token
-
-    def _current_token(self, campaign: str) -> str:
-        with self._token_lock:
-            if self._token is None:
-                self._token = self._login(campaign)
-            return self._token
-
-    def _drop_token(self, token: str) -> None:
-        with self._token_lock:
-            if self._token == token:
-                self._token = None
+        return token, None
 
     def _call(self, service: str, fields: Mapping[str, str], *, idempotent: bool, campaign: str = "") -> Any:
-        """Send one service call with the token; ``ret`` 600 -> log in again and resend once."""
-        for attempt in (1, 2):
-            token = self._current_token(campaign)
-            payload = self._post(service, {**fields, "token": token}, idempotent=idempotent, campaign=campaign)
-            if payload.get("ret") == TOKEN_INVALID and attempt == 1:
-                log.debug("%s %s: token refused (ret 600); logging in again", self.profile.name, service)
-                self._drop_token(token)
-                continue
-            return self._unwrap(service, payload, idempotent=idempotent, campaign=campaign)
-        raise AssertionError("unreachable")
+        """Send one service call with the token; a refused token (600, 1010) -> log in again, resend once."""
+
+        def attempt(token: str) -> dict[str, Any]:
+            return self._post(service, {**fields, "token": token}, idempotent=idempotent, campaign=campaign)
+
+        def refused(payload: dict[str, Any]) -> bool:
+            if payload.get("ret") == TOKEN_INVALID or _failure(payload)[0] == EXTENSION_CHANGED:
+                log.debug("%s %s: token refused (%s); logging in again", self.profile.name, service,
+                          _failure(payload)[0])
+                return True
+            return False
+
+        payload = self.session.send(attempt, refused, service, campaign)
+        return self._unwrap(service, payload, idempotent=idempotent, campaign=campaign)
 
     def _unwrap(self, service: str, payload: Mapping[str, Any], *, idempotent: bool, campaign: str) -> Any:
         """``data.result`` of a successful envelope, else the matching ProviderError."""
         ret = payload.get("ret")
         data = payload.get("data")
         if isinstance(ret, bool) or not isinstance(ret, int):
-            message = f"the answer is not a vendor envelope (no integer 'ret'): {_snippet(payload)}"
+            message = f"the answer is not a vendor envelope (no integer 'ret'): {snippet(payload)}"
             if idempotent:
-                raise self._http.error(TransportError, message, service, campaign=campaign, retryable=True)
-            raise self._http.error(OutcomeUnknown, f"{message}; the vendor may or may not have applied it",
+                raise self.http.error(TransportError, message, service, campaign=campaign, retryable=True)
+            raise self.http.error(OutcomeUnknown, f"{message}; the vendor may or may not have applied it",
                                    service, campaign=campaign)
         if ret == 200 and isinstance(data, dict) and data.get("status") == 0:
             return data.get("result")
         code, message = _failure(payload)
-        if ret in AUTH_RETS:
-            raise self._http.error(AuthError, message, service, campaign=campaign, vendor_code=code)
+        if ret in AUTH_RETS or code == EXTENSION_CHANGED:  # still refused after a new login
+            raise self.http.error(AuthError, message, service, campaign=campaign, vendor_code=code)
         if ret == 500 and not idempotent:
-            raise self._http.error(OutcomeUnknown, f"vendor server error 500 ({message}); the vendor may or may "
+            raise self.http.error(OutcomeUnknown, f"vendor server error 500 ({message}); the vendor may or may "
                                    "not have applied it (not re-sent)", service, campaign=campaign)
         if ret == 200 and not isinstance(data, dict):
             if idempotent:
-                raise self._http.error(TransportError, f"the answer has no data object: {_snippet(payload)}",
+                raise self.http.error(TransportError, f"the answer has no data object: {snippet(payload)}",
                                        service, campaign=campaign, retryable=True)
-            raise self._http.error(OutcomeUnknown, f"the answer has no data object: {_snippet(payload)}; the "
+            raise self.http.error(OutcomeUnknown, f"the answer has no data object: {snippet(payload)}; the "
                                    "vendor may or may not have applied it", service, campaign=campaign)
-        raise self._http.error(VendorError, message, service, campaign=campaign, vendor_code=code,
+        raise self.http.error(VendorError, message, service, campaign=campaign, vendor_code=code,
                                retryable=ret == 500)
 
     # ------------------------------------------------------------------ observe
     def _phase(self, status: int, service: str) -> Phase:
         phase = self._status_map.get(status)
         if phase is None:
-            raise self._http.error(
+            raise self.http.error(
                 TransportError,
                 f"the vendor reports task status {status}, which the profile's status_map does not map "
                 f"(known: {sorted(self._status_map)}); add it to providers.{self.profile.name}.status_map",
@@ -274,12 +204,12 @@ class YccallProvider:
         return phase
 
     def _observed(self, row: Mapping[str, Any]) -> ObservedTask:
-        status = _as_int(row.get("status"))
+        status = as_int(row.get("status"))
         if status is None:
-            raise self._http.error(TransportError, f"TaskList row without an integer status: {_snippet(row)}",
+            raise self.http.error(TransportError, f"TaskList row without an integer status: {snippet(row)}",
                                    TASK_LIST)
         phase = self._phase(status, TASK_LIST)
-        called = _as_int(row.get("called"))
+        called = as_int(row.get("called"))
         custom = row.get("customtaskid")
         return ObservedTask(
             profile=self.profile.name,
@@ -289,64 +219,67 @@ class YccallProvider:
             status=status,
             started=status not in self._not_started or bool(called),
             custom_id=str(custom) if custom not in (None, "") else None,
-            contact_count=_first_int(row, ("total", "totalnum", "total_numbers")),
+            contact_count=first_int(row, ("total", "totalnum", "total_numbers")),
             called=called,
-            answered=_as_int(row.get("answered")),
-            created_at=self._ms(row.get("createtime")),
+            answered=as_int(row.get("answered")),
+            created_at=self._from_vendor_time(row.get("createtime")),
             raw=dict(row),
         )
 
-    def _ms(self, value: Any) -> int | None:
+    def _from_vendor_time(self, value: Any) -> int | None:
+        """A ``yyyy-mm-dd hh:mm:ss`` vendor-local time as ms epoch (None when absent or unreadable)."""
         if not isinstance(value, str) or not value:
             return None
         try:
-            return int(datetime.strptime(value, TIME_FORMAT).replace(tzinfo=self._tz).timestamp() * 1000)
+            return int(datetime.strptime(value, TIME_FORMAT).replace(tzinfo=self.tz).timestamp() * 1000)
         except ValueError:
             return None
 
-    def _list_page(self, filters: Mapping[str, str], page: int, campaign: str = "") -> tuple[list[Any], int, int]:
+    def _list_page(self, filters: Mapping[str, str], page: int, campaign: str = "") -> tuple[list[Any], int]:
         fields = {**filters, "currentpage": str(page), "itemsperpage": str(self._page_size)}
         result = self._call(TASK_LIST, fields, idempotent=True, campaign=campaign)
         if not isinstance(result, dict):
-            raise self._http.error(TransportError, f"TaskList result is not an object: {_snippet(result)}",
+            raise self.http.error(TransportError, f"TaskList result is not an object: {snippet(result)}",
                                    TASK_LIST, campaign=campaign)
         rows = result.get("task") or []
         if not isinstance(rows, list):
-            raise self._http.error(TransportError, "TaskList 'task' is not a list", TASK_LIST, campaign=campaign)
-        total = _as_int(result.get("totalitems"))
-        size = _as_int(result.get("itemsperpage")) or self._page_size
-        return [r for r in rows if isinstance(r, dict)], (len(rows) if total is None else total), size
+            raise self.http.error(TransportError, "TaskList 'task' is not a list", TASK_LIST, campaign=campaign)
+        total = as_int(result.get("totalitems"))
+        return [r for r in rows if isinstance(r, dict)], (len(rows) if total is None else total)
 
     def _list(self, filters: Mapping[str, str], campaign: str = "") -> list[ObservedTask]:
         seen: dict[str, ObservedTask] = {}
-        page = 1
-        while page <= MAX_PAGES:
-            rows, total, size = self._list_page(filters, page, campaign)
-            for row in rows:
-                task = self._observed(row)
-                seen.setdefault(task.task_id, task)  # pages can shift while tasks are created
-            if not rows or page * max(size, 1) >= total:
-                break
-            page += 1
+        for row in pages(lambda page: self._list_page(filters, page, campaign)):
+            task = self._observed(row)
+            seen.setdefault(task.task_id, task)  # pages can shift while tasks are created
         return list(seen.values())
 
     def list_tasks(self) -> list[ObservedTask]:
         return [t for t in self._list({}) if self.owns(t)]
 
     def find_task(self, campaign: str, wave: int) -> ObservedTask | None:
+        """By ``customtaskid``, then by exact name: documented TaskList rows do not echo the customtaskid."""
         custom_id = self.custom_task_id(campaign, wave)
         name = self.task_name(campaign, wave)
-        found = [
-            t for t in self._list({"customtaskid": custom_id}, campaign)
-            if t.custom_id == custom_id or (t.custom_id is None and t.name == name)
-        ]
+
+        def mine(t: ObservedTask) -> bool:
+            return t.custom_id == custom_id or (t.custom_id is None and t.name == name)
+
+        found = [t for t in self._list({"customtaskid": custom_id}, campaign) if mine(t)]
+        if not found:
+            found = [t for t in self._list({"taskname": name}, campaign) if mine(t)]
         if not found:
             return None
         found.sort(key=lambda t: (t.created_at or 0, t.task_id), reverse=True)
         return found[0]
 
     def get_task(self, task_id: str) -> ObservedTask | None:
-        rows, total, _ = self._list_page({"taskid": task_id}, 1)
+        try:
+            rows, total = self._list_page({"taskid": task_id}, 1)
+        except VendorError as exc:
+            if exc.vendor_code == TASK_ABSENT:
+                return None
+            raise
         for row in rows:
             if str(row.get("taskid")) == task_id:
                 return self._observed(row)
@@ -357,9 +290,9 @@ class YccallProvider:
     def count_contacts(self, task_id: str) -> int:
         result = self._call(TASK_INFO, {"taskid": task_id, "currentpage": "1", "itemsperpage": "1"},
                             idempotent=True)
-        total = _as_int(result.get("totalitems")) if isinstance(result, dict) else None
+        total = as_int(result.get("totalitems")) if isinstance(result, dict) else None
         if total is None:
-            raise self._http.error(TransportError, f"TaskInfo answer has no totalitems: {_snippet(result)}",
+            raise self.http.error(TransportError, f"TaskInfo answer has no totalitems: {snippet(result)}",
                                    TASK_INFO)
         return total
 
@@ -380,20 +313,19 @@ class YccallProvider:
                 self._lookups[service] = {str(i[key]) for i in items if isinstance(i, dict) and key in i}
         return self._lookups[service]
 
-    def check(self, campaigns: Sequence[DesiredCampaign]) -> list[Problem]:
+    def check(self, campaigns: Sequence[DesiredCampaign], *,
+              creating: Collection[str] | None = None) -> list[Problem]:
         problems: list[Problem] = []
-        mine = [c for c in campaigns if c.provider == self.profile.name and c.yccall is not None]
-        for c in mine:
-            assert c.yccall is not None
-            if c.yccall.assign_type not in self._assign_types:
+        mine = [(c, c.vendor) for c in campaigns
+                if c.provider == self.profile.name and isinstance(c.vendor, YccallSettings)]
+        for c, y in mine:
+            if y.assign_type not in self._assign_types:
                 problems.append(Problem(c.mark.file, c.mark.line, "yccall.assign.type",
                                         f"profile {self.profile.name!r} has no assign_types code for "
-                                        f"{c.yccall.assign_type!r}"))
+                                        f"{y.assign_type!r}"))
         if not self._check_references:
             return problems
-        for c in mine:
-            y = c.yccall
-            assert y is not None
+        for c, y in mine:
             agents = [a.strip() for a in y.agent.split(",") if a.strip()]
             checks: list[tuple[str, str, Mapping[str, str], str, list[str], str]] = []
             if y.assign_type == "extension":
@@ -423,7 +355,7 @@ class YccallProvider:
     # ------------------------------------------------------------------ mutate
     def _entries(self, campaign: DesiredCampaign, rows: Sequence[ContactRow], ext_key: str) -> str:
         columns = campaign.contacts.columns
-        extras = [(name, columns.index(name)) for name in OPTIONAL_COLUMNS if name in columns]
+        extras = [(name, columns.index(name)) for name in COLUMNS if name in columns and name != "customuuid"]
         if "ext" not in columns and "chengshudu" in columns:
             extras.append(("ext", columns.index("chengshudu")))
         entries: list[dict[str, Any]] = []
@@ -431,7 +363,7 @@ class YccallProvider:
             phone: str | int = row.phone
             if self._phone_as_number and row.phone.isdigit() and not row.phone.startswith("0"):
                 phone = int(row.phone)
-            entry: dict[str, Any] = {"phone": phone}
+            entry: dict[str, Any] = {"phone": phone, "customuuid": self.customuuid(campaign.name, row.phone)}
             for name, index in extras:
                 value = row.values[index] if index < len(row.values) else ""
                 if value != "":
@@ -445,7 +377,7 @@ class YccallProvider:
                                 "(max_numbers_per_call): send the rest with TaskAdd",
                                 profile=self.profile.name, call=call, campaign=campaign)
 
-    def _added(self, rows: Sequence[ContactRow], result: Any, accepted_key: str | None) -> AddResult:
+    def _added(self, campaign: str, rows: Sequence[ContactRow], result: Any, accepted_key: str | None) -> AddResult:
         invalid_raw = result.get("invaliddata") if isinstance(result, dict) else None
         invalid_items = invalid_raw if isinstance(invalid_raw, list) else []
         by_phone: dict[str, list[int]] = {}
@@ -460,20 +392,22 @@ class YccallProvider:
         invalid.sort()
         accepted = len(rows) - len(invalid)
         if accepted_key is not None and isinstance(result, dict):
-            reported = _as_int(result.get(accepted_key))
+            reported = as_int(result.get(accepted_key))
             if reported is not None:
                 accepted = reported
         accepted = max(0, accepted)
-        return AddResult(accepted=accepted, data_ids=(None,) * accepted, invalid=tuple(invalid))
+        refused = {i for i, _ in invalid}
+        ids = tuple(self.customuuid(campaign, row.phone) for i, row in enumerate(rows) if i not in refused)
+        return AddResult(accepted=accepted, data_ids=ids, invalid=tuple(invalid))
 
     def _vendor_time(self, value: datetime) -> str:
-        return value.astimezone(self._tz).strftime(TIME_FORMAT)
+        return value.astimezone(self.tz).strftime(TIME_FORMAT)
 
     def create_task(
         self, campaign: DesiredCampaign, wave: int, rows: Sequence[ContactRow] = ()
     ) -> CreateResult:
-        y = campaign.yccall
-        if y is None:
+        y = campaign.vendor
+        if not isinstance(y, YccallSettings):
             raise ProviderError("the campaign has no yccall block (assign, scale)", profile=self.profile.name,
                                 call=CREATE, campaign=campaign.name)
         if not rows:
@@ -515,9 +449,9 @@ class YccallProvider:
         result = self._call(CREATE, fields, idempotent=False, campaign=campaign.name)
         task_id = result.get("taskid") if isinstance(result, dict) else None
         if task_id in (None, ""):
-            raise self._http.error(OutcomeUnknown, f"TaskCreat succeeded without a taskid: {_snippet(result)}; "
+            raise self.http.error(OutcomeUnknown, f"TaskCreat succeeded without a taskid: {snippet(result)}; "
                                    "look the task up by customtaskid", CREATE, campaign=campaign.name)
-        return CreateResult(task_id=str(task_id), added=self._added(rows, result, None))
+        return CreateResult(task_id=str(task_id), added=self._added(campaign.name, rows, result, None))
 
     def add_contacts(self, task_id: str, campaign: DesiredCampaign, rows: Sequence[ContactRow]) -> AddResult:
         if not rows:
@@ -525,7 +459,7 @@ class YccallProvider:
         self._check_batch(ADD, rows, campaign.name)
         fields = {"taskid": task_id, "telphone": self._entries(campaign, rows, "chengshudu")}
         result = self._call(ADD, fields, idempotent=False, campaign=campaign.name)
-        return self._added(rows, result, "success")
+        return self._added(campaign.name, rows, result, "success")
 
     def remove_contacts(self, task_id: str, campaign: DesiredCampaign, phones: Sequence[str]) -> None:
         for start in range(0, len(phones), self._max_numbers):
@@ -543,12 +477,12 @@ class YccallProvider:
         self._set(task_id, 2)
 
     def delete(self, task_id: str) -> None:
-        """TaskSet 3 (end); a task that has already ended counts as deleted."""
+        """TaskSet 3 (end); a task that has already ended, or does not exist (1024), counts as deleted."""
         try:
             self._set(task_id, 3)
         except VendorError as exc:
-            if isinstance(exc, AuthError):
-                raise
+            if exc.vendor_code == TASK_ABSENT:
+                return
             task = self.get_task(task_id)
             if task is not None and task.phase is Phase.FINISHED:
                 return
@@ -558,40 +492,56 @@ class YccallProvider:
         raise ProviderError("yccall has no direct callout (mode: direct is xfyeta only)",
                             profile=self.profile.name, call="callout", campaign=campaign.name)
 
-    def close(self) -> None:
-        self._http.close()
+
+
+    # ------------------------------------------------------------------ export (onboarding)
+
+    def list_all_tasks(self) -> list[ObservedTask]:
+        """Every task of the account, owned or not (``campaignctl export`` picks from it)."""
+        return self._list({})
+
+    def describe_task(self, task: ObservedTask) -> TaskDescription:
+        """The task's settings as far as ``TaskList`` reports them."""
+        raw = task.raw
+        unknown: list[str] = []
+        kinds = {code: kind for kind, code in self._assign_types.items()}
+        assign_code = as_int(raw.get("assigntype"))
+        kind = kinds.get(assign_code) if assign_code is not None else None
+        if kind is None:
+            kind = "extension"
+            unknown.append(f"yccall.assign.type (assigntype {raw.get('assigntype')!r} is not in assign_types; "
+                           "extension written)")
+        block: dict[str, Any] = {"assign": {"type": kind, "agent": str(raw.get("taskassign") or "")}}
+        block["scale"] = str(raw.get("taskscale") or "1:1")
+        if raw.get("isscale") in ("auto", "manual"):
+            block["scale_mode"] = raw["isscale"]
+        concurrent = as_int(raw.get("concurrent"))
+        if concurrent is not None and concurrent > 0:
+            block["concurrency"] = concurrent
+        callers = [p for p in str(raw.get("disnumber") or "").split(",") if p]
+        if callers:
+            block["caller_numbers"] = callers
+        settings: dict[str, Any] = {"yccall": block}
+        schedule: dict[str, Any] = {}
+        for key, field_name in (("begin", "scheduledtime"), ("end", "pausedtime")):
+            ms = self._from_vendor_time(raw.get(field_name))
+            if ms:
+                schedule[key] = datetime.fromtimestamp(ms / 1000, self.tz).isoformat()
+        if schedule:
+            settings["schedule"] = schedule
+        if as_int(raw.get("is_multi_call")):
+            settings["recall"] = {"count": as_int(raw.get("multi_call_max_rounds")) or 0,
+                                  "wait": as_int(raw.get("multi_call_interval")) or 0,
+                                  "mode": "all" if str(raw.get("multi_call_type")) == "1" else "unanswered"}
+        elif "is_multi_call" not in raw:
+            unknown.append("recall (not reported; none written)")
+        settings["columns"] = ["phone"]
+        settings["phone_column"] = "phone"
+        unknown.append("contacts.columns (TaskList does not report the optional columns; [phone] written)")
+        return TaskDescription(settings, tuple(unknown))
 
 
 # ---------------------------------------------------------------------- helpers
-def _reveal(value: Secret | str | None) -> str:
-    if value is None:
-        return ""
-    return value.reveal() if isinstance(value, Secret) else str(value)
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
-
-
-def _first_int(row: Mapping[str, Any], keys: Sequence[str]) -> int | None:
-    for key in keys:
-        value = _as_int(row.get(key))
-        if value is not None:
-            return value
-    return None
-
-
-def _snippet(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
 def _failure(payload: Mapping[str, Any]) -> tuple[str, str]:
     """(vendor code, readable message) of a failed envelope."""
     ret = payload.get("ret")
@@ -616,3 +566,5 @@ def _invalid_item(item: Any) -> tuple[str, str]:
         return str(phone).strip(), str(reason)
     return str(item).strip(), "refused by the vendor"
 
+
+CLIENT = YccallProvider

@@ -70,5 +70,5 @@ def open_store(settings: StateSettings, env: Mapping[str, str], *, create: bool 
             )
         from reconciler.state.postgres import PostgresStore
 
-        return PostgresStore(dsn, create=create)
+        return PostgresStore(dsn, settings.schema, create=create)
     raise StateError(f"state: unknown backend {settings.backend!r} (use sqlite, postgres or memory)")

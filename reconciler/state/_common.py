@@ -14,10 +14,10 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reconciler.errors import LockHeld, LockTimeout, StateError, StateMissing
+from reconciler.errors import LockHeld, LockTimeout, Problem, StateError, StateMissing
 from reconciler.state.base import RUN_STATES, ContactRecord, ContactStatus, LockInfo, TaskRecord
 
 __all__ = [
@@ -25,14 +25,20 @@ __all__ = [
     "check_task",
     "clean_text",
     "contact_from_row",
+    "contact_rows",
     "contact_sort_key",
     "dedupe_contacts",
     "dump_json",
+    "dump_json_list",
     "holder_name",
+    "json_list",
     "load_json",
     "lock_held_error",
     "new_lock_info",
     "outcome_filter",
+    "problems_from_json",
+    "problems_to_json",
+    "stamp_days_ago",
     "state_missing",
     "utc_now",
     "wait_for_lock",
@@ -182,8 +188,9 @@ STATUS_BY_VALUE: dict[str, ContactStatus] = {s.value: s for s in ContactStatus}
 
 
 def contact_from_row(row: Sequence[Any]) -> ContactRecord:
-    """A record from ``(campaign, task_id, phone, fingerprint, wave, data_id, status)``."""
-    return ContactRecord(row[0], row[2], row[3], row[1], row[4], row[5], STATUS_BY_VALUE[row[6]])
+    """A record from ``(campaign, task_id, phone, fingerprint, wave, data_id, status[, sent_at])``."""
+    return ContactRecord(row[0], row[2], row[3], row[1], row[4], row[5], STATUS_BY_VALUE[row[6]],
+                         row[7] if len(row) > 7 else "")
 
 
 def contact_sort_key(record: ContactRecord) -> tuple[int, str, str]:
@@ -195,3 +202,43 @@ def outcome_filter(outcomes: Sequence[Any] | None) -> list[str] | None:
     if outcomes is None:
         return None
     return [str(getattr(o, "value", o)) for o in outcomes]
+
+
+def contact_rows(records: Iterable[ContactRecord]) -> list[tuple[Any, ...]]:
+    """Records as rows in ``CONTACT_COLUMNS`` order (campaign, task_id, phone, fingerprint, wave, data_id, status,
+    sent_at: now when the record has none)."""
+    now = utc_now()
+    return [(r.campaign, r.task_id, r.phone, r.fingerprint, r.wave, r.data_id, ContactStatus(r.status).value,
+             r.sent_at or now) for r in records]
+
+
+def stamp_days_ago(days: int) -> str:
+    """A ``utc_now()`` stamp of ``days`` days ago (stamps compare as text)."""
+    return (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def problems_to_json(problems: Iterable[Problem]) -> list[list[Any]]:
+    return [[p.severity, p.file, p.line, p.field, p.message] for p in problems]
+
+
+def problems_from_json(items: Iterable[Any]) -> tuple[Problem, ...]:
+    out: list[Problem] = []
+    for item in items:
+        if isinstance(item, list) and len(item) == 5:
+            severity, file, line, field_, message = item
+            out.append(Problem(str(file), int(line), str(field_), str(message), str(severity)))
+    return tuple(out)
+
+
+def dump_json_list(value: list[Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_list(value: Any) -> list[Any]:
+    """A JSON list column as read: PostgreSQL's jsonb comes back decoded, SQLite's text does not."""
+    if isinstance(value, list):
+        return value
+    if not value:
+        return []
+    parsed = json.loads(value)
+    return parsed if isinstance(parsed, list) else []

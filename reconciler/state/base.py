@@ -30,14 +30,21 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from reconciler.model import SourceDigest
+
 __all__ = [
     "RUN_STATES",
     "CallOutcome",
     "CampaignRecord",
     "ContactRecord",
     "ContactStatus",
+    "Converged",
     "JournalEntry",
     "LockInfo",
+    "OptOutRecord",
+    "Records",
+    "ResultRecord",
+    "SourceDigest",
     "StateStore",
     "TaskRecord",
 ]
@@ -66,7 +73,8 @@ class CampaignRecord:
     provider_type: str = ""
 
 
-RUN_STATES = ("", "running", "paused")  # the values TaskRecord.run_state may take
+RUN_STATES = ("", "running", "paused", "held")  # TaskRecord.run_state values ("held": paused by the policy)
+SOURCE_DIGEST_DAYS = 30  # cached parse results older than this are dropped when new ones are written
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,30 @@ class ContactRecord:
     wave: int = 0
     data_id: str | None = None
     status: ContactStatus = ContactStatus.SENT
+    # When it was sent or dialed (ISO 8601; the store fills the write time when empty): the frequency
+    # cap's history. Not part of equality: two records of one send are equal.
+    sent_at: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class OptOutRecord:
+    """A number that must not be called again (opt-out), in every campaign.
+
+    One record per time a number was put on the list; ``removed_at`` and
+    ``removed_reason`` are set when it was taken off (the history stays).
+    At most one record per phone is active (``removed_at == ""``).
+    """
+
+    phone: str
+    source: str  # "manual", "results:<profile>", ...
+    reason: str = ""
+    created_at: str = ""  # ISO 8601
+    removed_at: str = ""
+    removed_reason: str = ""
+
+    @property
+    def active(self) -> bool:
+        return not self.removed_at
 
 
 @dataclass(frozen=True)
@@ -123,6 +155,85 @@ class JournalEntry:
     detail: str = ""
     started_at: str = ""
     finished_at: str = ""
+    # The phones the call carried, kept beside the entry (not in ``request``) while its outcome is
+    # pending or unknown, so that settling it can record exactly those; dropped once it is settled.
+    phones: tuple[str, ...] = field(default=(), hash=False)
+
+
+@dataclass(frozen=True)
+class Records:
+    """State records written in the same transaction as a journal call
+    (``begin_call`` / ``end_call``): campaigns and tasks upserted, the
+    ``removed`` (campaign, task_id, phones) deleted, then contacts upserted."""
+
+    campaigns: Sequence[CampaignRecord] = ()
+    tasks: Sequence[TaskRecord] = ()
+    contacts: Sequence[ContactRecord] = ()
+    removed: Sequence[tuple[str, str, Sequence[str]]] = ()
+
+    def campaigns_touched(self) -> set[str]:
+        """Campaigns whose tasks or contacts these records change (their Converged markers go)."""
+        return ({t.campaign for t in self.tasks} | {c.campaign for c in self.contacts}
+                | {r[0] for r in self.removed})
+
+
+@dataclass(frozen=True)
+class Converged:
+    """A campaign whose recorded sent set equalled its contact table.
+
+    Written (by apply, or by a plan under the lock) when the contacts the
+    state records as sent to the campaign's live tasks were exactly the table
+    of digest ``digest``, with settings ``settings_fingerprint``, and nothing
+    for it was pending or worth a warning. Every write that touches the
+    campaign's contacts, tasks or journal clears it in the same transaction,
+    so while it stands the diff may skip the per-contact work (DESIGN 4 still
+    decides run state, drift and deletion from the listing). Derived data:
+    writing it never bumps ``serial``.
+    """
+
+    campaign: str
+    digest: str
+    settings_fingerprint: str
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    """One result push a vendor sent (a call record, a dialog, a recording, a task event).
+
+    Stored once per ``(profile, module, key)``: ``key`` is the vendor's own
+    identity of the push (xfyeta ``call_uuid`` plus which of its two call
+    record variants; yccall the call ``uuid``), so a vendor's retry or
+    double push of the same thing is not stored twice. ``call`` groups the
+    pushes about one call (a dialog and a recording join the contact of the
+    call record with the same ``call``).
+
+    ``task_id``, ``data_id`` and ``callee`` (normalised) are the join hints,
+    as the vendor sent them; ``campaign`` and ``phone`` are the contact row
+    the store joined the push to (``""``: it matched nothing, yet; such a
+    push is kept and reported, never dropped). A task-level push (yccall
+    task status) joins a campaign with ``phone == ""``. ``body`` is the push
+    as received; it holds phone numbers, so it is never logged. ``id`` and
+    ``received_at`` are set by the store and take no part in equality.
+
+    ``optout`` is why the push means "do not call me again" (the receiver
+    asks ``engine.policy.optout_reason`` with the project's opt-out rules
+    before storing it; ``""``: it does not). Kept with the record, so the
+    number joins the opt-out list whenever the record joins a contact row.
+    """
+
+    profile: str
+    module: str
+    key: str
+    call: str = ""
+    task_id: str = ""
+    data_id: str = ""
+    callee: str = ""
+    body: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    campaign: str = ""
+    phone: str = ""
+    received_at: str = field(default="", compare=False)
+    id: int = field(default=0, compare=False)
+    optout: str = ""
 
 
 @dataclass(frozen=True)
@@ -158,6 +269,8 @@ class StateStore(Protocol):
         ...
 
     # --- writes (each bumps serial by one; an empty bulk write is a no-op) ----
+    # Every write below that names a campaign (contacts, tasks, journal, forget,
+    # rename) also clears that campaign's Converged marker, in the same transaction.
     def put_campaign(self, record: CampaignRecord) -> None: ...
 
     def put_task(self, record: TaskRecord) -> None:
@@ -181,10 +294,29 @@ class StateStore(Protocol):
         has no campaign, task or contact record, or ``new`` has any."""
         ...
 
+    # --- opt-outs (each change bumps serial; a no-op does not) -------------
+    def optouts(self, *, include_removed: bool = False) -> list[OptOutRecord]:
+        """The opt-out list (only active records unless ``include_removed``), oldest first."""
+        ...
+
+    def add_optout(self, phone: str, source: str, reason: str = "", *, at: str = "") -> bool:
+        """Put a normalised number on the opt-out list; False when it is already on it.
+        ``at`` is the time to record (default: now)."""
+        ...
+
+    def remove_optout(self, phone: str, reason: str, *, at: str = "") -> bool:
+        """Take a number off the opt-out list, keeping why; False when it was not on it."""
+        ...
+
     def begin_call(
-        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any]
+        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any],
+        *, phones: Sequence[str] = (), records: Records | None = None,
     ) -> int:
-        """Write the intent of a mutating call *before* it is sent; returns its id."""
+        """Write the intent of a mutating call *before* it is sent; returns its id.
+
+        ``phones`` (the numbers the call carries) are kept beside the entry
+        until it is settled (``JournalEntry.phones``); ``records`` are written
+        in the same transaction (one write: serial bumps by one)."""
         ...
 
     def end_call(
@@ -193,7 +325,75 @@ class StateStore(Protocol):
         outcome: CallOutcome,
         detail: str = "",
         result: Mapping[str, Any] | None = None,
-    ) -> None: ...
+        *,
+        records: Records | None = None,
+    ) -> None:
+        """Record the outcome, with ``records`` in the same transaction (one
+        write). An outcome of ok, failed or resolved drops the entry's phones."""
+        ...
+
+    # --- derived data: never bumps serial ---------------------------------
+    def source_digests(self, keys: Sequence[str] | None = None) -> dict[str, SourceDigest]:
+        """The cached parse results among ``keys`` (missing ones are left out); all of them when None."""
+        ...
+
+    def put_source_digests(self, entries: Sequence[SourceDigest]) -> None:
+        """Remember parse results (insert or replace by key); entries older
+        than ``SOURCE_DIGEST_DAYS`` days are dropped on the way."""
+        ...
+
+    def converged(self) -> dict[str, Converged]:
+        """Every campaign's convergence marker, by campaign name."""
+        ...
+
+    def put_converged(self, marks: Sequence[Converged]) -> None:
+        """Set markers (insert or replace by campaign). Only under the lock,
+        from a plan or apply that read the state it describes."""
+        ...
+
+    # --- results (vendor pushes) ----------------------------------------------
+    # Results are observations the vendors push, not reconcile state: their
+    # writes never bump ``serial`` (a receiver running beside apply must not
+    # make every saved plan stale) and need no lock.
+    def put_results(self, records: Sequence[ResultRecord]) -> list[bool]:
+        """Store each record unless one with its ``(profile, module, key)`` is
+        stored already (the first one stays: a vendor's retry changes
+        nothing); one entry per record, True where it was new. All in one
+        transaction, durable when this returns. New records are joined to a
+        contact row (their ``campaign``/``phone`` given here are ignored):
+
+        1. ``data_id``: the contact whose data id it is, in a campaign
+           recorded with ``profile``, when its task is the record's task (or
+           either task id is empty);
+        2. else ``task_id`` + ``callee``: the contact with that phone in the
+           task of that id recorded with ``profile``;
+        3. else ``call``: the contact an earlier result of the same call
+           (same profile) was joined to;
+        4. a record with ``task_id`` only (no data id, callee or call): the
+           campaign of that task, ``phone == ""``.
+
+        A record joined by rules 1-2 also joins the unmatched results of its
+        call (a recording pushed before its call record).
+
+        Opt-outs learned from results: whenever a record with an ``optout``
+        reason joins a contact row (here, through its call, or in
+        :meth:`rejoin_results`), that row's phone goes on the opt-out list in
+        the same transaction (source ``results:<profile>``, the record's
+        reason, at its ``received_at``; nothing when the phone is listed
+        already). Like the results, these never bump ``serial``: the
+        applier checks the list again before every batch instead."""
+        ...
+
+    def results(self, campaign: str | None = None, phones: Sequence[str] | None = None) -> list[ResultRecord]:
+        """Stored results in the order they were received: all of them
+        (``None``), those joined to ``campaign``, or the unmatched ones
+        (``""``); ``phones`` keeps those joined to these contact phones."""
+        ...
+
+    def rejoin_results(self) -> int:
+        """Join the unmatched results again by the rules of ``put_results``
+        (a contact recorded after its push arrived); how many matched now."""
+        ...
 
     # --- lock ----------------------------------------------------------
     def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]:

@@ -35,10 +35,17 @@ from reconciler.state.base import (
     CallOutcome,
     CampaignRecord,
     ContactRecord,
+    Converged,
     JournalEntry,
     LockInfo,
+    OptOutRecord,
+    Records,
+    ResultRecord,
+    SourceDigest,
     TaskRecord,
 )
+
+SETTLED = frozenset({CallOutcome.OK, CallOutcome.FAILED, CallOutcome.RESOLVED})
 
 __all__ = ["MemoryBacking", "MemoryStore"]
 
@@ -57,6 +64,11 @@ class MemoryBacking:
     tasks: dict[tuple[str, str], TaskRecord] = field(default_factory=dict)
     contacts: dict[tuple[str, str, str], ContactRecord] = field(default_factory=dict)
     journal: list[JournalEntry] = field(default_factory=list)
+    converged: dict[str, Converged] = field(default_factory=dict)
+    source_digests: dict[str, SourceDigest] = field(default_factory=dict)
+    optouts: list[OptOutRecord] = field(default_factory=list)
+    results: list[ResultRecord] = field(default_factory=list)
+    result_keys: set[tuple[str, str, str]] = field(default_factory=set)
     lock: LockInfo | None = None
     lock_owner: object | None = None  # the MemoryStore handle holding ``lock``
     mutex: threading.RLock = field(default_factory=threading.RLock)
@@ -96,6 +108,28 @@ class MemoryStore:
 
     def _bump(self) -> None:
         self.backing.serial += 1
+
+    def _unconverge(self, campaigns: Sequence[str] | set[str]) -> None:
+        for name in campaigns:
+            self.backing.converged.pop(name, None)
+
+    def _records(self, records: Records | None) -> None:
+        """Write ``records`` (caller holds the mutex), as one transaction would."""
+        if records is None:
+            return
+        b = self.backing
+        for campaign in records.campaigns:
+            b.campaigns[campaign.name] = campaign
+        for task in records.tasks:
+            b.tasks[(task.campaign, task.task_id)] = replace(task, settings=load_json(dump_json(task.settings)))
+        for name, task_id, phones in records.removed:
+            for phone in phones:
+                b.contacts.pop((name, task_id, phone), None)
+        now = utc_now()
+        for record in dedupe_contacts(records.contacts):
+            b.contacts[(record.campaign, record.task_id, record.phone)] = (
+                record if record.sent_at else replace(record, sent_at=now))
+        self._unconverge(records.campaigns_touched())
 
     # --- reads -----------------------------------------------------------
     def lineage(self) -> str:
@@ -153,16 +187,19 @@ class MemoryStore:
         stored = replace(record, settings=load_json(dump_json(record.settings)))  # as a database gives it back
         with self.backing.mutex:
             self.backing.tasks[(record.campaign, record.task_id)] = stored
+            self._unconverge((record.campaign,))
             self._bump()
 
     def put_contacts(self, records: Sequence[ContactRecord]) -> None:
         self._check_open()
         if not records:
             return
-        unique = dedupe_contacts(records)
+        now = utc_now()
+        unique = [r if r.sent_at else replace(r, sent_at=now) for r in dedupe_contacts(records)]
         with self.backing.mutex:
             for record in unique:
                 self.backing.contacts[(record.campaign, record.task_id, record.phone)] = record
+            self._unconverge({r.campaign for r in unique})
             self._bump()
 
     def delete_contacts(self, campaign: str, task_id: str, phones: Sequence[str]) -> None:
@@ -172,6 +209,7 @@ class MemoryStore:
         with self.backing.mutex:
             for phone in phones:
                 self.backing.contacts.pop((campaign, task_id, phone), None)
+            self._unconverge((campaign,))
             self._bump()
 
     def forget_campaign(self, campaign: str) -> None:
@@ -181,6 +219,7 @@ class MemoryStore:
             b.campaigns.pop(campaign, None)
             b.tasks = {k: v for k, v in b.tasks.items() if k[0] != campaign}
             b.contacts = {k: v for k, v in b.contacts.items() if k[0] != campaign}
+            self._unconverge((campaign,))
             self._bump()
 
     def rename_campaign(self, old: str, new: str) -> None:
@@ -207,13 +246,45 @@ class MemoryStore:
                 for k, v in b.contacts.items()
             }
             b.journal = [replace(e, campaign=new) if e.campaign == old else e for e in b.journal]
+            self._unconverge((old, new))
+            b.results = [replace(r, campaign=new) if r.campaign == old else r for r in b.results]
             self._bump()
 
-    def begin_call(
-        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any]
-    ) -> int:
+    def optouts(self, *, include_removed: bool = False) -> list[OptOutRecord]:
         self._check_open()
         with self.backing.mutex:
+            rows = list(enumerate(self.backing.optouts))
+        rows.sort(key=lambda ir: (ir[1].created_at, ir[0]))
+        return [r for _, r in rows if include_removed or r.active]
+
+    def add_optout(self, phone: str, source: str, reason: str = "", *, at: str = "") -> bool:
+        self._check_open()
+        with self.backing.mutex:
+            if any(r.phone == phone and r.active for r in self.backing.optouts):
+                return False
+            self.backing.optouts.append(OptOutRecord(phone, clean_text(source), clean_text(reason), at or utc_now()))
+            self._bump()
+            return True
+
+    def remove_optout(self, phone: str, reason: str, *, at: str = "") -> bool:
+        self._check_open()
+        with self.backing.mutex:
+            for i, r in enumerate(self.backing.optouts):
+                if r.phone == phone and r.active:
+                    self.backing.optouts[i] = replace(r, removed_at=at or utc_now(), removed_reason=clean_text(reason))
+                    self._bump()
+                    return True
+            return False
+
+    def begin_call(
+        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any],
+        *, phones: Sequence[str] = (), records: Records | None = None,
+    ) -> int:
+        self._check_open()
+        for task in records.tasks if records else ():
+            check_task(task)
+        with self.backing.mutex:
+            self._records(records)
             entry = JournalEntry(
                 id=len(self.backing.journal) + 1,
                 campaign=campaign,
@@ -223,8 +294,10 @@ class MemoryStore:
                 outcome=CallOutcome.PENDING,
                 request=load_json(dump_json(request)),  # the same copy a database would give back
                 started_at=utc_now(),
+                phones=tuple(phones),
             )
             self.backing.journal.append(entry)
+            self._unconverge((campaign,))
             self._bump()
             return entry.id
 
@@ -234,20 +307,152 @@ class MemoryStore:
         outcome: CallOutcome,
         detail: str = "",
         result: Mapping[str, Any] | None = None,
+        *,
+        records: Records | None = None,
     ) -> None:
         self._check_open()
+        for task in records.tasks if records else ():
+            check_task(task)
         with self.backing.mutex:
             if not 1 <= entry_id <= len(self.backing.journal):
                 raise StateError(f"journal entry {entry_id} does not exist")
             old = self.backing.journal[entry_id - 1]
+            value = CallOutcome(outcome)
             self.backing.journal[entry_id - 1] = replace(
                 old,
-                outcome=CallOutcome(outcome),
+                outcome=value,
                 detail=clean_text(detail),
                 result=load_json(dump_json(result)),
                 finished_at=utc_now(),
+                phones=() if value in SETTLED else old.phones,
             )
+            self._records(records)
             self._bump()
+
+    # --- derived data: no serial bump --------------------------------------
+    def source_digests(self, keys: Sequence[str] | None = None) -> dict[str, SourceDigest]:
+        self._check_open()
+        with self.backing.mutex:
+            known = self.backing.source_digests
+            return dict(known) if keys is None else {k: known[k] for k in keys if k in known}
+
+    def put_source_digests(self, entries: Sequence[SourceDigest]) -> None:
+        self._check_open()
+        with self.backing.mutex:
+            for entry in entries:
+                self.backing.source_digests[entry.key] = entry
+
+    def converged(self) -> dict[str, Converged]:
+        self._check_open()
+        with self.backing.mutex:
+            return dict(self.backing.converged)
+
+    def put_converged(self, marks: Sequence[Converged]) -> None:
+        self._check_open()
+        with self.backing.mutex:
+            for mark in marks:
+                self.backing.converged[mark.campaign] = mark
+    # --- results (never bump the serial) ------------------------------------
+    def _join(self, r: ResultRecord) -> tuple[str, str]:
+        b = self.backing
+        if r.data_id:
+            profiles = {name: c.profile for name, c in b.campaigns.items()}
+            found = sorted(
+                (c for c in b.contacts.values() if c.data_id == r.data_id and profiles.get(c.campaign) == r.profile),
+                key=lambda c: (-c.wave, c.campaign, c.task_id),
+            )
+            for c in found:
+                if not c.task_id or not r.task_id or c.task_id == r.task_id:
+                    return c.campaign, c.phone
+        if r.task_id and r.callee:
+            found = sorted(
+                (c for c in b.contacts.values()
+                 if c.task_id == r.task_id and c.phone == r.callee
+                 and (t := b.tasks.get((c.campaign, c.task_id))) is not None and t.profile == r.profile),
+                key=lambda c: (-c.wave, c.campaign),
+            )
+            if found:
+                return found[0].campaign, found[0].phone
+        if r.call:
+            for other in b.results:
+                if other.profile == r.profile and other.call == r.call and other.campaign:
+                    return other.campaign, other.phone
+        elif r.task_id and not r.data_id and not r.callee:
+            owners = sorted(t.campaign for t in b.tasks.values() if t.task_id == r.task_id and t.profile == r.profile)
+            if owners:
+                return owners[0], ""
+        return "", ""
+
+    def _spread(self, r: ResultRecord, campaign: str, phone: str) -> None:
+        if not (r.call and phone):
+            return
+        b = self.backing
+        joined = [i for i, o in enumerate(b.results) if o.profile == r.profile and o.call == r.call and not o.campaign]
+        for i in joined:
+            b.results[i] = replace(b.results[i], campaign=campaign, phone=phone)
+        if joined:
+            said = next((o for o in b.results if o.profile == r.profile and o.call == r.call and o.phone == phone
+                         and o.optout), None)
+            if said is not None:
+                self._learn_optout(phone, said)
+
+    def _learn_optout(self, phone: str, r: ResultRecord) -> None:
+        """A result joined to ``phone`` says "do not call me again": list it (once; no serial bump)."""
+        b = self.backing
+        if not any(o.phone == phone and o.active for o in b.optouts):
+            b.optouts.append(OptOutRecord(phone, clean_text(f"results:{r.profile}"), clean_text(r.optout),
+                                          r.received_at or utc_now()))
+
+    def put_results(self, records: Sequence[ResultRecord]) -> list[bool]:
+        self._check_open()
+        fresh: list[bool] = []
+        now = utc_now()
+        with self.backing.mutex:
+            b = self.backing
+            for r in records:
+                key = (r.profile, r.module, r.key)
+                if key in b.result_keys:
+                    fresh.append(False)
+                    continue
+                campaign, phone = self._join(r)
+                stored = replace(r, body=load_json(dump_json(r.body)), campaign=campaign, phone=phone,
+                                 received_at=r.received_at or now, id=len(b.results) + 1,
+                                 optout=clean_text(r.optout))
+                b.results.append(stored)
+                b.result_keys.add(key)
+                fresh.append(True)
+                if phone:
+                    if stored.optout:
+                        self._learn_optout(phone, stored)
+                    self._spread(stored, campaign, phone)
+        return fresh
+
+    def results(self, campaign: str | None = None, phones: Sequence[str] | None = None) -> list[ResultRecord]:
+        self._check_open()
+        wanted = None if phones is None else set(phones)
+        with self.backing.mutex:
+            return [
+                r for r in self.backing.results
+                if (campaign is None or r.campaign == campaign) and (wanted is None or r.phone in wanted)
+            ]
+
+    def rejoin_results(self) -> int:
+        self._check_open()
+        matched = 0
+        with self.backing.mutex:
+            b = self.backing
+            for index in range(len(b.results)):
+                r = b.results[index]
+                if r.campaign:
+                    continue
+                campaign, phone = self._join(r)
+                if campaign:
+                    b.results[index] = replace(r, campaign=campaign, phone=phone)
+                    matched += 1
+                    if r.optout and phone:
+                        self._learn_optout(phone, r)
+                    self._spread(r, campaign, phone)
+        return matched
 
     # --- lock ------------------------------------------------------------
     def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]:

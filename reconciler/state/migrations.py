@@ -6,7 +6,10 @@ migration is applied once, in order, inside the transaction that opens the
 store (``sql.SqlStore._migrate``); never edit a released one, append a new
 one to both lists. The lineage and serial rows are not part of a migration:
 a store gets them when it is created (``create=True``), and an upgrade never
-creates a store.
+creates a store. Version 3 holds the results pushed by the vendors; version 4
+the dialing policy (opt-outs, send times); version 5 the plan caches (parsed
+contact sources, convergence markers) and the phones of unsettled journal
+entries.
 """
 
 from __future__ import annotations
@@ -75,6 +78,72 @@ SQLITE: tuple[tuple[int, str], ...] = (
         """
         ALTER TABLE tasks ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
         ALTER TABLE tasks ADD COLUMN run_state TEXT NOT NULL DEFAULT ''
+        """,
+    ),
+    (
+        3,
+        """
+        CREATE TABLE results (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            profile TEXT NOT NULL,
+            module TEXT NOT NULL,
+            push_key TEXT NOT NULL,
+            call_key TEXT NOT NULL DEFAULT '',
+            task_id TEXT NOT NULL DEFAULT '',
+            data_id TEXT NOT NULL DEFAULT '',
+            callee TEXT NOT NULL DEFAULT '',
+            campaign TEXT NOT NULL DEFAULT '',
+            phone TEXT NOT NULL DEFAULT '',
+            received_at TEXT NOT NULL DEFAULT '',
+            body TEXT NOT NULL DEFAULT '{}',
+            UNIQUE (profile, module, push_key)
+        );
+        CREATE INDEX results_contact ON results (campaign, phone, id);
+        CREATE INDEX results_call ON results (profile, call_key);
+        CREATE INDEX contacts_data_id ON contacts (data_id)
+        """,
+    ),
+    (
+        4,
+        # Dialing policy: the opt-out list (one row per listing, removals kept), when each contact was
+        # sent (frequency caps; rows from before have no send time: they count as sent at the upgrade), and
+        # per result push why it means "do not call me again" (the receiver's opt-out rules; '' = it does not).
+        """
+        CREATE TABLE optouts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            phone TEXT NOT NULL,
+            source TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            removed_at TEXT NOT NULL DEFAULT '',
+            removed_reason TEXT NOT NULL DEFAULT ''
+        );
+        CREATE UNIQUE INDEX optouts_active ON optouts (phone) WHERE removed_at = '';
+        ALTER TABLE contacts ADD COLUMN sent_at TEXT NOT NULL DEFAULT '';
+        UPDATE contacts SET sent_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now');
+        ALTER TABLE results ADD COLUMN optout TEXT NOT NULL DEFAULT ''
+        """,
+    ),
+    (
+        5,
+        """
+        CREATE TABLE source_digests (
+            key TEXT PRIMARY KEY,
+            digest TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            problems TEXT NOT NULL DEFAULT '[]',
+            written_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE converged (
+            campaign TEXT PRIMARY KEY,
+            digest TEXT NOT NULL,
+            settings_fingerprint TEXT NOT NULL,
+            written_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE journal_phones (
+            entry_id INTEGER PRIMARY KEY,
+            phones TEXT NOT NULL
+        )
         """,
     ),
 )
@@ -148,6 +217,69 @@ POSTGRES: tuple[tuple[int, str], ...] = (
         """
         ALTER TABLE tasks ADD COLUMN settings jsonb NOT NULL DEFAULT '{}',
             ADD COLUMN run_state text NOT NULL DEFAULT ''
+        """,
+    ),
+    (
+        3,
+        """
+        CREATE TABLE results (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            profile text COLLATE "C" NOT NULL,
+            module text COLLATE "C" NOT NULL,
+            push_key text COLLATE "C" NOT NULL,
+            call_key text COLLATE "C" NOT NULL DEFAULT '',
+            task_id text COLLATE "C" NOT NULL DEFAULT '',
+            data_id text COLLATE "C" NOT NULL DEFAULT '',
+            callee text COLLATE "C" NOT NULL DEFAULT '',
+            campaign text COLLATE "C" NOT NULL DEFAULT '',
+            phone text COLLATE "C" NOT NULL DEFAULT '',
+            received_at text NOT NULL DEFAULT '',
+            body jsonb NOT NULL DEFAULT '{}',
+            UNIQUE (profile, module, push_key)
+        );
+        CREATE INDEX results_contact ON results (campaign, phone, id);
+        CREATE INDEX results_call ON results (profile, call_key);
+        CREATE INDEX contacts_data_id ON contacts (data_id)
+        """,
+    ),
+    (
+        4,
+        """
+        CREATE TABLE optouts (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            phone text COLLATE "C" NOT NULL,
+            source text NOT NULL,
+            reason text NOT NULL DEFAULT '',
+            created_at text NOT NULL,
+            removed_at text NOT NULL DEFAULT '',
+            removed_reason text NOT NULL DEFAULT ''
+        );
+        CREATE UNIQUE INDEX optouts_active ON optouts (phone) WHERE removed_at = '';
+        ALTER TABLE contacts ADD COLUMN sent_at text NOT NULL DEFAULT '';
+        UPDATE contacts SET sent_at = to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"');
+        ALTER TABLE results ADD COLUMN optout text NOT NULL DEFAULT ''
+        """,
+    ),
+    (
+        5,
+        """
+        CREATE TABLE source_digests (
+            key text COLLATE "C" PRIMARY KEY,
+            digest text NOT NULL,
+            rows integer NOT NULL,
+            problems jsonb NOT NULL DEFAULT '[]',
+            written_at text NOT NULL
+        );
+        CREATE TABLE converged (
+            campaign text COLLATE "C" PRIMARY KEY,
+            digest text NOT NULL,
+            settings_fingerprint text NOT NULL,
+            written_at text NOT NULL
+        );
+        CREATE TABLE journal_phones (
+            entry_id bigint PRIMARY KEY,
+            phones text NOT NULL
+        )
         """,
     ),
 )

@@ -2,8 +2,7 @@
 
 The queries, the journal and the shape of the lock are the SQL core's
 (``sql.py``); this module supplies PostgreSQL's dialect: ``%s`` placeholders,
-the one-row ``meta`` table, journal writes that bump the serial in the same
-statement (one round trip), COPY for bulk contacts, and the advisory lock.
+the one-row ``meta`` table, COPY for bulk contacts, and the advisory lock.
 
 Tables live in their own schema (``campaignctl`` unless told otherwise),
 created only with ``create=True`` (``campaignctl state init``) and migrated on
@@ -136,6 +135,7 @@ class PostgresStore(SqlStore[psycopg.Connection[Any]]):
         location = f"PostgreSQL schema {schema}" + (f" at {server}" if server else "")
         super().__init__(label=f"PostgreSQL state store {where}", where=where, location=location, described=location)
         self._key = _lock_key(schema)
+        self._durable = True  # synchronous_commit = on
         with self._guard("cannot connect"):
             self._conninfo = dsn if "connect_timeout" in dsn else make_conninfo(dsn, connect_timeout=CONNECT_TIMEOUT)
             self._conn = self._open()
@@ -224,6 +224,7 @@ class PostgresStore(SqlStore[psycopg.Connection[Any]]):
         self._close_quietly()
         with self._guard("cannot connect again"):
             self._conn = self._open()
+        self._durable = True  # a new session starts with synchronous_commit = on (_open)
         held = self._held
         if held is None:
             return
@@ -265,10 +266,17 @@ class PostgresStore(SqlStore[psycopg.Connection[Any]]):
             (lineage,),
         )
 
-    def _bumping(self, statement: str, bump_if: str) -> str:
-        # a data-modifying WITH runs exactly once, in the statement's own implicit transaction
-        condition = f" AND {bump_if}" if bump_if else ""
-        return f"WITH bump AS (UPDATE meta SET serial = serial + 1 WHERE one = 1{condition}) {statement}"
+    def _durability(self, conn: psycopg.Connection[Any], durable: bool) -> bool:
+        # asynchronous commit: the WAL is flushed in order, by the next synchronous commit at the latest
+        if durable != self._durable:
+            conn.execute(f"SET synchronous_commit TO {'on' if durable else 'off'}")
+            self._durable = durable
+        return False
+
+    @contextmanager
+    def _savepoint(self, conn: psycopg.Connection[Any]) -> Iterator[None]:
+        with conn.transaction():  # nested: a savepoint psycopg keeps track of
+            yield
 
     def _insert_id(self, conn: psycopg.Connection[Any], statement: str, params: Sequence[Any]) -> int:
         return int(self._scalar(conn, statement + " RETURNING id", params))
@@ -297,9 +305,10 @@ class PostgresStore(SqlStore[psycopg.Connection[Any]]):
         conn.execute(
             f"INSERT INTO contacts ({CONTACT_COLUMNS}) SELECT {CONTACT_COLUMNS} FROM contacts_in"
             " ON CONFLICT (campaign, task_id, phone) DO UPDATE SET fingerprint = excluded.fingerprint,"
-            " wave = excluded.wave, data_id = excluded.data_id, status = excluded.status"
-            " WHERE (contacts.fingerprint, contacts.wave, contacts.data_id, contacts.status)"
-            " IS DISTINCT FROM (excluded.fingerprint, excluded.wave, excluded.data_id, excluded.status)"
+            " wave = excluded.wave, data_id = excluded.data_id, status = excluded.status, sent_at = excluded.sent_at"
+            " WHERE (contacts.fingerprint, contacts.wave, contacts.data_id, contacts.status, contacts.sent_at)"
+            " IS DISTINCT FROM (excluded.fingerprint, excluded.wave, excluded.data_id, excluded.status,"
+            " excluded.sent_at)"
         )
 
     # --- lock --------------------------------------------------------------------

@@ -14,21 +14,21 @@ differently:
   ``_create_container``;
 - ``_guard`` (driver errors into StateError), ``_transaction`` and
   ``_migration_transaction``, ``_is_closed``;
-- ``_bumping``: a write that bumps the serial in the same statement, for one
-  round trip per journal call (None: a transaction does it);
 - ``_insert_id``: the id of the row an INSERT made;
 - ``_write_contacts``: the bulk upsert (``executemany``; ``COPY`` on PostgreSQL);
 - the lock itself: ``LOCK_TABLE``, ``LOCK_ROW_SQL``, ``_take_lock``,
   ``_drop_lock``, ``_holder_alive``, ``_end_holder``.
 
 One connection per store, guarded by a re-entrant lock so apply's worker
-threads can share it. A backend that can reconnect (PostgreSQL) replaces a
-lost connection: reads are repeated on the new one with a growing delay
-(``RECONNECT_WAIT``); a write first replaces a connection known to be gone
-(nothing was sent on it) but is never repeated once sent, since it may have
-committed: it raises StateError, so the vendor call it was to journal is
-never sent. The held apply lock is taken again on the new connection; a
-handle that finds another run holding it writes nothing more (fenced).
+threads can share it; writes that meet there are committed together (group
+commit, ``_write``), so parallel lanes do not queue for one fsync each. A
+backend that can reconnect (PostgreSQL) replaces a lost connection: reads are
+repeated on the new one with a growing delay (``RECONNECT_WAIT``); a write
+batch first replaces a connection known to be gone (nothing was sent on it)
+but is never repeated once sent, since it may have committed: every write of
+the batch raises StateError, so no vendor call any of them was to journal is
+sent. The held apply lock is taken again on the new connection; a handle that
+finds another run holding it writes nothing more (fenced).
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar, cast
 
 from reconciler.errors import StateError
 from reconciler.state._common import (
@@ -53,22 +53,33 @@ from reconciler.state._common import (
     check_task,
     clean_text,
     contact_from_row,
+    contact_rows,
     dump_json,
+    dump_json_list,
+    json_list,
     load_json,
     lock_held_error,
     new_lock_info,
     outcome_filter,
+    problems_from_json,
+    problems_to_json,
+    stamp_days_ago,
     state_missing,
     utc_now,
     wait_for_lock,
 )
 from reconciler.state.base import (
+    SOURCE_DIGEST_DAYS,
     CallOutcome,
     CampaignRecord,
     ContactRecord,
-    ContactStatus,
+    Converged,
     JournalEntry,
     LockInfo,
+    OptOutRecord,
+    Records,
+    ResultRecord,
+    SourceDigest,
     TaskRecord,
 )
 
@@ -76,12 +87,18 @@ __all__ = ["Connection", "Cursor", "LockRow", "SqlStore"]
 
 T = TypeVar("T")
 
-CONTACT_COLUMNS = "campaign, task_id, phone, fingerprint, wave, data_id, status"
+CONTACT_COLUMNS = "campaign, task_id, phone, fingerprint, wave, data_id, status, sent_at"
+OPTOUT_COLUMNS = "phone, source, reason, created_at, removed_at, removed_reason"
 TASK_COLUMNS = (
     "campaign, wave, profile, task_id, remote_name, settings_fingerprint, started, deleted, created_at,"
     " settings, run_state"
 )
 JOURNAL_COLUMNS = "id, campaign, profile, call, task_id, outcome, request, result, detail, started_at, finished_at"
+JOURNAL_SELECT = ", ".join(f"j.{name.strip()}" for name in JOURNAL_COLUMNS.split(","))
+SETTLED = frozenset({CallOutcome.OK, CallOutcome.FAILED, CallOutcome.RESOLVED})  # the journal's phones go
+RESULT_COLUMNS = (
+    "profile, module, push_key, call_key, task_id, data_id, callee, body, campaign, phone, received_at, id, optout"
+)
 DELETE_CHUNK = 500  # phones per DELETE: well under SQLite's oldest limit of 999 parameters
 RECONNECT_FIRST_DELAY = 0.1  # seconds before the second try of a lost connection; doubles each try
 RECONNECT_MAX_DELAY = 2.0
@@ -140,6 +157,24 @@ def task_from_row(r: Sequence[Any]) -> TaskRecord:
     )
 
 
+def result_from_row(r: Sequence[Any]) -> ResultRecord:
+    return ResultRecord(
+        profile=r[0],
+        module=r[1],
+        key=r[2],
+        call=r[3],
+        task_id=r[4],
+        data_id=r[5],
+        callee=r[6],
+        body=json_value(r[7]),
+        campaign=r[8],
+        phone=r[9],
+        received_at=r[10],
+        id=int(r[11]),
+        optout=r[12],
+    )
+
+
 def journal_from_row(r: Sequence[Any]) -> JournalEntry:
     return JournalEntry(
         id=r[0],
@@ -153,7 +188,24 @@ def journal_from_row(r: Sequence[Any]) -> JournalEntry:
         detail=r[8],
         started_at=r[9],
         finished_at=r[10],
+        phones=tuple(r[11].split("\n")) if len(r) > 11 and r[11] else (),
     )
+
+
+class _Write:
+    """One write waiting for a group commit."""
+
+    __slots__ = ("bump", "done", "durable", "error", "fn", "seq", "synced", "value")
+
+    def __init__(self, fn: Callable[[Any], Any], bump: bool, durable: bool) -> None:
+        self.fn = fn
+        self.bump = bump
+        self.durable = durable
+        self.seq = 0  # the commit that wrote it
+        self.synced: bool | None = None  # False: committed, its sync still to come (``_sync``)
+        self.done = False
+        self.value: Any = None
+        self.error: BaseException | None = None
 
 
 class SqlStore(ABC, Generic[C]):
@@ -181,6 +233,11 @@ class SqlStore(ABC, Generic[C]):
         self._location = location
         self._described = described
         self._mutex = threading.RLock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Write] = []
+        self._sync_lock = threading.Lock()
+        self._commits = 0  # transactions committed by this handle
+        self._synced = 0  # ... of which are known durable
         self._held: LockInfo | None = None
         self._conn: C | None = None
         self._closed = False  # closed by its owner (never reconnected)
@@ -221,12 +278,6 @@ class SqlStore(ABC, Generic[C]):
     @abstractmethod
     def _init_meta(self, conn: C, lineage: str) -> None:
         """Give the meta table ``lineage`` unless it has one, and a serial unless it has one."""
-
-    def _bumping(self, statement: str, bump_if: str) -> str | None:
-        """``statement`` made to bump the serial itself, when ``bump_if`` (SQL
-        whose parameters come first) holds; None when the dialect cannot, and a
-        transaction runs the statement and then ``BUMP_SQL``."""
-        return None
 
     @abstractmethod
     def _insert_id(self, conn: C, statement: str, params: Sequence[Any]) -> int:
@@ -345,50 +396,117 @@ class SqlStore(ABC, Generic[C]):
             raise StateError(f"{self._label}: a row is damaged ({type(exc).__name__} reading it back); "
                              "restore the state from a backup") from None
 
-    def _write(self, fn: Callable[[C], T], bump: bool = True) -> T:
-        """Run ``fn`` in one transaction; bump the serial in it. A connection found gone before the
-        write is replaced first; a write cut off mid-way is never repeated (it may have committed):
-        it raises StateError, and the caller sends no vendor call it was to journal."""
-        with self._mutex:
-            self._check_fence()
-            conn = self._connected()
-            with self._guard("write failed"), self._transaction(conn):
-                value = fn(conn)
-                if bump:
-                    self._exec(conn, self.BUMP_SQL)
-            return value
+    def _write(self, fn: Callable[[C], T], bump: bool = True, durable: bool = True) -> T:
+        """Run ``fn`` in a write transaction that bumps the serial (unless
+        ``bump`` is false); returns once that transaction is committed.
 
-    def _write_one(
-        self,
-        statement: str,
-        params: Sequence[Any],
-        *,
-        returning_id: bool = False,
-        bump_if: str = "",
-        bump_params: Sequence[Any] = (),
-        missing: str = "",
-    ) -> int:
-        """One statement and the serial bump, in one round trip where the
-        dialect can. Returns the new row's id (``returning_id``) or the number
-        of rows changed; with ``missing``, no row changed raises that message
-        and leaves the serial (``bump_if`` must say the same for one round trip)."""
+        ``durable`` false: the commit need not reach the disk before this
+        returns (no fsync of its own). Safe only for writes whose loss in a
+        machine crash the next run recovers from, such as a journal outcome
+        (its intent was durable: the call is settled by observing). A database
+        log is written in order, so the next durable commit makes every
+        earlier one durable too, and no later write survives an earlier one.
 
-        def run(conn: C, sql: str, values: Sequence[Any]) -> int:
-            if returning_id:
-                return self._insert_id(conn, sql, values)
-            count = self._exec(conn, sql, values).rowcount
-            if missing and count == 0:
-                raise StateError(missing)
-            return count
+        Group commit: writes that arrive while another thread commits wait
+        for it, then the first of them to get the connection runs them all in
+        one transaction (each in its own savepoint, so one that fails undoes
+        only itself), so parallel lanes share one commit (one fsync) instead
+        of queueing for one each. A single thread sees exactly one
+        transaction per write."""
+        item = _Write(fn, bump, durable)
+        with self._queue_lock:
+            self._queue.append(item)
+        while not item.done:
+            with self._mutex:
+                if item.done:
+                    break
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                if batch:
+                    self._commit(batch)
+        if item.error is not None:
+            raise item.error
+        if item.durable and item.synced is False:
+            self._sync(item.seq)  # outside the mutex: other writers commit meanwhile, one sync serves many
+        return cast(T, item.value)
 
-        single = self._bumping(statement, bump_if)
-        if single is None:
-            return self._write(lambda c: run(c, statement, params))
-        with self._mutex:
-            self._check_fence()
-            conn = self._connected()
+    def _commit(self, batch: list[_Write]) -> None:
+        """Run ``batch`` in one transaction (caller holds the mutex); every
+        item ends done, with its value or its own error (never raised here:
+        each writer raises its own). Ctrl-C is raised in the committing thread."""
+        try:
             with self._guard("write failed"):
-                return run(conn, single, (*bump_params, *params))
+                # fenced: nothing more is written; a connection known to be gone is replaced first
+                # (nothing was sent on it). Once anything is sent, the batch is never repeated.
+                self._check_fence()
+                conn = self._connected()
+                deferred = self._durability(conn, any(item.durable for item in batch))
+                with self._transaction(conn):
+                    if len(batch) == 1:
+                        item = batch[0]
+                        item.value = item.fn(conn)
+                        if item.bump:
+                            self._exec(conn, self.BUMP_SQL)
+                    else:
+                        for item in batch:
+                            try:
+                                with self._guard("write failed"), self._savepoint(conn):
+                                    item.value = item.fn(conn)
+                                    if item.bump:
+                                        self._exec(conn, self.BUMP_SQL)
+                            except Exception as exc:  # this write only: the others go on
+                                item.error = exc
+                                if self._lost():  # cut off mid-way: the whole batch fails, never repeated
+                                    raise
+        except Exception as exc:  # the transaction failed: nothing of the batch was written
+            for item in batch:
+                if item.error is None:
+                    item.error = exc
+        except BaseException:
+            for item in batch:
+                item.error = item.error or StateError(f"{self._label}: write failed: interrupted")
+                item.done = True
+            raise
+        else:
+            self._commits += 1
+            for item in batch:
+                item.seq = self._commits
+                item.synced = not deferred
+        finally:
+            for item in batch:
+                item.done = True
+
+    def _sync(self, seq: int) -> None:
+        """Make commit ``seq`` (and every earlier one) durable, unless a sync since did."""
+        with self._sync_lock:
+            if self._synced >= seq:
+                return
+            with self._mutex:
+                upto = self._commits
+            with self._guard("write failed"):
+                self._flush()
+            self._synced = upto
+
+    def _flush(self) -> None:
+        """Bring every committed transaction to the disk (when ``_durability`` deferred it)."""
+
+    def _durability(self, conn: C, durable: bool) -> bool:
+        """Before a transaction: whether its commit must reach the disk before it returns.
+        True: the commit will not sync by itself; the writer calls ``_flush`` (through ``_sync``)
+        after leaving the mutex."""
+        return False
+
+    @contextmanager
+    def _savepoint(self, conn: C) -> Iterator[None]:
+        """One write of a group commit: undone alone when it fails."""
+        self._exec(conn, "SAVEPOINT one_write")
+        try:
+            yield
+        except BaseException:
+            self._exec(conn, "ROLLBACK TO SAVEPOINT one_write")
+            self._exec(conn, "RELEASE SAVEPOINT one_write")
+            raise
+        self._exec(conn, "RELEASE SAVEPOINT one_write")
 
     def _close_quietly(self) -> None:
         if self._conn is not None:
@@ -481,34 +599,68 @@ class SqlStore(ABC, Generic[C]):
         conditions: list[str] = []
         params: list[Any] = []
         if campaign is not None:
-            conditions.append("campaign = ?")
+            conditions.append("j.campaign = ?")
             params.append(campaign)
         if wanted is not None:
             # a row whose outcome is no known value is selected too: reading it reports the damage
             known = [o.value for o in CallOutcome]
             if wanted:
-                conditions.append(f"(outcome IN ({marks(len(wanted))}) OR outcome NOT IN ({marks(len(known))}))")
+                conditions.append(f"(j.outcome IN ({marks(len(wanted))}) OR j.outcome NOT IN ({marks(len(known))}))")
                 params += [*wanted, *known]
             else:
                 conditions.append("1 = 0")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        sql = f"SELECT {JOURNAL_COLUMNS} FROM journal{where} ORDER BY id"
+        sql = (f"SELECT {JOURNAL_SELECT}, p.phones FROM journal j LEFT JOIN journal_phones p ON p.entry_id = j.id"
+               f"{where} ORDER BY j.id")
         return self._read(lambda c: [journal_from_row(r) for r in self._exec(c, sql, params).fetchall()])
 
+    def source_digests(self, keys: Sequence[str] | None = None) -> dict[str, SourceDigest]:
+        out: dict[str, SourceDigest] = {}
+        if keys is None:
+            for r in self._read(lambda c: self._exec(c, "SELECT key, digest, rows, problems FROM source_digests")
+                                .fetchall()):
+                out[r[0]] = SourceDigest(r[0], r[1], int(r[2]), problems_from_json(json_list(r[3])))
+            return out
+        wanted = list(dict.fromkeys(keys))
+
+        def read(c: C) -> None:
+            for start in range(0, len(wanted), DELETE_CHUNK):
+                chunk = wanted[start : start + DELETE_CHUNK]
+                rows = self._exec(
+                    c, f"SELECT key, digest, rows, problems FROM source_digests WHERE key IN ({marks(len(chunk))})",
+                    chunk,
+                ).fetchall()
+                for r in rows:
+                    out[r[0]] = SourceDigest(r[0], r[1], int(r[2]), problems_from_json(json_list(r[3])))
+
+        if wanted:
+            self._read(read)
+        return out
+
+    def converged(self) -> dict[str, Converged]:
+        rows = self._read(
+            lambda c: self._exec(c, "SELECT campaign, digest, settings_fingerprint FROM converged").fetchall()
+        )
+        return {r[0]: Converged(r[0], r[1], r[2]) for r in rows}
+
     # --- writes ----------------------------------------------------------------
-    def put_campaign(self, record: CampaignRecord) -> None:
-        self._write(
-            lambda c: self._exec(
-                c,
-                "INSERT INTO campaigns (name, profile, mode, provider_type) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET profile = excluded.profile, mode = excluded.mode,"
-                " provider_type = excluded.provider_type",
-                (record.name, record.profile, record.mode, record.provider_type),
-            )
+    # The statements, for one connection inside a write transaction; every
+    # write that touches a campaign's tasks, contacts or journal also clears
+    # its Converged marker (``_unconverge``) in the same transaction.
+    def _unconverge(self, c: C, campaigns: Iterable[str]) -> None:
+        for name in sorted(set(campaigns)):
+            self._exec(c, "DELETE FROM converged WHERE campaign = ?", (name,))
+
+    def _campaign_sql(self, c: C, record: CampaignRecord) -> None:
+        self._exec(
+            c,
+            "INSERT INTO campaigns (name, profile, mode, provider_type) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET profile = excluded.profile, mode = excluded.mode,"
+            " provider_type = excluded.provider_type",
+            (record.name, record.profile, record.mode, record.provider_type),
         )
 
-    def put_task(self, r: TaskRecord) -> None:
-        check_task(r)
+    def _task_sql(self, c: C, r: TaskRecord) -> None:
         params = (
             r.campaign,
             r.task_id,
@@ -522,47 +674,77 @@ class SqlStore(ABC, Generic[C]):
             dump_json(r.settings),
             r.run_state,
         )
-        self._write(
-            lambda c: self._exec(
-                c,
-                "INSERT INTO tasks (campaign, task_id, wave, profile, remote_name, settings_fingerprint,"
-                f" started, deleted, created_at, settings, run_state) VALUES ({marks(len(params))})"
-                " ON CONFLICT (campaign, task_id) DO UPDATE SET wave = excluded.wave, profile = excluded.profile,"
-                " remote_name = excluded.remote_name, settings_fingerprint = excluded.settings_fingerprint,"
-                " started = excluded.started, deleted = excluded.deleted, created_at = excluded.created_at,"
-                " settings = excluded.settings, run_state = excluded.run_state",
-                params,
-            )
+        self._exec(
+            c,
+            "INSERT INTO tasks (campaign, task_id, wave, profile, remote_name, settings_fingerprint,"
+            f" started, deleted, created_at, settings, run_state) VALUES ({marks(len(params))})"
+            " ON CONFLICT (campaign, task_id) DO UPDATE SET wave = excluded.wave, profile = excluded.profile,"
+            " remote_name = excluded.remote_name, settings_fingerprint = excluded.settings_fingerprint,"
+            " started = excluded.started, deleted = excluded.deleted, created_at = excluded.created_at,"
+            " settings = excluded.settings, run_state = excluded.run_state",
+            params,
         )
+
+    def _delete_sql(self, c: C, campaign: str, task_id: str, phones: Sequence[str]) -> None:
+        unique = list(dict.fromkeys(phones))
+        for start in range(0, len(unique), DELETE_CHUNK):
+            chunk = unique[start : start + DELETE_CHUNK]
+            self._exec(
+                c,
+                f"DELETE FROM contacts WHERE campaign = ? AND task_id = ? AND phone IN ({marks(len(chunk))})",
+                (campaign, task_id, *chunk),
+            )
+
+    def _records_sql(self, c: C, records: Records | None) -> None:
+        if records is None:
+            return
+        for record in records.campaigns:
+            self._campaign_sql(c, record)
+        for task in records.tasks:
+            self._task_sql(c, task)
+        for name, task_id, phones in records.removed:
+            self._delete_sql(c, name, task_id, phones)
+        if records.contacts:
+            self._write_contacts(c, contact_rows(records.contacts))
+        self._unconverge(c, records.campaigns_touched())
+
+    def put_campaign(self, record: CampaignRecord) -> None:
+        self._write(lambda c: self._campaign_sql(c, record))
+
+    def put_task(self, r: TaskRecord) -> None:
+        check_task(r)
+
+        def put(c: C) -> None:
+            self._task_sql(c, r)
+            self._unconverge(c, (r.campaign,))
+
+        self._write(put)
 
     def put_contacts(self, records: Sequence[ContactRecord]) -> None:
         if not records:
             return
-        rows = [
-            (r.campaign, r.task_id, r.phone, r.fingerprint, r.wave, r.data_id, ContactStatus(r.status).value)
-            for r in records
-        ]
-        self._write(lambda c: self._write_contacts(c, rows))
+        rows = contact_rows(records)
+
+        def put(c: C) -> None:
+            self._write_contacts(c, rows)
+            self._unconverge(c, {r.campaign for r in records})
+
+        self._write(put)
 
     def delete_contacts(self, campaign: str, task_id: str, phones: Sequence[str]) -> None:
         if not phones:
             return
-        unique = list(dict.fromkeys(phones))
 
         def delete(c: C) -> None:
-            for start in range(0, len(unique), DELETE_CHUNK):
-                chunk = unique[start : start + DELETE_CHUNK]
-                self._exec(
-                    c,
-                    f"DELETE FROM contacts WHERE campaign = ? AND task_id = ? AND phone IN ({marks(len(chunk))})",
-                    (campaign, task_id, *chunk),
-                )
+            self._delete_sql(c, campaign, task_id, phones)
+            self._unconverge(c, (campaign,))
 
         self._write(delete)
 
     def forget_campaign(self, campaign: str) -> None:
         def forget(c: C) -> None:
-            for table, column in (("contacts", "campaign"), ("tasks", "campaign"), ("campaigns", "name")):
+            for table, column in (("contacts", "campaign"), ("tasks", "campaign"), ("campaigns", "name"),
+                                  ("converged", "campaign")):
                 self._exec(c, f"DELETE FROM {table} WHERE {column} = ?", (campaign,))
 
         self._write(forget)
@@ -582,22 +764,65 @@ class SqlStore(ABC, Generic[C]):
         def rename(c: C) -> None:
             check_rename(old, new, old_known=known(c, old), new_taken=known(c, new))
             for table, column in (("campaigns", "name"), ("tasks", "campaign"), ("contacts", "campaign"),
-                                  ("journal", "campaign")):
+                                  ("journal", "campaign"), ("results", "campaign")):
                 self._exec(c, f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
+            self._unconverge(c, (old, new))
 
         self._write(rename)
 
-    # The journal calls run around every vendor call: one round trip each
-    # where the dialect can bump the serial in the same statement.
+    # --- opt-outs ----------------------------------------------------------------
+    def optouts(self, *, include_removed: bool = False) -> list[OptOutRecord]:
+        where = "" if include_removed else " WHERE removed_at = ''"
+        sql = f"SELECT {OPTOUT_COLUMNS} FROM optouts{where} ORDER BY created_at, id"
+        return [OptOutRecord(*r) for r in self._read(lambda c: self._exec(c, sql).fetchall())]
+
+    def add_optout(self, phone: str, source: str, reason: str = "", *, at: str = "") -> bool:
+        def add(c: C) -> bool:
+            count = self._exec(c, "INSERT INTO optouts (phone, source, reason, created_at) VALUES (?, ?, ?, ?)"
+                               " ON CONFLICT (phone) WHERE removed_at = '' DO NOTHING",
+                               (phone, clean_text(source), clean_text(reason), at or utc_now())).rowcount
+            if count:
+                self._exec(c, self.BUMP_SQL)
+            return bool(count)
+
+        return self._write(add, bump=False)
+
+    def remove_optout(self, phone: str, reason: str, *, at: str = "") -> bool:
+        def remove(c: C) -> bool:
+            count = self._exec(c, "UPDATE optouts SET removed_at = ?, removed_reason = ? WHERE phone = ? AND "
+                               "removed_at = ''", (at or utc_now(), clean_text(reason), phone)).rowcount
+            if count:
+                self._exec(c, self.BUMP_SQL)
+            return bool(count)
+
+        return self._write(remove, bump=False)
+
+    # The journal calls run around every vendor call: each is one transaction
+    # (shared with other lanes' by the group commit) that may carry the state
+    # records the call's answer proved, so a mutating call costs two commits.
     def begin_call(
-        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any]
+        self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any],
+        *, phones: Sequence[str] = (), records: Records | None = None,
     ) -> int:
-        return self._write_one(
-            "INSERT INTO journal (campaign, profile, call, task_id, outcome, request, started_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (campaign, profile, call, task_id, CallOutcome.PENDING.value, dump_json(request), utc_now()),
-            returning_id=True,
-        )
+        for task in records.tasks if records else ():
+            check_task(task)
+        values = (campaign, profile, call, task_id, CallOutcome.PENDING.value, dump_json(request), utc_now())
+        joined = "\n".join(phones)
+
+        def begin(c: C) -> int:
+            self._records_sql(c, records)
+            entry = self._insert_id(
+                c,
+                "INSERT INTO journal (campaign, profile, call, task_id, outcome, request, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            if phones:
+                self._exec(c, "INSERT INTO journal_phones (entry_id, phones) VALUES (?, ?)", (entry, joined))
+            self._unconverge(c, (campaign,))
+            return entry
+
+        return self._write(begin)
 
     def end_call(
         self,
@@ -605,14 +830,201 @@ class SqlStore(ABC, Generic[C]):
         outcome: CallOutcome,
         detail: str = "",
         result: Mapping[str, Any] | None = None,
+        *,
+        records: Records | None = None,
     ) -> None:
-        self._write_one(
-            "UPDATE journal SET outcome = ?, detail = ?, result = ?, finished_at = ? WHERE id = ?",
-            (CallOutcome(outcome).value, clean_text(detail), dump_json(result), utc_now(), entry_id),
-            bump_if="EXISTS (SELECT 1 FROM journal WHERE id = ?)",
-            bump_params=(entry_id,),
-            missing=f"journal entry {entry_id} does not exist",
-        )
+        for task in records.tasks if records else ():
+            check_task(task)
+        value = CallOutcome(outcome)
+        values = (value.value, clean_text(detail), dump_json(result), utc_now(), entry_id)
+
+        def end(c: C) -> None:
+            count = self._exec(
+                c, "UPDATE journal SET outcome = ?, detail = ?, result = ?, finished_at = ? WHERE id = ?", values
+            ).rowcount
+            if count == 0:
+                raise StateError(f"journal entry {entry_id} does not exist")
+            if value in SETTLED:
+                self._exec(c, "DELETE FROM journal_phones WHERE entry_id = ?", (entry_id,))
+            self._records_sql(c, records)
+
+        # Lost in a machine crash, the outcome's call is pending again: settled by observing (its
+        # intent, written before the call, was durable).
+        self._write(end, durable=False)
+
+    # --- derived data: no serial bump -------------------------------------------
+    def put_source_digests(self, entries: Sequence[SourceDigest]) -> None:
+        if not entries:
+            return
+        now = utc_now()
+        cutoff = stamp_days_ago(SOURCE_DIGEST_DAYS)
+        rows = [(e.key, e.digest, e.rows, dump_json_list(problems_to_json(e.problems)), now) for e in entries]
+
+        def put(c: C) -> None:
+            self._exec(c, "DELETE FROM source_digests WHERE written_at < ?", (cutoff,))
+            for row in rows:
+                self._exec(
+                    c,
+                    "INSERT INTO source_digests (key, digest, rows, problems, written_at) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET digest = excluded.digest, rows = excluded.rows,"
+                    " problems = excluded.problems, written_at = excluded.written_at",
+                    row,
+                )
+
+        self._write(put, bump=False, durable=False)
+
+    def put_converged(self, marks_: Sequence[Converged]) -> None:
+        if not marks_:
+            return
+        now = utc_now()
+
+        def put(c: C) -> None:
+            for m in marks_:
+                self._exec(
+                    c,
+                    "INSERT INTO converged (campaign, digest, settings_fingerprint, written_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (campaign) DO UPDATE SET digest = excluded.digest,"
+                    " settings_fingerprint = excluded.settings_fingerprint, written_at = excluded.written_at",
+                    (m.campaign, m.digest, m.settings_fingerprint, now),
+                )
+
+        self._write(put, bump=False, durable=False)
+
+    # --- results -----------------------------------------------------------------
+    # Never bump the serial (see base.StateStore): a write transaction without BUMP_SQL.
+    def _join(self, conn: C, r: ResultRecord) -> tuple[str, str]:
+        """The (campaign, phone) ``r`` joins by the rules of ``StateStore.put_results``."""
+        if r.data_id:
+            rows = self._exec(
+                conn,
+                "SELECT c.campaign, c.phone, c.task_id FROM contacts c JOIN campaigns k ON k.name = c.campaign"
+                " WHERE c.data_id = ? AND k.profile = ? ORDER BY c.wave DESC, c.campaign, c.task_id LIMIT 20",
+                (r.data_id, r.profile),
+            ).fetchall()
+            for campaign, phone, task_id in rows:
+                if not task_id or not r.task_id or task_id == r.task_id:
+                    return str(campaign), str(phone)
+        if r.task_id and r.callee:
+            row = self._exec(
+                conn,
+                "SELECT c.campaign, c.phone FROM contacts c JOIN tasks t"
+                " ON t.campaign = c.campaign AND t.task_id = c.task_id"
+                " WHERE c.task_id = ? AND c.phone = ? AND t.profile = ? ORDER BY c.wave DESC, c.campaign LIMIT 1",
+                (r.task_id, r.callee, r.profile),
+            ).fetchone()
+            if row is not None:
+                return str(row[0]), str(row[1])
+        if r.call:
+            row = self._exec(
+                conn,
+                "SELECT campaign, phone FROM results WHERE profile = ? AND call_key = ? AND campaign <> ''"
+                " ORDER BY id LIMIT 1",
+                (r.profile, r.call),
+            ).fetchone()
+            if row is not None:
+                return str(row[0]), str(row[1])
+        elif r.task_id and not r.data_id and not r.callee:
+            row = self._exec(
+                conn, "SELECT campaign FROM tasks WHERE task_id = ? AND profile = ? ORDER BY campaign LIMIT 1",
+                (r.task_id, r.profile),
+            ).fetchone()
+            if row is not None:
+                return str(row[0]), ""
+        return "", ""
+
+    def _spread(self, conn: C, r: ResultRecord, campaign: str, phone: str) -> None:
+        """The unmatched results of ``r``'s call join the same contact (and its opt-out, if one of them says so)."""
+        if r.call and phone:
+            joined = self._exec(
+                conn,
+                "UPDATE results SET campaign = ?, phone = ? WHERE profile = ? AND call_key = ? AND campaign = ''",
+                (campaign, phone, r.profile, r.call),
+            ).rowcount
+            if joined:
+                row = self._exec(
+                    conn,
+                    "SELECT optout, received_at FROM results WHERE profile = ? AND call_key = ? AND phone = ?"
+                    " AND optout <> '' ORDER BY id LIMIT 1",
+                    (r.profile, r.call, phone),
+                ).fetchone()
+                if row is not None:
+                    self._learn_optout(conn, phone, r.profile, str(row[0]), str(row[1]))
+
+    def _learn_optout(self, conn: C, phone: str, profile: str, reason: str, at: str) -> None:
+        """A result joined to ``phone`` says "do not call me again": list it (once; no serial bump)."""
+        self._exec(conn, "INSERT INTO optouts (phone, source, reason, created_at) VALUES (?, ?, ?, ?)"
+                         " ON CONFLICT (phone) WHERE removed_at = '' DO NOTHING",
+                   (phone, clean_text(f"results:{profile}"), clean_text(reason), at or utc_now()))
+
+    def put_results(self, records: Sequence[ResultRecord]) -> list[bool]:
+        if not records:
+            return []
+        now = utc_now()
+
+        def put(conn: C) -> list[bool]:
+            fresh: list[bool] = []
+            for r in records:
+                campaign, phone = self._join(conn, r)
+                received = r.received_at or now
+                count = self._exec(
+                    conn,
+                    "INSERT INTO results (profile, module, push_key, call_key, task_id, data_id, callee, body,"
+                    " campaign, phone, received_at, optout) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (profile, module, push_key) DO NOTHING",
+                    (r.profile, r.module, clean_text(r.key), clean_text(r.call), clean_text(r.task_id),
+                     clean_text(r.data_id), clean_text(r.callee), dump_json(r.body), campaign, phone,
+                     received, clean_text(r.optout)),
+                ).rowcount
+                fresh.append(count > 0)
+                if count > 0 and phone:
+                    if r.optout:
+                        self._learn_optout(conn, phone, r.profile, r.optout, received)
+                    self._spread(conn, r, campaign, phone)
+            return fresh
+
+        return self._write(put, bump=False)
+
+    def results(self, campaign: str | None = None, phones: Sequence[str] | None = None) -> list[ResultRecord]:
+        if campaign is None:
+            sql = f"SELECT {RESULT_COLUMNS} FROM results ORDER BY id"
+            return [result_from_row(r) for r in self._read(lambda c: self._exec(c, sql).fetchall())]
+        if phones is None:
+            sql = f"SELECT {RESULT_COLUMNS} FROM results WHERE campaign = ? ORDER BY id"
+            return [result_from_row(r) for r in self._read(lambda c: self._exec(c, sql, (campaign,)).fetchall())]
+        unique = list(dict.fromkeys(phones))
+        found: list[ResultRecord] = []
+
+        def chunk_of(values: list[str]) -> Callable[[C], list[Any]]:
+            sql = (f"SELECT {RESULT_COLUMNS} FROM results WHERE campaign = ? AND phone IN ({marks(len(values))})"
+                   " ORDER BY id")
+            return lambda c: self._exec(c, sql, (campaign, *values)).fetchall()
+
+        for start in range(0, len(unique), DELETE_CHUNK):
+            found += [result_from_row(r) for r in self._read(chunk_of(unique[start : start + DELETE_CHUNK]))]
+        found.sort(key=lambda r: r.id)
+        return found
+
+    def rejoin_results(self) -> int:
+        def rejoin(conn: C) -> int:
+            rows = self._exec(conn, f"SELECT {RESULT_COLUMNS} FROM results WHERE campaign = '' ORDER BY id").fetchall()
+            matched = 0
+            for row in rows:
+                r = result_from_row(row)
+                campaign, phone = self._join(conn, r)
+                if not campaign:
+                    continue
+                changed = self._exec(
+                    conn, "UPDATE results SET campaign = ?, phone = ? WHERE id = ? AND campaign = ''",
+                    (campaign, phone, r.id),
+                ).rowcount
+                if changed:
+                    matched += 1
+                    if r.optout and phone:
+                        self._learn_optout(conn, phone, r.profile, r.optout, r.received_at)
+                    self._spread(conn, r, campaign, phone)
+            return matched
+
+        return self._write(rejoin, bump=False)
 
     # --- lock ------------------------------------------------------------------
     def lock(self, operation: str, timeout: float) -> AbstractContextManager[LockInfo]:

@@ -7,7 +7,8 @@ for bulk contacts, and the lock's liveness files. The connection is in
 autocommit mode; every write is one immediate transaction that also bumps the
 serial. WAL mode lets another process (a ``plan`` next to an ``apply``) read
 while this one writes; ``synchronous=FULL`` because a journal intent must
-survive a crash of the machine, not only of the process.
+survive a crash of the machine, not only of the process (a journal outcome
+commits without a sync of its own: see ``SqlStore._write``).
 
 The file is created only with ``create=True`` (``campaignctl state init``):
 mode 0600, in directories made 0700 (SQLite gives its -wal and -shm files the
@@ -79,6 +80,9 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
         label = f"state database {_shown(str(self.path))}"
         super().__init__(label=label, where=_shown(str(self.path)), location=_shown(str(self.path)), described=label)
         self._liveness: tuple[int, Path] | None = None  # the held lock's liveness file: fd, path
+        self._durable = True  # synchronous = FULL
+        self._wal = False  # journal_mode is WAL: durable writes sync the log themselves
+        self._wal_fd: int | None = None
         try:
             exists = self.path.exists()
         except OSError as exc:  # a name longer than the file system takes, a component that is a file, ...
@@ -100,7 +104,7 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
                 self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
                 if not create:
                     self._check_initialised(self._conn)  # reads only: a refused file is left as it was
-                self._use_wal(busy_timeout)
+                self._wal = self._use_wal(busy_timeout)
                 self._conn.execute("PRAGMA synchronous = FULL")
                 self._migrate(create)
         except StateError:
@@ -137,7 +141,7 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
         finally:
             os.close(fd)
 
-    def _use_wal(self, busy_timeout: float) -> None:
+    def _use_wal(self, busy_timeout: float) -> bool:
         """Switch to WAL. SQLite answers "database is locked" at once, without
         its busy handler, while another connection switches the same new file,
         so retry that until ``busy_timeout``."""
@@ -145,8 +149,8 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
         deadline = time.monotonic() + busy_timeout
         while True:
             try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                return
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                return bool(mode) and str(mode[0]).lower() == "wal"
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() >= deadline:
                     raise
@@ -222,6 +226,35 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
                 conn.execute("ROLLBACK")
             raise
 
+    def _durability(self, conn: sqlite3.Connection, durable: bool) -> bool:
+        # In WAL mode every commit is NORMAL (no sync of its own) and a durable write then syncs the
+        # log itself, outside the store's mutex (``_flush``): lanes keep committing while one waits
+        # for the disk, and one sync serves every commit before it. Without WAL, FULL as asked.
+        wanted = False if self._wal else durable
+        if wanted != self._durable:
+            conn.execute(f"PRAGMA synchronous = {'FULL' if wanted else 'NORMAL'}")
+            self._durable = wanted
+        return self._wal and durable
+
+    def _close_quietly(self) -> None:
+        if self._wal_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._wal_fd)
+            self._wal_fd = None
+        super()._close_quietly()
+
+    def _flush(self) -> None:
+        fd = self._wal_fd
+        if fd is None:
+            wal = self.path.with_name(self.path.name + "-wal")
+            fd = self._wal_fd = os.open(wal, os.O_RDONLY)
+            directory = os.open(self.path.parent, os.O_RDONLY)  # the log's name, too, must survive
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        os.fsync(fd)
+
     def _container_exists(self, conn: sqlite3.Connection) -> bool:
         return True  # the file: checked before connecting
 
@@ -241,7 +274,7 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
 
     def _write_contacts(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         # executemany in order: a later duplicate replaces an earlier one
-        conn.executemany(f"INSERT OR REPLACE INTO contacts ({CONTACT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        conn.executemany(f"INSERT OR REPLACE INTO contacts ({CONTACT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     # --- lock --------------------------------------------------------------------
     def _liveness_file(self, lock_id: str) -> Path:

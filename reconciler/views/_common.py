@@ -11,8 +11,19 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from reconciler.engine.plan import Action, ActionKind, ApplyResult, Plan, StepResult, StepStatus
+from reconciler.engine.plan import (
+    Action,
+    ActionKind,
+    ApplyResult,
+    CampaignSummary,
+    Deferred,
+    Plan,
+    StepResult,
+    StepStatus,
+)
+from reconciler.engine.policy import when_text
 
 __all__ = [
     "SYMBOLS",
@@ -22,7 +33,9 @@ __all__ = [
     "by_campaign",
     "campaign_headline",
     "collapse",
+    "deferred_counts",
     "describe",
+    "describe_deferred",
     "describe_step",
     "detail",
     "display_width",
@@ -30,6 +43,7 @@ __all__ = [
     "phones_of",
     "plan_summary",
     "plural",
+    "policy_lines",
     "resolve_hint",
     "result_summary",
     "scrub",
@@ -171,9 +185,12 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 def plan_summary(plan: Plan) -> str:
     """The one-line summary shared by the text and markdown views."""
+    waiting = f"{len(plan.deferred)} deferred by the dialing policy" if plan.deferred else ""
     if not plan.has_changes:
         if plan.errors:
             return f"No changes can be planned: {plural(len(plan.errors), 'error')}."
+        if waiting:
+            return f"No changes now; {waiting} (done by a later plan once allowed)."
         return "No changes. The platforms match the files."
     c = PlanCounts.of(collapse(plan.actions))
     line = (f"Plan: {c.create} to create, {c.replace} to replace, {c.start} to start, {c.pause} to pause, "
@@ -182,7 +199,71 @@ def plan_summary(plan: Plan) -> str:
         line += f", {c.contacts_to_remove} to remove"
     if c.adopt:
         line += f"; {c.adopt} to adopt into the state"
+    if waiting:
+        line += f"; {waiting}"
     return line + "."
+
+
+# --- the dialing policy --------------------------------------------------------------------
+
+_DEFERRED_WORDS: dict[ActionKind, str] = {ActionKind.DIAL: "dial", ActionKind.START: "start",
+                                          ActionKind.INSERT: "insert"}
+
+
+def _plan_now(plan: Plan) -> datetime:
+    try:
+        return datetime.fromisoformat((plan.meta.policy_at or plan.meta.created_at).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(UTC)
+
+
+def deferred_word(d: Deferred) -> str:
+    return _DEFERRED_WORDS.get(d.kind, d.kind.value)
+
+
+def describe_deferred(d: Deferred, plan: Plan) -> str:
+    """``dial 40 contacts at 09:00 Tue``, ``start gitops-spring at 09:00 Tue``."""
+    word = deferred_word(d)
+    what = f"{word} {d.remote_name}" if d.kind is ActionKind.START else f"{word} {plural(d.contacts, 'contact')}"
+    when = when_text(d.at, _plan_now(plan))
+    return f"{what} at {when}" if d.at is not None else f"{what}: {when}"
+
+
+@dataclass(frozen=True)
+class DeferredCounts:
+    deferred: int = 0
+    contacts: int = 0  # contacts whose dial or insert is deferred
+
+
+def deferred_counts(plan: Plan) -> DeferredCounts:
+    return DeferredCounts(len(plan.deferred), sum(d.contacts for d in plan.deferred))
+
+
+def _forecast_text(s: CampaignSummary) -> str:
+    fc = s.forecast
+    if fc is None:
+        return ""
+    done = f"done around {fc.finish:%Y-%m-%d %H:%M}" if fc.finish else "not done within a year"
+    end = f", after schedule.end {fc.end:%Y-%m-%d %H:%M}" if fc.late and fc.end else ""
+    return (f"forecast: {plural(fc.contacts, 'contact')} to dial (~{fc.calls} calls at ~{fc.calls_per_hour:.0f} "
+            f"per open hour, ~{fc.hours:.1f} open hours), {done}{end}")
+
+
+def policy_lines(plan: Plan) -> list[tuple[str, str]]:
+    """(campaign, what the dialing policy did to it) for every campaign it touched."""
+    out: list[tuple[str, str]] = []
+    for s in plan.campaigns:
+        parts = []
+        if s.suppressed:
+            by = ", ".join(f"{label} {n}" for label, n in s.suppressed_by)
+            parts.append(f"{plural(s.suppressed, 'contact')} suppressed ({by})")
+        if s.held:
+            parts.append(f"{plural(s.held, 'contact')} held back by max_dials")
+        if s.forecast is not None:
+            parts.append(_forecast_text(s))
+        if parts:
+            out.append((s.name, "; ".join(parts)))
+    return out
 
 
 def campaign_headline(items: Sequence[Item]) -> str:
@@ -278,6 +359,7 @@ class ResultCounts:
     failed: int = 0
     unknown: int = 0
     skipped: int = 0
+    deferred: int = 0  # of the skipped: stopped by the calling hours, due later
 
     @classmethod
     def of(cls, result: ApplyResult) -> ResultCounts:
@@ -303,6 +385,7 @@ class ResultCounts:
             failed=result.count(StepStatus.FAILED),
             unknown=result.count(StepStatus.UNKNOWN),
             skipped=result.count(StepStatus.SKIPPED),
+            deferred=sum(1 for s in result.steps if s.deferred),
         )
 
 
@@ -324,7 +407,8 @@ def result_summary(result: ApplyResult) -> str:
     bad = [
         f"{c.failed} failed" if c.failed else "",
         f"{c.unknown} with unknown outcome" if c.unknown else "",
-        f"{c.skipped} skipped" if c.skipped else "",
+        f"{c.skipped - c.deferred} skipped" if c.skipped - c.deferred else "",
+        f"{c.deferred} deferred by the calling hours (due later)" if c.deferred else "",
         plural(len(result.errors), "error") if result.errors else "",
     ]
     if any(bad):

@@ -19,12 +19,15 @@ class PlanView(Protocol):
     """Renders a plan and an apply result as one string ending in a newline.
 
     ``color`` asks for ANSI styling; only the text view uses it, and only
-    when the command found a terminal.
+    when the command found a terminal. ``list_steps=False`` (the text view;
+    apply's progress has shown every step already) lists only the steps
+    that did not succeed before the summary.
     """
 
     def render_plan(self, plan: Plan, *, color: bool = False) -> str: ...
 
-    def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False) -> str: ...
+    def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False,
+                      list_steps: bool = True) -> str: ...
 
 
 def _text() -> PlanView:

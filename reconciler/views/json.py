@@ -16,14 +16,26 @@ from reconciler.engine.plan import (
     ActionKind,
     ApplyResult,
     CampaignSummary,
+    Deferred,
     Diagnostic,
+    Forecast,
     Plan,
     StepResult,
     StepStatus,
 )
-from reconciler.views._common import Item, PlanCounts, ResultCounts, collapse, phones_of, resolve_hint, scrub
+from reconciler.views._common import (
+    Item,
+    PlanCounts,
+    ResultCounts,
+    collapse,
+    deferred_counts,
+    deferred_word,
+    phones_of,
+    resolve_hint,
+    scrub,
+)
 
-__all__ = ["ACTION_WORDS", "STATUS_WORDS", "JsonView"]
+__all__ = ["ACTION_WORDS", "STATUS_WORDS", "JsonView", "forecast_document"]
 
 # The stable vocabulary. "replace" has no ActionKind: it is a DELETE+CREATE pair, collapsed.
 ACTION_WORDS: dict[ActionKind, str] = {
@@ -52,7 +64,8 @@ class JsonView:
     def render_plan(self, plan: Plan, *, color: bool = False) -> str:
         return _dump(plan_document(plan))
 
-    def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False) -> str:
+    def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False,
+                      list_steps: bool = True) -> str:
         return _dump(result_document(plan, result))
 
 
@@ -74,11 +87,13 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             "observed_digest": meta.observed_digest,
             "prune": meta.prune,
             "allow_replace": list(meta.allow_replace),
+            "policy_at": meta.policy_at,
         },
         "actions": [_action(i, phones) for i in items],
         "campaigns": [_campaign(c) for c in plan.campaigns],
         "diagnostics": [_diagnostic(d, phones) for d in plan.diagnostics],
         "notes": [scrub(n, phones) for n in plan.notes],
+        "deferred": [_deferred(d) for d in plan.deferred],
         "summary": {
             "create": counts.create,
             "replace": counts.replace,
@@ -96,6 +111,10 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             "calls": counts.calls,
             "errors": len(plan.errors),
             "warnings": len(plan.warnings),
+            "deferred": deferred_counts(plan).deferred,
+            "contacts_deferred": deferred_counts(plan).contacts,
+            "contacts_suppressed": sum(c.suppressed for c in plan.campaigns),
+            "contacts_held": sum(c.held for c in plan.campaigns),
         },
     }
 
@@ -126,6 +145,7 @@ def result_document(plan: Plan, result: ApplyResult) -> dict[str, Any]:
             "failed": c.failed,
             "unknown": c.unknown,
             "skipped": c.skipped,
+            "deferred": c.deferred,
         },
     }
 
@@ -162,6 +182,7 @@ def _step(s: StepResult, phones: frozenset[str]) -> dict[str, Any]:
         "contacts": a.count,
         "done": s.done,
         "calls": s.calls,
+        "deferred": s.deferred,
     }
 
 
@@ -177,6 +198,40 @@ def _campaign(c: CampaignSummary) -> dict[str, Any]:
         "tasks": list(c.tasks),
         "called": c.called,
         "answered": c.answered,
+        "suppressed": c.suppressed,
+        "suppressed_by": dict(c.suppressed_by),
+        "held": c.held,
+        "forecast": forecast_document(c.forecast),
+    }
+
+
+def _deferred(d: Deferred) -> dict[str, Any]:
+    return {
+        "action": deferred_word(d),
+        "campaign": d.campaign,
+        "profile": d.profile,
+        "wave": d.wave,
+        "remote_name": d.remote_name,
+        "task_id": d.task_id,
+        "contacts": d.contacts,
+        "at": d.at.isoformat() if d.at is not None else None,
+        "reason": d.reason,
+    }
+
+
+def forecast_document(fc: Forecast | None) -> dict[str, Any] | None:
+    """A forecast as the JSON views (plan, validate) show it."""
+    if fc is None:
+        return None
+    return {
+        "contacts": fc.contacts,
+        "calls": fc.calls,
+        "calls_per_hour": round(fc.calls_per_hour, 2),
+        "open_hours": round(fc.hours, 2),
+        "start": fc.start.isoformat(),
+        "finish": fc.finish.isoformat() if fc.finish is not None else None,
+        "end": fc.end.isoformat() if fc.end is not None else None,
+        "late": fc.late,
     }
 
 

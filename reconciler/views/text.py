@@ -16,13 +16,16 @@ from reconciler.views._common import (
     by_campaign,
     campaign_headline,
     collapse,
+    deferred_word,
     describe,
+    describe_deferred,
     describe_step,
     display_width,
     pad,
     phones_of,
     plan_summary,
     plural,
+    policy_lines,
     resolve_hint,
     result_summary,
     scrub,
@@ -92,6 +95,8 @@ class TextView:
                     if item.drift:
                         tail += " " + style("(drift)", fg="yellow")
                     lines.append((text + tail).rstrip())
+        lines.extend(_deferred(plan, style))
+        lines.extend(_policy(plan))
         lines.extend(_diagnostics(plan, style, phones))
         if plan.notes:
             lines.append("")
@@ -109,17 +114,19 @@ class TextView:
             lines.pop(0)
         return "\n".join(lines) + "\n"
 
-    def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False) -> str:
+    def render_result(self, plan: Plan, result: ApplyResult, *, color: bool = False,
+                      list_steps: bool = True) -> str:
         style = _styler(color)
         phones = phones_of(plan)
         lines: list[str] = [""]  # apply prints this right after the plan
         if result.recovered:
             lines.extend(f"Recovered: {scrub(r, phones)}" for r in result.recovered)
             lines.append("")
-        if result.steps:
-            name_w = max(display_width(s.action.campaign) for s in result.steps)
-            for step in result.steps:
-                word, fg = _STATUS[step.status]
+        shown = [s for s in result.steps if list_steps or s.status is not StepStatus.OK]
+        if shown:
+            name_w = max(display_width(s.action.campaign) for s in shown)
+            for step in shown:
+                word, fg = ("waiting", "cyan") if step.deferred else _STATUS[step.status]
                 symbol = SYMBOLS[step_word(step)]
                 line = (f"  {style(f'{word:<7}', fg=fg, bold=step.status is not StepStatus.OK)} "
                         f"{pad(step.action.campaign, name_w)}  {symbol:>3} {describe_step(step)}")
@@ -140,6 +147,31 @@ class TextView:
         summary = result_summary(result)
         lines.append(style(summary, fg="green" if result.ok else "red", bold=True))
         return "\n".join(lines) + "\n"
+
+
+def _deferred(plan: Plan, style: Style) -> list[str]:
+    """What the dialing policy defers: shown like actions, under their own heading (apply does not do them)."""
+    if not plan.deferred:
+        return []
+    lines = ["", "Deferred by the dialing policy (not done by this apply; a later plan does them once allowed):"]
+    texts = [describe_deferred(d, plan) for d in plan.deferred]
+    width = max((w for w in map(display_width, texts) if w <= MAX_ALIGN), default=0)
+    current = None
+    for d, text in zip(plan.deferred, texts, strict=True):
+        if d.campaign != current:
+            current = d.campaign
+            lines.append("")
+            lines.append(style(f"  # {d.campaign} ({d.profile})", bold=True))
+        symbol = SYMBOLS[deferred_word(d)]
+        lines.append(f"  {style(f'{symbol:>3}', dim=True)} {pad(text, width)}  " + style(f"# {d.reason}", dim=True))
+    return lines
+
+
+def _policy(plan: Plan) -> list[str]:
+    found = policy_lines(plan)
+    if not found:
+        return []
+    return ["", "Dialing policy:"] + [f"  {name}: {text}" for name, text in found]
 
 
 def _diagnostics(plan: Plan, style: Style, phones: frozenset[str]) -> list[str]:

@@ -22,7 +22,7 @@ def test_examples_load_without_problems() -> None:
     assert by_name["survey-direct"].mode == "direct"
     assert by_name["renewal-reminder"].state == "paused"
     assert len(by_name["spring-promo"].contacts.rows) > 100  # shows insert batching by 50
-    assert by_name["callcenter-followup"].yccall is not None
+    assert by_name["callcenter-followup"].vendor is not None
     # every contact file was read, GBK included
     assert any(f.name.endswith(".gbk.csv") for f in result.files)
 

@@ -14,6 +14,7 @@ from reconciler.config.contacts import REPORT_CAP
 from reconciler.config.table import ContactTable
 from reconciler.errors import ConfigError
 from reconciler.model import ContactRow, TimeWindow
+from reconciler.vendors.yccall import YccallSettings
 from tests.config.fixtures import PROJECT, XF_TASK, YC_TASK, errors, load_files, write
 
 CST = timezone(timedelta(hours=8))
@@ -53,8 +54,8 @@ def test_minimal_xfyeta_and_yccall_campaigns(tmp_path: Path) -> None:
     assert spring.mark.line == 3 and spring.mark.file.endswith("a.yaml")
     assert list(spring.contacts.rows) == [ContactRow("19900000001", ("19900000001", "张先生"),
                                                      spring.mark.file, 14)]
-    assert follow.provider_type == "yccall" and follow.yccall is not None
-    assert (follow.yccall.assign_type, follow.yccall.agent, follow.yccall.scale) == ("extension", "8001", "1:1")
+    assert follow.provider_type == "yccall" and isinstance(follow.vendor, YccallSettings)
+    assert (follow.vendor.assign_type, follow.vendor.agent, follow.vendor.scale) == ("extension", "8001", "1:1")
     assert follow.recall.mode == "unanswered"
     assert set(result.files) == {tmp_path / "campaignctl.yaml", tmp_path / "campaigns/a.yaml",
                                  tmp_path / "campaigns/b.yml"}

@@ -187,15 +187,12 @@ CASES = [
         "      columns: [客户手机号码, 姓名]", "      columns: [姓名, 客户手机号码]  # <-").replace(
         '[["19900000001", "张先生"]]', '[["张先生", "19900000001"]]'))},
          "c.yaml", "campaigns[0].contacts.columns", message="phone column"),
-    Case("direct-with-schedule", {"c.yaml": xf(head=XF_HEAD + "    mode: direct\n",
-                                               schedule='    schedule:  # <-\n      begin: "2027-03-01T09:00"\n')},
-         "c.yaml", "campaigns[0].schedule", message="dials at once"),
     Case("direct-with-turbo", {"c.yaml": xf("    turbo: false  # <-\n", schedule="",
                                             head=XF_HEAD + "    mode: direct\n")},
-         "c.yaml", "campaigns[0].turbo", message="dials at once"),
+         "c.yaml", "campaigns[0].turbo", message="direct callout has no task"),
     Case("direct-with-recall", {"c.yaml": xf("    recall: {count: 1}  # <-\n", schedule="",
                                              head=XF_HEAD + "    mode: direct\n")},
-         "c.yaml", "campaigns[0].recall", message="dials at once"),
+         "c.yaml", "campaigns[0].recall", message="direct callout has no task"),
     Case("xfyeta-with-yccall-block", {"c.yaml": xf("    yccall:  # <-\n      assign: {type: group, agent: s}\n")},
          "c.yaml", "campaigns[0].yccall", message="yccall profiles"),
     Case("yccall-windows", {"c.yaml": yc("    schedule:\n      windows: [\"09:00-12:00\"]  # <-\n")}, "c.yaml",
@@ -241,8 +238,9 @@ CASES = [
     Case("missing-csv", {"c.yaml": xf(contacts=CONTACTS.replace(
         '        - rows: [["19900000001", "张先生"]]\n', "        - csv: nowhere.csv  # <-\n"))},
          "c.yaml", "campaigns[0].contacts.sources[0].csv", message="not found"),
-    Case("empty-rows", {"c.yaml": xf(contacts=CONTACTS.replace("    contacts:", "    contacts:  # <-").replace(
-        '[["19900000001", "张先生"]]', "[]"))}, "c.yaml", "campaigns[0].contacts", message="no contacts"),
+    Case("empty-csv", {"c.yaml": xf(contacts=CONTACTS.replace("    contacts:", "    contacts:  # <-").replace(
+        'rows: [["19900000001", "张先生"]]', "csv: empty.csv")), "empty.csv": "客户手机号码,姓名\n"},
+         "c.yaml", "campaigns[0].contacts", message="no contacts"),
     Case("all-rows-invalid", {"c.yaml": xf(contacts=CONTACTS.replace(
         '        - rows: [["19900000001", "张先生"]]\n', '        - rows:\n            - ["12345", "x"]  # <-\n'))},
          "c.yaml", "campaigns[0].contacts.sources[0].rows[0][0]", message="invalid phone '12345'",
@@ -342,3 +340,10 @@ def test_bad_input_is_located(case: Case, tmp_path: Path) -> None:
 
 def test_every_case_id_is_unique() -> None:
     assert len({c.id for c in CASES}) == len(CASES)
+
+
+def test_declared_empty_rows_are_valid(tmp_path: Path) -> None:
+    """`rows: []` says "no contacts" on purpose (an exported task's campaign): not an error."""
+    result = load_files(tmp_path, {"c.yaml": xf(contacts=CONTACTS.replace('[["19900000001", "张先生"]]', "[]"))})
+    assert result.state is not None, result.problems
+    assert len(result.state.campaigns[0].contacts.rows) == 0

@@ -77,3 +77,11 @@ def test_provider_keys_are_checked_per_type() -> None:
     base["providers"]["p"].update(type="xfyeta", app_key_env="K", app_secret_env="S")  # type: ignore[index]
     del base["providers"]["p"]["appid_env"], base["providers"]["p"]["accesskey_env"]  # type: ignore[index]
     assert list(validator.iter_errors(base)) == []
+
+
+def test_shipped_schemas_are_generated_from_the_vendor_registry() -> None:
+    """Edit a vendor spec, then run scripts/gen-schemas: the shipped files must be what it writes."""
+    from reconciler.config.schemas import SCHEMA_DIR, campaign_schema, project_schema, render
+
+    assert (SCHEMA_DIR / "project.schema.json").read_text(encoding="utf-8") == render(project_schema())
+    assert (SCHEMA_DIR / "campaign.schema.json").read_text(encoding="utf-8") == render(campaign_schema())

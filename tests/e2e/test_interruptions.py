@@ -24,6 +24,7 @@ from reconciler.emulator import start_emulator
 from reconciler.engine.apply import Applier
 from reconciler.engine.inputs import snapshot
 from reconciler.engine.settle import recover
+from reconciler.state.base import CallOutcome
 from tests.e2e.conftest import (
     XF_ENV,
     campaigns,
@@ -114,7 +115,9 @@ def test_crash_at_every_state_write_then_rerun_converges(tmp_path: Path, env: No
         clean = apply_once(make_dir(tmp_path / "clean", server.base_url), None)
     finally:
         server.stop()
-    assert clean > 20
+    # Two state writes per mutating call (intent; outcome with the records it proved): spring create,
+    # 2 inserts, start; renew create, insert; survey 2 callouts.
+    assert clean == 2 * 8
     for n in range(clean):
         emu, server = start_emulator("xfyeta")
         try:
@@ -181,5 +184,28 @@ def test_ctrl_c_during_apply_exits_130_then_rerun_converges(tmp_path: Path, env:
         assert res.exit_code == 0, res.output
         check_converged(emu, d)
         assert run_cli("plan", str(d), "--detailed-exitcode").exit_code == 0
+    finally:
+        server.stop()
+
+
+def test_recovery_records_the_phones_the_journal_kept_even_after_the_files_changed(tmp_path: Path,
+                                                                                    env: None) -> None:
+    _emu, server = start_emulator("xfyeta")
+    try:
+        d = make_dir(tmp_path, server.base_url)
+        apply_once(d, 3)  # killed before the outcome of spring's first insert: it landed, unrecorded
+        with open_session(d) as session:
+            [entry] = [e for e in session.store.journal() if e.outcome is CallOutcome.PENDING]
+            assert entry.call == "insert" and entry.phones == tuple(phones(50))
+            assert "phones" not in entry.request and entry.request["count"] == 50
+            assert entry.request["rows"] == [[0, 50]]
+        write_csv(d / "contacts/spring.csv", phones(60, 100_000))  # every contact changed since
+        with open_session(d) as session, session.store.lock("apply", 5):
+            notes = recover(session.store, session.providers, session.desired)
+            sent = {r.phone for r in session.store.contacts("spring") if r.task_id}
+            settled = {e.id: e for e in session.store.journal()}[entry.id]
+        assert any("had landed" in n for n in notes), notes
+        assert sent == set(phones(50))  # exactly the batch that landed, from the journal, not the files
+        assert settled.outcome is CallOutcome.RESOLVED and settled.phones == ()
     finally:
         server.stop()

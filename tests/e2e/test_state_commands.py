@@ -93,3 +93,4 @@ def test_demo_runs_and_converges() -> None:
     res = run_cli("demo")
     assert res.exit_code == 0, res.output
     assert "Demo complete" in res.stdout and "No changes" in res.stdout
+    assert "on the opt-out list (by source: results:iflytek" in res.stdout  # the emulator's refusals ("D 拒绝")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .xfyeta_support import COLUMNS, KEY, SECRET, T0, T0_MS, Xf, ms, rows, running
+from .xfyeta_support import COLUMNS, KEY, SECRET, T0_MS, Xf, ms, rows, running
 
 
 @pytest.fixture
@@ -122,10 +122,14 @@ def test_config_all_parts(xf: Xf) -> None:
     lines = {ln["line_num"]: ln for ln in result["lines"]}
     assert lines["69101338"]["time_work"] == ["08:00:00-21:00:00"]
     assert lines["055169101407"]["time_work"] == ["09:00:00-18:00:00"]
-    assert lines["69101338"]["time_expire"] == -1
-    assert 0 < lines["01088880000"]["time_expire"] < T0
-    assert set(lines["69101338"]) == {"line_num", "concurrents", "time_work", "status", "time_apply", "time_expire"}
-    assert {v["voice_code"]: v["voice_name"] for v in result["voices"]} == {"60030": "小燕", "60120": "小峰"}
+    # the 2022 document: time_expire a length in seconds (-1 permanent), real_expiration_time ms, expired 0/1
+    assert lines["69101338"]["time_expire"] == -1 and lines["69101338"]["expired"] == 0
+    assert lines["01088880000"]["time_expire"] == 2592000 and lines["01088880000"]["expired"] == 1
+    assert 0 < lines["01088880000"]["real_expiration_time"] < T0_MS
+    assert set(lines["69101338"]) == {"line_num", "concurrents", "time_work", "status", "time_apply", "time_expire",
+                                      "expired", "real_expiration_time"}
+    assert lines["055169101409"]["status"] == 1  # in use by a task
+    assert {v["code"]: v["name"] for v in result["voices"]} == {"60030": "小燕", "60120": "小峰"}
     assert all(set(u) == {"url", "url_module"} for u in result["urls"])
 
 
@@ -144,7 +148,11 @@ def test_config_robot_paging(xf: Xf) -> None:
     assert {p["robotTotal"] for p in pages} == {5}
 
 
-@pytest.mark.parametrize("body", [{"type": 5}, {"type": "1"}, {"pageSize": 0}, {"pageIndex": 0}])
+def test_config_deleted_robots(xf: Xf) -> None:
+    assert xf.ok("config", {"type": 5}) == {"deletedRobots": []}
+
+
+@pytest.mark.parametrize("body", [{"type": 6}, {"type": "1"}, {"pageSize": 0}, {"pageIndex": 0}])
 def test_config_bad_input(xf: Xf, body: dict[str, Any]) -> None:
     assert xf.code("config", body) == 10005
 

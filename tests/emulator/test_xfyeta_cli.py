@@ -73,7 +73,7 @@ def test_cli_applies_fault_spec_and_config_file(tmp_path: Path) -> None:
             assert client.post("/openapi/oauth/v1/token", json=body).json()["code"] == 10004
             token = client.post("/openapi/oauth/v1/token", json=body).json()["result"]["token"]
             r = client.post("/openapi/config/v1/query", params={"token": token}, json={"type": 4})
-            assert r.json()["result"]["voices"] == [{"voice_code": "1", "voice_name": "v"}]
+            assert r.json()["result"]["voices"] == [{"code": "1", "name": "v"}]
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=10)
         assert proc.returncode == 0

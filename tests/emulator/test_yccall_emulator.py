@@ -124,9 +124,12 @@ def test_token_checks_and_expiry_after_12_hours(api: Api, emu: YccallEmulator) -
     assert api.call(LIST)["ret"] == 200
 
 
-def test_logout_invalidates_tokens(api: Api) -> None:
-    api.ok("App.Sip_Auth.Logout", appid="demo-appid", accesskey="demo-accesskey")
+def test_logout_invalidates_the_token_it_is_given(api: Api) -> None:
+    other = api.ok("App.Sip_Auth.Login", appid="demo-appid", accesskey="demo-accesskey")["token"]
+    api.ok("App.Sip_Auth.Logout", token=api.token)  # Logout takes only the token
     assert api.call(LIST)["ret"] == 600
+    assert api.call(LIST, token=other)["ret"] == 200
+    assert api.call("App.Sip_Auth.Logout", token=api.token)["ret"] == 600
 
 
 def test_ready_token_is_accepted() -> None:
@@ -271,7 +274,7 @@ def test_task_add_limits_and_states(api: Api) -> None:
     body = api.call(ADD, taskid=taskid, telphone=json.dumps([{"phone": p} for p in phones(10_001)]))
     assert body["data"]["errors"]["code"] == "1002"
     body = api.call(ADD, taskid="00000000000000000000", telphone=json.dumps([{"phone": "13800000009"}]))
-    assert body["data"]["status"] == 1 and body["data"]["errors"]["code"] == "1002"
+    assert body["data"]["status"] == 1 and body["data"]["errors"]["code"] == "1024"  # no such task
     assert api.call(ADD, taskid=taskid)["ret"] == 400
     for action in (1, 2):  # running, paused: still accepted
         api.ok(SET, taskid=taskid, taskstatus=action)
@@ -329,7 +332,7 @@ def test_taskset_end_is_final_and_validated(api: Api) -> None:
     assert api.task_row(taskid)["status"] == 1028
     for action in (1, 2, 3):
         assert api.call(SET, taskid=taskid, taskstatus=action)["data"]["errors"]["code"] == "1003"
-    assert api.call(SET, taskid="1", taskstatus=1)["data"]["errors"]["code"] == "1002"
+    assert api.call(SET, taskid="1", taskstatus=1)["data"]["errors"]["code"] == "1024"  # no such task
 
 
 def test_create_with_status_1_starts_and_scheduledtime_delays(api: Api, emu: YccallEmulator) -> None:
@@ -388,6 +391,24 @@ def test_multi_call_rounds(api: Api, emu: YccallEmulator, multi_type: int, round
         assert all(n["dials"] == 2 for n in numbers if n["dials"] > 1)
 
 
+def test_call_records_are_json_callback_bodies_one_per_dial(api: Api, emu: YccallEmulator) -> None:
+    entries = [{"phone": p, "customuuid": f"u-{p[-2:]}", "ext": "x"} for p in phones(20)]
+    taskid = api.create(status=1, is_multi_call=1, multi_call_type=1, multi_call_max_rounds=1,
+                        multi_call_interval=600, telphone=json.dumps(entries))["taskid"]
+    emu.advance(600 * 3)
+    records = emu.call_records()
+    assert len(records) == 40 and {r["round"] for r in records} == {1, 2}
+    keys = {"taskid", "round", "callmethod", "telphone", "customuuid", "ext", "chengshudu", "hangupcause",
+            "hangupdirection", "recordurl", "recordfilename", "downloadip"}
+    assert all(set(r) == keys and r["taskid"] == taskid and r["callmethod"] == 5 for r in records)
+    assert {r["customuuid"] for r in records} == {e["customuuid"] for e in entries}
+    assert json.loads(json.dumps(records)) == records  # posted as a JSON body, not a form field
+    answered = [r for r in records if r["recordfilename"]]
+    assert answered and all(r["hangupcause"] == "NORMAL_CLEARING" for r in answered)
+    via_http = api.client.get("/_emulator/call-records", params={"since": 38}).json()["records"]
+    assert via_http == records[38:]
+
+
 # ------------------------------------------------------------------ TaskList / TaskInfo
 def test_task_list_filters_and_paging(api: Api, emu: YccallEmulator) -> None:
     ids = [api.create(taskname=f"gitops-t{i}", customtaskid=f"gitops-t{i}")["taskid"] for i in range(5)]
@@ -417,7 +438,7 @@ def test_task_info_paging_and_unknown_task(api: Api) -> None:
     page = api.ok(INFO, taskid=taskid, currentpage=3, itemsperpage=10)
     assert page["totalitems"] == 25 and len(page["result"]) == 5
     assert page["result"][0]["telphone"] == "13800000020" and page["result"][0]["status"] == 1035
-    assert api.call(INFO, taskid="nope")["data"]["errors"]["code"] == "1002"
+    assert api.call(INFO, taskid="nope")["data"]["errors"]["code"] == "1024"
     assert api.call(INFO)["ret"] == 400
 
 
@@ -527,7 +548,7 @@ def test_control_api_over_http(api: Api, emu: YccallEmulator) -> None:
 
 def test_call_log_never_holds_secrets(api: Api, emu: YccallEmulator) -> None:
     api.create()
-    api.ok("App.Sip_Auth.Logout", appid="demo-appid", accesskey="demo-accesskey")
+    api.ok("App.Sip_Auth.Logout", token=api.token)
     text = json.dumps(emu.calls)
     assert api.token not in text and "demo-accesskey" not in text
     assert emu.calls_to(CREATE)[0]["body"]["assignagent"] == "8001"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from reconciler.engine.diff import diff, wave_of
+from reconciler.engine.diff import diff
 from reconciler.engine.inputs import missing_state
 from reconciler.engine.plan import ActionKind
 from reconciler.engine.settle import InsertIntent, Verdict, settle_insert
@@ -296,6 +296,40 @@ def test_task_of_interrupted_create_is_adopted() -> None:
     assert plan.actions[1].task_id == "555"
 
 
+def test_interrupted_create_found_without_a_count_never_sends_its_numbers_again() -> None:
+    """A listing that reports no number count (documented yccall rows): what the create carried counts as sent."""
+    c = campaign(provider="callcenter")
+    o = observed_task("555", "gitops-spring", Phase.NOT_STARTED, profile="callcenter", count=None)
+    entry = JournalEntry(1, "spring", "callcenter", "create", "", CallOutcome.PENDING,
+                         {"wave": 1, "fingerprint": c.settings_fingerprint(), "phones": phones(3)})
+    plan = plan_for(c, obs=observed(o), rec=recorded(pending=[entry]))
+    assert kinds(plan) == [("adopt", "spring", 0), ("start", "spring", 0)]
+
+
+@pytest.mark.parametrize("count", [None, 3])
+def test_create_cut_off_before_its_numbers_were_recorded_never_sends_them_again(count: int | None) -> None:
+    """The task record was written, the numbers the create carried were not (yccall): they count as sent."""
+    c = campaign(provider="callcenter")
+    o, t, _ = existing(c, Phase.NOT_STARTED)
+    o = replace(o, contact_count=count)
+    entry = JournalEntry(1, "spring", "callcenter", "create", "", CallOutcome.PENDING,
+                         {"wave": 1, "fingerprint": c.settings_fingerprint(), "phones": phones(3)})
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], pending=[entry]))
+    assert kinds(plan) == [("start", "spring", 0)]
+
+
+def test_interrupted_insert_without_a_count_is_left_for_apply_to_settle() -> None:
+    c = campaign(provider="callcenter")
+    o, t, s = existing(c, Phase.NOT_STARTED, sent_n=1)
+    o = replace(o, contact_count=None)
+    entry = JournalEntry(1, "spring", "callcenter", "insert", "101", CallOutcome.PENDING,
+                         {"wave": 1, "phones": [phones(3)[1]], "count_before": 1})
+    plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s, pending=[entry]))
+    assert plan.applyable and kinds(plan) == [("insert", "spring", 1), ("start", "spring", 0)]
+    assert plan.actions[0].phones == (phones(3)[2],)  # the batch of unknown outcome is not sent again
+    assert any("number count" in n for n in plan.notes)
+
+
 @pytest.mark.parametrize(("count", "expected"), [(2, [("insert", "spring", 1), ("start", "spring", 0)]),
                                                  (1, [("insert", "spring", 2), ("start", "spring", 0)])])
 def test_interrupted_insert_settled_by_count(count, expected) -> None:
@@ -374,11 +408,13 @@ def test_direct_on_yccall_is_an_error() -> None:
 # --- helpers -----------------------------------------------------------------------
 
 
-def test_wave_of() -> None:
-    assert wave_of("gitops-a", "gitops-a") == 1
-    assert wave_of("gitops-a~3", "gitops-a") == 3
-    assert wave_of("gitops-a-b", "gitops-a") is None
-    assert wave_of("gitops-a~x", "gitops-a") is None
+def test_wave_of_is_the_vendor_naming_rule_of_each_profile() -> None:
+    for tr in TRAITS.values():
+        assert tr.wave_of("gitops-a", "a") == 1
+        assert tr.wave_of("gitops-a~3", "a") == 3
+        assert tr.wave_of("gitops-a-b", "a") is None
+        assert tr.wave_of("gitops-a~x", "a") is None
+        assert tr.wave_of(tr.task_name("a", 4), "a") == 4
 
 
 def test_settle_insert_verdicts() -> None:
@@ -446,7 +482,7 @@ def test_refusal_counts_the_redial_of_every_replaced_wave_and_names_the_changed_
 
 def test_refusal_names_a_yccall_setting_outside_any_fixed_list() -> None:
     old = campaign(provider="callcenter", n=4)
-    c = replace(old, yccall=replace(old.yccall, concurrency=20))
+    c = replace(old, vendor=replace(old.vendor, concurrency=20))  # type: ignore[type-var]
     obs, rec = _waves_with_settings(c, old, [("Y1", 1)])
     obs = observed(observed_task("Y1", "gitops-spring", Phase.RUNNING, profile="callcenter", count=4))
     plan = plan_for(c, obs=obs, rec=rec)

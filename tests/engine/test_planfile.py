@@ -413,7 +413,8 @@ def test_file_layout() -> None:
     doc = json.loads(dump_plan(plan, involved_of(plan)))
     assert doc["kind"] == "campaignctl-plan" and doc["format_version"] == 2
     assert set(doc["meta"]) == {"created_at", "config_dir", "config_digest", "state_lineage", "state_serial",
-                                "observed_digest", "involved", "prune", "allow_replace", "state_missing"}
+                                "observed_digest", "involved", "prune", "allow_replace", "state_missing",
+                                "environment", "policy_at"}
     assert set(doc["actions"][1]) == {"kind", "campaign", "profile", "wave", "remote_name", "reason", "task_id",
                                       "calls", "replaces", "redial", "drift", "fingerprint", "contacts"}
     assert doc["actions"][1]["contacts"] == {"source": "files", "rows": [[0, 170]], "count": 170,

@@ -124,7 +124,9 @@ def test_age_of_an_entry() -> None:
 def test_intent_round_trip() -> None:
     for intent in (CreateIntent(2, "gitops-a~2", "fp", ("1",)), InsertIntent(1, ("1", "2"), 50),
                    CalloutIntent(("1",))):
-        e = JournalEntry(1, "a", "p", intent.call, "t", CallOutcome.PENDING, request=intent.to_request())
+        # the phones are kept beside the entry (the request holds row ranges and a digest)
+        e = JournalEntry(1, "a", "p", intent.call, "t", CallOutcome.PENDING, request=intent.to_request(),
+                         phones=intent.phones)
         assert intent_of(e) == intent
     junk = JournalEntry(1, "a", "p", "insert", "t", CallOutcome.PENDING, request={"count_before": True})
     assert intent_of(junk) == InsertIntent(0, (), None)
@@ -185,8 +187,9 @@ def test_await_insert_on_the_platform(before: int, size: int, landed: int, expec
 # --- recovery of what an interrupted apply left pending ----------------------------------------------
 
 
-def _pending(store: MemoryStore, call: str, task_id: str, request: dict[str, object]) -> int:
-    return store.begin_call("spring", "iflytek", call, task_id, request)
+def _pending(store: MemoryStore, call: str, task_id: str, request: dict[str, object],
+             phones: tuple[str, ...] = ()) -> int:
+    return store.begin_call("spring", "iflytek", call, task_id, request, phones=phones)
 
 
 @pytest.mark.parametrize(("before", "size", "landed"), [
@@ -209,7 +212,7 @@ def test_recover_an_interrupted_insert(before: int, size: int, landed: int) -> N
             xf.add_contacts(task_id, c, all_rows[before : before + landed])
         inserts = r.xf_calls()["task/insert"]
         intent = InsertIntent(1, tuple(phones(before + size)[before:]), before)
-        entry = _pending(store, "insert", task_id, intent.to_request())
+        entry = _pending(store, "insert", task_id, intent.to_request(), intent.phones)
         notes = r.recover(desired(c))
         (e,) = [x for x in store.journal("spring") if x.id == entry]
         recorded = {x.phone for x in store.contacts("spring") if x.status is ContactStatus.SENT}
@@ -237,7 +240,8 @@ def test_recover_waits_for_an_insert_still_in_flight() -> None:
     with rig(store=store) as r:
         xf = r.providers["iflytek"]
         task_id = xf.create_task(c, 1).task_id
-        _pending(store, "insert", task_id, InsertIntent(1, tuple(phones(1)), 0).to_request())
+        waiting = InsertIntent(1, tuple(phones(1)), 0)
+        _pending(store, "insert", task_id, waiting.to_request(), waiting.phones)
         started = time.monotonic()
         r.recover(desired(c))
         assert time.monotonic() - started >= SETTLE_WINDOW * 0.8
@@ -250,7 +254,7 @@ def test_recover_an_interrupted_create_and_callout() -> None:
         xf = r.providers["iflytek"]
         task_id = xf.create_task(c, 1).task_id
         created = _pending(store, "create", "", CreateIntent(1, "gitops-spring", c.settings_fingerprint()).to_request())
-        callout = _pending(store, "callout", "", CalloutIntent(tuple(phones(2))).to_request())
+        callout = _pending(store, "callout", "", CalloutIntent(tuple(phones(2))).to_request(), tuple(phones(2)))
         notes = r.recover(desired(c), store)
         outcomes = {e.id: e.outcome for e in store.journal()}
         assert outcomes[created] is CallOutcome.RESOLVED and outcomes[callout] is CallOutcome.UNKNOWN
@@ -288,9 +292,10 @@ def test_recover_a_create_killed_after_its_task_was_recorded(n: int) -> None:
     with rig(store=store) as r:
         yc = r.providers["callcenter"]
         created = yc.create_task(c, 1, c.contacts.rows)
+        carried = tuple(x.phone for x in c.contacts.rows)
         entry = store.begin_call("follow", "callcenter", "create", "",
-                                 CreateIntent(1, "gitops-follow", c.settings_fingerprint(),
-                                              tuple(x.phone for x in c.contacts.rows)).to_request())
+                                 CreateIntent(1, "gitops-follow", c.settings_fingerprint(), carried).to_request(),
+                                 phones=carried)
         record_task(store, TaskRecord("follow", 1, "callcenter", created.task_id, "gitops-follow",
                                       c.settings_fingerprint()))
         # killed here: no contacts recorded, the journal entry still pending

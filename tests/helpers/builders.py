@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from reconciler.engine.inputs import Observed, ProviderTraits, Recorded
+from reconciler.engine.inputs import Observed, Recorded, traits_for
 from reconciler.model import (
     ContactRow,
     Contacts,
@@ -21,30 +21,25 @@ from reconciler.model import (
     Schedule,
     StateSettings,
     TimeWindow,
-    YccallSettings,
 )
-from reconciler.providers.base import Capabilities, Limits, ObservedTask, Phase
+from reconciler.policy import Policy
+from reconciler.providers.base import ObservedTask, Phase
 from reconciler.state.base import ContactRecord, ContactStatus, JournalEntry, TaskRecord
+from reconciler.vendors.yccall import YccallSettings
 
 CST = timezone(timedelta(hours=8))
 PREFIX = "gitops-"
 
-XF_CAPS = Capabilities(direct_callout=True, add_after_start=False, remove_contacts=False, delete_is_end=False,
-                       create_with_contacts=False, windows=True)
-XF_LIMITS = Limits(add_batch=50, create_batch=0, callout_batch=50, list_page=50)
-YC_CAPS = Capabilities(direct_callout=False, add_after_start=True, remove_contacts=True, delete_is_end=True,
-                       create_with_contacts=True, windows=False)
-YC_LIMITS = Limits(add_batch=10000, create_batch=10000, callout_batch=0, list_page=100)
+PROFILES = {
+    "iflytek": ProviderProfile("iflytek", "xfyeta", "http://127.0.0.1:1", name_prefix=PREFIX),
+    "callcenter": ProviderProfile("callcenter", "yccall", "http://127.0.0.1:2", name_prefix=PREFIX),
+}
+#: What the diff knows of each profile, from the vendor specs (capabilities, limits, naming).
+TRAITS = {name: traits_for(profile) for name, profile in PROFILES.items()}
 
 
 def task_name(campaign: str, wave: int) -> str:
-    return f"{PREFIX}{campaign}" if wave == 1 else f"{PREFIX}{campaign}~{wave}"
-
-
-TRAITS = {
-    "iflytek": ProviderTraits("iflytek", "xfyeta", XF_CAPS, XF_LIMITS, task_name),
-    "callcenter": ProviderTraits("callcenter", "yccall", YC_CAPS, YC_LIMITS, task_name),
-}
+    return TRAITS["iflytek"].task_name(campaign, wave)
 
 
 def phones(n: int, start: int = 0) -> list[str]:
@@ -68,25 +63,21 @@ def campaign(name: str = "spring", *, n: int = 3, numbers: Sequence[str] | None 
         contacts=Contacts(("客户手机号码", "姓名"), "客户手机号码", rows(nums), after_start),  # type: ignore[arg-type]
         robot=None if yc else robot,
         lines=() if yc else ("69101338",),
-        schedule=Schedule(
+        schedule=Schedule() if mode == "direct" else Schedule(  # direct: no schedule unless a test gives one
             begin=datetime(2027, 3, 1, 9, 0, tzinfo=CST),
             windows=() if yc else (TimeWindow(time(9), time(12)),),
         ),
         recall=Recall(count=recall, wait=600),
         state=state,  # type: ignore[arg-type]
         lifecycle=Lifecycle(prevent_destroy=prevent_destroy, allow_replace=allow_replace),
-        yccall=YccallSettings("extension", "8001") if yc else None,
+        vendor=YccallSettings("extension", "8001") if yc else None,
         mark=Mark(f"campaigns/{name}.yaml", 3),
     )
 
 
-def desired(*campaigns: DesiredCampaign, prune: bool = False) -> DesiredState:
-    profiles = {
-        "iflytek": ProviderProfile("iflytek", "xfyeta", "http://127.0.0.1:1"),
-        "callcenter": ProviderProfile("callcenter", "yccall", "http://127.0.0.1:2"),
-    }
-    project = Project(Path("."), Path("campaignctl.yaml"), 1, "Asia/Shanghai", profiles,
-                      StateSettings("memory"), prune)
+def desired(*campaigns: DesiredCampaign, prune: bool = False, policy: Policy | None = None) -> DesiredState:
+    project = Project(Path("."), Path("campaignctl.yaml"), 1, "Asia/Shanghai", PROFILES,
+                      StateSettings("memory"), prune, policy=policy)
     return DesiredState(project, tuple(campaigns))
 
 
@@ -105,7 +96,7 @@ def observed(*tasks: ObservedTask, errors: dict[str, str] | None = None) -> Obse
 
 
 def recorded(*, tasks: Sequence[TaskRecord] = (), contacts: Sequence[ContactRecord] = (),
-             pending: Sequence[JournalEntry] = ()) -> Recorded:
+             pending: Sequence[JournalEntry] = (), optouts: Sequence[str] = ()) -> Recorded:
     t: dict[str, list[TaskRecord]] = {}
     for r in tasks:
         t.setdefault(r.campaign, []).append(r)
@@ -113,7 +104,7 @@ def recorded(*, tasks: Sequence[TaskRecord] = (), contacts: Sequence[ContactReco
     for r in contacts:
         c.setdefault(r.campaign, []).append(r)
     return Recorded("lineage-1", 7, {}, {k: tuple(v) for k, v in t.items()}, {k: tuple(v) for k, v in c.items()},
-                    tuple(pending))
+                    tuple(pending), optouts=frozenset(optouts))
 
 
 def task_record(c: DesiredCampaign, task_id: str, *, wave: int = 1, started: bool = False,
@@ -123,8 +114,8 @@ def task_record(c: DesiredCampaign, task_id: str, *, wave: int = 1, started: boo
 
 
 def sent(c: DesiredCampaign, task_id: str, numbers: Sequence[str], *, wave: int = 1,
-         status: ContactStatus = ContactStatus.SENT) -> list[ContactRecord]:
-    return [ContactRecord(c.name, p, rows([p])[0].fingerprint, task_id, wave, None, status) for p in numbers]
+         status: ContactStatus = ContactStatus.SENT, at: str = "") -> list[ContactRecord]:
+    return [ContactRecord(c.name, p, rows([p])[0].fingerprint, task_id, wave, None, status, at) for p in numbers]
 
 
 def kinds(plan: Any) -> list[tuple[str, str, int]]:

@@ -17,7 +17,7 @@ import pytest
 
 from reconciler.errors import OutcomeUnknown, ProviderError, TransportError
 from reconciler.model import ProviderProfile
-from reconciler.providers.http import CallEvent, HttpTransport, RetryPolicy, parse_json, redact_text
+from reconciler.providers.http import RATE_HEADROOM, CallEvent, HttpTransport, RetryPolicy, parse_json, redact_text
 
 TOKEN = "tok-SeCrEt-123"
 APP_SECRET = "app/secret+value="
@@ -238,7 +238,7 @@ def test_rate_limit_spaces_requests() -> None:
     for _ in range(5):
         http.post("task/query", "/q", idempotent=True)
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    assert gaps == [pytest.approx(0.25)] * 4
+    assert gaps == [pytest.approx(0.25 / RATE_HEADROOM)] * 4
     clock.now += 10  # idle long enough: the next request goes at once
     http.post("task/query", "/q", idempotent=True)
     assert len(clock.sleeps) == 4
@@ -250,7 +250,7 @@ def test_rate_limit_from_profile_option_and_unlimited_by_default() -> None:
                          sleep=clock.sleep, clock=clock)
     for _ in range(3):
         http.post("q", "/q", idempotent=True)
-    assert clock.sleeps == [pytest.approx(0.5), pytest.approx(0.5)]
+    assert clock.sleeps == [pytest.approx(0.5 / RATE_HEADROOM), pytest.approx(0.5 / RATE_HEADROOM)]
     free = FakeClock()
     unlimited = HttpTransport(profile(), transport=httpx.MockTransport(script(200)), sleep=free.sleep, clock=free)
     for _ in range(3):

@@ -24,11 +24,11 @@ from reconciler.model import (
     Recall,
     Schedule,
     Secret,
-    YccallSettings,
 )
 from reconciler.providers.base import Phase, Provider
 from reconciler.providers.http import RetryPolicy
 from reconciler.providers.yccall import CUSTOMTASKID_MAX, YccallProvider
+from reconciler.vendors.yccall import YccallSettings
 
 CREATE = "App.Sip_Yccall.TaskCreat"
 ADD = "App.Sip_Yccall.TaskAdd"
@@ -109,7 +109,7 @@ def campaign(name: str = "spring", phones: list[str] | None = None, *, columns: 
         name=name, provider="callcenter", provider_type="yccall", mode="task",
         contacts=Contacts(columns, "phone", rows_for(nums, len(columns))),
         schedule=Schedule(),
-        yccall=YccallSettings("extension", "8001"),
+        vendor=YccallSettings("extension", "8001"),
         mark=Mark(f"campaigns/{name}.yaml", 4),
     )
     return replace(base, **kwargs)
@@ -147,13 +147,14 @@ def test_create_sends_every_setting(yc: YccallProvider, emu: YccallEmulator) -> 
         schedule=Schedule(begin=datetime(2030, 3, 1, 9, 0, tzinfo=CST),
                           end=datetime(2030, 3, 1, 2, 0, tzinfo=UTC)),
         recall=Recall(count=2, wait=900, mode="all"),
-        yccall=YccallSettings("queue", "queue-1", scale="1:2", scale_mode="manual", concurrency=7,
+        vendor=YccallSettings("queue", "queue-1", scale="1:2", scale_mode="manual", concurrency=7,
                               caller_numbers=("02160000001", "02160000002")),
     )
     result = yc.create_task(c, 1, c.contacts.rows)
     assert len(result.task_id) == 20 and result.task_id.isdigit()
     assert result.added is not None and result.added.accepted == 3
-    assert result.added.data_ids == (None, None, None) and result.added.invalid == ()
+    uuids = tuple(YccallProvider.customuuid("spring", r.phone) for r in c.contacts.rows)
+    assert result.added.data_ids == uuids and result.added.invalid == ()  # the customuuid of each number
     body = emu.calls_to(CREATE)[0]["body"]
     assert {k: v for k, v in body.items() if k != "telphone"} == {
         "service": CREATE, "assigntype": "2", "assignagent": "queue-1", "taskscale": "1:2", "status": "0",
@@ -163,8 +164,10 @@ def test_create_sends_every_setting(yc: YccallProvider, emu: YccallEmulator) -> 
         "multi_call_max_rounds": "2", "multi_call_interval": "900",
     }
     entries = json.loads(body["telphone"])
-    assert entries[0] == {"phone": "13800000000", "userid": "u000", "memberid": "m1", "customuuid": "c1",
+    # campaignctl's customuuid, not the campaign's own column: it is what the call records carry back
+    assert entries[0] == {"phone": "13800000000", "userid": "u000", "memberid": "m1", "customuuid": uuids[0],
                           "ext": "e1"}
+    assert len(uuids[0]) == 32 and len(set(uuids)) == 3
     task = task_of(emu, result.task_id)
     assert task["status"] == 1025 and task["numbers"][0]["userid"] == "u000"
 
@@ -174,7 +177,8 @@ def test_create_without_recall_or_options_and_unanswered_recall(yc: YccallProvid
     body = emu.calls_to(CREATE)[0]["body"]
     assert body["is_multi_call"] == "0" and "multi_call_type" not in body
     assert not {"scheduledtime", "pausedtime", "disnumber", "concurrent", "isscale"} & set(body)
-    assert json.loads(body["telphone"])[0] == {"phone": "13800000000"}  # only known columns travel
+    assert json.loads(body["telphone"])[0] == {  # only known columns travel
+        "phone": "13800000000", "customuuid": YccallProvider.customuuid("plain", "13800000000")}
     c = campaign("again", recall=Recall(count=1, wait=60, mode="unanswered"))
     yc.create_task(c, 2, c.contacts.rows)
     body = emu.calls_to(CREATE)[1]["body"]
@@ -200,7 +204,7 @@ def test_phone_as_number_and_multipart(make: Maker, emu: YccallEmulator) -> None
     result = yc.create_task(c, 1, c.contacts.rows)
     assert result.added is not None and result.added.accepted == 2
     entries = json.loads(emu.calls_to(CREATE)[0]["body"]["telphone"])
-    assert entries == [{"phone": 13800000001}, {"phone": "02160000009"}]  # a leading 0 must survive
+    assert [e["phone"] for e in entries] == [13800000001, "02160000009"]  # a leading 0 must survive
     yc.add_contacts(result.task_id, c, rows_for(["13900000001"]))
     assert yc.count_contacts(result.task_id) == 3
     with pytest.raises(ProviderError, match="body_encoding"):
@@ -211,12 +215,12 @@ def test_create_refuses_without_rows_or_yccall_block(yc: YccallProvider, emu: Yc
     with pytest.raises(ProviderError, match="at least one number"):
         yc.create_task(campaign(), 1, ())
     with pytest.raises(ProviderError, match="yccall block"):
-        yc.create_task(campaign(yccall=None), 1, campaign().contacts.rows)
+        yc.create_task(campaign(vendor=None), 1, campaign().contacts.rows)
     assert emu.calls_to(CREATE) == []
 
 
 def test_business_error_names_profile_service_campaign_and_code(yc: YccallProvider) -> None:
-    c = campaign(yccall=YccallSettings("extension", "9999"))
+    c = campaign(vendor=YccallSettings("extension", "9999"))
     with pytest.raises(VendorError) as info:
         yc.create_task(c, 1, c.contacts.rows)
     err = info.value
@@ -290,7 +294,9 @@ def test_start_pause_delete_and_observed_phases(yc: YccallProvider, emu: YccallE
     with pytest.raises(VendorError) as info:
         yc.start(task_id)
     assert info.value.vendor_code == "1003"
-    with pytest.raises(VendorError):
+    yc.delete("00000000000000000000")  # 1024, no such task: nothing left to end
+    emu.faults.add("App.Sip_Yccall.TaskSet:error:1002")
+    with pytest.raises(VendorError):  # any other refusal is not taken as done
         yc.delete("00000000000000000000")
     assert yc.get_task("00000000000000000000") is None
 
@@ -465,11 +471,11 @@ def test_refused_and_idempotent_calls_are_retried(yc: YccallProvider, emu: Yccal
 
 # ------------------------------------------------------------------ check
 def test_check_references(yc: YccallProvider, emu: YccallEmulator) -> None:
-    good = campaign("good", yccall=YccallSettings("extension", "8001,8002", caller_numbers=("02160000001",)))
-    bad_ext = campaign("badext", yccall=YccallSettings("extension", "8009"))
-    bad_queue = campaign("badq", yccall=YccallSettings("queue", "queue-9", caller_numbers=("999",)))
-    group = campaign("grp", yccall=YccallSettings("group", "anything"))
-    other = replace(campaign("other", yccall=YccallSettings("extension", "1")), provider="elsewhere")
+    good = campaign("good", vendor=YccallSettings("extension", "8001,8002", caller_numbers=("02160000001",)))
+    bad_ext = campaign("badext", vendor=YccallSettings("extension", "8009"))
+    bad_queue = campaign("badq", vendor=YccallSettings("queue", "queue-9", caller_numbers=("999",)))
+    group = campaign("grp", vendor=YccallSettings("group", "anything"))
+    other = replace(campaign("other", vendor=YccallSettings("extension", "1")), provider="elsewhere")
     problems = yc.check([good, bad_ext, bad_queue, group, other])
     assert [(p.file, p.field, p.severity) for p in problems] == [
         ("campaigns/badext.yaml", "yccall.assign.agent", "error"),
@@ -485,15 +491,15 @@ def test_check_references(yc: YccallProvider, emu: YccallEmulator) -> None:
 
 def test_check_can_be_turned_off_and_tolerates_missing_services(make: Maker, emu: YccallEmulator) -> None:
     off = make(check_references=False)
-    assert off.check([campaign(yccall=YccallSettings("extension", "8009"))]) == []
+    assert off.check([campaign(vendor=YccallSettings("extension", "8009"))]) == []
     assert emu.calls == []
     yc = make()
     emu.faults.add("App.Sip_Sipnum.GetSipnumberInfo:error:400")
-    problems = yc.check([campaign(yccall=YccallSettings("extension", "8001"))])
+    problems = yc.check([campaign(vendor=YccallSettings("extension", "8001"))])
     assert [(p.severity, p.field) for p in problems] == [("warning", "yccall.assign.agent")]
     assert "check_references" in problems[0].message
     unknown_type = make(assign_types={"extension": 1})
-    problems = unknown_type.check([campaign(yccall=YccallSettings("group", "sales"))])
+    problems = unknown_type.check([campaign(vendor=YccallSettings("group", "sales"))])
     assert [p.field for p in problems] == ["yccall.assign.type"]
 
 
@@ -509,7 +515,7 @@ def test_no_secret_in_any_error_or_log(yc: YccallProvider, emu: YccallEmulator,
     c = campaign()
     errors: list[str] = []
     task_id = yc.create_task(c, 1, c.contacts.rows).task_id
-    tokens = {yc._token}
+    tokens = {yc.session.token(LIST)}
     emu.faults.add(f"{CREATE}:drop,{ADD}:status:502,{LIST}:status:500*inf,App.Sip_Yccall.TaskSet:error:1002")
     for action in (lambda: yc.create_task(c, 2, c.contacts.rows),
                    lambda: yc.add_contacts(task_id, c, rows_for(["13900000001"])),
@@ -521,7 +527,7 @@ def test_no_secret_in_any_error_or_log(yc: YccallProvider, emu: YccallEmulator,
     emu.expire_tokens()
     emu.faults.clear()
     yc.count_contacts(task_id)
-    tokens.add(yc._token)
+    tokens.add(yc.session.token(LIST))
     assert None not in tokens and len(tokens) == 2
     text = "\n".join([*errors, caplog.text, repr(yc)])
     for secret in ("demo-accesskey", *[t for t in tokens if t]):

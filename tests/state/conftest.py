@@ -197,7 +197,8 @@ def _postgres_backend(pg_dsn: str, schemas: list[str],
         if kind in ("truncated", "no-lineage"):
             PostgresStore(pg_dsn, schema, create=True).close()
         if kind == "truncated":
-            run("TRUNCATE schema_version, meta, campaigns, tasks, contacts, journal, lock_holder")
+            run("TRUNCATE schema_version, meta, campaigns, tasks, contacts, journal, lock_holder, source_digests,"
+                " converged, journal_phones")
         if kind == "no-lineage":
             run("DELETE FROM meta")
 

@@ -14,16 +14,22 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import LockHeld, LockTimeout, StateError, StateMissing
+from reconciler.errors import LockHeld, LockTimeout, Problem, StateError, StateMissing
 from reconciler.state.base import (
     CallOutcome,
     CampaignRecord,
     ContactRecord,
     ContactStatus,
+    Converged,
     JournalEntry,
+    OptOutRecord,
+    Records,
+    ResultRecord,
+    SourceDigest,
     StateStore,
     TaskRecord,
 )
+from reconciler.state.migrations import SQLITE as SQLITE_MIGRATIONS
 from tests.state.conftest import V1_LINEAGE, V1_SERIAL, Backend
 
 
@@ -232,13 +238,15 @@ def test_init_gives_a_lineage_less_state_a_new_lineage_and_keeps_its_records(bac
 def test_a_version_1_state_is_upgraded_on_open_keeping_its_data(persistent_backend: Backend) -> None:
     persistent_backend.make_v1()
     store = persistent_backend.open_existing()  # an upgrade is not a creation
-    assert cast_any(store).schema_version() == 2
+    assert cast_any(store).schema_version() == LATEST == 5
     assert (store.lineage(), store.serial()) == (V1_LINEAGE, V1_SERIAL)
     assert store.campaigns() == [CampaignRecord("spring", "xf", "task", "xfyeta")]
     [old] = store.tasks()
     assert old == TaskRecord("spring", 1, "xf", "t1", "cc-spring", "s1", True, False, "2026-01-01T00:00:00Z")
     assert (old.settings, old.run_state) == ({}, "")
     assert store.contacts("spring") == [ContactRecord("spring", "13800000000", "fp0", "t1", 1, "d0")]
+    assert store.contacts("spring")[0].sent_at  # unknown before: counted as sent at the upgrade
+    assert store.optouts() == []
     [entry] = store.journal()
     assert (entry.call, entry.outcome, entry.request, entry.result) == (
         "create", CallOutcome.OK, {"name": "cc-spring"}, {"task_id": "t1"}
@@ -246,13 +254,65 @@ def test_a_version_1_state_is_upgraded_on_open_keeping_its_data(persistent_backe
     store.put_task(dataclasses.replace(old, settings={"a": 1}, run_state="running"))
     store.close()
     again = persistent_backend.open_existing()
-    assert cast_any(again).schema_version() == 2
+    assert cast_any(again).schema_version() == LATEST
     assert [(t.settings, t.run_state) for t in again.tasks()] == [({"a": 1}, "running")]
     assert again.serial() == V1_SERIAL + 1
 
 
 def cast_any(value: object) -> Any:
     return value
+
+
+LATEST = SQLITE_MIGRATIONS[-1][0]
+
+
+# --- dialing policy: send times and the opt-out list --------------------------------------
+
+
+def test_contacts_keep_their_send_time(store: StateStore) -> None:
+    at = "2027-03-01T10:00:00+08:00"
+    store.put_contacts([dataclasses.replace(r, sent_at=at) for r in contacts("c", "t1", 2)])
+    store.put_contacts(contacts("c", "t2", 1, wave=2))  # no time given: the store records the write time
+    rows = store.contacts("c")
+    assert [r.sent_at for r in rows[:2]] == [at, at]
+    assert rows[2].sent_at and rows[2].sent_at != at
+    # the send time is not part of a record's identity
+    assert rows[0] == contacts("c", "t1", 1)[0]
+
+
+def test_optouts_are_listed_removed_with_a_reason_and_kept(store: StateStore) -> None:
+    serial = store.serial()
+    assert store.add_optout("13800000000", "manual", "asked on the phone", at="2027-03-01T10:00:00+00:00")
+    assert not store.add_optout("13800000000", "results:xf", "again")  # already on the list: no write
+    assert store.add_optout("13900000000", "results:xf", "intention 拒绝", at="2027-03-02T10:00:00+00:00")
+    assert store.serial() == serial + 2
+    assert store.optouts() == [
+        OptOutRecord("13800000000", "manual", "asked on the phone", "2027-03-01T10:00:00+00:00"),
+        OptOutRecord("13900000000", "results:xf", "intention 拒绝", "2027-03-02T10:00:00+00:00"),
+    ]
+    assert store.remove_optout("13800000000", "entered by mistake", at="2027-03-03T10:00:00+00:00")
+    assert not store.remove_optout("13800000000", "twice")
+    assert not store.remove_optout("13700000000", "never listed")
+    assert store.serial() == serial + 3
+    assert [r.phone for r in store.optouts()] == ["13900000000"]
+    removed = store.optouts(include_removed=True)[0]
+    assert (removed.active, removed.removed_at, removed.removed_reason) == (
+        False, "2027-03-03T10:00:00+00:00", "entered by mistake")
+    assert store.add_optout("13800000000", "manual", "asked again", at="2027-03-04T10:00:00+00:00")
+    history = [(r.phone, r.active, r.reason) for r in store.optouts(include_removed=True)]
+    assert history == [("13800000000", False, "asked on the phone"), ("13900000000", True, "intention 拒绝"),
+                       ("13800000000", True, "asked again")]
+
+
+def test_optouts_are_shared_between_handles(backend: Backend) -> None:
+    a, b = backend.open(), backend.open()
+    try:
+        assert a.add_optout("13800000000", "manual")
+        assert not b.add_optout("13800000000", "manual")
+        assert [r.phone for r in b.optouts()] == ["13800000000"]
+    finally:
+        a.close()
+        b.close()
 
 
 # --- task settings and run state ----------------------------------------------
@@ -745,3 +805,286 @@ def test_concurrent_writers_lose_nothing(backend: Backend, sharing: str) -> None
     for n in range(threads_n):
         assert shared.contacts(f"c{n}") == contacts(f"c{n}", f"t{n}", rounds * batch)
         assert [e.request["round"] for e in shared.journal(f"c{n}")] == list(range(rounds))
+
+
+# --- journal calls carrying phones and records; derived data -------------------------------------
+
+
+def test_begin_call_keeps_its_phones_beside_the_entry_until_it_is_settled(backend: Backend) -> None:
+    store = backend.open()
+    serial = store.serial()
+    first = store.begin_call("c", "xf", "insert", "t1", {"count": 2}, phones=["13800000001", "13800000002"])
+    second = store.begin_call("c", "xf", "insert", "t1", {"count": 1}, phones=["13800000003"])
+    assert store.serial() == serial + 2
+    store.close()
+    again = backend.open_existing()  # survives a restart
+    by_id = {e.id: e for e in again.journal()}
+    assert by_id[first].phones == ("13800000001", "13800000002")
+    assert by_id[first].request == {"count": 2}  # not in the request
+    again.end_call(first, CallOutcome.UNKNOWN, "lost")
+    assert {e.id: e.phones for e in again.journal()}[first] == ("13800000001", "13800000002")
+    again.end_call(first, CallOutcome.RESOLVED)
+    again.end_call(second, CallOutcome.OK)
+    assert [e.phones for e in again.journal()] == [(), ()]
+
+
+def test_journal_calls_write_their_records_in_the_same_write(store: StateStore) -> None:
+    serial = store.serial()
+    records = Records(campaigns=[CampaignRecord("c", "xf", "direct", "xfyeta")],
+                      contacts=contacts("c", "", 2, wave=0))
+    entry = store.begin_call("c", "xf", "callout", "", {}, records=records)
+    assert store.serial() == serial + 1
+    assert [r.phone for r in store.contacts("c")] == ["13800000000", "13800000001"]
+    done = Records(tasks=[task("c", "t1")], contacts=contacts("c", "t1", 1),
+                   removed=[("c", "", ["13800000000"])])
+    store.end_call(entry, CallOutcome.OK, records=done)
+    assert store.serial() == serial + 2
+    assert store.tasks("c") == [task("c", "t1")]
+    assert [(r.task_id, r.phone) for r in store.contacts("c")] == [("", "13800000001"), ("t1", "13800000000")]
+    with pytest.raises(StateError):
+        store.end_call(entry, CallOutcome.OK, records=Records(tasks=[task("c", "t2", run_state="bogus")]))
+    with pytest.raises(StateError):  # a missing entry writes none of its records
+        store.end_call(entry + 99, CallOutcome.OK, records=Records(contacts=contacts("c", "t9", 1)))
+    assert store.contacts("c", "t9") == []
+    assert store.serial() == serial + 2
+
+
+def test_source_digests_round_trip_without_bumping_serial(backend: Backend) -> None:
+    store = backend.open()
+    serial = store.serial()
+    warn = Problem("contacts/a.csv", 7, "phone", "duplicate phone 13800000000; row dropped", "warning")
+    store.put_source_digests([SourceDigest("k1", "d1", 1000, (warn,)), SourceDigest("k2", "d2", 0)])
+    store.put_source_digests([SourceDigest("k2", "d3", 5)])  # replaced by key
+    assert store.serial() == serial
+    store.close()
+    again = backend.open_existing()
+    assert again.source_digests(["k1", "k2", "k3"]) == {
+        "k1": SourceDigest("k1", "d1", 1000, (warn,)), "k2": SourceDigest("k2", "d3", 5)}
+    assert again.source_digests([]) == {}
+    assert set(again.source_digests()) == {"k1", "k2"}
+
+
+def test_converged_markers_are_cleared_by_every_write_touching_their_campaign(store: StateStore) -> None:
+    def mark(*names: str) -> None:
+        store.put_converged([Converged(n, "d", "s") for n in names])
+
+    serial = store.serial()
+    mark("a", "b")
+    assert store.converged() == {"a": Converged("a", "d", "s"), "b": Converged("b", "d", "s")}
+    assert store.serial() == serial
+    writes: list[tuple[str, Callable[[], object]]] = [
+        ("put_contacts", lambda: store.put_contacts(contacts("a", "t1", 1))),
+        ("delete_contacts", lambda: store.delete_contacts("a", "t1", ["13800000000"])),
+        ("put_task", lambda: store.put_task(task("a", "t1"))),
+        ("begin_call", lambda: store.begin_call("a", "xf", "start", "t1", {})),
+        ("journal records", lambda: store.end_call(store.begin_call("b", "xf", "start", "t1", {}),
+                                                   CallOutcome.OK, records=Records(tasks=[task("a", "t1")]))),
+        ("forget", lambda: store.forget_campaign("a")),
+    ]
+    for what, write in writes:
+        mark("a")
+        write()
+        assert "a" not in store.converged(), what
+    mark("a", "b", "c")
+    store.put_task(task("a", "t1"))
+    store.rename_campaign("a", "z")
+    assert set(store.converged()) == {"b", "c"}
+    store.put_campaign(CampaignRecord("c", "xf", "task", "xfyeta"))  # not its tasks, contacts or journal
+    assert set(store.converged()) == {"b", "c"}
+
+
+def test_parallel_writers_share_commits_and_each_sees_its_own_outcome(store: StateStore) -> None:
+    serial = store.serial()
+    errors: list[BaseException] = []
+    ids: list[int] = []
+    lock = threading.Lock()
+
+    def lane(n: int) -> None:
+        for i in range(20):
+            try:
+                entry = store.begin_call(f"c{n}", "xf", "insert", f"t{n}", {"i": i}, phones=[f"1380000{n:02d}{i:02d}"])
+                store.end_call(entry, CallOutcome.OK, records=Records(contacts=contacts(f"c{n}", f"t{n}", 1, i)))
+                if i == 10:
+                    store.end_call(10**9 + n, CallOutcome.OK)  # fails alone
+            except StateError as exc:
+                with lock:
+                    errors.append(exc)
+                continue
+            with lock:
+                ids.append(entry)
+
+    threads = [threading.Thread(target=lane, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 8 and all("does not exist" in str(e) for e in errors)
+    assert len(ids) == 8 * 19 and len(set(ids)) == len(ids)
+    assert store.serial() == serial + 8 * 20 * 2  # the failed end_calls bumped nothing
+    assert sum(len(store.contacts(f"c{n}")) for n in range(8)) == 8 * 20
+
+
+# --- results (vendor pushes) ------------------------------------------------------
+
+
+def result(key: str, module: str = "receiveCallRecord", profile: str = "xf", **kw: Any) -> ResultRecord:
+    fields: dict[str, Any] = {"call": key.split("#")[0], "body": {"call_uuid": key.split("#")[0], "n": 1}}
+    fields.update(kw)
+    return ResultRecord(profile=profile, module=module, key=key, **fields)
+
+
+def seed_contacts(store: StateStore) -> None:
+    store.put_campaign(CampaignRecord("c", "xf", "task", "xfyeta"))
+    store.put_campaign(CampaignRecord("d", "xf", "direct", "xfyeta"))
+    store.put_campaign(CampaignRecord("y", "yc", "task", "yccall"))
+    store.put_task(task("c", "t1"))
+    store.put_task(task("y", "ty", profile="yc"))
+    store.put_contacts(contacts("c", "t1", 3))  # data ids d0..d2
+    store.put_contacts([ContactRecord("d", "13900000000", "fp", "", 0, "d9", ContactStatus.DIALED)])
+    store.put_contacts([ContactRecord("y", "13700000000", "fp", "ty", 1, "uuid-y", ContactStatus.SENT)])
+
+
+def test_results_are_stored_once_per_key_and_never_bump_serial(store: StateStore) -> None:
+    seed_contacts(store)
+    serial = store.serial()
+    first = result("u1#basic", data_id="d0", task_id="t1")
+    assert store.put_results([first, result("u1#outbound", data_id="d0", task_id="t1")]) == [True, True]
+    retry = result("u1#basic", data_id="d0", task_id="t1", body={"changed": True})
+    assert store.put_results([retry]) == [False]
+    assert store.put_results([]) == []
+    assert store.serial() == serial
+    stored = store.results()
+    assert [r.key for r in stored] == ["u1#basic", "u1#outbound"]
+    assert stored[0].body == {"call_uuid": "u1", "n": 1}  # the first push stays
+    assert stored[0].received_at and stored[0].id < stored[1].id
+    assert (stored[0].campaign, stored[0].phone) == ("c", "13800000000")
+
+
+def test_results_join_by_data_id_then_task_and_callee_then_call(store: StateStore) -> None:
+    seed_contacts(store)
+    records = [
+        result("a", data_id="d1", task_id="t1"),  # rule 1
+        result("b", data_id="new-round-id", task_id="t1", callee="13800000002"),  # rule 2
+        result("b2", data_id="d1", task_id="other-task", callee="13800000000"),  # data id of another task: no
+        result("v", module="receiveVoice", call="a"),  # rule 3: the call of "a"
+        result("dd", data_id="d9", task_id="pool-task"),  # a direct contact has no task: data id alone
+        result("yy", module="callrecord", profile="yc", data_id="uuid-y", task_id="ty"),
+        result("ts", module="taskstatus", profile="yc", call="", task_id="ty"),  # rule 4: campaign only
+        result("lost", data_id="nobody", task_id="t1", callee="13811111111"),
+        result("xp", profile="other", data_id="d1"),  # another profile never joins
+    ]
+    assert store.put_results(records) == [True] * len(records)
+    joined = {r.key: (r.campaign, r.phone) for r in store.results()}
+    assert joined == {
+        "a": ("c", "13800000001"),
+        "b": ("c", "13800000002"),
+        "b2": ("", ""),
+        "v": ("c", "13800000001"),
+        "dd": ("d", "13900000000"),
+        "yy": ("y", "13700000000"),
+        "ts": ("y", ""),
+        "lost": ("", ""),
+        "xp": ("", ""),
+    }
+    assert [r.key for r in store.results("")] == ["b2", "lost", "xp"]
+    assert [r.key for r in store.results("c", phones=["13800000001"])] == ["a", "v"]
+    assert [r.key for r in store.results("c")] == ["a", "b", "v"]
+
+
+def test_a_push_before_its_call_record_joins_with_it(store: StateStore) -> None:
+    seed_contacts(store)
+    store.put_results([result("u7#voice", module="receiveVoice", call="u7")])
+    assert store.results("")[0].key == "u7#voice"
+    store.put_results([result("u7#basic", call="u7", data_id="d2", task_id="t1")])
+    assert {(r.key, r.phone) for r in store.results("c")} == {("u7#voice", "13800000002"), ("u7#basic", "13800000002")}
+
+
+def test_rejoin_matches_results_whose_contact_came_later(backend: Backend) -> None:
+    store = backend.open()
+    store.put_results([result("early", data_id="d5", task_id=""), result("never", data_id="zzz")])
+    assert store.rejoin_results() == 0
+    store.put_campaign(CampaignRecord("d", "xf", "direct", "xfyeta"))
+    store.put_contacts([ContactRecord("d", "13900000005", "fp", "", 0, "d5", ContactStatus.DIALED)])
+    other = backend.open()
+    assert other.rejoin_results() == 1
+    assert [(r.key, r.campaign, r.phone) for r in store.results()] == [("early", "d", "13900000005"),
+                                                                       ("never", "", "")]
+
+
+def test_results_survive_reopen_and_follow_a_rename(backend: Backend) -> None:
+    store = backend.open()
+    seed_contacts(store)
+    store.put_results([result("r1", data_id="d0", task_id="t1", body={"callee": "13800000000", "x": "\x00y"})])
+    store.close()
+    again = backend.open()
+    assert again.put_results([result("r1", data_id="d0", task_id="t1")]) == [False]
+    again.rename_campaign("c", "c2")
+    (moved,) = again.results("c2")
+    assert moved.key == "r1" and moved.body == {"callee": "13800000000", "x": "y"}
+
+
+def test_concurrent_result_writers_lose_nothing_and_store_each_key_once(backend: Backend) -> None:
+    stores = [backend.open() for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(25):
+                stores[n].put_results([result(f"k{i}"), result(f"w{n}-{i}")])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    keys = [r.key for r in stores[0].results()]
+    assert len(keys) == len(set(keys)) == 25 + 4 * 25
+
+
+def test_a_result_saying_do_not_call_puts_its_contact_on_the_optout_list_in_the_same_write(
+        store: StateStore) -> None:
+    seed_contacts(store)
+    serial = store.serial()
+    said = result("u1", module="receiveDialog", data_id="d0", task_id="t1", optout="tag_desc '拒绝' matches '拒绝'",
+                  received_at="2027-03-02T02:00:00+00:00")
+    assert store.put_results([said, result("u2#basic", data_id="d1", task_id="t1")]) == [True, True]
+    (listed,) = store.optouts()
+    assert (listed.phone, listed.source, listed.reason, listed.created_at) == (
+        "13800000000", "results:xf", "tag_desc '拒绝' matches '拒绝'", "2027-03-02T02:00:00+00:00")
+    assert store.results("c")[0].optout == "tag_desc '拒绝' matches '拒绝'"
+    # a vendor's retry, or another refusal of a listed number, changes nothing; results never bump the serial
+    assert store.put_results([said, dataclasses.replace(said, key="u3", call="u3")]) == [False, True]
+    assert len(store.optouts(include_removed=True)) == 1 and store.serial() == serial
+    # unmatched: nobody is listed (no phone), the reason is kept with the record
+    assert store.put_results([result("lost", data_id="nobody", optout="x")]) == [True]
+    assert [r.phone for r in store.optouts()] == ["13800000000"]
+
+
+def test_a_refusal_pushed_before_its_call_record_lists_the_number_once_the_call_joins(store: StateStore) -> None:
+    seed_contacts(store)
+    store.put_results([result("u7#dialog", module="receiveDialog", call="u7", optout="refused")])
+    assert store.optouts() == []
+    store.put_results([result("u7#basic", call="u7", data_id="d2", task_id="t1")])
+    assert [(r.phone, r.source, r.reason) for r in store.optouts()] == [("13800000002", "results:xf", "refused")]
+
+
+def test_rejoin_lists_the_number_of_a_refusal_whose_contact_came_later(backend: Backend) -> None:
+    store = backend.open()
+    store.put_results([result("early", data_id="d5", task_id="", optout="refused")])
+    store.put_campaign(CampaignRecord("d", "xf", "direct", "xfyeta"))
+    store.put_contacts([ContactRecord("d", "13900000005", "fp", "", 0, "d5", ContactStatus.DIALED)])
+    assert store.optouts() == []
+    assert backend.open().rejoin_results() == 1
+    assert [(r.phone, r.reason) for r in store.optouts()] == [("13900000005", "refused")]
+
+
+def test_a_number_taken_off_the_list_is_not_listed_again_by_an_old_push(store: StateStore) -> None:
+    seed_contacts(store)
+    said = result("u1", module="receiveDialog", data_id="d0", task_id="t1", optout="refused")
+    store.put_results([said])
+    assert store.remove_optout("13800000000", "asked to be called after all")
+    assert store.put_results([said]) == [False]  # the vendor retries the same push
+    assert store.optouts() == [] and len(store.optouts(include_removed=True)) == 1

@@ -32,7 +32,8 @@ def test_tables_live_in_their_own_schema(pg_dsn: str, schema: str) -> None:
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
             )
         }
-    assert tables == {"schema_version", "meta", "campaigns", "tasks", "contacts", "journal", "lock_holder"}
+    assert tables == {"schema_version", "meta", "campaigns", "tasks", "contacts", "journal", "lock_holder", "results",
+                      "optouts", "source_digests", "converged", "journal_phones"}
 
 
 def test_a_newer_schema_is_refused(pg_dsn: str, schema: str) -> None:

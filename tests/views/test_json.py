@@ -28,19 +28,29 @@ PLAN_SCHEMA = _obj({
     "applyable": BOOL,
     "has_changes": BOOL,
     "meta": _obj({"created_at": STR, "config_dir": STR, "config_digest": STR, "state_lineage": STR, "state_serial": INT,
-                  "observed_digest": STR, "prune": BOOL, "allow_replace": {"type": "array", "items": STR}}),
+                  "observed_digest": STR, "prune": BOOL, "allow_replace": {"type": "array", "items": STR},
+                  "policy_at": STR}),
     "actions": {"type": "array", "items": _obj({
         "action": {"enum": WORDS}, "campaign": STR, "profile": STR, "wave": INT, "remote_name": STR, "task_id": STR,
         "contacts": INT, "calls": INT, "reason": STR, "drift": BOOL, "redial": INT})},
     "campaigns": {"type": "array", "items": _obj({
         "name": STR, "profile": STR, "mode": STR, "desired": STR, "observed": STR, "contacts": INT, "sent": INT,
         "tasks": {"type": "array", "items": STR}, "called": {"type": ["integer", "null"]},
-        "answered": {"type": ["integer", "null"]}})},
+        "answered": {"type": ["integer", "null"]}, "suppressed": INT,
+        "suppressed_by": {"type": "object", "additionalProperties": INT}, "held": INT,
+        "forecast": {"oneOf": [{"type": "null"}, _obj({
+            "contacts": INT, "calls": INT, "calls_per_hour": {"type": "number"}, "open_hours": {"type": "number"},
+            "start": STR, "finish": {"type": ["string", "null"]}, "end": {"type": ["string", "null"]},
+            "late": BOOL})]}})},
     "diagnostics": {"type": "array", "items": _obj({
         "severity": {"enum": ["error", "warning"]}, "campaign": STR, "message": STR, "file": STR, "line": INT})},
     "notes": {"type": "array", "items": STR},
+    "deferred": {"type": "array", "items": _obj({
+        "action": {"enum": ["dial", "start", "insert"]}, "campaign": STR, "profile": STR, "wave": INT,
+        "remote_name": STR, "task_id": STR, "contacts": INT, "at": {"type": ["string", "null"]}, "reason": STR})},
     "summary": _obj({w: INT for w in [*WORDS, "contacts_to_insert", "contacts_to_remove", "contacts_to_dial",
-                                     "redial", "calls", "errors", "warnings"]}),
+                                     "redial", "calls", "errors", "warnings", "deferred", "contacts_deferred",
+                                     "contacts_suppressed", "contacts_held"]}),
 })
 
 RESULT_SCHEMA = _obj({
@@ -49,13 +59,13 @@ RESULT_SCHEMA = _obj({
     "steps": {"type": "array", "items": _obj({
         "action": {"enum": [w for w in WORDS if w != "replace"]}, "replace": BOOL, "campaign": STR, "profile": STR,
         "wave": INT, "remote_name": STR, "task_id": STR, "status": {"enum": ["ok", "failed", "unknown", "skipped"]},
-        "detail": STR, "contacts": INT, "done": INT, "calls": INT})},
+        "detail": STR, "contacts": INT, "done": INT, "calls": INT, "deferred": BOOL})},
     "recovered": {"type": "array", "items": STR},
     "errors": {"type": "array", "items": STR},
     "resolve": {"type": "array", "items": _obj({"campaign": STR, "command": STR})},
     "summary": _obj({k: INT for k in ["calls", "created", "replaced", "deleted", "started", "paused", "adopted",
                                      "contacts_inserted", "contacts_removed", "contacts_dialed", "failed",
-                                     "unknown", "skipped"]}),
+                                     "unknown", "skipped", "deferred"]}),
 })
 
 

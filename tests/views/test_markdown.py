@@ -9,7 +9,11 @@ from tests.views.plans import error_plan, full_plan, mixed_result
 
 
 def table_rows(md: str) -> list[str]:
-    return [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| Campaign")]
+    """Rows of the actions table (after the per-campaign summary table)."""
+    lines = md.splitlines()
+    start = max(i for i, line in enumerate(lines) if line.startswith("| Campaign | Action | ")
+                and "Contacts" not in line)
+    return [line for line in lines[start + 2:] if line.startswith("| ")]
 
 
 def cells(row: str) -> list[str]:
@@ -72,7 +76,7 @@ def test_long_tables_fold_into_details() -> None:
     assert "<details>" not in get_view("markdown").render_plan(plan_of(FOLD_OVER))
     md = get_view("markdown").render_plan(plan_of(FOLD_OVER + 1))
     assert f"<details><summary>{FOLD_OVER + 1} actions</summary>" in md
-    assert md.index("<details>") < md.index("| Campaign |") < md.index("</details>")
+    assert md.index("<details>") < md.index("| Campaign | Action | Detail") < md.index("</details>")
     assert len(table_rows(md)) == FOLD_OVER + 1
 
 
@@ -89,3 +93,27 @@ def test_result() -> None:
     assert cells(rows[1])[3].endswith("vendor error 1002: rejected")
     assert "`campaignctl state resolve direct-1 --dialed|--not-dialed`" in md
     assert "- autumn: an interrupted create was found on the platform" in md
+
+
+def test_summary_table_per_campaign() -> None:
+    md = get_view("markdown").render_plan(full_plan())
+    lines = md.splitlines()
+    start = lines.index("| Campaign | Action | Contacts | Dials | Redials | Warnings |")
+    rows = {}
+    for r in lines[start + 2:]:
+        if not r.startswith("| "):
+            break
+        rows[cells(r)[0]] = cells(r)
+    assert rows["autumn"][4] == "**3**"
+    assert rows["winter"][5] == "1"
+
+
+def test_huge_plans_are_cut_under_the_comment_limit_with_a_note() -> None:
+    from reconciler.views.markdown import MAX_CHARS
+
+    plan = Plan(tuple(Action(ActionKind.START, f"campaign-{i:05d}", "p", 1, f"gitops-campaign-{i:05d}",
+                             "the files say running " + "x" * 80) for i in range(3000)))
+    md = get_view("markdown").render_plan(plan)
+    assert len(md) <= MAX_CHARS < 65_536
+    assert "not shown: the comment would pass GitHub's 65,536-character limit" in md
+    assert md.count("<details>") == md.count("</details>") == 1

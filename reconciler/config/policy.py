@@ -1,0 +1,588 @@
+"""The project's ``policy:`` and ``suppress:`` blocks, a campaign's narrowing ``policy:``.
+
+Rules checked here (offline, every problem located as ``file:line``):
+
+* ``hours``: weekday keys (``mon``, ``mon-fri``, ``sat,sun``), each day named
+  once, windows like campaign windows (sorted, not overlapping, within
+  00:00-24:00). Days left out allow no calls.
+* ``blackout``: dates ``YYYY-MM-DD``, ranges ``YYYY-MM-DD..YYYY-MM-DD`` and
+  ``{file: dates.txt}`` (one date or range per line; ``#`` comments; a CSV
+  line's first field), relative to the YAML file naming them.
+* ``suppress`` sources: ``{csv: FILE, column: NAME}``, ``{numbers: [...]}``,
+  ``{sha256: FILE, form: national|e164|e164_digits}`` (one hex digest per
+  line). Numbers are normalised like contacts; a value that is not a valid
+  number suppresses nothing and is reported (by line, never by value).
+* A campaign ``policy:`` may only narrow: its hours inside the project's for
+  every day, its ``max_dials`` at most as many calls over at least as many
+  days. Widening is an error naming both places.
+* Campaign windows inside the policy: an xfyeta task dials inside its
+  ``schedule.windows`` every day (it cannot know weekdays or holidays), so
+  they must lie inside the hours of *every* day the policy allows calls; a
+  direct campaign's windows inside the hours of at least one such day.
+* Across campaigns (:func:`check_campaigns`): a number in two running
+  campaigns is a warning with counts, an error with
+  ``unique_across_campaigns: true``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from reconciler.config.contacts import CODECS
+from reconciler.config.phones import normalize_phone
+from reconciler.config.report import Report, YamlFile, display_path, where
+from reconciler.config.yamlmarks import Path as DocPath
+from reconciler.model import DesiredCampaign, Mark, Project, Schedule
+from reconciler.policy import (
+    DEFAULT_OPTOUT_KEYWORDS,
+    DEFAULT_OPTOUT_OUTCOMES,
+    DIGEST_FORMS,
+    WEEKDAYS,
+    CampaignPolicy,
+    Capacity,
+    FrequencyCap,
+    Hours,
+    OptOutRules,
+    Policy,
+    Suppression,
+    Window,
+    windows_text,
+)
+
+__all__ = ["PolicyResult", "build_campaign_policy", "build_policy", "check_campaigns", "parse_days"]
+
+#: Problems listed per file before a summary line takes over.
+REPORT_CAP = 20
+#: Longest blackout range accepted (days).
+MAX_RANGE = 366
+_HEX = re.compile(r"[0-9a-fA-F]{64}")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass
+class PolicyResult:
+    policy: Policy | None
+    files: list[Path] = field(default_factory=list)  # files read (for the config digest)
+
+
+def parse_days(spec: str) -> list[int] | str:
+    """``"mon-fri"`` / ``"sat,sun"`` → weekday numbers (Monday 0), or what is wrong."""
+    days: list[int] = []
+    for part in spec.split(","):
+        token = part.strip().lower()
+        if "-" in token:
+            first, _, last = (t.strip() for t in token.partition("-"))
+            if first not in WEEKDAYS or last not in WEEKDAYS:
+                return f"{spec!r}: day names are {', '.join(WEEKDAYS)} (ranges like mon-fri)"
+            a, b = WEEKDAYS.index(first), WEEKDAYS.index(last)
+            if a > b:
+                return f"{spec!r}: a day range runs forward (like mon-fri); list days that wrap, e.g. sat,sun,mon"
+            days.extend(range(a, b + 1))
+        elif token in WEEKDAYS:
+            days.append(WEEKDAYS.index(token))
+        else:
+            return f"{spec!r}: day names are {', '.join(WEEKDAYS)} (ranges like mon-fri, lists like sat,sun)"
+    return days
+
+
+def _windows(yf: YamlFile, path: DocPath, raw: Any) -> tuple[Window, ...] | None:
+    from reconciler.config.campaigns import parse_window  # campaigns imports this module
+
+    if not isinstance(raw, list) or not yf.usable(path):
+        return None
+    out: list[Window] = []
+    ok = True
+    for i, text in enumerate(raw):
+        wpath = (*path, i)
+        if not isinstance(text, str) or not yf.usable(wpath):
+            ok = False
+            continue
+        parsed = parse_window(text)
+        if isinstance(parsed, str):
+            yf.error(wpath, parsed, line=yf.line(wpath))
+            ok = False
+            continue
+        if out and parsed[0] < out[-1][1]:
+            what = "starts before" if parsed[0] < out[-1][0] else "overlaps"
+            yf.error(wpath, f"windows must be in order and not overlap: {text!r} {what} the window before",
+                     line=yf.line(wpath))
+            ok = False
+            continue
+        out.append(parsed)
+    return tuple(out) if ok else None
+
+
+def _hours(yf: YamlFile, path: DocPath, raw: Any) -> Hours | None:
+    if not isinstance(raw, dict) or not yf.usable(path):
+        return None
+    days: list[tuple[Window, ...] | None] = [None] * 7
+    ok = True
+    for key, value in raw.items():
+        kpath = (*path, key)
+        parsed = parse_days(str(key))
+        if isinstance(parsed, str):
+            yf.error(kpath, parsed)
+            ok = False
+            continue
+        windows = _windows(yf, kpath, value)
+        if windows is None:
+            ok = False
+            continue
+        for d in parsed:
+            if days[d] is not None:
+                yf.error(kpath, f"{WEEKDAYS[d]} is given hours twice; name each day once")
+                ok = False
+            days[d] = windows
+    if not ok:
+        return None
+    return Hours(tuple(d or () for d in days))
+
+
+def _parse_date(text: str) -> date | None:
+    if not _DATE.match(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _date_item(text: str) -> list[date] | str:
+    """A date or ``FROM..TO`` range → the dates, or what is wrong."""
+    text = text.strip()
+    if ".." in text:
+        first, _, last = (t.strip() for t in text.partition(".."))
+        a, b = _parse_date(first), _parse_date(last)
+        if a is None or b is None:
+            return f"{text!r} is not a date range like 2027-10-01..2027-10-07"
+        if b < a:
+            return f"{text!r}: the range ends before it starts"
+        if (b - a).days >= MAX_RANGE:
+            return f"{text!r}: a blackout range is at most {MAX_RANGE} days"
+        return [a + timedelta(days=i) for i in range((b - a).days + 1)]
+    d = _parse_date(text)
+    if d is None:
+        return f"{text!r} is not a date like 2027-10-01 (or a range 2027-10-01..2027-10-07)"
+    return [d]
+
+
+def _blackout(yf: YamlFile, path: DocPath, raw: Any, files: list[Path]) -> frozenset[date] | None:
+    if not isinstance(raw, list) or not yf.usable(path):
+        return None
+    out: set[date] = set()
+    ok = True
+    for i, item in enumerate(raw):
+        ipath = (*path, i)
+        if not yf.usable(ipath):
+            ok = False
+            continue
+        if isinstance(item, str):
+            parsed = _date_item(item)
+            if isinstance(parsed, str):
+                yf.error(ipath, parsed, line=yf.line(ipath))
+                ok = False
+            else:
+                out.update(parsed)
+        elif isinstance(item, dict) and isinstance(item.get("file"), str):
+            dates = _date_file(yf, (*ipath, "file"), item["file"], files)
+            if dates is None:
+                ok = False
+            else:
+                out.update(dates)
+        else:
+            ok = False  # the schema reported it
+    return frozenset(out) if ok else None
+
+
+def _resolve(yf: YamlFile, path: DocPath, given: str, what: str, files: list[Path]) -> Path | None:
+    file = Path(os.path.normpath(Path(yf.file).parent / given))
+    if not file.is_file():
+        yf.error(path, f"{what} {given!r} not found (looked for {display_path(str(file))})")
+        return None
+    files.append(file)
+    return file
+
+
+def _lines(yf: YamlFile, path: DocPath, file: Path, encoding: str = "utf-8-sig") -> list[str] | None:
+    try:
+        return file.read_text(encoding=encoding).splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else f"not {encoding} text"
+        yf.error(path, f"cannot read {display_path(str(file))}: {why}")
+        return None
+
+
+def _date_file(yf: YamlFile, path: DocPath, given: str, files: list[Path]) -> set[date] | None:
+    file = _resolve(yf, path, given, "blackout file", files)
+    if file is None:
+        return None
+    lines = _lines(yf, path, file)
+    if lines is None:
+        return None
+    out: set[date] = set()
+    bad = 0
+    shown = str(file)
+    for n, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        token = re.split(r"[,\s\t;]", text, maxsplit=1)[0]
+        parsed = _date_item(token)
+        if isinstance(parsed, str):
+            if n == 1 and not any(ch.isdigit() for ch in token):
+                continue  # a header row such as "date,name"
+            bad += 1
+            if bad <= REPORT_CAP:
+                yf.report.add(shown, n, "", parsed)
+            continue
+        out.update(parsed)
+    if bad > REPORT_CAP:
+        yf.report.add(shown, 0, "", f"{bad} lines are not dates; the first {REPORT_CAP} are listed")
+    return out if not bad else None
+
+
+def _cap(yf: YamlFile, path: DocPath, raw: Any) -> FrequencyCap | None:
+    if not isinstance(raw, dict) or not yf.usable(path):
+        return None
+    count, days = raw.get("count"), raw.get("days")
+    if not isinstance(count, int) or not isinstance(days, int) or isinstance(count, bool) or isinstance(days, bool):
+        return None
+    return FrequencyCap(count, days)
+
+
+# --- suppress ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Suppress:
+    phones: dict[str, str] = field(default_factory=dict)
+    digests: dict[str, dict[str, str]] = field(default_factory=dict)
+    sources: list[tuple[str, int]] = field(default_factory=list)
+
+
+def _suppress(yf: YamlFile, path: DocPath, raw: Any, files: list[Path]) -> Suppression:
+    acc = _Suppress()
+    if not isinstance(raw, list) or not yf.usable(path):
+        return Suppression()
+    for i, source in enumerate(raw):
+        spath = (*path, i)
+        if not isinstance(source, dict) or not yf.usable(spath):
+            continue
+        name = source.get("name") if isinstance(source.get("name"), str) else None
+        if isinstance(source.get("csv"), str):
+            label = name or f"do-not-call list {source['csv']}"
+            _suppress_csv(yf, spath, source, label, acc, files)
+        elif isinstance(source.get("numbers"), list):
+            label = name or "do-not-call numbers in campaignctl.yaml"
+            before = len(acc.phones)
+            for j, value in enumerate(source["numbers"]):
+                npath = (*spath, "numbers", j)
+                if not isinstance(value, str | int) or isinstance(value, bool):
+                    continue
+                phone = normalize_phone(yf.text(npath, value))
+                if phone is None:
+                    yf.error(npath, "not a valid phone number (mainland mobile or fixed line with area code)",
+                             line=yf.line(npath))
+                    continue
+                acc.phones.setdefault(phone, label)
+            acc.sources.append((label, len(acc.phones) - before))
+        elif isinstance(source.get("sha256"), str):
+            form = source.get("form", "national")
+            if form not in DIGEST_FORMS:
+                continue  # the schema reported it
+            label = name or f"do-not-call digests {source['sha256']}"
+            _suppress_digests(yf, spath, source["sha256"], str(form), label, acc, files)
+    return Suppression(acc.phones, acc.digests, tuple(acc.sources))
+
+
+def _suppress_csv(yf: YamlFile, spath: DocPath, source: dict[str, Any], label: str, acc: _Suppress,
+                  files: list[Path]) -> None:
+    column = source.get("column")
+    if not isinstance(column, str):
+        return  # the schema reported it
+    codec = CODECS.get(str(source.get("encoding", "utf-8")).lower())
+    delimiter = source.get("delimiter", ",")
+    if codec is None or not isinstance(delimiter, str) or len(delimiter) != 1:
+        return
+    file = _resolve(yf, (*spath, "csv"), source["csv"], "do-not-call file", files)
+    if file is None:
+        return
+    shown = str(file)
+    before = len(acc.phones)
+    invalid: list[int] = []
+    try:
+        with open(file, encoding=codec, newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            header: list[str] | None = None
+            for row in reader:
+                if row and any(c.strip() for c in row):
+                    header = [c.strip().lstrip("\ufeff") for c in row]
+                    break
+            if header is None or column not in header:
+                found = ", ".join(repr(c) for c in (header or [])[:12]) or "none"
+                yf.error((*spath, "column"), f"column {column!r} is not in the header of {display_path(shown)} "
+                         f"(header: {found})")
+                return
+            index = header.index(column)
+            for row in reader:
+                if len(row) <= index or not row[index].strip():
+                    continue
+                phone = normalize_phone(row[index])
+                if phone is None:
+                    invalid.append(reader.line_num)
+                    continue
+                acc.phones.setdefault(phone, label)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        yf.error((*spath, "csv"), f"cannot read do-not-call file {display_path(shown)}: {why}")
+        return
+    if invalid:
+        rows = ", ".join(str(n) for n in invalid[:10]) + (", ..." if len(invalid) > 10 else "")
+        yf.report.add(shown, invalid[0], column, f"{len(invalid)} values are not valid phone numbers and suppress "
+                      f"nothing (rows {rows})", "warning")
+    acc.sources.append((label, len(acc.phones) - before))
+
+
+def _suppress_digests(yf: YamlFile, spath: DocPath, given: str, form: str, label: str, acc: _Suppress,
+                      files: list[Path]) -> None:
+    file = _resolve(yf, (*spath, "sha256"), given, "digest file", files)
+    if file is None:
+        return
+    lines = _lines(yf, (*spath, "sha256"), file)
+    if lines is None:
+        return
+    table = acc.digests.setdefault(form, {})
+    before = len(table)
+    bad = 0
+    shown = str(file)
+    for n, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        token = re.split(r"[,\s;]", text, maxsplit=1)[0]
+        if not _HEX.fullmatch(token):
+            if n == 1 and not all(ch in "0123456789abcdefABCDEF" for ch in token):
+                continue  # a header row such as "sha256"
+            bad += 1
+            if bad <= REPORT_CAP:
+                yf.report.add(shown, n, "", "not a SHA-256 hex digest (64 hex digits)")
+            continue
+        table.setdefault(token.lower(), label)
+    if bad > REPORT_CAP:
+        yf.report.add(shown, 0, "", f"{bad} lines are not SHA-256 digests; the first {REPORT_CAP} are listed")
+    acc.sources.append((label, len(table) - before))
+
+
+# --- project ----------------------------------------------------------------------------------
+
+
+def build_policy(yf: YamlFile, doc: dict[str, Any], project_tz: str, profiles: Iterable[str]) -> PolicyResult:
+    """The project's policy from ``policy:`` and ``suppress:`` (None when the file has neither)."""
+    from reconciler.config.project import valid_timezone
+
+    files: list[Path] = []
+    raw = doc.get("policy")
+    has_suppress = "suppress" in doc
+    if raw is None and not has_suppress:
+        return PolicyResult(None, files)
+    pol: dict[str, Any] = raw if isinstance(raw, dict) and yf.usable(("policy",)) else {}
+    tz = pol.get("timezone", project_tz)
+    if not isinstance(tz, str) or not yf.usable(("policy", "timezone")):
+        tz = project_tz
+    elif not valid_timezone(tz):
+        yf.error(("policy", "timezone"), f"unknown timezone {tz!r}; use an IANA name like Asia/Shanghai")
+        tz = project_tz
+    hours = _hours(yf, ("policy", "hours"), pol["hours"]) if "hours" in pol else None
+    blackout = _blackout(yf, ("policy", "blackout"), pol.get("blackout", []), files) or frozenset()
+    cap = _cap(yf, ("policy", "max_dials"), pol.get("max_dials"))
+    unique = pol.get("unique_across_campaigns", False) is True
+    known = set(profiles)
+    capacity: dict[str, Capacity] = {}
+    raw_capacity = pol.get("capacity")
+    if isinstance(raw_capacity, dict) and yf.usable(("policy", "capacity")):
+        for name, value in raw_capacity.items():
+            cpath = ("policy", "capacity", name)
+            if name not in known:
+                yf.error(cpath, f"no provider profile {name!r} (campaignctl.yaml defines: "
+                                f"{', '.join(sorted(known)) or 'none'})")
+                continue
+            if not isinstance(value, dict) or not yf.usable(cpath):
+                continue
+            calls, seconds, rate = (value.get(k) for k in ("concurrent_calls", "average_call_seconds", "answer_rate"))
+            if isinstance(calls, int) and isinstance(seconds, int | float) and isinstance(rate, int | float):
+                capacity[name] = Capacity(calls, float(seconds), float(rate))
+    optout = OptOutRules()
+    raw_optout = pol.get("optout")
+    if isinstance(raw_optout, dict) and yf.usable(("policy", "optout")):
+        keywords = raw_optout.get("keywords", list(DEFAULT_OPTOUT_KEYWORDS))
+        outcomes = raw_optout.get("outcomes", list(DEFAULT_OPTOUT_OUTCOMES))
+        optout = OptOutRules(
+            enabled=raw_optout.get("from_results", True) is not False,
+            keywords=tuple(str(k) for k in keywords if isinstance(k, str) and k.strip()) if isinstance(
+                keywords, list) else DEFAULT_OPTOUT_KEYWORDS,
+            outcomes=tuple(str(o) for o in outcomes if isinstance(o, str | int) and str(o).strip()) if isinstance(
+                outcomes, list) else DEFAULT_OPTOUT_OUTCOMES,
+        )
+    suppress = _suppress(yf, ("suppress",), doc.get("suppress"), files)
+    if hours is not None and not hours.allowed_days:
+        yf.warning(("policy", "hours"), "the policy allows calls on no day: nothing will be dialed")
+    policy = Policy(
+        timezone=tz,
+        hours=hours,
+        blackout=blackout,
+        max_dials=cap,
+        unique_across_campaigns=unique,
+        capacity=capacity,
+        suppress=suppress,
+        optout=optout,
+        mark=Mark(yf.file, yf.doc.key_line(("policy", "hours")) if "hours" in pol else yf.doc.key_line(("policy",))),
+    )
+    return PolicyResult(policy, files)
+
+
+# --- campaign ---------------------------------------------------------------------------------
+
+
+def _seconds_of(window: Any) -> Window:
+    """A model TimeWindow as seconds (its 23:59:59 end stands for 24:00)."""
+    s = window.start.hour * 3600 + window.start.minute * 60 + window.start.second
+    e = window.end.hour * 3600 + window.end.minute * 60 + window.end.second
+    return s, (86400 if e == 86399 else e)
+
+
+def _offset(tz: str, at: datetime | None) -> timedelta | None:
+    when = at or datetime(2027, 1, 1)
+    moment = when.astimezone(zoneinfo.ZoneInfo(tz)) if when.tzinfo else when.replace(tzinfo=zoneinfo.ZoneInfo(tz))
+    return moment.utcoffset()
+
+
+def build_campaign_policy(
+    yf: YamlFile,
+    path: DocPath,
+    raw: dict[str, Any],
+    project: Project | None,
+    profile_tz: str | None,
+    windowed: bool,
+    mode: str,
+    schedule: Schedule,
+    files: list[Path],
+) -> CampaignPolicy | None:
+    """A campaign's ``policy:`` block, checked against the project's; also its windows against the policy.
+
+    Files it reads (blackout date files) are appended to ``files``.
+    """
+    ppath = (*path, "policy")
+    base = project.policy if project is not None else None
+    narrowed: CampaignPolicy | None = None
+    block = raw.get("policy")
+    if isinstance(block, dict) and yf.usable(ppath):
+        hours = _hours(yf, (*ppath, "hours"), block["hours"]) if "hours" in block else None
+        blackout = _blackout(yf, (*ppath, "blackout"), block.get("blackout", []), files) or frozenset()
+        cap = _cap(yf, (*ppath, "max_dials"), block.get("max_dials"))
+        narrowed = CampaignPolicy(hours, blackout, cap, Mark(yf.file, yf.doc.key_line((*ppath, "hours"))
+                                                                 if "hours" in block else yf.doc.key_line(ppath)))
+        if base is not None:
+            _check_narrowing(yf, ppath, narrowed, base)
+    if base is None and narrowed is None:
+        return None
+    policy = (base or Policy()).effective(narrowed)
+    if policy.hours is not None and schedule.windows and profile_tz is not None:
+        _check_windows(yf, path, policy, narrowed, profile_tz, windowed, mode, schedule)
+    return narrowed
+
+
+def _place(policy: Policy, narrowed: CampaignPolicy | None, current: str) -> str:
+    mark = narrowed.mark if narrowed is not None and narrowed.hours is not None else policy.mark
+    return f" ({where(mark.file, mark.line, current)})" if mark.file else ""
+
+
+def _check_narrowing(yf: YamlFile, ppath: DocPath, narrowed: CampaignPolicy, base: Policy) -> None:
+    at = _place(base, None, yf.file)
+    if narrowed.hours is not None and base.hours is not None:
+        outside = Hours(tuple(tuple(w for w in narrowed.hours.on(d) if not base.hours.contains(d, w))
+                              for d in range(7)))
+        if outside.allowed_days:
+            yf.error((*ppath, "hours"), f"{outside.describe()} is outside the project's calling hours "
+                     f"({base.hours.describe()}{at}); a campaign policy may only narrow them")
+    if narrowed.max_dials is not None and base.max_dials is not None:
+        mine, theirs = narrowed.max_dials, base.max_dials
+        if mine.count > theirs.count or mine.days < theirs.days:
+            yf.error((*ppath, "max_dials"), f"max_dials {mine.describe()} is looser than the project's "
+                     f"{theirs.describe()}{at}; a campaign may only lower the count or lengthen the period")
+
+
+def _check_windows(yf: YamlFile, path: DocPath, policy: Policy, narrowed: CampaignPolicy | None, profile_tz: str,
+                   windowed: bool, mode: str, schedule: Schedule) -> None:
+    hours = policy.hours
+    assert hours is not None
+    wpath = (*path, "schedule", "windows")
+    at = _place(policy, narrowed, yf.file)
+    allowed = hours.describe()
+    task = mode == "task" and windowed  # a vendor task that dials inside its windows every day (xfyeta)
+    if _offset(profile_tz, schedule.begin) != _offset(policy.timezone, schedule.begin) and task:
+        yf.error(wpath, f"the windows are read in the profile's timezone {profile_tz} but the calling hours in "
+                 f"{policy.timezone}; they cannot be checked against each other: use one timezone")
+        return
+    windows = [_seconds_of(w) for w in schedule.windows]
+    if task:
+        common = hours.common()
+        outside = [w for w in windows if not any(s <= w[0] and w[1] <= e for s, e in common)]
+        if outside:
+            yf.error(wpath, f"window(s) {windows_text(outside)} leave the calling hours of the policy{at}: an "
+                     "xfyeta task dials inside its windows on every day (it cannot know weekdays or holidays), so "
+                     f"they must lie inside the hours of every day that allows calls: {windows_text(common)} "
+                     f"(allowed: {allowed})", line=yf.doc.key_line(wpath))
+    else:
+        outside = [w for w in windows if not any(hours.contains(d, w) for d in hours.allowed_days)]
+        if outside:
+            yf.error(wpath, f"window(s) {windows_text(outside)} lie outside the calling hours of every day of the "
+                     f"policy{at} (allowed: {allowed}): they could never be used", line=yf.doc.key_line(wpath))
+
+
+# --- across campaigns ---------------------------------------------------------------------------
+
+
+def check_campaigns(report: Report, project: Project, campaigns: Sequence[DesiredCampaign]) -> None:
+    """Numbers in more than one running campaign: a warning per campaign (an error when they must be unique)."""
+    policy = project.policy
+    running = [c for c in campaigns if c.state == "running"]
+    if policy is None or len(running) < 2:
+        return  # without a policy: no opinion
+    suppress = policy.suppress
+    first: dict[str, int] = {}
+    overlaps: dict[tuple[int, int], int] = {}
+    for i, c in enumerate(running):
+        rows = c.contacts.rows
+        table_phones = getattr(rows, "phones", None)
+        numbers: Iterable[str] = table_phones() if callable(table_phones) else (r.phone for r in rows)
+        held = suppress.labels(numbers) if suppress else {}
+        numbers = table_phones() if callable(table_phones) else (r.phone for r in rows)
+        for phone in numbers:
+            if phone in held:
+                continue
+            j = first.setdefault(phone, i)
+            if j != i:
+                overlaps[(j, i)] = overlaps.get((j, i), 0) + 1
+    if not overlaps:
+        return
+    unique = policy.unique_across_campaigns
+    severity = "error" if unique else "warning"
+    for i, c in enumerate(running):
+        others = [(running[b if a == i else a], n) for (a, b), n in sorted(overlaps.items()) if i in (a, b)]
+        if not others:
+            continue
+        listed = ", ".join(f"{n} with {o.name!r} ({where(o.mark.file, o.mark.line, c.mark.file)})" for o, n in others)
+        total = sum(n for _, n in others)
+        tail = ("policy.unique_across_campaigns is true: each number may be in one running campaign only"
+                if unique else "they may be called once per campaign (set policy.max_dials to cap it, or "
+                "policy.unique_across_campaigns: true to refuse it)")
+        report.add(c.mark.file, c.mark.line, "contacts", f"{total} contacts are also in other running campaigns "
+                   f"({listed}); {tail}", severity)
