@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,8 @@ def serve(*, provider: str, host: str, port: int, token: str | None, faults: str
     from reconciler.emulator import build_emulator
     from reconciler.emulator.server import EmulatorServer
 
-    if time_scale <= 0:
-        raise EmulatorSetupError("--time-scale must be positive")
+    if not math.isfinite(time_scale) or not 0 < time_scale <= 1e6:
+        raise EmulatorSetupError("--time-scale must be a positive number up to 1000000")
     config = _load_config(provider, config_file) if config_file is not None else None
     try:
         emulator = build_emulator(provider, config=config, time_scale=time_scale, faults=faults, token=token)

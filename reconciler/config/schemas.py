@@ -140,12 +140,16 @@ _PROJECT_DEFS: dict[str, Any] = {
         "patternErrorMessage": "1 to 20 letters, digits, '_', '.', '-'",
     },
     "connectTimeout": {
-        "description": "Seconds to wait for a connection.",
-        "$ref": "#/$defs/positiveNumber",
+        "description": "Seconds to wait for a connection (at most 600).",
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": 600,
     },
     "readTimeout": {
-        "description": "Seconds to wait for an answer.",
-        "$ref": "#/$defs/positiveNumber",
+        "description": "Seconds to wait for an answer (at most 3600).",
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": 3600,
     },
     "retries": {
         "description": "Tries for idempotent calls (query, start, pause, delete).",
@@ -162,9 +166,10 @@ _PROJECT_DEFS: dict[str, Any] = {
         "maximum": 3600,
     },
     "rateLimit": {
-        "description": "Requests per second to this vendor; null = unlimited.",
+        "description": "Requests per second to this vendor (0.1 to 10000); null = unlimited.",
         "type": ["number", "null"],
-        "exclusiveMinimum": 0,
+        "minimum": 0.1,
+        "maximum": 10000,
     },
     "profileTimezone": {
         "description": "IANA timezone of the vendor's local times (default: the project timezone).",

@@ -249,10 +249,17 @@ class _Walker:
     def scalar(self, node: ScalarNode, path: Path, line: int) -> Any:
         text = str(node.value)
         tag = node.tag
-        if tag == _PLAIN:
-            return self.plain(text, path)
         if tag == _STR:
             return text
+        try:
+            return self._scalar(text, tag, path, line)
+        except _BadNumber as exc:
+            self.issues.append(YamlIssue(line, str(exc), path))
+            return text  # a string: the schema then names the field as the wrong type, nothing reads it as a number
+
+    def _scalar(self, text: str, tag: str, path: Path, line: int) -> Any:
+        if tag == _PLAIN:
+            return self.plain(text, path)
         if tag in (_INT, _FLOAT, _BOOL, _NULL):
             value = self.plain(text, path)
             expected = {_INT: int, _FLOAT: float, _BOOL: bool, _NULL: type(None)}[tag]
@@ -273,18 +280,30 @@ class _Walker:
             return False
         if _INT_RE.fullmatch(text):
             self.raw[path] = text
+            if len(text.lstrip("+-")) > MAX_DIGITS:
+                raise _BadNumber(f"an integer of {len(text.lstrip('+-'))} digits is far out of any range here")
             return int(text)
+        if (_OCT_RE.fullmatch(text) or _HEX_RE.fullmatch(text)) and len(text) - 2 > MAX_DIGITS:
+            raise _BadNumber(f"an integer of {len(text) - 2} digits is far out of any range here")
         if _OCT_RE.fullmatch(text):
             return int(text[2:], 8)
         if _HEX_RE.fullmatch(text):
             return int(text[2:], 16)
         if _FLOAT_RE.fullmatch(text):
-            return float(text)
-        if _INF_RE.fullmatch(text):
-            return float("-inf") if text.startswith("-") else float("inf")
-        if _NAN_RE.fullmatch(text):
-            return float("nan")
+            number = float(text)
+            if number != number or number in (float("inf"), float("-inf")):
+                raise _BadNumber(f"{text!r} is not a finite number")
+            return number
+        if _INF_RE.fullmatch(text) or _NAN_RE.fullmatch(text):
+            raise _BadNumber(f"{text!r} is not a finite number; no setting takes infinity or NaN")
         return text
+
+
+MAX_DIGITS = 30  # no setting takes a number this long; Python refuses int() past 4,300 digits anyway
+
+
+class _BadNumber(ValueError):
+    """A number no setting can take (too many digits, infinite, NaN): reported at its line."""
 
 
 def _line_of_position(text: str, position: int) -> int:

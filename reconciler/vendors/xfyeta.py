@@ -49,13 +49,14 @@ class XfyetaSpec(VendorSpec):
         "line_separator": {"description": "How several line_num values are joined: ';' (seed document) or ','.",
                            "enum": [";", ","]},
         "token_ttl": {"description": "Token lifetime in seconds when the vendor does not say.",
-                      "type": "integer", "minimum": 1},
+                      "type": "integer", "minimum": 1, "maximum": 2592000},
         "refresh_margin": {"description": "Seconds before expiry at which the token is refreshed.",
-                           "type": "integer", "minimum": 0},
+                           "type": "integer", "minimum": 0, "maximum": 86400},
         "check_references": {"description": "plan checks robots, lines and voices with config/v1/query.",
                              "type": "boolean"},
         "max_contacts_per_task": {"description": "Refuse campaigns with more contacts than this (null = no "
-                                                 "documented limit).", "type": ["integer", "null"], "minimum": 1},
+                                                 "documented limit).", "type": ["integer", "null"], "minimum": 1,
+                                  "maximum": 100000000},
         "list_deleted": {"description": "Whether the vendor's task listing shows deleted tasks (deleted: 1).",
                          "type": "boolean"},
     }

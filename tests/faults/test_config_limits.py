@@ -1,11 +1,9 @@
 """Config inputs that crash or hang later instead of failing validation: regression tests for the issue.
 
-These wait for the vendor refactor (``reconciler/vendors/``, config rules and
-schemas are being rebuilt on another branch): each is ``xfail(strict=True)``,
-so it turns into a failure -- and must lose its mark -- the moment the config
-work fixes it. Each states what it expects once fixed: ``validate`` exits 1
-with a ``file:line: field: message`` naming the option, and never 3. The
-validation-speed goal is met (main's performance work) and asserted unmarked.
+They waited as ``xfail(strict=True)`` for the config work on main (bounded
+profile numbers, huge integers, validation speed); main fixed every item, so
+they are asserted unmarked. Each states what it expects: ``validate`` exits 1
+with a ``file:line: field: message`` naming the option, and never 3.
 """
 
 from __future__ import annotations
@@ -18,8 +16,6 @@ import pytest
 
 from tests.e2e.conftest import campaigns, phones, run_cli, write_csv, xf_task
 from tests.faults.support import clean_output, fast_project
-
-WAITS = "waits for the vendor refactor of config/ and the schemas (bounded options, huge integers)"
 
 
 def _with_option(tmp_path: Path, option: str) -> Path:
@@ -58,7 +54,6 @@ UNBOUNDED = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason=WAITS)
 @pytest.mark.parametrize("option", UNBOUNDED)
 def test_every_profile_option_is_bounded(tmp_path: Path, option: str) -> None:
     d = _with_option(tmp_path, option)
@@ -70,7 +65,6 @@ def test_every_profile_option_is_bounded(tmp_path: Path, option: str) -> None:
 HUGE = "9" * 5000  # past Python's 4,300-digit limit for int(str)
 
 
-@pytest.mark.xfail(strict=True, reason=WAITS)
 @pytest.mark.parametrize(("where", "old", "new"), [
     pytest.param("campaign", "recall: {count: 1, wait: 600}", f"recall: {{count: {HUGE}, wait: 600}}",
                  id="recall.count"),

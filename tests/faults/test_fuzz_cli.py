@@ -52,8 +52,6 @@ def test_fuzz_validate_and_plan(tmp_path: Path, chunk: int) -> None:
 KNOWN_SEEDS = range(0, 200)  # a fixed window that holds known crashes today
 
 
-@pytest.mark.xfail(strict=True, reason="fuzz cases that crash on the config items waiting for the vendor refactor: "
-                                       + "; ".join(KNOWN.values()))
 def test_known_config_crashes_are_gone(tmp_path: Path) -> None:
     known: list[str] = []
     with emulators() as (xf, yc):
