@@ -20,6 +20,7 @@ from typing import Any
 from reconciler.model import ContactRow, canonical_json, digest
 
 __all__ = [
+    "ACTION_WORDS",
     "FORMAT_VERSION",
     "Action",
     "ActionKind",
@@ -53,6 +54,20 @@ class ActionKind(enum.StrEnum):
     @property
     def mutates_platform(self) -> bool:
         return self is not ActionKind.ADOPT
+
+
+# The stable words of each action in every document campaignctl writes (JSON plans, saved plan files,
+# text views): renaming an ActionKind member must change none of them.
+ACTION_WORDS: dict[ActionKind, str] = {
+    ActionKind.CREATE: "create",
+    ActionKind.DELETE: "delete",
+    ActionKind.INSERT: "insert",
+    ActionKind.REMOVE: "remove",
+    ActionKind.START: "start",
+    ActionKind.PAUSE: "pause",
+    ActionKind.DIAL: "dial",
+    ActionKind.ADOPT: "adopt",
+}
 
 
 @dataclass(frozen=True)

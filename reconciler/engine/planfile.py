@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from reconciler.engine.inputs import Observed, Recorded
-from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Diagnostic, Plan, PlanMeta
+from reconciler.engine.plan import ACTION_WORDS, Action, ActionKind, CampaignSummary, Diagnostic, Plan, PlanMeta
 from reconciler.engine.policy import dump_policy, load_policy
 from reconciler.errors import PlanError, StalePlan
 from reconciler.model import ContactRow, DesiredState, canonical_json, digest
@@ -58,18 +58,7 @@ __all__ = [
 PLAN_KIND = "campaignctl-plan"
 PLANFILE_VERSION = 2
 
-# The file's own action vocabulary: renaming an ActionKind member must not break saved plans.
-_KIND_WORDS: dict[ActionKind, str] = {
-    ActionKind.CREATE: "create",
-    ActionKind.DELETE: "delete",
-    ActionKind.INSERT: "insert",
-    ActionKind.REMOVE: "remove",
-    ActionKind.START: "start",
-    ActionKind.PAUSE: "pause",
-    ActionKind.DIAL: "dial",
-    ActionKind.ADOPT: "adopt",
-}
-_WORD_KINDS = {w: k for k, w in _KIND_WORDS.items()}
+_WORD_KINDS = {w: k for k, w in ACTION_WORDS.items()}
 
 Source = Literal["files", "state"]
 Involved = tuple[tuple[str, str], ...]
@@ -282,7 +271,7 @@ def dump_plan(plan: Plan, involved: Iterable[tuple[str, str]], *, recorded: Reco
         },
         "actions": [
             {
-                "kind": _KIND_WORDS[a.kind],
+                "kind": ACTION_WORDS[a.kind],
                 "campaign": a.campaign,
                 "profile": a.profile,
                 "wave": a.wave,

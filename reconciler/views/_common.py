@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from reconciler.engine.plan import (
+    ACTION_WORDS,
     Action,
     ActionKind,
     ApplyResult,
@@ -103,18 +104,6 @@ class Item:
         return self.action.drift or bool(self.paired and self.paired.drift)
 
 
-_WORDS: dict[ActionKind, str] = {
-    ActionKind.CREATE: "create",
-    ActionKind.DELETE: "delete",
-    ActionKind.INSERT: "insert",
-    ActionKind.REMOVE: "remove",
-    ActionKind.START: "start",
-    ActionKind.PAUSE: "pause",
-    ActionKind.DIAL: "dial",
-    ActionKind.ADOPT: "adopt",
-}
-
-
 def collapse(actions: Sequence[Action]) -> list[Item]:
     """Plan order, with each replacing DELETE and the first replacing CREATE of its lane merged.
 
@@ -137,7 +126,7 @@ def collapse(actions: Sequence[Action]) -> list[Item]:
                 used.add(j)
                 items.append(Item("replace", action, actions[j]))
                 continue
-        items.append(Item(_WORDS[action.kind], action))
+        items.append(Item(ACTION_WORDS[action.kind], action))
     return items
 
 
@@ -319,7 +308,7 @@ def detail(item: Item) -> str:
 
 
 def step_word(step: StepResult) -> str:
-    return _WORDS[step.action.kind]
+    return ACTION_WORDS[step.action.kind]
 
 
 def describe_step(step: StepResult) -> str:

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from reconciler.engine.plan import (
+    ACTION_WORDS,
     FORMAT_VERSION,
     ActionKind,
     ApplyResult,
@@ -37,18 +38,7 @@ from reconciler.views._common import (
 
 __all__ = ["ACTION_WORDS", "STATUS_WORDS", "JsonView", "forecast_document"]
 
-# The stable vocabulary. "replace" has no ActionKind: it is a DELETE+CREATE pair, collapsed.
-ACTION_WORDS: dict[ActionKind, str] = {
-    ActionKind.CREATE: "create",
-    ActionKind.DELETE: "delete",
-    ActionKind.INSERT: "insert",
-    ActionKind.REMOVE: "remove",
-    ActionKind.START: "start",
-    ActionKind.PAUSE: "pause",
-    ActionKind.DIAL: "dial",
-    ActionKind.ADOPT: "adopt",
-}
-REPLACE = "replace"
+REPLACE = "replace"  # the stable word of a DELETE+CREATE pair (no ActionKind: collapsed by the views)
 
 STATUS_WORDS: dict[StepStatus, str] = {
     StepStatus.OK: "ok",
