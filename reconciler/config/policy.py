@@ -30,7 +30,7 @@ import csv
 import os
 import re
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -220,6 +220,15 @@ def _lines(yf: YamlFile, path: DocPath, file: Path, encoding: str = "utf-8-sig")
         return None
 
 
+def _first_tokens(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """(line number, first token) of every line of a list file that is not blank or a ``#`` comment;
+    a token ends at a comma, semicolon or white space (the rest of the line may name or describe it)."""
+    for n, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip()
+        if text:
+            yield n, re.split(r"[,\s;]", text, maxsplit=1)[0]
+
+
 def _date_file(yf: YamlFile, path: DocPath, given: str, files: list[Path]) -> set[date] | None:
     file = _resolve(yf, path, given, "blackout file", files)
     if file is None:
@@ -230,11 +239,7 @@ def _date_file(yf: YamlFile, path: DocPath, given: str, files: list[Path]) -> se
     out: set[date] = set()
     bad = 0
     shown = str(file)
-    for n, line in enumerate(lines, start=1):
-        text = line.split("#", 1)[0].strip()
-        if not text:
-            continue
-        token = re.split(r"[,\s\t;]", text, maxsplit=1)[0]
+    for n, token in _first_tokens(lines):
         parsed = _date_item(token)
         if isinstance(parsed, str):
             if n == 1 and not any(ch.isdigit() for ch in token):
@@ -363,11 +368,7 @@ def _suppress_digests(yf: YamlFile, spath: DocPath, given: str, form: str, label
     before = len(table)
     bad = 0
     shown = str(file)
-    for n, line in enumerate(lines, start=1):
-        text = line.split("#", 1)[0].strip()
-        if not text:
-            continue
-        token = re.split(r"[,\s;]", text, maxsplit=1)[0]
+    for n, token in _first_tokens(lines):
         if not _HEX.fullmatch(token):
             if n == 1 and not all(ch in "0123456789abcdefABCDEF" for ch in token):
                 continue  # a header row such as "sha256"
