@@ -17,6 +17,7 @@ import click
 
 from reconciler.config import LoadResult, load
 from reconciler.config.discovery import PROJECT_FILES
+from reconciler.config.gcpause import paused_gc
 from reconciler.config.report import display_path
 from reconciler.engine.clock import policy_clock
 from reconciler.engine.plan import CampaignSummary, Diagnostic, Plan
@@ -40,7 +41,8 @@ def _policy(result: LoadResult) -> tuple[tuple[CampaignSummary, ...], list[Diagn
 
 def _checked(directory: Path) -> tuple[LoadResult, tuple[CampaignSummary, ...]]:
     """The directory loaded, with the policy's late-forecast warnings among its problems, and its summaries."""
-    result = load(Path(directory))
+    with paused_gc(keep=True):
+        result = load(Path(directory))
     summaries, late = _policy(result)
     if late:
         extra = [Problem(d.file, d.line, "", f"{d.campaign}: {d.message}", "warning") for d in late]

@@ -16,7 +16,6 @@ physical line numbers (the header is row 1), so editors jump to them.
 from __future__ import annotations
 
 import csv
-import gc
 import hashlib
 import io
 import json
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.config.gcpause import paused_gc
 from reconciler.config.phones import PHONE_RULE, is_valid_phone, normalize_phone
 from reconciler.config.report import Report, YamlFile, display_path, where
 from reconciler.config.table import RECORD, UNIT, ContactTable, ContactTableBuilder, LazyTable, table_digest
@@ -346,9 +346,7 @@ def _read_csv(
     ok = True
     # The loop creates a million short-lived lists and no cycles: the cyclic
     # garbage collector would only add ~25% to the time.
-    collecting = gc.isenabled()
-    gc.disable()
-    with fh:
+    with paused_gc(), fh:
         reader = csv.reader(fh, delimiter=delimiter)
         try:
             ok = _consume(reader, shown, sink)
@@ -367,9 +365,6 @@ def _read_csv(
         except OSError as exc:
             report.add(shown, 0, "", f"cannot read contact file: {exc.strerror or exc}")
             ok = False
-        finally:
-            if collecting:
-                gc.enable()
     return ok, True
 
 

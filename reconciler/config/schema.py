@@ -16,13 +16,14 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Literal
-
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped]
+from typing import TYPE_CHECKING, Any, Literal
 
 from reconciler.config.fastschema import Check, compile_schema
 from reconciler.config.yamlmarks import Document, Path, format_path
+
+if TYPE_CHECKING:  # jsonschema is loaded only to word the problems of an invalid file (~40 ms at start)
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+    from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
 __all__ = ["SchemaIssue", "SchemaKind", "load_schema", "schema_issues"]
 
@@ -59,6 +60,8 @@ def _fast(kind: SchemaKind) -> Check | None:
 
 @functools.cache
 def _validator(kind: SchemaKind) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load_schema(kind))
 
 
@@ -154,6 +157,8 @@ def _describe(doc: Document, error: ValidationError, path: Path) -> Iterator[Sch
         return
     if v in ("anyOf", "oneOf") and custom is None:
         if error.context:
+            from jsonschema.exceptions import best_match
+
             best = best_match(error.context)
             yield from _describe(doc, best, tuple(best.absolute_path))
             return

@@ -21,9 +21,10 @@ values, never raised.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -46,6 +47,8 @@ _MERGE = "tag:yaml.org,2002:merge"
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUE = frozenset({"true", "True", "TRUE"})
 _FALSE = frozenset({"false", "False", "FALSE"})
+_WORDS: dict[str, Any] = {**dict.fromkeys(_NULLS - {""}), **dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+_NUMBER_START = frozenset("0123456789+-.")  # every int, octal, hex, float, .inf and .nan starts with one
 _INT_RE = re.compile(r"[-+]?[0-9]+")
 _OCT_RE = re.compile(r"0o[0-7]+")
 _HEX_RE = re.compile(r"0x[0-9a-fA-F]+")
@@ -66,33 +69,38 @@ class YamlIssue:
     path: Path = ()
 
 
-@dataclass(frozen=True)
 class Document:
     """A parsed file: its value and where each part of it was written.
 
-    ``lines[path]`` is the line of the node at ``path`` (a tuple of keys and
-    indexes); ``key_lines[path]`` the line of the mapping key that introduced
-    it; ``raw[path]`` the source text of a plain integer scalar.
+    ``line(path)`` is the line of the node at ``path`` (a tuple of keys and
+    indexes), ``key_line(path)`` the line of the mapping key that introduced
+    it, ``text(path, value)`` a scalar as written. Lines are looked up in the
+    composed nodes only when asked for (a problem, a campaign's own line): a
+    file without problems never pays for a line table.
     """
 
-    value: Any
-    lines: Mapping[Path, int] = field(default_factory=dict)
-    key_lines: Mapping[Path, int] = field(default_factory=dict)
-    raw: Mapping[Path, str] = field(default_factory=dict)
+    __slots__ = ("_last_line", "_root", "raw", "value")
+
+    def __init__(self, value: Any, root: Node | None = None, raw: Mapping[Path, str] | None = None,
+                 last_line: int = 1 << 62) -> None:
+        self.value = value
+        self.raw: Mapping[Path, str] = raw if raw is not None else {}
+        self._root = root
+        self._last_line = last_line  # libyaml may mark an empty node at the end one line past the text
 
     def line(self, path: Path) -> int:
         """Line of the node at ``path``, or of its nearest known ancestor."""
-        p = tuple(path)
-        while p:
-            if p in self.lines:
-                return self.lines[p]
-            p = p[:-1]
-        return self.lines.get((), 1)
+        node, _, _ = _descend(self._root, tuple(path))
+        if node is None:
+            return 1
+        return min(int(node.start_mark.line) + 1, self._last_line)
 
     def key_line(self, path: Path) -> int:
         """Line of the key naming ``path`` (falls back to the node's line)."""
-        p = tuple(path)
-        return self.key_lines.get(p) or self.line(p)
+        _, key, whole = _descend(self._root, tuple(path))
+        if whole and key is not None:
+            return int(key.start_mark.line) + 1
+        return self.line(path)
 
     def text(self, path: Path, value: Any) -> str:
         """A scalar as the text the user wrote (integers keep leading zeros)."""
@@ -101,6 +109,49 @@ class Document:
         if isinstance(value, int):
             return self.raw.get(tuple(path), str(value))
         return str(value)
+
+
+def _descend(root: Node | None, path: Path) -> tuple[Node | None, Node | None, bool]:
+    """The node at ``path`` or its nearest ancestor, the key node that named it (``None`` for a
+    list item or the root), and whether the whole path was found.
+
+    Follows the same rules as :class:`_Walker`: the first of duplicate keys,
+    explicit keys before merged ones, merge sources in order.
+    """
+    node, key = root, None
+    for part in path:
+        if isinstance(node, SequenceNode) and isinstance(part, int) and not isinstance(part, bool):
+            if not 0 <= part < len(node.value):
+                return node, key, False
+            node, key = node.value[part], None
+        elif isinstance(node, MappingNode) and isinstance(part, str):
+            found = _find_key(node, part, set())
+            if found is None:
+                return node, key, False
+            key, node = found
+        else:
+            return node, key, False
+    return node, key, True
+
+
+def _find_key(node: MappingNode, key: str, active: set[int]) -> tuple[Node, Node] | None:
+    """(key node, value node) for ``key`` in a mapping, merges included, as the walker builds it."""
+    merges: list[Node] = []
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, ScalarNode):
+            continue
+        if key_node.value == "<<" and key_node.tag in (_PLAIN, _MERGE):
+            merges.append(value_node)
+        elif str(key_node.value) == key:
+            return key_node, value_node
+    active.add(id(node))
+    for value in merges:
+        for source in value.value if isinstance(value, SequenceNode) else [value]:
+            if isinstance(source, MappingNode) and id(source) not in active:
+                found = _find_key(source, key, active)
+                if found is not None:
+                    return found
+    return None
 
 
 def format_path(path: Path) -> str:
@@ -115,12 +166,21 @@ def format_path(path: Path) -> str:
 
 
 class _Resolver(yaml.resolver.BaseResolver):
-    """Marks plain scalars for core-schema resolution done in :func:`_scalar`."""
+    """Marks plain scalars for core-schema resolution done in :func:`_scalar`.
+
+    Exactly ``BaseResolver`` (no implicit and no path resolvers) with the
+    plain mark, written out flat: the composer asks once per node, and
+    :meth:`descend_resolver` / :meth:`ascend_resolver` (which only serve path
+    resolvers) are C no-ops, a fifth of libyaml's composing time otherwise.
+    """
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is ScalarNode and implicit[0]:
-            return _PLAIN
-        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        if kind is ScalarNode:
+            return _PLAIN if implicit[0] else _STR
+        return _SEQ if kind is SequenceNode else _MAP
+
+    descend_resolver = staticmethod(operator.is_)  # type: ignore[assignment]  # (parent, index) -> ignored
+    ascend_resolver = staticmethod(tuple)  # type: ignore[assignment]  # () -> ignored
 
 
 class _PyComposer(
@@ -160,10 +220,10 @@ class _TooLarge(Exception):
 
 
 class _Walker:
+    """Nodes to values; lines are not copied out (:meth:`Document.line` looks them up when asked)."""
+
     def __init__(self, last_line: int = 1 << 62) -> None:
         self.last_line = last_line  # libyaml may mark an empty node at the end one line past the text
-        self.lines: dict[Path, int] = {}
-        self.key_lines: dict[Path, int] = {}
         self.raw: dict[Path, str] = {}
         self.issues: list[YamlIssue] = []
         self.active: set[int] = set()
@@ -172,60 +232,84 @@ class _Walker:
         self.repeated = 0
 
     def walk(self, node: Node, path: Path) -> Any:
-        self.count += 1
+        if node.__class__ is ScalarNode:
+            self.count += 1
+            return node.value if node.tag == _STR else self.scalar(node, path)
+        return self.container(node, path)
+
+    def container(self, node: Node, path: Path) -> Any:
+        """A list or mapping; scalars inside are turned into values inline (most nodes are scalars)."""
+        children = len(node.value) if isinstance(node.value, list) else 0
+        self.count += 1 + children
         if self.count > MAX_NODES:
             raise _TooLarge(f"the document has more than {MAX_NODES} nodes")
-        if id(node) in self.seen:
-            self.repeated += 1
+        ident = id(node)
+        if ident in self.seen:  # walked before: through an alias; it and its items count as repeated
+            self.repeated += 1 + children
             if self.repeated > MAX_ALIAS_NODES:
                 raise _TooLarge(f"aliases repeat more than {MAX_ALIAS_NODES} nodes (an alias bomb?)")
         else:
-            self.seen.add(id(node))
-        line = min(node.start_mark.line + 1, self.last_line)
-        self.lines[path] = line
-        if isinstance(node, ScalarNode):
-            return self.scalar(node, path, line)
-        if id(node) in self.active:
-            self.issues.append(YamlIssue(line, "recursive alias: a node may not contain itself", path))
+            self.seen.add(ident)
+        if ident in self.active:
+            self.issues.append(YamlIssue(self.at(node), "recursive alias: a node may not contain itself", path))
             return None
-        self.active.add(id(node))
+        self.active.add(ident)
         try:
             if isinstance(node, SequenceNode):
                 if node.tag != _SEQ:
-                    self.issues.append(YamlIssue(line, f"unsupported YAML tag {node.tag!r}", path))
-                return [self.walk(child, (*path, i)) for i, child in enumerate(node.value)]
+                    self.issues.append(YamlIssue(self.at(node), f"unsupported YAML tag {node.tag!r}", path))
+                return self.sequence(node, path)
             if isinstance(node, MappingNode):
                 if node.tag != _MAP:
-                    self.issues.append(YamlIssue(line, f"unsupported YAML tag {node.tag!r}", path))
+                    self.issues.append(YamlIssue(self.at(node), f"unsupported YAML tag {node.tag!r}", path))
                 return self.mapping(node, path)
         finally:
-            self.active.discard(id(node))
-        self.issues.append(YamlIssue(line, "unsupported YAML node", path))  # pragma: no cover
+            self.active.discard(ident)
+        self.issues.append(YamlIssue(self.at(node), "unsupported YAML node", path))  # pragma: no cover
         return None
+
+    def at(self, node: Node) -> int:
+        return min(int(node.start_mark.line) + 1, self.last_line)
+
+    def sequence(self, node: SequenceNode, path: Path) -> list[Any]:
+        out: list[Any] = []
+        append = out.append
+        for i, child in enumerate(node.value):
+            if child.__class__ is ScalarNode:
+                append(child.value if child.tag == _STR else self.scalar(child, (*path, i)))
+            else:
+                append(self.container(child, (*path, i)))
+        return out
 
     def mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        explicit: list[tuple[Node, Node]] = []
-        for key_node, value_node in node.value:
-            if isinstance(key_node, ScalarNode) and key_node.value == "<<" and key_node.tag in (_PLAIN, _MERGE):
-                self.merge(value_node, path, out)
-            else:
-                explicit.append((key_node, value_node))
-        written: set[str] = set()
-        for key_node, value_node in explicit:
-            kline = key_node.start_mark.line + 1
-            if not isinstance(key_node, ScalarNode):
-                self.issues.append(YamlIssue(kline, "mapping keys must be plain text, not lists or mappings", path))
+        pairs: list[tuple[Node, Node]] = node.value
+        if any(k.__class__ is ScalarNode and k.value == "<<" and k.tag in (_PLAIN, _MERGE) for k, _ in pairs):
+            explicit: list[tuple[Node, Node]] = []
+            for key_node, value_node in pairs:
+                if key_node.__class__ is ScalarNode and key_node.value == "<<" and key_node.tag in (_PLAIN, _MERGE):
+                    self.merge(value_node, path, out)
+                else:
+                    explicit.append((key_node, value_node))
+            pairs = explicit
+        written: dict[str, Node] = {}
+        for key_node, value_node in pairs:
+            if key_node.__class__ is not ScalarNode:
+                self.issues.append(YamlIssue(self.at(key_node),
+                                             "mapping keys must be plain text, not lists or mappings", path))
                 continue
             key = str(key_node.value)
-            child = (*path, key)
             if key in written:
-                first = self.key_lines.get(child, 0)
-                self.issues.append(YamlIssue(kline, f"duplicate key {key!r} (first at line {first})", child))
+                self.issues.append(YamlIssue(self.at(key_node),
+                                             f"duplicate key {key!r} (first at line {self.at(written[key])})",
+                                             (*path, key)))
                 continue
-            written.add(key)
-            self.key_lines[child] = kline
-            out[key] = self.walk(value_node, child)  # explicit keys win over merged ones
+            written[key] = key_node
+            # explicit keys win over merged ones
+            if value_node.__class__ is ScalarNode:
+                out[key] = value_node.value if value_node.tag == _STR else self.scalar(value_node, (*path, key))
+            else:
+                out[key] = self.container(value_node, (*path, key))
         return out
 
     def merge(self, value: Node, path: Path, out: dict[str, Any]) -> None:
@@ -246,18 +330,16 @@ class _Walker:
             finally:
                 self.active.discard(id(source))
 
-    def scalar(self, node: ScalarNode, path: Path, line: int) -> Any:
+    def scalar(self, node: ScalarNode, path: Path) -> Any:
         text = str(node.value)
         tag = node.tag
-        if tag == _STR:
-            return text
         try:
-            return self._scalar(text, tag, path, line)
+            return self._scalar(text, tag, path, node)
         except _BadNumber as exc:
-            self.issues.append(YamlIssue(line, str(exc), path))
+            self.issues.append(YamlIssue(self.at(node), str(exc), path))
             return text  # a string: the schema then names the field as the wrong type, nothing reads it as a number
 
-    def _scalar(self, text: str, tag: str, path: Path, line: int) -> Any:
+    def _scalar(self, text: str, tag: str, path: Path, node: ScalarNode) -> Any:
         if tag == _PLAIN:
             return self.plain(text, path)
         if tag in (_INT, _FLOAT, _BOOL, _NULL):
@@ -266,12 +348,17 @@ class _Walker:
             if tag == _FLOAT and isinstance(value, int) and not isinstance(value, bool):
                 return float(value)
             if type(value) is not expected:
-                self.issues.append(YamlIssue(line, f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}", path))
+                self.issues.append(YamlIssue(self.at(node), f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}",
+                                             path))
             return value
-        self.issues.append(YamlIssue(line, f"unsupported YAML tag {tag!r}; remove it", path))
+        self.issues.append(YamlIssue(self.at(node), f"unsupported YAML tag {tag!r}; remove it", path))
         return text
 
     def plain(self, text: str, path: Path) -> Any:
+        if text and text[0] not in _NUMBER_START:  # not a number (nor an empty null): a string, or a word below
+            if text in _WORDS:
+                return _WORDS[text]
+            return text
         if text in _NULLS:
             return None
         if text in _TRUE:
@@ -357,12 +444,13 @@ def parse(text: str) -> tuple[Document | None, list[YamlIssue]]:
     except RecursionError:
         return None, [YamlIssue(1, "malformed YAML: the document is nested too deeply")]
     if node is None:
-        return Document(None, {(): 1}), []
-    walker = _Walker(text.count("\n") + 1)
+        return Document(None), []
+    last_line = text.count("\n") + 1
+    walker = _Walker(last_line)
     try:
         value = walker.walk(node, ())
     except _TooLarge as exc:
         return None, [YamlIssue(1, exc.message)]
     except RecursionError:
         return None, [YamlIssue(1, "the document is nested too deeply")]
-    return Document(value, walker.lines, walker.key_lines, walker.raw), walker.issues
+    return Document(value, node, walker.raw, last_line), walker.issues

@@ -16,7 +16,6 @@ from reconciler import vendors
 from reconciler.engine.settle import settle_window
 from reconciler.model import ProviderProfile
 from reconciler.providers.base import Capabilities, Limits, ObservedTask, Provider
-from reconciler.providers.client import VendorClient
 from reconciler.state.base import (
     CallOutcome,
     CampaignRecord,
@@ -66,6 +65,8 @@ def traits_of(provider: Provider) -> ProviderTraits:
 
 def _suffix_naming(provider: Provider) -> bool:
     """The provider names its tasks by its vendor's rule, and that is the shared one."""
+    from reconciler.providers.client import VendorClient  # here: importing it loads httpx
+
     if not isinstance(provider, VendorClient):
         return False
     kind: type[object] = type(provider)

@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from typing import cast
-
-import httpx
+from typing import TYPE_CHECKING, cast
 
 from reconciler import vendors
 from reconciler.errors import AuthError, ConfigError, Problem
 from reconciler.model import ProviderProfile, Secret
 from reconciler.providers.base import Provider
-from reconciler.providers.http import CallEvent
+
+if TYPE_CHECKING:  # httpx is imported with the first client: offline commands (validate) never load it
+    import httpx
+
+    from reconciler.providers.http import CallEvent
 
 __all__ = ["build_provider", "client_class", "read_credentials"]
 
