@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,12 +20,10 @@ from reconciler.config import LoadResult, load
 from reconciler.config.discovery import PROJECT_FILES
 from reconciler.config.gcpause import paused_gc
 from reconciler.config.report import display_path
-from reconciler.engine.clock import policy_clock
-from reconciler.engine.plan import CampaignSummary, Diagnostic, Plan
-from reconciler.engine.policy import offline_summaries
 from reconciler.errors import ExitCode, Problem
-from reconciler.views._common import policy_lines
-from reconciler.views.json import forecast_document
+
+if TYPE_CHECKING:  # the policy's engine and views are imported only for a project that declares a policy
+    from reconciler.engine.plan import CampaignSummary, Diagnostic
 
 __all__ = ["FORMAT_VERSION", "display_path", "find_project", "print_problems", "run", "run_paths"]
 
@@ -35,6 +34,9 @@ def _policy(result: LoadResult) -> tuple[tuple[CampaignSummary, ...], list[Diagn
     """The dialing policy's offline view (engine.policy.offline_summaries): counts, forecast, late warnings."""
     if result.state is None or result.state.project.policy is None:
         return (), []
+    from reconciler.engine.clock import policy_clock
+    from reconciler.engine.policy import offline_summaries
+
     now = policy_clock(os.environ, timezone=result.state.project.timezone)()
     return offline_summaries(result.state, now)
 
@@ -57,8 +59,12 @@ def run(directory: Path, *, fmt: str = "text") -> int:
         _annotate(result)
     else:
         print_problems(result.problems)
-        for name, text in policy_lines(Plan((), campaigns=summaries)):
-            click.echo(f"{name}: {text}")
+        if summaries:
+            from reconciler.engine.plan import Plan
+            from reconciler.views._common import policy_lines
+
+            for name, text in policy_lines(Plan((), campaigns=summaries)):
+                click.echo(f"{name}: {text}")
         click.echo(_summary(result))
     return int(ExitCode.OK if result.state is not None else ExitCode.ERROR)
 
@@ -175,6 +181,8 @@ def _annotation(problem: Problem) -> str:
 
 
 def _json(result: LoadResult, summaries: tuple[CampaignSummary, ...] = ()) -> dict[str, object]:
+    from reconciler.views.json import forecast_document
+
     campaigns = []
     policy = {s.name: s for s in summaries}
     if result.state is not None:

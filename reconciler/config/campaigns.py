@@ -11,6 +11,7 @@ allowed on this vendor's campaigns.
 
 from __future__ import annotations
 
+import functools
 import pathlib
 import zoneinfo
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ def _seconds(text: str) -> int | None:
     return h * 3600 + m * 60 + s
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and campaigns repeat the same few windows
 def parse_window(text: str) -> tuple[int, int] | str:
     """``"09:00-12:00"`` → (32400, 43200) seconds, or a message saying what is wrong."""
     pieces = text.split("-")
@@ -86,14 +88,23 @@ def _clock(seconds: int) -> time:
 def _datetime(yf: YamlFile, path: Path, value: Any, tz: str) -> datetime | None:
     if not isinstance(value, str) or not yf.usable(path):
         return None
+    parsed = _parse_datetime(value, tz)
+    if isinstance(parsed, str):
+        yf.error(path, f"{value!r} is not a valid date-time: {parsed}")
+        return None
+    return parsed
+
+
+@functools.lru_cache(maxsize=4096)  # pure, and campaigns repeat the same few start times
+def _parse_datetime(value: str, tz: str) -> datetime | str:
+    """An ISO 8601 date-time (``Z`` allowed, no offset: ``tz``), or why it is not one."""
     text = value.strip()
     if text[-1:] in ("Z", "z"):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
-        yf.error(path, f"{value!r} is not a valid date-time: {exc}")
-        return None
+        return str(exc)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(tz))
     return parsed

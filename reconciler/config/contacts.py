@@ -22,6 +22,7 @@ import json
 import operator
 import os
 import re
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,7 +169,7 @@ def _csv_specs(yf: YamlFile, path: DocPath, contacts: dict[str, Any]) -> list[_C
     sources = contacts.get("sources")
     if not isinstance(sources, list) or not sources:
         return None
-    base = Path(yf.file).parent
+    base = os.path.dirname(yf.file)
     out: list[_CsvSpec] = []
     for i, source in enumerate(sources):
         spath = (*path, "sources", i)
@@ -181,7 +182,7 @@ def _csv_specs(yf: YamlFile, path: DocPath, contacts: dict[str, Any]) -> list[_C
         if (not isinstance(given, str) or not yf.usable((*spath, "csv")) or codec is None
                 or not isinstance(delimiter, str) or len(delimiter) != 1):
             return None
-        out.append(_CsvSpec((*spath, "csv"), given, Path(os.path.normpath(base / given)), codec, str(encoding),
+        out.append(_CsvSpec((*spath, "csv"), given, _source_path(base, given), codec, str(encoding),
                             delimiter))
     return out
 
@@ -229,7 +230,7 @@ def _parse(
     failed = False
     files: list[Path] = []
     sources = contacts.get("sources")
-    base = Path(yf.file).parent
+    base = os.path.dirname(yf.file)
     pending = list(blobs) if blobs is not None else None
     for i, source in enumerate(sources if isinstance(sources, list) else []):
         spath = (*path, "sources", i)
@@ -240,7 +241,7 @@ def _parse(
             if not isinstance(source["csv"], str) or not yf.usable((*spath, "csv")):
                 failed = True
                 continue
-            csv_path = Path(os.path.normpath(base / source["csv"]))
+            csv_path = _source_path(base, source["csv"])
             encoding = source.get("encoding", "utf-8")
             delimiter = source.get("delimiter", ",")
             codec = CODECS.get(str(encoding).lower())
@@ -280,9 +281,10 @@ def _read_rows(yf: YamlFile, path: DocPath, rows: list[Any], sink: _Sink) -> Non
     sink.builder.start_source(yf.file)
     invalid = _Counter(yf.report, yf.file, format_path(path), "error", "invalid")
     dups = 0
+    lines = yf.item_lines(path)
     for r, row in enumerate(rows):
         rpath = (*path, r)
-        line = yf.line(rpath)
+        line = lines[r] if r < len(lines) else yf.line(rpath)
         if not isinstance(row, list) or not yf.usable(rpath):
             continue  # the schema reported it
         if len(row) != width:
@@ -313,6 +315,11 @@ def _read_rows(yf: YamlFile, path: DocPath, rows: list[Any], sink: _Sink) -> Non
                       "warning")
 
 
+def _source_path(base: str, given: str) -> Path:
+    """A CSV source's path: ``given`` relative to the directory of the campaign file (``base``)."""
+    return Path(os.path.normpath(os.path.join(base, given)))
+
+
 def _read_csv(
     yf: YamlFile,
     ref: DocPath,
@@ -327,21 +334,26 @@ def _read_csv(
     """Read one CSV source into the sink (``data``: its bytes, when already read).
     Returns (usable, file was read)."""
     shown = str(csv_path)
-    ref_line = yf.line(ref)
     if data is not None:
         fh: Any = io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline="", errors="strict")
-    elif not csv_path.exists():
-        yf.error(ref, f"contact file {given!r} not found (looked for {display_path(shown)})", line=ref_line)
-        return False, False
-    elif not csv_path.is_file():
-        yf.error(ref, f"contact source {shown} is not a file", line=ref_line)
-        return False, False
     else:
-        try:
-            fh = open(csv_path, encoding=codec, newline="", errors="strict")  # noqa: SIM115
-        except OSError as exc:
-            yf.error(ref, f"cannot read contact file {shown}: {exc.strerror or exc}", line=ref_line)
+        try:  # opened straight away (no exists / is_file first: two system calls per source);
+            # non-blocking, so that a FIFO is refused below instead of waiting for a writer
+            fd = os.open(csv_path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except FileNotFoundError:
+            yf.error(ref, f"contact file {given!r} not found (looked for {display_path(shown)})", line=yf.line(ref))
             return False, False
+        except IsADirectoryError:
+            yf.error(ref, f"contact source {shown} is not a file", line=yf.line(ref))
+            return False, False
+        except OSError as exc:
+            yf.error(ref, f"cannot read contact file {shown}: {exc.strerror or exc}", line=yf.line(ref))
+            return False, False
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or a device: never read it
+            os.close(fd)
+            yf.error(ref, f"contact source {shown} is not a file", line=yf.line(ref))
+            return False, False
+        fh = open(fd, encoding=codec, newline="", errors="strict")  # noqa: SIM115
     report = sink.report
     ok = True
     # The loop creates a million short-lived lists and no cycles: the cyclic

@@ -112,7 +112,8 @@ class _Compiler:
                 checks.append(self.ref(value))
             elif key == "type":
                 names = [value] if isinstance(value, str) else list(value)
-                checks.append(partial(_type, tuple(_TYPES[n] for n in names)))
+                tests = tuple(_TYPES[n] for n in names)
+                checks.append(tests[0] if len(tests) == 1 else partial(_type, tests))
             elif key == "enum":
                 checks.append(partial(_enum, tuple(value)))
             elif key == "const":
@@ -198,11 +199,17 @@ def _deferred(slot: list[Check], v: Any) -> bool:
 
 
 def _type(tests: tuple[Check, ...], v: Any) -> bool:
-    return any(f(v) for f in tests)
+    for f in tests:  # loops, not generators: these run for every value of every file
+        if f(v):
+            return True
+    return False
 
 
 def _enum(options: tuple[Any, ...], v: Any) -> bool:
-    return any(_equal(v, o) for o in options)
+    for o in options:
+        if _equal(v, o):
+            return True
+    return False
 
 
 def _pattern(search: Callable[[str], Any], v: Any) -> bool:
@@ -267,11 +274,19 @@ def _unique(v: Any) -> bool:
 
 
 def _items(f: Check, v: Any) -> bool:
-    return not isinstance(v, list) or all(f(x) for x in v)
+    if isinstance(v, list):
+        for x in v:
+            if not f(x):
+                return False
+    return True
 
 
 def _required(names: tuple[str, ...], v: Any) -> bool:
-    return not isinstance(v, dict) or all(n in v for n in names)
+    if isinstance(v, dict):
+        for n in names:
+            if n not in v:
+                return False
+    return True
 
 
 def _dependent(deps: tuple[tuple[str, tuple[str, ...]], ...], v: Any) -> bool:
@@ -279,15 +294,25 @@ def _dependent(deps: tuple[tuple[str, tuple[str, ...]], ...], v: Any) -> bool:
 
 
 def _names(f: Check, v: Any) -> bool:
-    return not isinstance(v, dict) or all(f(k) for k in v)
+    if isinstance(v, dict):
+        for k in v:
+            if not f(k):
+                return False
+    return True
 
 
 def _all(parts: tuple[Check, ...], v: Any) -> bool:
-    return all(f(v) for f in parts)
+    for f in parts:
+        if not f(v):
+            return False
+    return True
 
 
 def _any(parts: tuple[Check, ...], v: Any) -> bool:
-    return any(f(v) for f in parts)
+    for f in parts:
+        if f(v):
+            return True
+    return False
 
 
 def _one(parts: tuple[Check, ...], v: Any) -> bool:

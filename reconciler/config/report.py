@@ -70,6 +70,9 @@ class YamlFile:
     def line(self, path: Path) -> int:
         return self.doc.line(path)
 
+    def item_lines(self, path: Path) -> list[int]:
+        return self.doc.item_lines(path)
+
     def key_line(self, path: Path) -> int:
         """The line of the key at ``path`` (where a problem about a missing or extra key is shown)."""
         return self.doc.key_line(path)

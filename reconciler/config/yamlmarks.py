@@ -102,6 +102,13 @@ class Document:
             return int(key.start_mark.line) + 1
         return self.line(path)
 
+    def item_lines(self, path: Path) -> list[int]:
+        """The line of each item of the list at ``path`` (one lookup for a list read row by row)."""
+        node, _, whole = _descend(self._root, tuple(path))
+        if not whole or not isinstance(node, SequenceNode):
+            return []
+        return [min(int(item.start_mark.line) + 1, self._last_line) for item in node.value]
+
     def text(self, path: Path, value: Any) -> str:
         """A scalar as the text the user wrote (integers keep leading zeros)."""
         if isinstance(value, bool):

@@ -347,3 +347,28 @@ def test_declared_empty_rows_are_valid(tmp_path: Path) -> None:
     result = load_files(tmp_path, {"c.yaml": xf(contacts=CONTACTS.replace('[["19900000001", "张先生"]]', "[]"))})
     assert result.state is not None, result.problems
     assert len(result.state.campaigns[0].contacts.rows) == 0
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_a_contact_source_that_is_not_a_regular_file_is_refused_without_reading_it(kind: str, tmp_path: Path) -> None:
+    """Sources are opened directly (no exists/is_file first); a directory or a FIFO named as the CSV is
+    still refused at its line, and a FIFO with no writer must not make validate wait forever."""
+    import os
+    import signal
+
+    text = xf(contacts=CONTACTS.replace('        - rows: [["19900000001", "张先生"]]\n',
+                                        "        - csv: c.csv  # <-\n"))
+    target = tmp_path / "c.csv"
+    if kind == "directory":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("reading the contact source blocked"))
+    signal.alarm(10)
+    try:
+        result = load_files(tmp_path, {"c.yaml": text})
+    finally:
+        signal.alarm(0)
+    assert result.state is None
+    found = [p for p in errors(result) if p.field == "campaigns[0].contacts.sources[0].csv"]
+    assert [p.line for p in found] == [marked_line(text)] and "is not a file" in found[0].message, result.problems

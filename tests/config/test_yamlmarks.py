@@ -130,6 +130,12 @@ def _described(doc: Any, issues: list[Any]) -> tuple[Any, ...]:
             yield from paths(item, (*path, key))
 
     lines = {p: (doc.line(p), doc.key_line(p)) for p in paths(doc.value)}
+    for path in lines:
+        value = doc.value
+        for part in path:
+            value = value[part]
+        if isinstance(value, list):  # the one-lookup form a row reader uses agrees with line() item by item
+            assert doc.item_lines(path) == [doc.line((*path, i)) for i in range(len(value))]
     return repr(doc.value), dict(doc.raw), issues, lines
 
 
