@@ -406,8 +406,9 @@ def _consume(reader: Any, shown: str, sink: _Sink) -> bool:
     if header is None:
         report.add(shown, 1, "", "the file is empty; expected a header row naming the columns")
         return False
-    missing = [c for c in columns if c not in header]
-    doubled = sorted({c for c in columns if header.count(c) > 1})
+    exact = len(header) == len(columns) and header == list(columns)  # the usual case: nothing to check or pick
+    missing = [] if exact else [c for c in columns if c not in header]
+    doubled = [] if exact else sorted({c for c in columns if header.count(c) > 1})
     if missing:
         names = ", ".join(repr(c) for c in missing)
         found = ", ".join(repr(c) for c in header[:12])
@@ -417,10 +418,10 @@ def _consume(reader: Any, shown: str, sink: _Sink) -> bool:
         report.add(shown, header_line, "", f"the header names {', '.join(map(repr, doubled))} more than once")
         return False
     width = len(header)
-    idx = [header.index(c) for c in columns]
+    idx = list(range(width)) if exact else [header.index(c) for c in columns]
     src_pi = idx[columns.index(sink.phone_column)]
     pick: Callable[[list[str]], Sequence[str]] | None = None
-    if idx != list(range(width)):
+    if not exact and idx != list(range(width)):
         pick = operator.itemgetter(*idx) if len(idx) > 1 else (lambda r, i=idx[0]: (r[i],))
     builder = sink.builder
     builder.start_source(shown)

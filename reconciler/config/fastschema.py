@@ -82,19 +82,28 @@ class _Compiler:
     def __init__(self, root: Mapping[str, Any]) -> None:
         self.root = root
         self.refs: dict[str, Check] = {}
+        self.compiling: set[str] = set()
+        self.recursive: set[str] = set()
 
     def ref(self, pointer: str) -> Check:
         if not pointer.startswith("#"):
             raise _Unsupported(pointer)
         if pointer in self.refs:
+            if pointer in self.compiling:
+                self.recursive.add(pointer)  # reached again while it compiles: only a slot can stand for it
             return self.refs[pointer]
         slot: list[Check] = []
         self.refs[pointer] = partial(_deferred, slot)  # recursion through $ref
+        self.compiling.add(pointer)
         node: Any = self.root
         for part in [p for p in pointer[1:].split("/") if p]:
             part = part.replace("~1", "/").replace("~0", "~")
             node = node[int(part)] if isinstance(node, list) else node[part]
-        slot.append(self.compile(node))
+        compiled = self.compile(node)
+        self.compiling.discard(pointer)
+        slot.append(compiled)
+        if pointer not in self.recursive:
+            self.refs[pointer] = compiled  # not recursive: later uses call it directly, one call less per value
         return self.refs[pointer]
 
     def compile(self, schema: Any) -> Check:

@@ -291,7 +291,12 @@ class _Walker:
     def mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
         pairs: list[tuple[Node, Node]] = node.value
-        if any(k.__class__ is ScalarNode and k.value == "<<" and k.tag in (_PLAIN, _MERGE) for k, _ in pairs):
+        merges = False
+        for k, _ in pairs:  # a loop, not any() over a generator: every mapping of every file passes here
+            if k.value == "<<" and k.__class__ is ScalarNode and k.tag in (_PLAIN, _MERGE):
+                merges = True
+                break
+        if merges:
             explicit: list[tuple[Node, Node]] = []
             for key_node, value_node in pairs:
                 if key_node.__class__ is ScalarNode and key_node.value == "<<" and key_node.tag in (_PLAIN, _MERGE):
