@@ -40,14 +40,33 @@ def browser() -> Iterator[Any]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def field(driver: Any, campaign: str, name: str) -> str:
-    from selenium.webdriver.common.by import By
+# The page replaces its campaigns' fragment every refresh, so elements found one call and read the next
+# can be gone ("stale element"): everything a check needs is read in one script, from one DOM state.
+_SNAPSHOT = """
+const out = {};
+for (const c of document.querySelectorAll('[data-campaign]')) {
+  const one = {fields: {}, charts: {}};
+  for (const f of c.querySelectorAll('[data-field]')) one.fields[f.dataset.field] = f.textContent.trim();
+  for (const chart of c.querySelectorAll('[data-chart]')) {
+    one.charts[chart.dataset.chart] = Array.from(chart.querySelectorAll('g'),
+      g => [g.getAttribute('data-label'), g.getAttribute('data-count')]);
+  }
+  out[c.dataset.campaign] = one;
+}
+return out;
+"""
 
-    return str(driver.find_element(By.CSS_SELECTOR, f'[data-campaign="{campaign}"] [data-field="{name}"]').text)
+
+def snapshot(driver: Any) -> dict[str, Any]:
+    """Every campaign's fields and chart bars as the page shows them at one moment."""
+    return dict(driver.execute_script(_SNAPSHOT))
+
+
+def field(driver: Any, campaign: str, name: str) -> str | None:
+    return snapshot(driver).get(campaign, {}).get("fields", {}).get(name)
 
 
 def test_live_page_shows_the_numbers_and_refreshes(served: Served, browser: Any, tmp_path: Path) -> None:
-    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     assert served.push("iflytek", "receiveCallRecord", call_record("p-1", "100001", XF_PHONES[0])).text == "success"
@@ -59,14 +78,12 @@ def test_live_page_shows_the_numbers_and_refreshes(served: Served, browser: Any,
     browser.get(served.server.base_url + "/")
     wait = WebDriverWait(browser, 20, poll_frequency=0.2)
     wait.until(lambda d: field(d, "promo", "dialed") == "2")
-    assert (field(browser, "promo", "contacts"), field(browser, "promo", "answered"),
-            field(browser, "promo", "rate")) == ("4", "1", "50.0%")
-    bars = browser.find_elements(By.CSS_SELECTOR, '[data-campaign="promo"] [data-chart="outcomes"] g')
-    assert {b.get_attribute("data-label"): b.get_attribute("data-count") for b in bars} == {
-        "0 成功": "1", "20 用户未接": "1"}
-    intentions = browser.find_elements(By.CSS_SELECTOR, '[data-campaign="promo"] [data-chart="intentions"] g')
-    assert [(g.get_attribute("data-label"), g.get_attribute("data-count")) for g in intentions] == [("A", "1")]
-    assert field(browser, "cc", "dialed") == "0"
+    shown = snapshot(browser)
+    promo = shown["promo"]
+    assert (promo["fields"]["contacts"], promo["fields"]["answered"], promo["fields"]["rate"]) == ("4", "1", "50.0%")
+    assert dict(promo["charts"]["outcomes"]) == {"0 成功": "1", "20 用户未接": "1"}
+    assert [tuple(g) for g in promo["charts"]["intentions"]] == [("A", "1")]
+    assert shown["cc"]["fields"]["dialed"] == "0"
 
     # a new push shows up without reloading the page
     assert served.push("iflytek", "receiveCallRecord", call_record("p-3", "100003", XF_PHONES[2])).text == "success"
