@@ -193,7 +193,7 @@ def _read_all(specs: Sequence[_CsvSpec]) -> list[bytes] | None:
     for spec in specs:
         try:
             out.append(spec.csv_path.read_bytes())
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL in the name
             return None
     return out
 
@@ -340,7 +340,7 @@ def _read_csv(
         try:  # opened straight away (no exists / is_file first: two system calls per source);
             # non-blocking, so that a FIFO is refused below instead of waiting for a writer
             fd = os.open(csv_path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        except FileNotFoundError:
+        except (FileNotFoundError, ValueError):  # ValueError: a NUL in the name, which no file can have
             yf.error(ref, f"contact file {given!r} not found (looked for {display_path(shown)})", line=yf.line(ref))
             return False, False
         except IsADirectoryError:

@@ -238,6 +238,9 @@ CASES = [
     Case("missing-csv", {"c.yaml": xf(contacts=CONTACTS.replace(
         '        - rows: [["19900000001", "张先生"]]\n', "        - csv: nowhere.csv  # <-\n"))},
          "c.yaml", "campaigns[0].contacts.sources[0].csv", message="not found"),
+    Case("csv-name-with-nul", {"c.yaml": xf(contacts=CONTACTS.replace(
+        '        - rows: [["19900000001", "张先生"]]\n', '        - csv: "a\\0b.csv"  # <-\n'))},
+         "c.yaml", "campaigns[0].contacts.sources[0].csv", message="not found"),
     Case("empty-csv", {"c.yaml": xf(contacts=CONTACTS.replace("    contacts:", "    contacts:  # <-").replace(
         'rows: [["19900000001", "张先生"]]', "csv: empty.csv")), "empty.csv": "客户手机号码,姓名\n"},
          "c.yaml", "campaigns[0].contacts", message="no contacts"),
