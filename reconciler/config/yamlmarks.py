@@ -47,6 +47,7 @@ _MERGE = "tag:yaml.org,2002:merge"
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUE = frozenset({"true", "True", "TRUE"})
 _FALSE = frozenset({"false", "False", "FALSE"})
+# YAML 1.2 core words; none starts like a number (the empty null is tested apart)
 _WORDS: dict[str, Any] = {**dict.fromkeys(_NULLS - {""}), **dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 _NUMBER_START = frozenset("0123456789+-.")  # every int, octal, hex, float, .inf and .nan starts with one
 _INT_RE = re.compile(r"[-+]?[0-9]+")
@@ -91,9 +92,7 @@ class Document:
     def line(self, path: Path) -> int:
         """Line of the node at ``path``, or of its nearest known ancestor."""
         node, _, _ = _descend(self._root, tuple(path))
-        if node is None:
-            return 1
-        return min(int(node.start_mark.line) + 1, self._last_line)
+        return 1 if node is None else _line_of(node, self._last_line)
 
     def key_line(self, path: Path) -> int:
         """Line of the key naming ``path`` (falls back to the node's line)."""
@@ -107,7 +106,7 @@ class Document:
         node, _, whole = _descend(self._root, tuple(path))
         if not whole or not isinstance(node, SequenceNode):
             return []
-        return [min(int(item.start_mark.line) + 1, self._last_line) for item in node.value]
+        return [_line_of(item, self._last_line) for item in node.value]
 
     def text(self, path: Path, value: Any) -> str:
         """A scalar as the text the user wrote (integers keep leading zeros)."""
@@ -116,6 +115,16 @@ class Document:
         if isinstance(value, int):
             return self.raw.get(tuple(path), str(value))
         return str(value)
+
+
+def _line_of(node: Node, last_line: int) -> int:
+    """The 1-based line a node starts on (libyaml may mark an empty node at the end one line past the text)."""
+    return min(int(node.start_mark.line) + 1, last_line)
+
+
+def _is_merge_key(node: Node) -> bool:
+    """``<<`` written plain (or tagged ``!!merge``): a merge, not a key."""
+    return node.__class__ is ScalarNode and node.value == "<<" and node.tag in (_PLAIN, _MERGE)
 
 
 def _descend(root: Node | None, path: Path) -> tuple[Node | None, Node | None, bool]:
@@ -147,7 +156,7 @@ def _find_key(node: MappingNode, key: str, active: set[int]) -> tuple[Node, Node
     for key_node, value_node in node.value:
         if not isinstance(key_node, ScalarNode):
             continue
-        if key_node.value == "<<" and key_node.tag in (_PLAIN, _MERGE):
+        if _is_merge_key(key_node):
             merges.append(value_node)
         elif str(key_node.value) == key:
             return key_node, value_node
@@ -276,7 +285,7 @@ class _Walker:
         return None
 
     def at(self, node: Node) -> int:
-        return min(int(node.start_mark.line) + 1, self.last_line)
+        return _line_of(node, self.last_line)
 
     def sequence(self, node: SequenceNode, path: Path) -> list[Any]:
         out: list[Any] = []
@@ -293,13 +302,13 @@ class _Walker:
         pairs: list[tuple[Node, Node]] = node.value
         merges = False
         for k, _ in pairs:  # a loop, not any() over a generator: every mapping of every file passes here
-            if k.value == "<<" and k.__class__ is ScalarNode and k.tag in (_PLAIN, _MERGE):
+            if k.value == "<<" and _is_merge_key(k):  # (the cheap test first: almost no key is "<<")
                 merges = True
                 break
         if merges:
             explicit: list[tuple[Node, Node]] = []
             for key_node, value_node in pairs:
-                if key_node.__class__ is ScalarNode and key_node.value == "<<" and key_node.tag in (_PLAIN, _MERGE):
+                if _is_merge_key(key_node):
                     self.merge(value_node, path, out)
                 else:
                     explicit.append((key_node, value_node))
@@ -367,16 +376,10 @@ class _Walker:
         return text
 
     def plain(self, text: str, path: Path) -> Any:
-        if text and text[0] not in _NUMBER_START:  # not a number (nor an empty null): a string, or a word below
-            if text in _WORDS:
-                return _WORDS[text]
-            return text
-        if text in _NULLS:
+        if not text:
             return None
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
+        if text[0] not in _NUMBER_START:  # not a number: a null or boolean word, else a string
+            return _WORDS.get(text, text)
         if _INT_RE.fullmatch(text):
             self.raw[path] = text
             if len(text.lstrip("+-")) > MAX_DIGITS:
