@@ -337,6 +337,7 @@ def _read_csv(
     if data is not None:
         fh: Any = io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline="", errors="strict")
     else:
+        fd: int | None = None
         try:  # opened straight away (no exists / is_file first: two system calls per source);
             # non-blocking, so that a FIFO is refused below instead of waiting for a writer
             fd = os.open(csv_path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -344,13 +345,13 @@ def _read_csv(
             yf.error(ref, f"contact file {given!r} not found (looked for {display_path(shown)})", line=yf.line(ref))
             return False, False
         except IsADirectoryError:
-            yf.error(ref, f"contact source {shown} is not a file", line=yf.line(ref))
-            return False, False
+            pass  # refused below, as any other source that is not a regular file
         except OSError as exc:
             yf.error(ref, f"cannot read contact file {shown}: {exc.strerror or exc}", line=yf.line(ref))
             return False, False
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or a device: never read it
-            os.close(fd)
+        if fd is None or not stat.S_ISREG(os.fstat(fd).st_mode):  # a directory, a FIFO, a device: never read
+            if fd is not None:
+                os.close(fd)
             yf.error(ref, f"contact source {shown} is not a file", line=yf.line(ref))
             return False, False
         fh = open(fd, encoding=codec, newline="", errors="strict")  # noqa: SIM115
@@ -421,7 +422,7 @@ def _consume(reader: Any, shown: str, sink: _Sink) -> bool:
     idx = list(range(width)) if exact else [header.index(c) for c in columns]
     src_pi = idx[columns.index(sink.phone_column)]
     pick: Callable[[list[str]], Sequence[str]] | None = None
-    if not exact and idx != list(range(width)):
+    if idx != list(range(width)):
         pick = operator.itemgetter(*idx) if len(idx) > 1 else (lambda r, i=idx[0]: (r[i],))
     builder = sink.builder
     builder.start_source(shown)
