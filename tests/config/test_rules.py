@@ -357,7 +357,8 @@ def test_a_contact_source_that_is_not_a_regular_file_is_refused_without_reading_
     """Sources are opened directly (no exists/is_file first); a directory or a FIFO named as the CSV is
     still refused at its line, and a FIFO with no writer must not make validate wait forever."""
     import os
-    import signal
+
+    from tests.faults.fuzzgen import CaseTimeout, alarm
 
     text = xf(contacts=CONTACTS.replace('        - rows: [["19900000001", "张先生"]]\n',
                                         "        - csv: c.csv  # <-\n"))
@@ -366,12 +367,11 @@ def test_a_contact_source_that_is_not_a_regular_file_is_refused_without_reading_
         target.mkdir()
     else:
         os.mkfifo(target)
-    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("reading the contact source blocked"))
-    signal.alarm(10)
     try:
-        result = load_files(tmp_path, {"c.yaml": text})
-    finally:
-        signal.alarm(0)
+        with alarm(10):
+            result = load_files(tmp_path, {"c.yaml": text})
+    except CaseTimeout:
+        pytest.fail("reading the contact source blocked")
     assert result.state is None
     found = [p for p in errors(result) if p.field == "campaigns[0].contacts.sources[0].csv"]
     assert [p.line for p in found] == [marked_line(text)] and "is not a file" in found[0].message, result.problems

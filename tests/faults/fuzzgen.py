@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KNOWN", "Case", "Outcome", "generate", "run_case"]
+__all__ = ["KNOWN", "Case", "CaseTimeout", "Outcome", "alarm", "generate", "run_case"]
 
 # tag -> the config item it waits for (a crash carrying the tag is "known", listed, not a new bug)
 KNOWN = {
@@ -465,7 +465,7 @@ def generate(seed: int, *, xf_url: str = SAFE_URLS[0], yc_url: str = SAFE_URLS[0
 
 
 @contextmanager
-def _alarm(seconds: float) -> Iterator[None]:
+def alarm(seconds: float) -> Iterator[None]:
     def fire(signum: int, frame: Any) -> None:
         raise CaseTimeout(f"over {seconds:.0f}s")
 
@@ -502,7 +502,7 @@ def run_case(case: Case, root: Path, cli: Callable[..., Any], allowed_urls: set[
     started = time.monotonic()
     validate_exit, plan_exit, verdict, detail = -1, None, "ok", ""
     try:
-        with _alarm(PER_CASE_SECONDS):
+        with alarm(PER_CASE_SECONDS):
             res = cli("validate", str(d))
             validate_exit = res.exit_code
             outputs = [res]
