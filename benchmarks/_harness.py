@@ -24,6 +24,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.conftest import phones, write_csv, xf_task  # noqa: E402  (the suite's project builders, shared)
+
 XF_ENV = {"XFYETA_APP_KEY": "demo-app-key", "XFYETA_APP_SECRET": "demo-app-secret"}
 MUTATING = ("task/create", "task/insert", "task/start", "task/pause", "task/delete", "task/callout")
 
@@ -97,16 +101,6 @@ def emulator(faults: str | None = None) -> Iterator[Emulator]:
         proc.wait(timeout=10)
 
 
-def phones(n: int, start: int = 0) -> list[str]:
-    return [f"199{i:08d}" for i in range(start, start + n)]
-
-
-def write_csv(path: Path, numbers: Sequence[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["客户手机号码,姓名"] + [f"{p},客户{i}" for i, p in enumerate(numbers)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
 def project(root: Path, url: str, *, campaigns: int, contacts: int, rate_limit: float | None = None,
             state: str = "running") -> Path:
     """A config directory of ``campaigns`` xfyeta task campaigns with ``contacts`` each, state initialised."""
@@ -132,23 +126,7 @@ def project(root: Path, url: str, *, campaigns: int, contacts: int, rate_limit: 
     entries = []
     for i in range(campaigns):
         write_csv(d / f"contacts/c{i}.csv", phones(contacts, i * contacts))
-        entries.append(textwrap.dedent(f"""\
-          - name: c{i}
-            provider: iflytek
-            robot: "719"
-            lines: ["69101338"]
-            voice: {{code: "60030"}}
-            schedule:
-              begin: "2027-03-01T09:00:00+08:00"
-              windows: ["09:00-12:00", "13:30-20:00"]
-            recall: {{count: 1, wait: 600}}
-            contacts:
-              columns: [客户手机号码, 姓名]
-              phone_column: 客户手机号码
-              sources:
-                - csv: ../contacts/c{i}.csv
-            state: {state}
-        """))
+        entries.append(xf_task(f"c{i}", f"../contacts/c{i}.csv", state=state))
     (d / "campaigns").mkdir(exist_ok=True)
     (d / "campaigns/main.yaml").write_text("version: 1\ncampaigns:\n" + "".join(entries), encoding="utf-8")
     run(["state", "init", str(d)])
