@@ -195,12 +195,13 @@ def journal_from_row(r: Sequence[Any]) -> JournalEntry:
 class _Write:
     """One write waiting for a group commit."""
 
-    __slots__ = ("bump", "done", "durable", "error", "fn", "seq", "synced", "value")
+    __slots__ = ("bump", "derived", "done", "durable", "error", "fn", "seq", "synced", "value")
 
-    def __init__(self, fn: Callable[[Any], Any], bump: bool, durable: bool) -> None:
+    def __init__(self, fn: Callable[[Any], Any], bump: bool, durable: bool, derived: bool) -> None:
         self.fn = fn
         self.bump = bump
         self.durable = durable
+        self.derived = derived
         self.seq = 0  # the commit that wrote it
         self.synced: bool | None = None  # False: committed, its sync still to come (``_sync``)
         self.done = False
@@ -238,6 +239,8 @@ class SqlStore(ABC, Generic[C]):
         self._sync_lock = threading.Lock()
         self._commits = 0  # transactions committed by this handle
         self._synced = 0  # ... of which are known durable
+        self._volatile = 0  # the last commit that may be lost in a crash although it was acknowledged ...
+        self._on_disk = 0  # ... and the last one known to have reached the disk (with every earlier one)
         self._held: LockInfo | None = None
         self._conn: C | None = None
         self._closed = False  # closed by its owner (never reconnected)
@@ -355,6 +358,7 @@ class SqlStore(ABC, Generic[C]):
         while True:
             try:
                 self._reconnect()
+                self._fence_lost_commits()
                 return self._connection()
             except StateError as exc:
                 if self._fenced is not None:
@@ -364,6 +368,15 @@ class SqlStore(ABC, Generic[C]):
                                      f"{self.RECONNECT_WAIT:.0f}s)") from exc.__cause__
             time.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_DELAY)
+
+    def _fence_lost_commits(self) -> None:
+        """After a new connection replaced a lost one: commits acknowledged without reaching the disk may be
+        gone with the old server session, and a write now could outlive them; this handle writes no more."""
+        if self._volatile > self._on_disk and self._fenced is None:
+            self._fenced = (f"{self._label}: the connection was lost while journal outcomes were not yet on disk "
+                            "(they may be gone with the server's memory); this run writes nothing more, so it "
+                            "sends nothing more. Run apply again: it settles those calls by observing the "
+                            "platform first")
 
     def _check_fence(self) -> None:
         if self._fenced is not None:
@@ -396,7 +409,7 @@ class SqlStore(ABC, Generic[C]):
             raise StateError(f"{self._label}: a row is damaged ({type(exc).__name__} reading it back); "
                              "restore the state from a backup") from None
 
-    def _write(self, fn: Callable[[C], T], bump: bool = True, durable: bool = True) -> T:
+    def _write(self, fn: Callable[[C], T], bump: bool = True, durable: bool = True, derived: bool = False) -> T:
         """Run ``fn`` in a write transaction that bumps the serial (unless
         ``bump`` is false); returns once that transaction is committed.
 
@@ -406,6 +419,11 @@ class SqlStore(ABC, Generic[C]):
         (its intent was durable: the call is settled by observing). A database
         log is written in order, so the next durable commit makes every
         earlier one durable too, and no later write survives an earlier one.
+        That holds within one server session only: a connection lost while
+        such a commit may not be on disk fences the handle (``_connected``),
+        or later writes on a new connection could outlive a lost earlier one.
+        ``derived`` (with ``durable`` false): data whose loss, in any order,
+        costs only time (a cache, a convergence marker): never a reason to fence.
 
         Group commit: writes that arrive while another thread commits wait
         for it, then the first of them to get the connection runs them all in
@@ -413,7 +431,7 @@ class SqlStore(ABC, Generic[C]):
         only itself), so parallel lanes share one commit (one fsync) instead
         of queueing for one each. A single thread sees exactly one
         transaction per write."""
-        item = _Write(fn, bump, durable)
+        item = _Write(fn, bump, durable, derived)
         with self._queue_lock:
             self._queue.append(item)
         while not item.done:
@@ -440,6 +458,7 @@ class SqlStore(ABC, Generic[C]):
                 # (nothing was sent on it). Once anything is sent, the batch is never repeated.
                 self._check_fence()
                 conn = self._connected()
+                self._check_fence()
                 deferred = self._durability(conn, any(item.durable for item in batch))
                 with self._transaction(conn):
                     if len(batch) == 1:
@@ -472,6 +491,10 @@ class SqlStore(ABC, Generic[C]):
             for item in batch:
                 item.seq = self._commits
                 item.synced = not deferred
+            if any(item.durable for item in batch) and not deferred:
+                self._on_disk = self._commits
+            elif any(not item.durable and not item.derived for item in batch):
+                self._volatile = self._commits
         finally:
             for item in batch:
                 item.done = True
@@ -486,6 +509,7 @@ class SqlStore(ABC, Generic[C]):
             with self._guard("write failed"):
                 self._flush()
             self._synced = upto
+            self._on_disk = max(self._on_disk, upto)
 
     def _flush(self) -> None:
         """Bring every committed transaction to the disk (when ``_durability`` deferred it)."""
@@ -871,7 +895,7 @@ class SqlStore(ABC, Generic[C]):
                     row,
                 )
 
-        self._write(put, bump=False, durable=False)
+        self._write(put, bump=False, durable=False, derived=True)
 
     def put_converged(self, marks_: Sequence[Converged]) -> None:
         if not marks_:
@@ -888,7 +912,7 @@ class SqlStore(ABC, Generic[C]):
                     (m.campaign, m.digest, m.settings_fingerprint, now),
                 )
 
-        self._write(put, bump=False, durable=False)
+        self._write(put, bump=False, durable=False, derived=True)
 
     # --- results -----------------------------------------------------------------
     # Never bump the serial (see base.StateStore): a write transaction without BUMP_SQL.

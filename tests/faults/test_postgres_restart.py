@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from reconciler.errors import StateError
-from reconciler.state.base import CampaignRecord, ContactRecord
+from reconciler.state.base import CallOutcome, CampaignRecord, ContactRecord
 from reconciler.state.postgres import PostgresStore
 from tests.e2e.conftest import XF_ENV, YC_ENV, campaigns, phones, run_cli, write_csv, xf_direct, xf_task, yc_task
 from tests.faults.pgserver import PrivateServer, binaries
@@ -95,6 +95,63 @@ def test_journal_intents_survive_a_crash_whatever_the_server_default(server: Pri
     ids = [store.begin_call("a", "iflytek", "callout", "", {"phones": [str(i)]}) for i in range(20)]
     server.restart("immediate")  # a crash right after the commits were acknowledged
     assert [e.id for e in store.journal()] == ids
+
+
+@pytest.fixture
+def lazy_wal_writer(server: PrivateServer) -> Iterator[None]:
+    """The WAL writer waits its longest (10 s) between writes, so a commit made without waiting for the disk
+    is still only in the server's memory when an immediate restart comes: lost, as after a machine crash."""
+    import psycopg
+
+    def setting(value: str) -> None:
+        with psycopg.connect(server.dsn, autocommit=True) as conn:
+            conn.execute(f"ALTER SYSTEM SET wal_writer_delay = '{value}'")
+            conn.execute("SELECT pg_reload_conf()")
+
+    setting("10s")
+    try:
+        yield
+    finally:
+        setting("200ms")
+
+
+def test_outcomes_not_yet_on_disk_when_the_connection_drops_stop_every_later_write(
+        server: PrivateServer, store: PostgresStore, lazy_wal_writer: None) -> None:
+    """A journal outcome commits without waiting for the disk (its intent did), so a crash can lose it after it
+    was acknowledged. Writing on after reconnecting would let later writes outlive it: the lane's next insert
+    journaled with a count that assumes the lost outcome, which no settlement can untangle (seen once: "the
+    platform holds 151 numbers, expected 0 or 50"). So the handle writes nothing more; the next run settles."""
+    entry = store.begin_call("a", "iflytek", "insert", "t", {"wave": 1, "count_before": 0, "count": 1},
+                             phones=("19900000001",))
+    store.end_call(entry, CallOutcome.OK)  # acknowledged; perhaps only in the server's memory
+    server.restart("immediate")
+    with pytest.raises(StateError) as info:
+        store.begin_call("a", "iflytek", "insert", "t", {"wave": 1, "count_before": 1, "count": 1},
+                         phones=("19900000002",))
+    assert "PostgreSQL" in str(info.value) and "not yet on disk" in str(info.value), info.value
+    with pytest.raises(StateError):
+        store.put_campaign(CampaignRecord("a", "iflytek", "task"))  # every later write, not only the next
+    other = PostgresStore(server.dsn, store.schema)
+    try:
+        assert [e.id for e in other.journal()] == [entry]  # the refused intent was never written
+        assert other.campaigns() == []
+    finally:
+        other.close()
+
+
+def test_a_durable_write_after_the_outcomes_lets_the_handle_reconnect(server: PrivateServer, store: PostgresStore,
+                                                                      lazy_wal_writer: None) -> None:
+    """A durable commit brings every earlier one to the disk with it: nothing acknowledged can be lost then."""
+    entry = store.begin_call("a", "iflytek", "insert", "t", {"wave": 1, "count_before": 0, "count": 1},
+                             phones=("19900000001",))
+    store.end_call(entry, CallOutcome.OK)
+    store.put_campaign(CampaignRecord("a", "iflytek", "task"))  # durable
+    store.put_source_digests([])  # derived data (none here): never a reason to stop
+    server.restart("immediate")
+    later = store.begin_call("a", "iflytek", "insert", "t", {"wave": 1, "count_before": 1, "count": 1},
+                             phones=("19900000002",))
+    outcomes = {e.id: e.outcome for e in store.journal()}
+    assert outcomes == {entry: CallOutcome.OK, later: CallOutcome.PENDING}
 
 
 def test_the_lock_is_taken_again_after_a_restart(server: PrivateServer, store: PostgresStore) -> None:
@@ -227,6 +284,38 @@ def test_restart_during_an_apply_fails_clearly_then_converges(tmp_path: Path, se
         assert res.exit_code in (0, 1) and clean_output(res) == "", res.output
         if res.exit_code == 1:
             res = run_cli("apply", str(d), "--auto-approve")
+        _converged(xf, yc, d)
+
+
+def test_a_crash_right_after_an_insert_outcome_stops_the_apply_then_converges(
+        tmp_path: Path, server: PrivateServer, lazy_wal_writer: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flake seen once, made certain: the server crashes just after the first insert's outcome was
+    acknowledged and before anything reached the disk, so the outcome is lost. Had the lane reconnected and
+    inserted the other batches, that first insert could never be settled (151 numbers, expected 0 or 50)."""
+    from reconciler.state.sql import SqlStore
+
+    _fresh(server)
+    with emulators() as (xf, yc):
+        d = _pg_project(tmp_path, server, xf, yc, "CAMPAIGNCTL_PRIVATE_DSN")
+        assert run_cli("state", "init", str(d)).exit_code == 0
+        real = SqlStore.end_call
+        crashed: list[int] = []
+
+        def end_then_crash(self: Any, entry_id: int, outcome: Any, *args: Any, **kwargs: Any) -> None:
+            real(self, entry_id, outcome, *args, **kwargs)
+            if not crashed and any(e.id == entry_id and e.call == "insert" for e in self.journal()):
+                crashed.append(entry_id)
+                server.restart("immediate")
+
+        monkeypatch.setattr(SqlStore, "end_call", end_then_crash)
+        res = run_cli("apply", str(d), "--auto-approve", "--parallelism", "1")
+        monkeypatch.undo()
+        assert crashed and res.exit_code == 1, res.output
+        assert "not yet on disk" in res.output and clean_output(res) == "", res.output
+        (task,) = xf_live(xf)
+        assert len(task["numbers"]) == 50  # the lane stopped at the crash: nothing inserted on top of a lost outcome
+        res = run_cli("apply", str(d), "--auto-approve")
+        assert res.exit_code == 0 and clean_output(res) == "", res.output
         _converged(xf, yc, d)
 
 
