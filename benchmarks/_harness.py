@@ -1,7 +1,10 @@
 """Shared by the benchmarks: an emulator in its own process, projects, and campaignctl as a measured process.
 
 Every measured run is a separate ``python -m reconciler`` process started from
-this checkout (``PYTHONPATH`` points at it); CPU seconds are user + sys of that
+this checkout (``PYTHONPATH`` points at it), or, with ``CAMPAIGNCTL_BENCH_PYTHON``
+set to the interpreter of an installed campaignctl (a venv after ``pip install .``),
+by that interpreter with its installed package: what a user runs, whose
+start-up does not pay for the test environment's packages. CPU seconds are user + sys of that
 process alone and peak RSS comes from ``wait4``, so the emulator's work (in its
 own process) is never counted. (The emulator must not run inside the
 benchmark's process: a child's peak RSS starts from its parent's at exec.)
@@ -38,9 +41,21 @@ MUTATING = ("task/create", "task/insert", "task/start", "task/pause", "task/dele
 PYCACHE = Path(tempfile.gettempdir()) / "campaignctl-bench-pycache"
 
 
+#: The interpreter of the measured processes (see the module docstring).
+MEASURED = os.environ.get("CAMPAIGNCTL_BENCH_PYTHON") or sys.executable
+INSTALLED = bool(os.environ.get("CAMPAIGNCTL_BENCH_PYTHON"))
+
+
 def env() -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if INSTALLED:  # an installed campaignctl: its own package and bytecode
+        return {**base, **XF_ENV}
     return {**base, **XF_ENV, "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(PYCACHE)}
+
+
+def measured_by() -> str:
+    """For the tables: which campaignctl the figures are of."""
+    return f"installed campaignctl ({MEASURED})" if INSTALLED else "this checkout"
 
 
 _compiled = False
@@ -49,7 +64,7 @@ _compiled = False
 def compile_once() -> None:
     """Compile the checkout's package into :data:`PYCACHE` before the first measured run."""
     global _compiled
-    if not _compiled:
+    if not _compiled and not INSTALLED:
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "reconciler")], env=env(), check=True,
                        stdout=subprocess.DEVNULL)
         _compiled = True
@@ -188,9 +203,9 @@ def run(args: list[str], *, ok: Sequence[int] = (0, 2), sends: Path | None = Non
     """``campaignctl ARGS`` as its own process: exit code, wall, CPU (user + sys) and peak RSS."""
     compile_once()
     if sends is not None:
-        done = _spawn([sys.executable, "-c", _SENDS, str(sends), *args])
+        done = _spawn([MEASURED, "-c", _SENDS, str(sends), *args])
     else:
-        done = _spawn([sys.executable, "-m", "reconciler", *args])
+        done = _spawn([MEASURED, "-m", "reconciler", *args])
     if done["code"] not in ok:
         raise SystemExit(f"campaignctl {' '.join(args)} exited {done['code']}: {done['err']}")
     return {"cpu_s": done["cpu_s"], "peak_mb": done["peak_mb"], "wall_s": done["wall_s"], "exit": done["code"]}

@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import MUTATING, Emulator, emulator, median, project, run, table
+from _harness import MUTATING, Emulator, emulator, measured_by, median, project, run, table
 
 
 def lower_bound(tasks: int, contacts: int) -> int:
@@ -98,7 +98,7 @@ def main() -> None:
     base_phase = results[0]["phase_s"]
     calls = args.tasks * (2 + math.ceil(args.contacts / 50))
     print(f"\napply of {args.tasks} tasks x {args.contacts} contacts ({calls} mutating calls), "
-          f"{args.latency * 1000:.0f} ms per vendor call; median of {args.repeat}\n")
+          f"{args.latency * 1000:.0f} ms per vendor call; median of {args.repeat}; {measured_by()}\n")
     rows = []
     for r in results:
         r["speedup"] = base / r["wall_s"]

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 
 from reconciler.engine.clock import system_clock
 from reconciler.engine.inputs import Observed
@@ -64,7 +65,7 @@ from reconciler.engine.settle import (
     settle_window,
     task_records,
 )
-from reconciler.errors import CampaignctlError, OutcomeUnknown, ProviderError
+from reconciler.errors import CampaignctlError, OutcomeUnknown, ProviderError, StateError
 from reconciler.model import ContactRow, DesiredCampaign, DesiredState
 from reconciler.providers.base import Phase, Provider
 from reconciler.state.base import (
@@ -72,12 +73,15 @@ from reconciler.state.base import (
     CampaignRecord,
     ContactRecord,
     ContactStatus,
+    Listed,
     Records,
     StateStore,
     TaskRecord,
 )
 
 __all__ = ["Applier"]
+
+_B = TypeVar("_B")
 
 
 class _LaneFailed(Exception):
@@ -150,9 +154,14 @@ class Applier:
             raise
         finally:
             pool.shutdown(wait=True)
+        errors: tuple[str, ...] = ()
+        try:
+            self.store.flush()  # the last outcomes (each rode with its lane's next intent until now)
+        except StateError as exc:
+            errors = (str(exc),)
         order = {id(a): i for i, a in enumerate(plan.actions)}
         results.sort(key=lambda r: order.get(id(r.action), 0))
-        return ApplyResult(steps=tuple(results))
+        return ApplyResult(steps=tuple(results), errors=errors)
 
     # --- lanes ----------------------------------------------------------------
 
@@ -246,6 +255,7 @@ class Applier:
         intent = TaskCallIntent(call, action.wave)
         entry = self.store.begin_call(action.campaign, action.profile, call, st.task_id, intent.to_request(),
                                       records=self._first_records(action.campaign))
+        self._recorded(action.campaign)
         try:
             fn(st.task_id)
         except ProviderError as exc:
@@ -256,7 +266,7 @@ class Applier:
         self.hooks.calls_made(action, 1)
         record = self._task_record(action.campaign, st.task_id)
         self.store.end_call(entry, CallOutcome.OK,
-                            records=Records(tasks=[update(record)]) if record is not None else None)
+                            records=Records(tasks=[update(record)]) if record is not None else None, wait=False)
 
     def _adopt(self, action: Action, c: DesiredCampaign | None, st: _LaneState) -> None:
         entries = [e for e in self.store.journal(action.campaign, [CallOutcome.PENDING, CallOutcome.UNKNOWN])
@@ -264,6 +274,7 @@ class Applier:
         observed = self._observed.get((action.profile, action.task_id))
         for record in self._first_records(action.campaign).campaigns:
             self.store.put_campaign(record)
+        self._recorded(action.campaign)
         settings = c.settings() if c is not None and c.settings_fingerprint() == action.fingerprint else {}
         record_task(self.store, TaskRecord(action.campaign, action.wave, action.profile, action.task_id,
                                            action.remote_name, action.fingerprint,
@@ -274,16 +285,22 @@ class Applier:
         st.task_id = action.task_id
 
     def _create(self, action: Action, c: DesiredCampaign, provider: Provider, st: _LaneState) -> int:
-        rows, row_index = self._without_optouts(action.rows, action.row_index)
-        rows = list(rows)
-        if action.rows and not rows and provider.capabilities.create_with_contacts:
+        def begin(batch: tuple[ContactRow, ...], positions: tuple[int, ...]) -> tuple[int, CreateIntent]:
+            intent = CreateIntent(action.wave, action.remote_name, action.fingerprint, tuple(r.phone for r in batch),
+                                  positions)
+            return self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request(), phones=intent.phones,
+                                         records=self._first_records(c.name), unless_listed=True), intent
+
+        begun = self._begin_unlisted(action.rows, action.row_index, begin)
+        if begun is None and not provider.capabilities.create_with_contacts:
+            begun = self._begin_unlisted((), (), begin)  # the task alone: its contacts follow by insert
+        if begun is None:
             raise _LaneFailed(StepStatus.SKIPPED, "every contact this create would carry was put on the opt-out "
                                                   "list since the plan was made, and the platform cannot create "
                                                   "an empty task; the next plan creates it with the others")
-        intent = CreateIntent(action.wave, action.remote_name, action.fingerprint, tuple(r.phone for r in rows),
-                              row_index)
-        entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request(), phones=intent.phones,
-                                      records=self._first_records(c.name))
+        (entry, intent), kept, _ = begun
+        self._recorded(c.name)
+        rows = list(kept)
         sent_at = time.monotonic()
         try:
             created = provider.create_task(c, action.wave, rows)
@@ -346,25 +363,34 @@ class Applier:
             self._check_stop(done)
             if dials_at_once:
                 self._check_hours(c, len(rows) - start, "they are added by a plan inside them", done)
-            # built once: sent, journaled and recorded
-            kept, kept_index = self._without_optouts(rows[start : start + size], action.row_index[start : start + size])
-            batch = tuple(kept)
-            if not batch:
-                continue
             try:
-                done += self._insert_batch(action, c, provider, st, batch, kept_index)
+                sent = self._insert_batch(action, c, provider, st, rows[start : start + size],
+                                          action.row_index[start : start + size])
             except _LaneFailed as exc:
                 raise _LaneFailed(exc.status, exc.detail, done=done) from exc
+            if sent is None:  # every number of the batch went on the opt-out list since the plan was made
+                continue
+            done += sent
             self.hooks.calls_made(action, 1)
         return done
 
     def _insert_batch(self, action: Action, c: DesiredCampaign, provider: Provider, st: _LaneState,
-                      batch: Sequence[ContactRow], positions: Sequence[int]) -> int:
+                      rows: Sequence[ContactRow], index: Sequence[int]) -> int | None:
+        """Send one batch (without the numbers on the opt-out list now); how many the vendor took, None
+        when none was left to send."""
         if st.count is None:
             st.count = provider.count_contacts(st.task_id)
-        intent = InsertIntent(action.wave, tuple(r.phone for r in batch), st.count, tuple(positions))
-        entry = self.store.begin_call(c.name, c.provider, intent.call, st.task_id, intent.to_request(),
-                                      phones=intent.phones)
+        before = st.count
+
+        def begin(batch: tuple[ContactRow, ...], positions: tuple[int, ...]) -> tuple[int, InsertIntent]:
+            intent = InsertIntent(action.wave, tuple(r.phone for r in batch), before, positions)
+            return self.store.begin_call(c.name, c.provider, intent.call, st.task_id, intent.to_request(),
+                                         phones=intent.phones, unless_listed=True), intent
+
+        begun = self._begin_unlisted(rows, index, begin)
+        if begun is None:
+            return None
+        (entry, intent), batch, _ = begun
         sent_at = time.monotonic()
         try:
             added = provider.add_contacts(st.task_id, c, batch)
@@ -390,7 +416,7 @@ class Applier:
         st.calls += 1
         self.store.end_call(entry, CallOutcome.OK, result={"accepted": added.accepted, "invalid": len(added.invalid)},
                             records=Records(contacts=sent_records(c.name, st.task_id, action.wave, batch, added,
-                                                                  sent_at=self._stamp())))
+                                                                  sent_at=self._stamp())), wait=False)
         st.count += added.accepted
         return added.accepted
 
@@ -418,18 +444,23 @@ class Applier:
         for start in range(0, len(rows), size):
             self._check_stop(done)
             self._check_hours(c, len(rows) - start, "they are dialed once a plan runs inside them", done)
-            kept, kept_index = self._without_optouts(rows[start : start + size], action.row_index[start : start + size])
-            batch = tuple(kept)  # built once: sent, journaled and recorded
-            if not batch:
-                continue
-            intent = CalloutIntent(tuple(r.phone for r in batch), tuple(kept_index))
             stamp = self._stamp()
-            # Recorded as unknown *before* the call, with its intent: a crash can never lead to a second dial.
-            unknown = Records(campaigns=self._first_records(c.name).campaigns,
-                              contacts=[ContactRecord(c.name, r.phone, r.fingerprint, "", 0, None,
-                                                      ContactStatus.UNKNOWN, stamp) for r in batch])
-            entry = self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request(),
-                                          phones=intent.phones, records=unknown)
+
+            def begin(batch: tuple[ContactRow, ...], positions: tuple[int, ...],
+                      stamp: str = stamp) -> tuple[int, CalloutIntent]:
+                intent = CalloutIntent(tuple(r.phone for r in batch), positions)
+                # Recorded as unknown *before* the call, with its intent: a crash can never lead to a second dial.
+                unknown = Records(campaigns=self._first_records(c.name).campaigns,
+                                  contacts=[ContactRecord(c.name, r.phone, r.fingerprint, "", 0, None,
+                                                          ContactStatus.UNKNOWN, stamp) for r in batch])
+                return self.store.begin_call(c.name, c.provider, intent.call, "", intent.to_request(),
+                                             phones=intent.phones, records=unknown, unless_listed=True), intent
+
+            begun = self._begin_unlisted(rows[start : start + size], action.row_index[start : start + size], begin)
+            if begun is None:  # every number of the batch went on the opt-out list since the plan was made
+                continue
+            (entry, intent), batch, _ = begun
+            self._recorded(c.name)
             try:
                 added = provider.callout(c, batch)
             except OutcomeUnknown as exc:
@@ -475,17 +506,23 @@ class Applier:
                                               f"(next opening: {when_text(opens, at, tz)})", done=done,
                           deferred=True)
 
-    def _without_optouts(self, rows: Sequence[ContactRow],
-                         index: Sequence[int]) -> tuple[Sequence[ContactRow], tuple[int, ...]]:
-        """``rows`` (at table positions ``index``, when known) without numbers put on the opt-out list since
-        the plan was made, and the positions of those kept."""
-        listed = {r.phone for r in self.store.optouts()}
-        if not listed:
-            return rows, tuple(index)
-        keep = [i for i, r in enumerate(rows) if r.phone not in listed]
-        if len(keep) == len(rows):
-            return rows, tuple(index)
-        return [rows[i] for i in keep], (tuple(index[i] for i in keep) if len(index) == len(rows) else ())
+    def _begin_unlisted(self, rows: Sequence[ContactRow], index: Sequence[int],
+                        begin: Callable[[tuple[ContactRow, ...], tuple[int, ...]], _B],
+                        ) -> tuple[_B, tuple[ContactRow, ...], tuple[int, ...]] | None:
+        """Journal a call of ``rows`` (at table positions ``index``, when known) without the numbers put on
+        the opt-out list since the plan was made: ``begin`` writes the intent with ``unless_listed``, so
+        the check and the intent are one transaction. Returns what ``begin`` returned, with the rows and
+        positions it carries (built once: sent, journaled and recorded); None when every row was listed."""
+        batch, positions = tuple(rows), tuple(index)
+        while True:
+            try:
+                return begin(batch, positions), batch, positions
+            except Listed as listed:
+                keep = [i for i, r in enumerate(batch) if r.phone not in listed.phones]
+                positions = tuple(positions[i] for i in keep) if len(positions) == len(batch) else ()
+                batch = tuple(batch[i] for i in keep)
+                if not batch:
+                    return None
 
     def _check_stop(self, done: int) -> None:
         if self._stop.is_set():
@@ -493,15 +530,19 @@ class Applier:
                               done=done)
 
     def _first_records(self, campaign: str) -> Records:
-        """The campaign record, with the first journal call of the campaign in this apply."""
+        """The campaign record, until a journal call of the campaign in this apply has written it
+        (``_recorded``); lanes of one campaign may both write it: an upsert."""
         c = self.desired.campaign(campaign)
         if c is None:
             return Records()
         with self._record_lock:
             if c.name in self._campaigns_recorded:
                 return Records()
-            self._campaigns_recorded.add(c.name)
         return Records(campaigns=[CampaignRecord(c.name, c.provider, c.mode, c.provider_type)])
+
+    def _recorded(self, campaign: str) -> None:
+        with self._record_lock:
+            self._campaigns_recorded.add(campaign)
 
     def _task_record(self, campaign: str, task_id: str) -> TaskRecord | None:
         for rec in self.store.tasks(campaign):

@@ -40,6 +40,7 @@ __all__ = [
     "ContactStatus",
     "Converged",
     "JournalEntry",
+    "Listed",
     "LockInfo",
     "OptOutRecord",
     "Records",
@@ -236,6 +237,15 @@ class ResultRecord:
     optout: str = ""
 
 
+class Listed(Exception):
+    """``begin_call(unless_listed=True)`` refused: these of the call's numbers are on the opt-out list
+    (nothing was written)."""
+
+    def __init__(self, phones: frozenset[str]) -> None:
+        super().__init__(f"{len(phones)} of the call's numbers are on the opt-out list")
+        self.phones = phones
+
+
 @dataclass(frozen=True)
 class LockInfo:
     id: str
@@ -310,13 +320,16 @@ class StateStore(Protocol):
 
     def begin_call(
         self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any],
-        *, phones: Sequence[str] = (), records: Records | None = None,
+        *, phones: Sequence[str] = (), records: Records | None = None, unless_listed: bool = False,
     ) -> int:
         """Write the intent of a mutating call *before* it is sent; returns its id.
 
         ``phones`` (the numbers the call carries) are kept beside the entry
         until it is settled (``JournalEntry.phones``); ``records`` are written
-        in the same transaction (one write: serial bumps by one)."""
+        in the same transaction (one write: serial bumps by one).
+        ``unless_listed``: raise :class:`Listed`, writing nothing, when any of
+        ``phones`` is on the opt-out list, looked up in the same transaction
+        (apply checks every batch this way: one step, no read of its own)."""
         ...
 
     def end_call(
@@ -327,9 +340,19 @@ class StateStore(Protocol):
         result: Mapping[str, Any] | None = None,
         *,
         records: Records | None = None,
+        wait: bool = True,
     ) -> None:
         """Record the outcome, with ``records`` in the same transaction (one
-        write). An outcome of ok, failed or resolved drops the entry's phones."""
+        write). An outcome of ok, failed or resolved drops the entry's phones.
+
+        ``wait`` false: return before it is committed; it rides with the next
+        write of this handle (the lane's next intent), is committed before any
+        read of this handle and before the lock is released, and if it fails,
+        every later write fails (nothing more is sent). ``flush`` commits it."""
+        ...
+
+    def flush(self) -> None:
+        """Commit the outcomes ``end_call(wait=False)`` left queued; StateError if one of them failed."""
         ...
 
     # --- derived data: never bumps serial ---------------------------------

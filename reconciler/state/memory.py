@@ -37,6 +37,7 @@ from reconciler.state.base import (
     ContactRecord,
     Converged,
     JournalEntry,
+    Listed,
     LockInfo,
     OptOutRecord,
     Records,
@@ -278,12 +279,17 @@ class MemoryStore:
 
     def begin_call(
         self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any],
-        *, phones: Sequence[str] = (), records: Records | None = None,
+        *, phones: Sequence[str] = (), records: Records | None = None, unless_listed: bool = False,
     ) -> int:
         self._check_open()
         for task in records.tasks if records else ():
             check_task(task)
         with self.backing.mutex:
+            if unless_listed and phones:
+                wanted = set(phones)
+                listed = frozenset(r.phone for r in self.backing.optouts if r.active and r.phone in wanted)
+                if listed:
+                    raise Listed(listed)
             self._records(records)
             entry = JournalEntry(
                 id=len(self.backing.journal) + 1,
@@ -309,6 +315,7 @@ class MemoryStore:
         result: Mapping[str, Any] | None = None,
         *,
         records: Records | None = None,
+        wait: bool = True,
     ) -> None:
         self._check_open()
         for task in records.tasks if records else ():
@@ -495,6 +502,10 @@ class MemoryStore:
                 raise lock_held_error(held, WHERE)
             self.backing.lock, self.backing.lock_owner = None, None
             return True
+
+    def flush(self) -> None:
+        """Every write commits at once here: nothing is ever queued."""
+        self._check_open()
 
     def close(self) -> None:
         """Release a lock this handle holds; later calls raise StateError."""

@@ -75,6 +75,7 @@ from reconciler.state.base import (
     ContactRecord,
     Converged,
     JournalEntry,
+    Listed,
     LockInfo,
     OptOutRecord,
     Records,
@@ -195,13 +196,14 @@ def journal_from_row(r: Sequence[Any]) -> JournalEntry:
 class _Write:
     """One write waiting for a group commit."""
 
-    __slots__ = ("bump", "derived", "done", "durable", "error", "fn", "seq", "synced", "value")
+    __slots__ = ("bump", "derived", "done", "durable", "error", "fn", "later", "seq", "synced", "value")
 
     def __init__(self, fn: Callable[[Any], Any], bump: bool, durable: bool, derived: bool) -> None:
         self.fn = fn
         self.bump = bump
         self.durable = durable
         self.derived = derived
+        self.later = False  # queued by ``_write_later``: nobody waits for it; its failure fences the handle
         self.seq = 0  # the commit that wrote it
         self.synced: bool | None = None  # False: committed, its sync still to come (``_sync``)
         self.done = False
@@ -384,8 +386,10 @@ class SqlStore(ABC, Generic[C]):
 
     def _read(self, fn: Callable[[C], T]) -> T:
         """Run a read; on a lost connection, reconnect with a growing delay and read again (a read
-        changes nothing, so it is safe to repeat) until ``RECONNECT_WAIT`` has passed."""
+        changes nothing, so it is safe to repeat) until ``RECONNECT_WAIT`` has passed. The queued
+        writes (``_write_later``) are committed first: a read sees every write this handle made."""
         with self._mutex:
+            self._drain()
             deadline = time.monotonic() + self.RECONNECT_WAIT
             delay = RECONNECT_FIRST_DELAY
             while True:
@@ -448,6 +452,31 @@ class SqlStore(ABC, Generic[C]):
             self._sync(item.seq)  # outside the mutex: other writers commit meanwhile, one sync serves many
         return cast(T, item.value)
 
+    def _write_later(self, fn: Callable[[C], None]) -> None:
+        """Queue a write for the next commit, whoever makes it (another write, a fresh read, ``flush``,
+        the lock's release), and return at once: a journal outcome then rides in the transaction of
+        the lane's next intent, one commit per call instead of two. Lost with the process, it is like
+        an outcome lost in a crash (the intent is durable: the call is settled by observing). If it
+        fails, the transaction carrying it fails whole (an intent beside it is not written either)
+        and the handle writes nothing more, so nothing more is sent."""
+        self._check_fence()
+        item = _Write(fn, True, False, False)
+        item.later = True
+        with self._queue_lock:
+            self._queue.append(item)
+
+    def _drain(self) -> None:
+        """Commit the queued writes now (caller holds the mutex)."""
+        with self._queue_lock:
+            batch, self._queue = self._queue, []
+        if batch:
+            self._commit(batch)
+
+    def flush(self) -> None:
+        with self._mutex:
+            self._drain()
+        self._check_fence()
+
     def _commit(self, batch: list[_Write]) -> None:
         """Run ``batch`` in one transaction (caller holds the mutex); every
         item ends done, with its value or its own error (never raised here:
@@ -475,16 +504,19 @@ class SqlStore(ABC, Generic[C]):
                                         self._exec(conn, self.BUMP_SQL)
                             except Exception as exc:  # this write only: the others go on
                                 item.error = exc
-                                if self._lost():  # cut off mid-way: the whole batch fails, never repeated
+                                # cut off mid-way, or a queued outcome: the whole batch fails, never repeated
+                                if self._lost() or item.later:
                                     raise
         except Exception as exc:  # the transaction failed: nothing of the batch was written
             for item in batch:
                 if item.error is None:
                     item.error = exc
+            self._fence_queued(batch, exc)
         except BaseException:
             for item in batch:
                 item.error = item.error or StateError(f"{self._label}: write failed: interrupted")
                 item.done = True
+            self._fence_queued(batch, None)
             raise
         else:
             self._commits += 1
@@ -498,6 +530,18 @@ class SqlStore(ABC, Generic[C]):
         finally:
             for item in batch:
                 item.done = True
+
+    def _fence_queued(self, batch: list[_Write], exc: BaseException | None) -> None:
+        """A batch carrying queued writes failed: fence the handle, and tell the writers of the batch why."""
+        if not any(item.later for item in batch):
+            return
+        if self._fenced is None:
+            why = f" ({exc})" if exc is not None else ""
+            self._fenced = (f"{self._label}: a journal outcome could not be written{why}; this run writes nothing "
+                            "more, so it sends nothing more. Run apply again: it settles that call by observing "
+                            "the platform first")
+        for item in batch:
+            item.error = StateError(self._fenced)
 
     def _sync(self, seq: int) -> None:
         """Make commit ``seq`` (and every earlier one) durable, unless a sync since did."""
@@ -826,14 +870,22 @@ class SqlStore(ABC, Generic[C]):
     # records the call's answer proved, so a mutating call costs two commits.
     def begin_call(
         self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any],
-        *, phones: Sequence[str] = (), records: Records | None = None,
+        *, phones: Sequence[str] = (), records: Records | None = None, unless_listed: bool = False,
     ) -> int:
         for task in records.tasks if records else ():
             check_task(task)
         values = (campaign, profile, call, task_id, CallOutcome.PENDING.value, dump_json(request), utc_now())
         joined = "\n".join(phones)
+        wanted = list(dict.fromkeys(phones)) if unless_listed else []
 
         def begin(c: C) -> int:
+            listed: set[str] = set()
+            for i in range(0, len(wanted), 500):  # within any driver's limit on parameters
+                chunk = wanted[i : i + 500]
+                where = f"removed_at = '' AND phone IN ({marks(len(chunk))})"
+                listed.update(r[0] for r in self._exec(c, f"SELECT phone FROM optouts WHERE {where}", chunk).fetchall())
+            if listed:
+                raise Listed(frozenset(listed))  # before anything is written: this write undoes itself
             self._records_sql(c, records)
             entry = self._insert_id(
                 c,
@@ -856,6 +908,7 @@ class SqlStore(ABC, Generic[C]):
         result: Mapping[str, Any] | None = None,
         *,
         records: Records | None = None,
+        wait: bool = True,
     ) -> None:
         for task in records.tasks if records else ():
             check_task(task)
@@ -874,7 +927,10 @@ class SqlStore(ABC, Generic[C]):
 
         # Lost in a machine crash, the outcome's call is pending again: settled by observing (its
         # intent, written before the call, was durable).
-        self._write(end, durable=False)
+        if wait:
+            self._write(end, durable=False)
+        else:
+            self._write_later(end)
 
     # --- derived data: no serial bump -------------------------------------------
     def put_source_digests(self, entries: Sequence[SourceDigest]) -> None:
@@ -1077,6 +1133,7 @@ class SqlStore(ABC, Generic[C]):
         with self._mutex:
             if self._held is None or self._held.id != lock_id:
                 return
+            self._drain()  # queued outcomes are written under the lock that guarded their calls
             self._held = None
             self._drop_lock(lock_id)
 
@@ -1116,6 +1173,7 @@ class SqlStore(ABC, Generic[C]):
     def close(self) -> None:
         """Release a lock this store holds and close the connection (idempotent)."""
         with self._mutex:
+            self._drain()
             if self._held is not None:
                 with contextlib.suppress(StateError):
                     self._release(self._held.id)

@@ -258,6 +258,28 @@ def test_a_number_opted_out_between_plan_and_apply_is_not_dialed(tmp_path: Path,
     assert sorted(dialed(xfyeta)) == [p for i, p in enumerate(phones(4)) if i != 1]
 
 
+def test_inserts_leave_out_numbers_opted_out_between_plan_and_apply(tmp_path: Path, xfyeta: Any) -> None:
+    """Checked in each batch's own intent transaction: one number of the first batch, and the whole second."""
+    d = setup(tmp_path, xfyeta, n_task=55)
+    nums = phones(55, start=1000)
+    listed = [nums[3], *nums[50:]]
+    at = datetime(2027, 3, 2, 10, tzinfo=CST)
+    result = _plan_then_apply(d, at, at, lambda store: [store.add_optout(p, "results:iflytek", "拒绝") for p in listed])
+    assert result.ok, result.steps
+    insert = next(s for s in result.steps if s.action.kind.value == "insert")
+    assert insert.done == 49 and insert.calls == 1  # the second batch had nothing left to send: no call
+    (task,) = xfyeta.state()["tasks"]
+    assert sorted(n["phone"] for n in task["numbers"]) == sorted(set(nums) - set(listed))
+    from reconciler.commands.session import open_session
+
+    with open_session(d) as session:
+        store = session.store
+        assert {c.name for c in store.campaigns()} == {"spring"}
+        assert sorted(c.phone for c in store.contacts("spring")) == sorted(set(nums) - set(listed))
+        (entry,) = [e for e in store.journal() if e.call == "insert"]
+        assert entry.request["count"] == 49 and entry.request["rows"] == [[0, 3], [4, 50]]
+
+
 def test_numbers_are_not_appended_to_a_running_yccall_task_once_the_hours_closed(
         tmp_path: Path, yccall: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.e2e.conftest import yc_task

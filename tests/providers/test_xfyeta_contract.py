@@ -733,7 +733,7 @@ def test_no_secret_in_errors_logs_or_reprs(rig: Rig, caplog: pytest.LogCaptureFi
     texts += [str(vars(pair)), str(vars(fixed)), str(vars(pair.http))]  # even a debugger's dump of the objects
     texts += [r.getMessage() for r in caplog.records]
     texts.append(caplog.text)
-    assert any("token=***" in r.getMessage() for r in caplog.records)  # httpx logged URLs, redacted
+    assert any("token=***" in r.getMessage() for r in caplog.records)  # URLs logged, redacted
     secrets = {APP_SECRET, APP_KEY, FIXED_TOKEN, *rig.spy.tokens}
     assert len(rig.spy.tokens) >= 3  # two fetched tokens and the fixed one travelled
     blob = "\n".join(texts)

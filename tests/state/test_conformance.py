@@ -22,6 +22,7 @@ from reconciler.state.base import (
     ContactStatus,
     Converged,
     JournalEntry,
+    Listed,
     OptOutRecord,
     Records,
     ResultRecord,
@@ -922,6 +923,57 @@ def test_parallel_writers_share_commits_and_each_sees_its_own_outcome(store: Sta
     assert len(ids) == 8 * 19 and len(set(ids)) == len(ids)
     assert store.serial() == serial + 8 * 20 * 2  # the failed end_calls bumped nothing
     assert sum(len(store.contacts(f"c{n}")) for n in range(8)) == 8 * 20
+
+
+def test_an_intent_unless_listed_is_refused_whole_when_a_number_is_on_the_opt_out_list(store: StateStore) -> None:
+    store.add_optout("13800000002", "test")
+    store.add_optout("13800000009", "test")
+    store.remove_optout("13800000009", "back")  # no longer listed
+    serial = store.serial()
+    with pytest.raises(Listed) as info:
+        store.begin_call("c", "xf", "insert", "t1", {"wave": 1}, phones=["13800000001", "13800000002", "13800000009"],
+                         records=Records(campaigns=[CampaignRecord("c", "xf", "task", "xfyeta")]),
+                         unless_listed=True)
+    assert info.value.phones == {"13800000002"}
+    assert store.serial() == serial and store.journal() == [] and store.campaigns() == []  # nothing written
+    entry = store.begin_call("c", "xf", "insert", "t1", {"wave": 1}, phones=["13800000001", "13800000009"],
+                             unless_listed=True)
+    assert [e.id for e in store.journal()] == [entry]
+    many = [f"1390000{i:04d}" for i in range(1200)]  # more numbers than one statement takes parameters
+    store.add_optout(many[-1], "test")
+    with pytest.raises(Listed) as info:
+        store.begin_call("c", "xf", "insert", "t1", {"wave": 1}, phones=many, unless_listed=True)
+    assert info.value.phones == {many[-1]}
+
+
+def test_an_outcome_not_waited_for_is_seen_by_every_later_read_and_written_before_the_lock_is_let_go(
+        persistent_backend: Backend) -> None:
+    store, other = persistent_backend.open(), persistent_backend.open()
+    with store.lock("apply", 1):
+        entry = store.begin_call("c", "xf", "insert", "t1", {"wave": 1}, phones=["13800000001"])
+        store.end_call(entry, CallOutcome.OK, records=Records(contacts=contacts("c", "t1", 1)), wait=False)
+        assert [e.outcome for e in store.journal()] == [CallOutcome.OK]  # a read of the handle commits it first
+        later = store.begin_call("c", "xf", "start", "t1", {"wave": 1})
+        store.end_call(later, CallOutcome.OK, wait=False)
+    # the lock let go: the last outcome was written under the lock that guarded its call
+    assert {e.id: e.outcome for e in other.journal()} == {entry: CallOutcome.OK, later: CallOutcome.OK}
+    assert len(other.contacts("c")) == 1
+
+
+def test_an_outcome_not_waited_for_that_fails_stops_every_later_write(persistent_backend: Backend) -> None:
+    """It rides with the lane's next intent: that intent must not be written either (its call would be sent on top
+    of an outcome the state never got), and nothing after it."""
+    store = persistent_backend.open()
+    entry = store.begin_call("c", "xf", "insert", "t1", {"wave": 1}, phones=["13800000001"])
+    store.end_call(10**9, CallOutcome.OK, wait=False)  # no such entry: fails when committed
+    with pytest.raises(StateError, match="journal outcome could not be written"):
+        store.begin_call("c", "xf", "insert", "t1", {"wave": 1}, phones=["13800000002"])
+    with pytest.raises(StateError, match="journal outcome could not be written"):
+        store.put_campaign(CampaignRecord("c", "xf", "task", "xfyeta"))
+    with pytest.raises(StateError, match="journal outcome could not be written"):
+        store.flush()
+    other = persistent_backend.open()
+    assert [e.id for e in other.journal()] == [entry] and other.campaigns() == []
 
 
 # --- results (vendor pushes) ------------------------------------------------------
