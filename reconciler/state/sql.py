@@ -498,7 +498,9 @@ class SqlStore(ABC, Generic[C]):
                     else:
                         for item in batch:
                             try:
-                                with self._guard("write failed"), self._savepoint(conn):
+                                # a queued write that fails fails the whole batch: it needs no savepoint
+                                with self._guard("write failed"), (
+                                        contextlib.nullcontext() if item.later else self._savepoint(conn)):
                                     item.value = item.fn(conn)
                                     if item.bump:
                                         self._exec(conn, self.BUMP_SQL)
