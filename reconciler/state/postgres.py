@@ -18,6 +18,13 @@ itself when the holder's session ends (process killed, network gone). The
 ``lock_holder`` row only describes the holder for the error message; it counts
 only while the backend it names still holds the advisory lock.
 
+A lost connection is replaced before the next read or write (nothing of a
+write is ever repeated once sent). Journal outcomes commit without waiting for
+the disk, and a server crash can lose one after it was acknowledged: a
+connection lost while one may not be on disk fences the handle
+(``SqlStore._fence_lost_commits``), since writes on the new session could
+outlive it.
+
 The DSN is never shown: every psycopg error is turned into a StateError whose
 message, and chained cause, have the password masked.
 """
