@@ -112,6 +112,27 @@ class ContactTable(Sequence[ContactRow]):
                 yield ContactRow(values[pi], values, sources[s], lines[index])
                 index += 1
 
+    def take(self, positions: Sequence[int]) -> list[ContactRow]:
+        """The rows at ``positions``, built in one pass (a batch of a plan's rows, in apply's hot loop)."""
+        pi = self._phone_index
+        lines = self._lines
+        sources = self._sources
+        starts = self._source_starts
+        n = len(lines)
+        out: list[ContactRow] = []
+        add = out.append
+        loaded = -1
+        records: list[str] = []
+        for index in positions:
+            if not 0 <= index < n:
+                raise IndexError("contact row index out of range")
+            chunk, offset = divmod(index, CHUNK)
+            if chunk != loaded:
+                records, loaded = self._records(chunk), chunk
+            values = tuple(records[offset].split(UNIT))
+            add(ContactRow(values[pi], values, sources[bisect.bisect_right(starts, index) - 1], lines[index]))
+        return out
+
     def phones(self) -> Iterator[str]:
         """Just the phone numbers, in order, without building rows."""
         pi = self._phone_index
@@ -236,6 +257,9 @@ class LazyTable(Sequence[ContactRow]):
     def phones(self) -> Iterator[str]:
         return self._get().phones()
 
+    def take(self, positions: Sequence[int]) -> list[ContactRow]:
+        return self._get().take(positions)
+
     def locate(self, phones: set[str]) -> dict[str, tuple[str, int]]:
         return self._get().locate(phones)
 
@@ -280,8 +304,14 @@ class RowsView(Sequence[ContactRow]):
 
     def __iter__(self) -> Iterator[ContactRow]:
         table = self._table
-        for i in self._index:
-            yield table[i]
+        take = getattr(table, "take", None)
+        if take is None:
+            for i in self._index:
+                yield table[i]
+            return
+        index = self._index
+        for start in range(0, len(index), CHUNK):  # a chunk at a time: a million-row view never sits in memory
+            yield from take(index[start : start + CHUNK])
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str | bytes):

@@ -1,0 +1,46 @@
+"""The packed contact table: rows built on access, a batch of them in one pass (``take``)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from reconciler.config.table import CHUNK, UNIT, ContactTable, ContactTableBuilder, LazyTable, RowsView
+
+
+def table_of(n: int, sources: int = 3) -> ContactTable:
+    builder = ContactTableBuilder(2, 0)
+    per = n // sources + 1
+    for s in range(sources):
+        builder.start_source(f"contacts/s{s}.csv")
+        first = s * per
+        rows = range(first, min(n, first + per))
+        builder.add_records([f"139{i:08d}{UNIT}name {i}" for i in rows], [i - first + 2 for i in rows])
+    return builder.build()
+
+
+def test_take_builds_the_same_rows_as_reading_them_one_by_one() -> None:
+    table = table_of(3 * CHUNK + 17)
+    rng = random.Random(7)
+    positions = [rng.randrange(len(table)) for _ in range(500)] + [0, len(table) - 1, CHUNK - 1, CHUNK, 2 * CHUNK]
+    assert table.take(positions) == [table[i] for i in positions]
+    assert table.take([]) == []
+    row = table.take([CHUNK + 5])[0]  # the source and line of each row come along
+    assert (row.phone, row.values[1], row.source, row.row) == (table[CHUNK + 5].phone, f"name {CHUNK + 5}",
+                                                               table[CHUNK + 5].source, table[CHUNK + 5].row)
+    for bad in (-1, len(table)):
+        with pytest.raises(IndexError):
+            table.take([3, bad])
+
+
+def test_a_view_of_rows_reads_in_chunks_what_item_access_reads() -> None:
+    table = table_of(4 * CHUNK)
+    index = tuple(range(len(table) - 1, -1, -3))  # backwards, across chunks and sources
+    view = RowsView(table, index)
+    assert list(view) == [table[i] for i in index]
+    assert list(view[10:60]) == [table[i] for i in index[10:60]]
+    lazy = LazyTable(len(table), table.digest, lambda: table)
+    assert list(RowsView(lazy, index[:70])) == [table[i] for i in index[:70]]
+    plain = tuple(table)  # a table without ``take``: row by row
+    assert list(RowsView(plain, index[:70])) == [table[i] for i in index[:70]]
