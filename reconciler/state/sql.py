@@ -100,7 +100,14 @@ SETTLED = frozenset({CallOutcome.OK, CallOutcome.FAILED, CallOutcome.RESOLVED}) 
 RESULT_COLUMNS = (
     "profile, module, push_key, call_key, task_id, data_id, callee, body, campaign, phone, received_at, id, optout"
 )
-DELETE_CHUNK = 500  # phones per DELETE: well under SQLite's oldest limit of 999 parameters
+IN_CHUNK = 500  # values per IN (...) list: well under SQLite's oldest limit of 999 parameters
+
+
+def in_chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    """``values`` without repeats, in order, ``IN_CHUNK`` at a time (one IN list each)."""
+    unique = list(dict.fromkeys(values))
+    for start in range(0, len(unique), IN_CHUNK):
+        yield unique[start : start + IN_CHUNK]
 RECONNECT_FIRST_DELAY = 0.1  # seconds before the second try of a lost connection; doubles each try
 RECONNECT_MAX_DELAY = 2.0
 
@@ -691,11 +698,9 @@ class SqlStore(ABC, Generic[C]):
                                 .fetchall()):
                 out[r[0]] = SourceDigest(r[0], r[1], int(r[2]), problems_from_json(json_list(r[3])))
             return out
-        wanted = list(dict.fromkeys(keys))
 
         def read(c: C) -> None:
-            for start in range(0, len(wanted), DELETE_CHUNK):
-                chunk = wanted[start : start + DELETE_CHUNK]
+            for chunk in in_chunks(keys):
                 rows = self._exec(
                     c, f"SELECT key, digest, rows, problems FROM source_digests WHERE key IN ({marks(len(chunk))})",
                     chunk,
@@ -703,7 +708,7 @@ class SqlStore(ABC, Generic[C]):
                 for r in rows:
                     out[r[0]] = SourceDigest(r[0], r[1], int(r[2]), problems_from_json(json_list(r[3])))
 
-        if wanted:
+        if keys:
             self._read(read)
         return out
 
@@ -756,9 +761,7 @@ class SqlStore(ABC, Generic[C]):
         )
 
     def _delete_sql(self, c: C, campaign: str, task_id: str, phones: Sequence[str]) -> None:
-        unique = list(dict.fromkeys(phones))
-        for start in range(0, len(unique), DELETE_CHUNK):
-            chunk = unique[start : start + DELETE_CHUNK]
+        for chunk in in_chunks(phones):
             self._exec(
                 c,
                 f"DELETE FROM contacts WHERE campaign = ? AND task_id = ? AND phone IN ({marks(len(chunk))})",
@@ -878,12 +881,11 @@ class SqlStore(ABC, Generic[C]):
             check_task(task)
         values = (campaign, profile, call, task_id, CallOutcome.PENDING.value, dump_json(request), utc_now())
         joined = "\n".join(phones)
-        wanted = list(dict.fromkeys(phones)) if unless_listed else []
+        lookups = list(in_chunks(phones)) if unless_listed else []
 
         def begin(c: C) -> int:
             listed: set[str] = set()
-            for i in range(0, len(wanted), 500):  # within any driver's limit on parameters
-                chunk = wanted[i : i + 500]
+            for chunk in lookups:
                 where = f"removed_at = '' AND phone IN ({marks(len(chunk))})"
                 listed.update(r[0] for r in self._exec(c, f"SELECT phone FROM optouts WHERE {where}", chunk).fetchall())
             if listed:
@@ -1073,7 +1075,6 @@ class SqlStore(ABC, Generic[C]):
         if phones is None:
             sql = f"SELECT {RESULT_COLUMNS} FROM results WHERE campaign = ? ORDER BY id"
             return [result_from_row(r) for r in self._read(lambda c: self._exec(c, sql, (campaign,)).fetchall())]
-        unique = list(dict.fromkeys(phones))
         found: list[ResultRecord] = []
 
         def chunk_of(values: list[str]) -> Callable[[C], list[Any]]:
@@ -1081,8 +1082,8 @@ class SqlStore(ABC, Generic[C]):
                    " ORDER BY id")
             return lambda c: self._exec(c, sql, (campaign, *values)).fetchall()
 
-        for start in range(0, len(unique), DELETE_CHUNK):
-            found += [result_from_row(r) for r in self._read(chunk_of(unique[start : start + DELETE_CHUNK]))]
+        for chunk in in_chunks(phones):
+            found += [result_from_row(r) for r in self._read(chunk_of(chunk))]
         found.sort(key=lambda r: r.id)
         return found
 
