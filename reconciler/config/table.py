@@ -114,13 +114,9 @@ class ContactTable(Sequence[ContactRow]):
 
     def take(self, positions: Sequence[int]) -> list[ContactRow]:
         """The rows at ``positions``, built in one pass (a batch of a plan's rows, in apply's hot loop)."""
-        pi = self._phone_index
-        lines = self._lines
-        sources = self._sources
-        starts = self._source_starts
-        n = len(lines)
+        n = len(self._lines)
+        row = self._row
         out: list[ContactRow] = []
-        add = out.append
         loaded = -1
         records: list[str] = []
         for index in positions:
@@ -129,8 +125,7 @@ class ContactTable(Sequence[ContactRow]):
             chunk, offset = divmod(index, CHUNK)
             if chunk != loaded:
                 records, loaded = self._records(chunk), chunk
-            values = tuple(records[offset].split(UNIT))
-            add(ContactRow(values[pi], values, sources[bisect.bisect_right(starts, index) - 1], lines[index]))
+            out.append(row(index, records[offset]))
         return out
 
     def phones(self) -> Iterator[str]:
