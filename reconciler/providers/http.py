@@ -1,4 +1,4 @@
-"""The one HTTP layer every provider speaks through (httpx underneath).
+"""The one HTTP layer every provider speaks through (httpx requests and responses, sent by http.client).
 
 Public surface::
 
@@ -64,6 +64,7 @@ import httpx
 
 from reconciler.errors import OutcomeUnknown, ProviderError, TransportError
 from reconciler.model import ProviderProfile, Secret
+from reconciler.providers.httpclient import HttpClientTransport
 
 __all__ = [
     "CallEvent",
@@ -240,10 +241,9 @@ class HttpTransport:
         # Requests go straight to the transport, not through an ``httpx.Client``: the client's layers
         # (cookies, auth, redirects, base URL merging, event hooks) do nothing here (redirects are never
         # followed, no vendor sets cookies) and cost a third of a call's CPU, which parallel lanes share
-        # under one interpreter lock. No TLS context (certificates loaded, ~40 ms) for a plain-HTTP base
-        # URL: nothing reaches an https URL through this transport.
-        self._transport = transport or httpx.HTTPTransport(
-            verify=not self._base.lower().startswith("http://"), trust_env=False)
+        # under one interpreter lock. The transport is ``http.client``'s, for the same reason
+        # (``providers.httpclient``); it loads no TLS context until an https URL needs one.
+        self._transport = transport or HttpClientTransport()
         self._extensions = {"timeout": self.timeout.as_dict()}
         self._headers = httpx.Headers({"Accept": "*/*", "Accept-Encoding": "gzip, deflate",
                                        "Connection": "keep-alive", "User-Agent": f"python-httpx/{httpx.__version__}"})
