@@ -557,8 +557,9 @@ class SqlStore(ABC, Generic[C]):
         with self._sync_lock:
             if self._synced >= seq:
                 return
-            with self._mutex:
-                upto = self._commits
+            # Read without the mutex (a committing lane holds it for a whole transaction): ``_commits``
+            # only grows, after a commit is complete, so every commit it counts is in the log already.
+            upto = self._commits
             with self._guard("write failed"):
                 self._flush()
             self._synced = upto
