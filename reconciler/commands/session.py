@@ -10,6 +10,7 @@ import hashlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from reconciler.config import LoadResult
 from reconciler.config.environments import load_environment, load_project_environment
 from reconciler.config.gcpause import paused_gc
 from reconciler.engine.clock import policy_clock, system_clock
-from reconciler.engine.diff import diff
+from reconciler.engine.diff import diff, targeted
 from reconciler.engine.inputs import Observed, Recorded, missing_state, snapshot, traits_of
 from reconciler.engine.observe import observe
 from reconciler.engine.plan import ActionKind, ApplyResult, Diagnostic, Plan, PlanMeta, StepStatus
@@ -248,7 +249,14 @@ def make_plan(session: Session, *, prune: bool | None, allow_replace: Iterable[s
               targets: Sequence[str] = ()) -> tuple[Plan, Observed]:
     """Observe, diff, then check references of what the plan would use."""
     recorded = recorded if recorded is not None else session.recorded()
-    observed = observed if observed is not None else observe(session.providers)
+    # A campaign the state has never seen is created (or adopted) by this plan, so its profile's
+    # references will be checked: they are fetched beside the listing, not after the diff.
+    early = sorted({c.provider for c in session.desired.campaigns if c.provider in session.providers
+                    and c.name not in recorded.campaigns and targeted(c.name, targets)}) if observed is None else []
+    with ThreadPoolExecutor(max_workers=max(1, len(early))) as pool:
+        fetching = {name: pool.submit(session.providers[name].references) for name in early}
+        observed = observed if observed is not None else observe(session.providers)
+        references = {name: future.result() for name, future in fetching.items()}
     traits = {name: traits_of(p) for name, p in session.providers.items()}
     meta = PlanMeta(config_dir=str(session.directory.resolve()), config_digest=session.config_digest,
                     environment=session.desired.project.environment)
@@ -265,7 +273,7 @@ def make_plan(session: Session, *, prune: bool | None, allow_replace: Iterable[s
         provider = session.providers[profile]
         campaigns = [c for c in session.desired.campaigns if c.name in names]
         try:
-            problems = provider.check(campaigns, creating=creating)
+            problems = provider.check(campaigns, creating=creating, references=references.get(profile))
         except ProviderError as exc:
             extra.append(Diagnostic("error", "", f"cannot check references on profile {profile!r}: {exc}"))
             continue

@@ -143,12 +143,19 @@ class Provider(Protocol):
         ...
 
     def check(self, campaigns: Sequence[DesiredCampaign], *,
-              creating: Collection[str] | None = None) -> list[Problem]:
+              creating: Collection[str] | None = None, references: object = None) -> list[Problem]:
         """Check references (robot, lines, voice, agents) against the platform.
 
         ``creating`` names the campaigns the plan creates a task for (None: any
         of them may), for the checks that only matter to a new task.
+        ``references``: what ``references()`` returned for this plan (None: fetch now).
         """
+        ...
+
+    def references(self) -> object:
+        """What ``check`` compares against, fetched now, so that a plan can fetch it beside the
+        listing instead of after the diff; a ProviderError is returned, not raised (``check``
+        raises it). None when what ``check`` fetches depends on the campaigns."""
         ...
 
     def create_task(

@@ -324,12 +324,22 @@ class XfyetaProvider(VendorClient):
         config["robots"] = robots
         return config
 
+    def references(self) -> object:
+        if not self.check_references:
+            return None
+        try:
+            return self._config()
+        except ProviderError as exc:
+            return exc
+
     def check(self, campaigns: Sequence[DesiredCampaign], *,
-              creating: Collection[str] | None = None) -> list[Problem]:
+              creating: Collection[str] | None = None, references: object = None) -> list[Problem]:
         mine = [c for c in campaigns if c.provider == self.profile.name and c.provider_type == self.spec.type]
         if not mine or not self.check_references:
             return []
-        config = self._config()
+        if isinstance(references, ProviderError):
+            raise references
+        config = references if isinstance(references, dict) else self._config()
         robots = {str(r.get("robot_id")): r for r in config.get("robots") or [] if isinstance(r, dict)}
         lines = {str(ln.get("line_num")): ln for ln in config.get("lines") or [] if isinstance(ln, dict)}
         voices = {_voice_code(v) for v in config.get("voices") or [] if isinstance(v, dict)} - {""}

@@ -313,8 +313,12 @@ class YccallProvider(VendorClient):
                 self._lookups[service] = {str(i[key]) for i in items if isinstance(i, dict) and key in i}
         return self._lookups[service]
 
+    def references(self) -> object:
+        """None: which lookups ``check`` makes depends on the campaigns' assignments."""
+        return None
+
     def check(self, campaigns: Sequence[DesiredCampaign], *,
-              creating: Collection[str] | None = None) -> list[Problem]:
+              creating: Collection[str] | None = None, references: object = None) -> list[Problem]:
         problems: list[Problem] = []
         mine = [(c, c.vendor) for c in campaigns
                 if c.provider == self.profile.name and isinstance(c.vendor, YccallSettings)]
