@@ -16,7 +16,6 @@ import functools
 import math
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
@@ -571,6 +570,8 @@ def main(argv: list[str] | None = None) -> Any:
     except Exception:  # a bug: keep the traceback out of the user's face
         log = _debug_log(argv)
         try:
+            import traceback  # only here: a bug (its import is a fair part of validate's start-up)
+
             _write_debug_log(log, traceback.format_exc())
             where = f"; details in {log}"
         except OSError:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
 from reconciler.config.fastschema import Check, compile_schema
@@ -38,6 +38,9 @@ SECRET_KEYS = frozenset(
 _OBJECT_LEVEL = frozenset({"required", "additionalProperties", "dependentRequired", "minProperties"})
 
 
+SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schema")
+
+
 @dataclass(frozen=True)
 class SchemaIssue:
     path: Path  # the offending value (or the missing / unknown key)
@@ -47,8 +50,10 @@ class SchemaIssue:
 
 @functools.cache
 def load_schema(kind: SchemaKind) -> Mapping[str, Any]:
-    """The shipped schema document (``reconciler/schema/<kind>.schema.json``)."""
-    text = resources.files("reconciler").joinpath("schema", f"{kind}.schema.json").read_text(encoding="utf-8")
+    """The shipped schema document (``reconciler/schema/<kind>.schema.json``), read beside this package
+    (not through ``importlib.resources``, whose import alone costs validate ~4 ms)."""
+    with open(os.path.join(SCHEMA_DIR, f"{kind}.schema.json"), encoding="utf-8") as fh:
+        text = fh.read()
     schema: Mapping[str, Any] = json.loads(text)
     return schema
 
