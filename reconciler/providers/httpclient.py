@@ -60,15 +60,19 @@ class HttpClientTransport(httpx.BaseTransport):
             raise httpx.UnsupportedProtocol(f"the URL scheme {scheme!r} is not supported", request=request)
         key = (scheme, url.host, url.port or DEFAULT_PORTS[scheme])
         timeouts: Mapping[str, Any] = request.extensions.get("timeout") or {}
-        conn = self._connection(key, timeouts.get("connect"), request)
         body = request.read()
+        conn = self._connection(key, timeouts.get("connect"), request)
         try:
             sock = conn.sock
             assert sock is not None
             sock.settimeout(timeouts.get("write"))
-            conn.putrequest(request.method, url.raw_path.decode("ascii"), skip_host=True, skip_accept_encoding=True)
-            for name, value in request.headers.raw:
-                conn.putheader(name, value)
+            try:  # only buffered so far: a refusal here sent nothing
+                conn.putrequest(request.method, url.raw_path.decode("ascii"), skip_host=True,
+                                skip_accept_encoding=True)
+                for name, value in request.headers.raw:
+                    conn.putheader(name, value)
+            except (ValueError, UnicodeError, http.client.HTTPException) as exc:
+                raise httpx.LocalProtocolError(f"the request cannot be sent: {exc}", request=request) from exc
             chunked = request.headers.get("Transfer-Encoding", "").lower() == "chunked"
             try:
                 conn.endheaders([body] if chunked else (body or None), encode_chunked=chunked)

@@ -241,6 +241,17 @@ def test_a_streamed_request_body_goes_chunked(serve: Callable[..., Server]) -> N
     assert server.requests[0].partition(b"\r\n\r\n")[2] == b'7\r\n{"a":1}\r\n0\r\n\r\n'
 
 
+def test_a_request_http_client_refuses_is_a_local_error_and_keeps_nothing_open(serve: Callable[..., Server]) -> None:
+    server = serve(ok())
+    t = HttpClientTransport()
+    request = httpx.Request("POST", server.url + "/x", content=b"{}", extensions={"timeout": TIMEOUTS})
+    request.headers["X-Bad"] = "a\rb"  # a bare CR: httpx takes it, http.client will not put it on the wire
+    with pytest.raises(httpx.LocalProtocolError, match="cannot be sent"):
+        t.handle_request(request)
+    assert server.requests == [] and not any(t._idle.values())
+    assert post(t, server.url).status_code == 200  # the transport goes on
+
+
 def test_an_unknown_scheme_and_a_closed_transport_send_nothing() -> None:
     t = HttpClientTransport()
     with pytest.raises(httpx.UnsupportedProtocol):
