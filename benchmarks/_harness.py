@@ -117,8 +117,9 @@ def emulator(faults: str | None = None) -> Iterator[Emulator]:
 
 
 def project(root: Path, url: str, *, campaigns: int, contacts: int, rate_limit: float | None = None,
-            state: str = "running") -> Path:
-    """A config directory of ``campaigns`` xfyeta task campaigns with ``contacts`` each, state initialised."""
+            state: str = "running", backend: str = "sqlite") -> Path:
+    """A config directory of ``campaigns`` xfyeta task campaigns with ``contacts`` each, state initialised
+    (``backend`` sqlite, or memory: a state that lives only as long as the process, for comparison)."""
     d = root / "cfg"
     d.mkdir(parents=True, exist_ok=True)
     limit = f"\n    rate_limit: {rate_limit}" if rate_limit else ""
@@ -135,16 +136,16 @@ def project(root: Path, url: str, *, campaigns: int, contacts: int, rate_limit: 
             retries: 2
             read_timeout: 30""") + limit + textwrap.dedent(f"""
         state:
-          backend: sqlite
-          path: {root / "state.db"}
-        """), encoding="utf-8")
+          backend: {backend}""") + (f"\n  path: {root / 'state.db'}\n" if backend == "sqlite" else "\n"),
+        encoding="utf-8")
     entries = []
     for i in range(campaigns):
         write_csv(d / f"contacts/c{i}.csv", phones(contacts, i * contacts))
         entries.append(xf_task(f"c{i}", f"../contacts/c{i}.csv", state=state))
     (d / "campaigns").mkdir(exist_ok=True)
     (d / "campaigns/main.yaml").write_text("version: 1\ncampaigns:\n" + "".join(entries), encoding="utf-8")
-    run(["state", "init", str(d)])
+    if backend == "sqlite":
+        run(["state", "init", str(d)])
     return d
 
 

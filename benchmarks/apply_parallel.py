@@ -3,6 +3,7 @@ and how close a declared rate limit is reached.
 
     python benchmarks/apply_parallel.py [--tasks 64] [--contacts 500] [--latency 0.02]
                                         [--parallelism 1,2,4,8,16] [--repeat 1] [--rate-limit 200] [--json F]
+                                        [--backend sqlite|memory]
 
 The xfyeta emulator runs in its own process with ``*:latency:L*inf`` (every
 call answers L seconds late). For each parallelism a fresh project of T task
@@ -19,6 +20,10 @@ the highest parallelism: utilisation is the achieved rate over the run
 (calls between the first and the last mutating call, per second, over R), and
 "max in 1 s" the most calls the emulator saw in any one-second window
 (never above R when the limit holds).
+
+``--backend memory`` applies with a state that lives only in the process (no
+journal on disk): the difference to the default SQLite state is what the
+journal costs the calls phase.
 """
 
 from __future__ import annotations
@@ -41,11 +46,11 @@ def lower_bound(tasks: int, contacts: int) -> int:
 
 
 def one(emu: Emulator, faults: str, tasks: int, contacts: int, parallelism: int,
-        rate_limit: float | None = None) -> dict[str, Any]:
+        rate_limit: float | None = None, backend: str = "sqlite") -> dict[str, Any]:
     emu.reset(faults)
     client: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        d = project(Path(tmp), emu.url, campaigns=tasks, contacts=contacts, rate_limit=rate_limit)
+        d = project(Path(tmp), emu.url, campaigns=tasks, contacts=contacts, rate_limit=rate_limit, backend=backend)
         sends = Path(tmp) / "sends.txt" if rate_limit else None
         measured = run(["apply", str(d), "--auto-approve", "--parallelism", str(parallelism)], ok=(0,),
                        sends=sends)
@@ -80,6 +85,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--rate-limit", type=float, default=200.0, help="0 skips the rate-limit run")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--backend", choices=("sqlite", "memory"), default="sqlite",
+                    help="memory: no journal on disk, to see what the journal costs")
     args = ap.parse_args()
     levels = [int(p) for p in args.parallelism.split(",")]
     faults = f"*:latency:{args.latency}*inf"
@@ -87,18 +94,20 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     with emulator(faults) as emu:
         for p in levels:
-            runs = [one(emu, faults, args.tasks, args.contacts, p) for _ in range(args.repeat)]
+            runs = [one(emu, faults, args.tasks, args.contacts, p, backend=args.backend) for _ in range(args.repeat)]
             results.append({"parallelism": p, "wall_s": median(runs, "wall_s"), "cpu_s": median(runs, "cpu_s"),
                             "peak_mb": median(runs, "peak_mb"), "calls": runs[-1]["calls"],
                             "phase_s": median(runs, "phase_s")})
         limited = None
         if args.rate_limit:
-            limited = one(emu, faults, args.tasks, args.contacts, max(levels), rate_limit=args.rate_limit)
+            limited = one(emu, faults, args.tasks, args.contacts, max(levels), rate_limit=args.rate_limit,
+                          backend=args.backend)
     base = results[0]["wall_s"]
     base_phase = results[0]["phase_s"]
     calls = args.tasks * (2 + math.ceil(args.contacts / 50))
     print(f"\napply of {args.tasks} tasks x {args.contacts} contacts ({calls} mutating calls), "
-          f"{args.latency * 1000:.0f} ms per vendor call; median of {args.repeat}; {measured_by()}\n")
+          f"{args.latency * 1000:.0f} ms per vendor call; median of {args.repeat}; {args.backend} state; "
+          f"{measured_by()}\n")
     rows = []
     for r in results:
         r["speedup"] = base / r["wall_s"]
