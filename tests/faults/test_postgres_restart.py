@@ -30,6 +30,8 @@ from tests.faults.support import clean_output, duplicates, emulators, fast_proje
 pytestmark = pytest.mark.skipif(binaries() is None, reason="PostgreSQL server binaries (initdb, pg_ctl) are "
                                                            "not installed: no private server to restart")
 
+DSN_ENV = "CAMPAIGNCTL_PRIVATE_DSN"  # the variable the e2e projects' state reads the private server's DSN from
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[PrivateServer]:
@@ -188,24 +190,26 @@ def test_a_store_that_lost_its_lock_while_disconnected_writes_nothing(server: Pr
 # --- end to end: apply with the PostgreSQL backend, the server restarted ---------------------------------
 
 
-def _pg_project(tmp_path: Path, server: PrivateServer, xf: Any, yc: Any, schema_env: str) -> Path:
-    os.environ[schema_env] = server.dsn
-    state = f"state:\n  backend: postgres\n  dsn_env: {schema_env}\n"
+def _fresh(server: PrivateServer) -> None:
+    import psycopg
+
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS campaignctl CASCADE")
+
+
+def _initialised_project(tmp_path: Path, server: PrivateServer, xf: Any, yc: Any) -> Path:
+    """The three campaigns on a state in a fresh schema of the private server, initialised."""
+    _fresh(server)
+    os.environ[DSN_ENV] = server.dsn
+    state = f"state:\n  backend: postgres\n  dsn_env: {DSN_ENV}\n"
     d = fast_project(tmp_path, xf_url=xf.base_url, yc_url=yc.base_url, state=state, init=False)
     write_csv(d / "contacts/a.csv", phones(151))
     write_csv(d / "contacts/d.csv", phones(101, 8000))
     write_csv(d / "contacts/y.csv", phones(60, 3000), columns=("phone",))
     campaigns(d, xf_task("spring", "../contacts/a.csv"), xf_direct("survey", "../contacts/d.csv"),
               yc_task("follow", "../contacts/y.csv"))
+    assert run_cli("state", "init", str(d)).exit_code == 0
     return d
-
-
-def _fresh(server: PrivateServer) -> str:
-    import psycopg
-
-    with psycopg.connect(server.dsn, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS campaignctl CASCADE")
-    return server.dsn
 
 
 def _converged(xf: Any, yc: Any, d: Path) -> None:
@@ -220,10 +224,8 @@ def _converged(xf: Any, yc: Any, d: Path) -> None:
 
 
 def test_restart_between_applies(tmp_path: Path, server: PrivateServer) -> None:
-    _fresh(server)
     with emulators() as (xf, yc):
-        d = _pg_project(tmp_path, server, xf, yc, "CAMPAIGNCTL_PRIVATE_DSN")
-        assert run_cli("state", "init", str(d)).exit_code == 0
+        d = _initialised_project(tmp_path, server, xf, yc)
         write_csv(d / "contacts/a.csv", phones(100))
         assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
         server.restart()
@@ -235,10 +237,8 @@ def test_restart_between_applies(tmp_path: Path, server: PrivateServer) -> None:
 def test_restart_inside_one_apply_between_planning_and_sending(tmp_path: Path, server: PrivateServer,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The session is opened, the lock taken, then the server restarts while the platforms are observed."""
-    _fresh(server)
     with emulators() as (xf, yc):
-        d = _pg_project(tmp_path, server, xf, yc, "CAMPAIGNCTL_PRIVATE_DSN")
-        assert run_cli("state", "init", str(d)).exit_code == 0
+        d = _initialised_project(tmp_path, server, xf, yc)
         import reconciler.commands.session as session
 
         real = session.observe
@@ -259,10 +259,8 @@ def test_restart_inside_one_apply_between_planning_and_sending(tmp_path: Path, s
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
 def test_restart_during_an_apply_fails_clearly_then_converges(tmp_path: Path, server: PrivateServer,
                                                                mode: str) -> None:
-    _fresh(server)
     with emulators(faults="*:latency:0.02*inf") as (xf, yc):
-        d = _pg_project(tmp_path, server, xf, yc, "CAMPAIGNCTL_PRIVATE_DSN")
-        assert run_cli("state", "init", str(d)).exit_code == 0
+        d = _initialised_project(tmp_path, server, xf, yc)
         proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", str(d), "--auto-approve",
                                  "--parallelism", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env={**os.environ, **XF_ENV, **YC_ENV})
@@ -294,10 +292,8 @@ def test_a_crash_right_after_an_insert_outcome_stops_the_apply_then_converges(
     inserted the other batches, that first insert could never be settled (151 numbers, expected 0 or 50)."""
     from reconciler.state.sql import SqlStore
 
-    _fresh(server)
     with emulators() as (xf, yc):
-        d = _pg_project(tmp_path, server, xf, yc, "CAMPAIGNCTL_PRIVATE_DSN")
-        assert run_cli("state", "init", str(d)).exit_code == 0
+        d = _initialised_project(tmp_path, server, xf, yc)
         real = SqlStore.end_call
         crashed: list[int] = []
 
@@ -339,10 +335,8 @@ def test_schema_dropped_mid_apply_sends_nothing_more_until_rebuilt(tmp_path: Pat
     """The PostgreSQL side of "state deleted mid-apply": an admin drops the schema while apply runs."""
     import psycopg
 
-    _fresh(server)
     with emulators(faults="*:latency:0.03*inf") as (xf, yc):
-        d = _pg_project(tmp_path, server, xf, yc, "CAMPAIGNCTL_PRIVATE_DSN")
-        assert run_cli("state", "init", str(d)).exit_code == 0
+        d = _initialised_project(tmp_path, server, xf, yc)
         proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", str(d), "--auto-approve",
                                  "--parallelism", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env={**os.environ, **XF_ENV, **YC_ENV})
