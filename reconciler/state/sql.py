@@ -101,6 +101,8 @@ RESULT_COLUMNS = (
     "profile, module, push_key, call_key, task_id, data_id, callee, body, campaign, phone, received_at, id, optout"
 )
 IN_CHUNK = 500  # values per IN (...) list: well under SQLite's oldest limit of 999 parameters
+RECONNECT_FIRST_DELAY = 0.1  # seconds before the second try of a lost connection; doubles each try
+RECONNECT_MAX_DELAY = 2.0
 
 
 def in_chunks(values: Iterable[str]) -> Iterator[list[str]]:
@@ -108,8 +110,6 @@ def in_chunks(values: Iterable[str]) -> Iterator[list[str]]:
     unique = list(dict.fromkeys(values))
     for start in range(0, len(unique), IN_CHUNK):
         yield unique[start : start + IN_CHUNK]
-RECONNECT_FIRST_DELAY = 0.1  # seconds before the second try of a lost connection; doubles each try
-RECONNECT_MAX_DELAY = 2.0
 
 
 class Cursor(Protocol):
@@ -871,9 +871,10 @@ class SqlStore(ABC, Generic[C]):
 
         return self._write(remove, bump=False)
 
-    # The journal calls run around every vendor call: each is one transaction
-    # (shared with other lanes' by the group commit) that may carry the state
-    # records the call's answer proved, so a mutating call costs two commits.
+    # The journal calls run around every vendor call: each is one write (shared with
+    # other lanes' by the group commit) that may carry the state records the call's
+    # answer proved. An outcome not waited for (``wait=False``) rides in the lane's
+    # next intent's transaction, so such a call costs one commit.
     def begin_call(
         self, campaign: str, profile: str, call: str, task_id: str, request: Mapping[str, Any],
         *, phones: Sequence[str] = (), records: Records | None = None, unless_listed: bool = False,
