@@ -16,6 +16,7 @@ import httpx
 
 from reconciler.commands.watch import cycle_once
 from tests.e2e.conftest import XF_ENV, campaigns, phones, project, run_cli, write_csv, xf_calls, xf_direct, xf_task
+from tests.helpers.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,11 +93,7 @@ def test_watch_process_logs_json_serves_metrics_and_stops_on_sigterm(tmp_path: P
     alpha = _task_id(cfg, "alpha")
     env = {**os.environ, **XF_ENV, "YCCALL_APPID": "demo-appid", "YCCALL_ACCESSKEY": "demo-accesskey",
            "PYTHONPATH": str(ROOT)}
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "reconciler", "watch", str(cfg), "--interval", "0.3s",
                              "--log-format", "json", "--metrics-port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

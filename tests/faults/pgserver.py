@@ -12,10 +12,11 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests.helpers.net import free_port
 
 __all__ = ["PrivateServer", "binaries"]
 
@@ -33,12 +34,6 @@ def binaries() -> Path | None:
     return Path(str(shutil.which("pg_ctl"))).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class PrivateServer:
     def __init__(self) -> None:
         bindir = binaries()
@@ -47,7 +42,7 @@ class PrivateServer:
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="campaignctl-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.as_postgres = os.geteuid() == 0
         if self.as_postgres:
             shutil.chown(self.root, "postgres", "postgres")

@@ -18,6 +18,7 @@ from reconciler.errors import OutcomeUnknown, TransportError
 from reconciler.model import ProviderProfile
 from reconciler.providers.http import HttpTransport, RetryPolicy
 from reconciler.providers.httpclient import HttpClientTransport
+from tests.helpers.net import free_port
 
 Reply = Callable[[socket.socket, bytes], bool]  # answers one request; False closes the connection
 TIMEOUTS = {"connect": 2.0, "read": 5.0, "write": 5.0, "pool": 5.0}
@@ -107,13 +108,6 @@ def post(t: HttpClientTransport, url: str, body: bytes = b"{}", **timeouts: floa
     return response
 
 
-def closed_port() -> int:
-    sock = socket.create_server(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 def test_one_kept_alive_connection_serves_many_requests(serve: Callable[..., Server]) -> None:
     server = serve(ok())
     t = HttpClientTransport()
@@ -172,7 +166,7 @@ def test_connection_close_is_honoured(serve: Callable[..., Server]) -> None:
 
 def test_connect_refused_is_a_connect_error() -> None:
     with pytest.raises(httpx.ConnectError):
-        post(HttpClientTransport(), f"http://127.0.0.1:{closed_port()}")
+        post(HttpClientTransport(), f"http://127.0.0.1:{free_port()}")
 
 
 def test_a_dropped_answer_is_a_protocol_error_after_sending(serve: Callable[..., Server]) -> None:
@@ -288,7 +282,7 @@ def test_idempotent_call_whose_answer_is_lost_is_sent_again(serve: Callable[...,
 
 
 def test_mutating_call_that_cannot_connect_is_tried_again_not_unknown() -> None:
-    http = transport(f"http://127.0.0.1:{closed_port()}")
+    http = transport(f"http://127.0.0.1:{free_port()}")
     with pytest.raises(TransportError) as info:
         http.post("task/create", "/c", json={}, idempotent=False)
     assert not isinstance(info.value, OutcomeUnknown) and "cannot connect" in str(info.value)

@@ -8,7 +8,6 @@ the phase map, reference checks, and the failure modes (lost answers, 5xx,
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from reconciler.model import (
 from reconciler.providers import build_provider
 from reconciler.providers.base import Phase, Provider
 from reconciler.providers.xfyeta import XfyetaProvider
+from tests.helpers.net import free_port
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2027, 3, 1, 8, 0, 0, tzinfo=CST)  # a Monday, 08:00 in Shanghai
@@ -675,14 +675,8 @@ def test_malformed_body_is_a_clear_error(rig: Rig) -> None:
     assert p.find_task("spring", 1) is not None  # the truncated answer hid a task that was created
 
 
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_connection_refused_is_transport_error_naming_profile_and_call(rig: Rig) -> None:
-    p = rig.provider(base_url=f"http://127.0.0.1:{_closed_port()}")
+    p = rig.provider(base_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(TransportError) as info:
         p.list_tasks()
     err = info.value
@@ -690,7 +684,7 @@ def test_connection_refused_is_transport_error_naming_profile_and_call(rig: Rig)
     assert err.profile == "iflytek" and err.call == "oauth/token"
     assert "cannot connect" in str(err) and "'iflytek'" in str(err) and "oauth/token" in str(err)
     assert len(rig.sleeps) == 3  # four tries
-    q = rig.provider(token=True, base_url=f"http://127.0.0.1:{_closed_port()}")
+    q = rig.provider(token=True, base_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(TransportError) as info2:
         q.create_task(campaign("spring"), 1)
     assert info2.value.call == "task/create" and info2.value.campaign == "spring"
@@ -724,7 +718,7 @@ def test_no_secret_in_errors_logs_or_reprs(rig: Rig, caplog: pytest.LogCaptureFi
     failures.append(lambda: (rig.faults("task/create:drop"), pair.create_task(campaign(), 1)))
     failures.append(lambda: (rig.faults("task/insert:status:500"), pair.add_contacts("1001", campaign(), contacts(2))))
     failures.append(lambda: (rig.emu.expire_tokens(), fixed.list_tasks()))
-    failures.append(lambda: rig.provider(base_url=f"http://127.0.0.1:{_closed_port()}").list_tasks())
+    failures.append(lambda: rig.provider(base_url=f"http://127.0.0.1:{free_port()}").list_tasks())
     for fail in failures:
         with pytest.raises(ProviderError) as info:
             fail()

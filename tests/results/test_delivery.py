@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ import pytest
 from reconciler.commands.results import ResultsError, receiver
 from reconciler.emulator.pushes import PushSender
 from reconciler.state.sqlite import SqliteStore
+from tests.helpers.net import free_port
 from tests.results.conftest import REPO, XF_PHONES, call_record, make_project
 
 
@@ -103,12 +103,6 @@ with receiver(Path(sys.argv[1]), "127.0.0.1:" + sys.argv[2]) as server:
     print("ready", flush=True)
     server.serve_forever()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_a_crash_between_the_durable_write_and_the_answer_loses_nothing(tmp_path: Path) -> None:
