@@ -191,7 +191,8 @@ def remember(session: Session, plan: Plan, result: ApplyResult | None = None) ->
     if result is None:
         have = store.converged()
         for conv in plan.converged:
-            mark = Converged(conv.campaign, conv.digest, conv.settings_fingerprint)
+            mark = Converged(conv.campaign, conv.digest, conv.settings_fingerprint, conv.suppression,
+                             conv.suppressed)
             if conv.now and have.get(conv.campaign) != mark:
                 marks.append(mark)
     else:
@@ -203,7 +204,8 @@ def remember(session: Session, plan: Plan, result: ApplyResult | None = None) ->
             done[a.campaign] = done.get(a.campaign, True) and full
         have = store.converged()
         for conv in plan.converged:
-            mark = Converged(conv.campaign, conv.digest, conv.settings_fingerprint)
+            mark = Converged(conv.campaign, conv.digest, conv.settings_fingerprint, conv.suppression,
+                             conv.suppressed)
             if done.get(conv.campaign, conv.now) and (conv.campaign in done or have.get(conv.campaign) != mark):
                 marks.append(mark)
     try:

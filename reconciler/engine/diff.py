@@ -438,10 +438,12 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
     if marked and tasks and all(t.phase is not Phase.ABSENT and t.record.settings_fingerprint == fingerprint
                                 for t in tasks):
         # Converged (state.base.Converged) and every recorded task is still there with these settings:
-        # the sent set is the table, so no contact is missing, removed or changed (markers exist only
-        # while the policy suppresses nothing: _marker_holds). What the slow path below would do then
-        # is exactly this: the policy's hold of the calling hours, run state from the listing, the summary.
-        ctx.policy.unsuppressed(c, len(c.contacts.rows))
+        # the sent set is the table without what the same do-not-call and opt-out lists suppressed
+        # (_marker_holds), so no contact is missing, removed or changed. What the slow path below would
+        # do then is exactly this: the policy's hold of the calling hours, run state from the listing,
+        # the summary.
+        kept_out = ctx.recorded.converged[c.name].suppressed
+        ctx.policy.as_marked(c, len(c.contacts.rows), kept_out)
         for t in sorted(tasks, key=lambda t: t.record.wave):
             rec = t.record
             ctx.actions.extend(ctx.policy.hold_task(c, rec.wave, rec.remote_name, rec.task_id,
@@ -452,7 +454,7 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
                 continue
             if not ctx.policy.closed(c)[0] or c.state != "running":
                 _run_state(c, ctx, t)
-        _summary(ctx, c, tasks, sent=len(c.contacts.rows))
+        _summary(ctx, c, tasks, sent=len(c.contacts.rows) - sum(n for _, n in kept_out))
         cc.exact = True
         return
 
@@ -655,9 +657,11 @@ def _base_of(name: str, bases: Mapping[str, str], tr: ProviderTraits) -> str | N
 
 
 def _marker_holds(c: DesiredCampaign, fingerprint: str, ctx: _Ctx) -> bool:
-    """The campaign's convergence marker is for these files and settings, and nothing of it is pending."""
+    """The campaign's convergence marker is for these files, settings and suppression lists, and nothing
+    of it is pending."""
     mark = ctx.recorded.converged.get(c.name)
-    if mark is None or mark.settings_fingerprint != fingerprint or ctx.pending(c.name) or ctx.policy.suppresses():
+    if (mark is None or mark.settings_fingerprint != fingerprint or ctx.pending(c.name)
+            or mark.suppression != ctx.policy.suppression_digest()):
         return False
     return mark.digest == table_digest(c.contacts.rows, c.contacts.phone_index)
 
@@ -675,8 +679,8 @@ def _convergence(cc: _Campaign, ctx: _Ctx, start: int, diags: int) -> None:
     delete included); apply writes the marker for campaigns whose steps all did (``now`` False).
     """
     c = cc.c
-    if not cc.exact or c.mode != "task" or c.state == "absent" or ctx.pending(c.name) or ctx.policy.suppresses():
-        return  # (with a do-not-call or opt-out list the table is not what is sent: no marker)
+    if not cc.exact or c.mode != "task" or c.state == "absent" or ctx.pending(c.name):
+        return
     summary = ctx.summaries[-1] if ctx.summaries else None
     if len(ctx.diags) > diags or summary is None or summary.name != c.name or summary.observed == "unknown":
         return
@@ -684,7 +688,9 @@ def _convergence(cc: _Campaign, ctx: _Ctx, start: int, diags: int) -> None:
     if any(a.kind not in _CONVERGING and not (a.kind is ActionKind.DELETE and a.replaces) for a in acts):
         return
     ctx.converged.append(Convergence(c.name, table_digest(c.contacts.rows, c.contacts.phone_index),
-                                     c.settings_fingerprint(), now=not acts))
+                                     c.settings_fingerprint(), now=not acts,
+                                     suppression=ctx.policy.suppression_digest(),
+                                     suppressed=ctx.policy.suppressed_of(c)))
 
 
 def _in_flight(c: DesiredCampaign, ctx: _Ctx) -> bool:

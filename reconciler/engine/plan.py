@@ -237,14 +237,16 @@ class PlanMeta:
 
 @dataclass(frozen=True)
 class Convergence:
-    """A campaign whose recorded sent set is its contact table (``now``), or will be once every
-    action of it succeeds in full (all its contacts accepted): what ``state.base.Converged``
+    """A campaign whose recorded sent set is its contact table without the suppressed numbers (``now``),
+    or will be once every action of it succeeds in full (all its contacts accepted): what ``state.base.Converged``
     markers are written from. Not shown, not saved in plan files."""
 
     campaign: str
     digest: str  # config.table.table_digest of the campaign's table
     settings_fingerprint: str
     now: bool
+    suppression: str = ""  # engine.policy.PlanPolicy.suppression_digest: the lists that applied
+    suppressed: tuple[tuple[str, int], ...] = ()  # what they kept out of the table, per list label
 
 
 @dataclass(frozen=True)

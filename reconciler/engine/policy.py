@@ -29,6 +29,7 @@ Phone numbers never appear in any text made here.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import zoneinfo
@@ -46,6 +47,7 @@ from reconciler.policy import (
     FrequencyCap,
     OptOutRules,
     Policy,
+    Suppression,
     Window,
     clock_text,
 )
@@ -277,6 +279,7 @@ class PlanPolicy:
         self._recorded = recorded
         self._planned: dict[str, list[str]] = {}  # phone → campaigns sending it in this plan
         self._capped = capped(desired)
+        self._suppression: str | None = None
 
     def _tz(self) -> str:
         return self.policy.timezone if self.policy is not None else self.project.timezone
@@ -308,10 +311,31 @@ class PlanPolicy:
         """Whether any number may be suppressed in this plan (a do-not-call list or an opt-out)."""
         return bool((self.policy is not None and self.policy.suppress) or self.optouts)
 
-    def unsuppressed(self, c: DesiredCampaign, contacts: int) -> None:
-        """:meth:`suppress` of a table of ``contacts`` rows while nothing is suppressed (its rows unread)."""
-        assert not self.suppresses()
-        self._fact(c).eligible = contacts
+    def suppression_digest(self) -> str:
+        """What a convergence marker written now is valid for: "" while nothing is suppressed, else a
+        digest of every do-not-call entry (with its list's label) and every number on the opt-out list.
+        Another list, another entry or another label: another digest, so every marker is void."""
+        if self._suppression is None:
+            self._suppression = ""
+            if self.suppresses():
+                sup = self.policy.suppress if self.policy is not None else Suppression()
+                lines = [f"p\t{phone}\t{label}" for phone, label in sup.phones.items()]
+                lines += [f"d\t{form}\t{digest}\t{label}"
+                          for form, table in sorted(sup.digests.items()) for digest, label in table.items()]
+                lines += [f"o\t{phone}" for phone in sorted(self.optouts)]
+                self._suppression = hashlib.blake2b("\n".join(lines).encode(), digest_size=16).hexdigest()
+        return self._suppression
+
+    def suppressed_of(self, c: DesiredCampaign) -> tuple[tuple[str, int], ...]:
+        """What :meth:`suppress` kept out of the campaign's table, per list label (for its marker)."""
+        return tuple(sorted(self._fact(c).suppressed.items()))
+
+    def as_marked(self, c: DesiredCampaign, contacts: int, suppressed: Sequence[tuple[str, int]]) -> None:
+        """:meth:`suppress` of a converged campaign's table of ``contacts`` rows, its rows unread: what its
+        marker says the same lists kept out of the same table."""
+        fact = self._fact(c)
+        fact.suppressed = dict(suppressed)
+        fact.eligible = contacts - sum(fact.suppressed.values())
 
     def removal_reason(self, gone: Sequence[str], c: DesiredCampaign) -> tuple[int, int]:
         """(left the files, suppressed) among contacts no longer wanted in a task."""

@@ -230,6 +230,11 @@ def problems_from_json(items: Iterable[Any]) -> tuple[Problem, ...]:
     return tuple(out)
 
 
+def suppressed_from_json(items: Iterable[Any]) -> tuple[tuple[str, int], ...]:
+    """A convergence marker's ``suppressed`` column, [[label, count], ...]; a damaged item raises."""
+    return tuple((str(label), int(count)) for label, count in items)
+
+
 def dump_json_list(value: list[Any]) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 

@@ -184,7 +184,7 @@ class Converged:
 
     Written (by apply, or by a plan under the lock) when the contacts the
     state records as sent to the campaign's live tasks were exactly the table
-    of digest ``digest``, with settings ``settings_fingerprint``, and nothing
+    of digest ``digest`` (without the numbers ``suppressed``), with settings ``settings_fingerprint``, and nothing
     for it was pending or worth a warning. Every write that touches the
     campaign's contacts, tasks or journal clears it in the same transaction,
     so while it stands the diff may skip the per-contact work (DESIGN 4 still
@@ -195,6 +195,11 @@ class Converged:
     campaign: str
     digest: str
     settings_fingerprint: str
+    # With numbers suppressed (a do-not-call or opt-out list): the digest of the lists that applied
+    # (``engine.policy.PolicyEngine.suppression_digest``; "" for none), and what they kept out of
+    # the table, per list label. The marker holds only while the lists are the same.
+    suppression: str = ""
+    suppressed: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

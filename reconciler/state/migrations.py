@@ -9,7 +9,8 @@ a store gets them when it is created (``create=True``), and an upgrade never
 creates a store. Version 3 holds the results pushed by the vendors; version 4
 the dialing policy (opt-outs, send times); version 5 the plan caches (parsed
 contact sources, convergence markers) and the phones of unsettled journal
-entries.
+entries; version 6 what a convergence marker's campaign had suppressed (so a
+marker holds while the do-not-call and opt-out lists are unchanged).
 """
 
 from __future__ import annotations
@@ -146,6 +147,13 @@ SQLITE: tuple[tuple[int, str], ...] = (
         )
         """,
     ),
+    (
+        6,
+        """
+        ALTER TABLE converged ADD COLUMN suppression TEXT NOT NULL DEFAULT '';
+        ALTER TABLE converged ADD COLUMN suppressed TEXT NOT NULL DEFAULT '[]'
+        """,
+    ),
 )
 
 
@@ -280,6 +288,13 @@ POSTGRES: tuple[tuple[int, str], ...] = (
             entry_id bigint PRIMARY KEY,
             phones text NOT NULL
         )
+        """,
+    ),
+    (
+        6,
+        """
+        ALTER TABLE converged ADD COLUMN suppression text NOT NULL DEFAULT '';
+        ALTER TABLE converged ADD COLUMN suppressed text NOT NULL DEFAULT '[]'
         """,
     ),
 )

@@ -65,6 +65,7 @@ from reconciler.state._common import (
     problems_to_json,
     stamp_days_ago,
     state_missing,
+    suppressed_from_json,
     utc_now,
     wait_for_lock,
 )
@@ -714,10 +715,10 @@ class SqlStore(ABC, Generic[C]):
         return out
 
     def converged(self) -> dict[str, Converged]:
-        rows = self._read(
-            lambda c: self._exec(c, "SELECT campaign, digest, settings_fingerprint FROM converged").fetchall()
-        )
-        return {r[0]: Converged(r[0], r[1], r[2]) for r in rows}
+        rows = self._read(lambda c: self._exec(
+            c, "SELECT campaign, digest, settings_fingerprint, suppression, suppressed FROM converged").fetchall())
+        with self._damaged():
+            return {r[0]: Converged(r[0], r[1], r[2], r[3], suppressed_from_json(json_list(r[4]))) for r in rows}
 
     # --- writes ----------------------------------------------------------------
     # The statements, for one connection inside a write transaction; every
@@ -968,10 +969,13 @@ class SqlStore(ABC, Generic[C]):
             for m in marks_:
                 self._exec(
                     c,
-                    "INSERT INTO converged (campaign, digest, settings_fingerprint, written_at) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT (campaign) DO UPDATE SET digest = excluded.digest,"
-                    " settings_fingerprint = excluded.settings_fingerprint, written_at = excluded.written_at",
-                    (m.campaign, m.digest, m.settings_fingerprint, now),
+                    "INSERT INTO converged (campaign, digest, settings_fingerprint, suppression, suppressed,"
+                    " written_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (campaign) DO UPDATE SET"
+                    " digest = excluded.digest, settings_fingerprint = excluded.settings_fingerprint,"
+                    " suppression = excluded.suppression, suppressed = excluded.suppressed,"
+                    " written_at = excluded.written_at",
+                    (m.campaign, m.digest, m.settings_fingerprint, m.suppression,
+                     dump_json_list([list(p) for p in m.suppressed]), now),
                 )
 
         self._write(put, bump=False, durable=False, derived=True)

@@ -162,3 +162,58 @@ def test_env_plans_use_the_caches_of_that_environments_state(
     assert res.exit_code == 0, res.output
     assert parses == [] and records_read == []
     assert run_cli("plan", str(d), "--env", "staging", "--target", "zzz").exit_code == 1
+
+
+def _summary_line(output: str, campaign: str) -> str:
+    return next(line for line in output.splitlines() if line.strip().startswith(f"{campaign}:"))
+
+
+def test_an_unchanged_opt_out_list_keeps_the_fast_path_and_a_change_ends_it(
+        tmp_path: Path, xfyeta: Any, yccall: Any, parses: list[str], records_read: list[str]) -> None:
+    """With numbers on the opt-out list, a no-op plan still parses nothing while the list is unchanged
+    (the marker holds what was suppressed and by what), and says what the full diff says."""
+    d = setup(tmp_path, xfyeta, yccall)
+    suppressed = phones(1, 0)[0]  # a row of c0.csv
+    assert run_cli("optout", "add", suppressed, str(d)).exit_code == 0
+    res = run_cli("apply", str(d), "--auto-approve")
+    assert res.exit_code == 0, res.output
+    with store_of(d) as store:
+        assert sorted(store.converged()) == ["c0", "c1", "c2", "y"]
+        assert suppressed not in {r.phone for r in store.contacts("c0")}
+    parses.clear()
+    records_read.clear()
+    fast = run_cli("plan", str(d), "--detailed-exitcode")
+    assert fast.exit_code == 0 and "No changes" in fast.stdout, fast.output
+    assert parses == [] and records_read == []
+    assert "1 contact suppressed" in _summary_line(fast.stdout, "c0")
+
+    # The full diff of c0 (its marker gone) says the same, and marks it again.
+    with store_of(d) as store:
+        store.put_contacts(list(store.contacts("c0"))[:1])
+        assert "c0" not in store.converged()
+    slow = run_cli("plan", str(d), "--detailed-exitcode")
+    assert slow.exit_code == 0, slow.output
+    assert parses == ["c0.csv"]
+    assert slow.stdout == fast.stdout
+    parses.clear()
+    assert run_cli("plan", str(d), "--detailed-exitcode").stdout == fast.stdout
+    assert parses == []
+
+    # A number added to the list: every campaign is diffed in full again (any of them may hold it).
+    assert run_cli("optout", "add", phones(1, 1000)[0], str(d)).exit_code == 0  # already sent to c1
+    parses.clear()
+    changed = run_cli("plan", str(d))
+    assert changed.exit_code == 0, changed.output
+    assert sorted(parses) == ["c0.csv", "c1.csv", "c2.csv", "y.csv"]
+    assert "already queued" in changed.output
+    parses.clear()
+    again = run_cli("plan", str(d))
+    assert again.stdout == changed.stdout
+    assert parses == ["c1.csv"]  # its warning keeps c1 off the fast path; the others are marked again
+    # Taken off the list again: the lists are what c1's older marker was written for (nothing of c1 was
+    # written since), so c1 is on the fast path again; the others' markers are for the longer list.
+    assert run_cli("optout", "remove", phones(1, 1000)[0], "--reason", "test", str(d)).exit_code == 0
+    parses.clear()
+    back = run_cli("plan", str(d), "--detailed-exitcode")
+    assert back.exit_code == 0 and back.stdout == fast.stdout, back.output
+    assert sorted(parses) == ["c0.csv", "c2.csv", "y.csv"]

@@ -544,14 +544,31 @@ def test_the_fast_path_holds_the_calling_hours_as_the_full_diff(now: datetime, p
     assert [v.now for v in full.converged] == [not full.actions]
 
 
-def test_no_marker_is_written_or_used_while_numbers_may_be_suppressed() -> None:
+def test_a_marker_holds_only_for_the_suppression_lists_it_was_written_with() -> None:
+    from reconciler.state.base import Converged
+
     c, obs, rec, marked = _converged_case(Phase.RUNNING)
-    number = c.contacts.rows[0].phone
-    for policy, optouts in ((POLICY, [number]), (suppressing(number), []), (suppressing("19999999999"), [])):
+    number = c.contacts.rows[0].phone  # sent already: suppressed now, it is a warning, and no marker
+    for policy, optouts in ((POLICY, [number]), (suppressing(number), [])):
         full = plan_at(TUE_1000, c, policy=policy, obs=obs, rec=replace(rec, optouts=frozenset(optouts)))
         fast = plan_at(TUE_1000, c, policy=policy, obs=obs, rec=replace(marked, optouts=frozenset(optouts)))
         assert full.converged == () and fast.converged == ()
         assert (fast.actions, fast.campaigns, fast.diagnostics) == (full.actions, full.campaigns, full.diagnostics)
+    # A list that holds none of the campaign's numbers: converged, with the digest of the lists. The marker
+    # written without any list is not used under it; one written under it is, and plans the same.
+    policy = suppressing("19999999999")
+    full = plan_at(TUE_1000, c, policy=policy, obs=obs, rec=rec)
+    [conv] = full.converged
+    assert conv.now and conv.suppression and conv.suppressed == ()
+    assert plan_at(TUE_1000, c, policy=policy, obs=obs, rec=marked).converged == full.converged
+    held = replace(rec, converged={c.name: Converged(c.name, conv.digest, conv.settings_fingerprint,
+                                                     conv.suppression, conv.suppressed)})
+    fast = plan_at(TUE_1000, c, policy=policy, obs=obs, rec=held)  # (tests/e2e/test_fast_plan: nothing parsed)
+    assert fast.converged == full.converged
+    assert (fast.actions, fast.campaigns, fast.diagnostics) == (full.actions, full.campaigns, full.diagnostics)
+    other = suppressing("19999999998")  # another list: another digest, the marker is void
+    [again] = plan_at(TUE_1000, c, policy=other, obs=obs, rec=held).converged
+    assert again.suppression not in ("", conv.suppression)
     # the opted-out number is counted as suppressed, marker or not (the fast path would count nothing)
     plan = plan_at(TUE_1000, c, obs=obs, rec=replace(marked, optouts=frozenset({number})))
     assert plan.actions == () and plan.campaigns[0].suppressed == 1
