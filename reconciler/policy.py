@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 from reconciler.model import Mark
 
@@ -194,6 +195,17 @@ class Suppression:
 
     def __bool__(self) -> bool:
         return bool(self.phones) or any(self.digests.values())
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Digest of every entry with its source's label ("" for none): what a cached finding or a
+        convergence marker made under these lists is valid for."""
+        if not self:
+            return ""
+        lines = [f"p\t{phone}\t{label}" for phone, label in self.phones.items()]
+        lines += [f"d\t{form}\t{digest}\t{label}"
+                  for form, table in sorted(self.digests.items()) for digest, label in table.items()]
+        return hashlib.blake2b("\n".join(lines).encode(), digest_size=16).hexdigest()
 
     def label(self, phone: str) -> str | None:
         """The source that suppresses ``phone``, or None."""

@@ -27,6 +27,8 @@ Rules checked here (offline, every problem located as ``file:line``):
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import os
 import re
 import zoneinfo
@@ -39,8 +41,9 @@ from typing import Any
 from reconciler.config.contacts import CODECS
 from reconciler.config.phones import normalize_phone
 from reconciler.config.report import Report, YamlFile, display_path, where
+from reconciler.config.table import table_digest
 from reconciler.config.yamlmarks import Path as DocPath
-from reconciler.model import DesiredCampaign, Mark, Project, Schedule
+from reconciler.model import DesiredCampaign, Mark, Project, Schedule, SourceDigest
 from reconciler.policy import (
     DEFAULT_OPTOUT_KEYWORDS,
     DEFAULT_OPTOUT_OUTCOMES,
@@ -552,11 +555,45 @@ def _check_windows(yf: YamlFile, path: DocPath, policy: Policy, narrowed: Campai
 
 
 def check_campaigns(report: Report, project: Project, campaigns: Sequence[DesiredCampaign]) -> None:
-    """Numbers in more than one running campaign: a warning per campaign (an error when they must be unique)."""
+    """Numbers in more than one running campaign: a warning per campaign (an error when they must be unique).
+
+    It needs every running campaign's numbers, so with the parse cache (``report.cache``) its findings
+    are kept beside the parsed sources, keyed by what they depend on (:func:`_overlaps_key`): while no
+    table, list or rule changed they are replayed, and no table is parsed for them."""
     policy = project.policy
     running = [c for c in campaigns if c.state == "running"]
     if policy is None or len(running) < 2:
         return  # without a policy: no opinion
+    key = _overlaps_key(policy, running) if report.cache is not None else ""
+    hit = report.cache.get(key) if report.cache is not None and key else None
+    if hit is not None:
+        report.problems.extend(hit.problems)
+        return
+    before = len(report.problems)
+    _check_overlaps(report, policy, running)
+    found = tuple(report.problems[before:])
+    if key and all(p.severity != "error" for p in found):
+        report.parsed.append(SourceDigest(key, "", 0, found))
+
+
+def _overlaps_key(policy: Policy, running: Sequence[DesiredCampaign]) -> str:
+    """Everything the findings of :func:`_check_overlaps` depend on: each running campaign (name, where
+    it is declared, its table's digest), the do-not-call lists, the rule, and the directory that paths
+    in the messages are relative to."""
+    doc = {
+        "check": "numbers in more than one running campaign",
+        "version": 1,
+        "unique": policy.unique_across_campaigns,
+        "suppress": policy.suppress.fingerprint,
+        "cwd": os.getcwd(),
+        "campaigns": [[c.name, c.mark.file, c.mark.line, table_digest(c.contacts.rows, c.contacts.phone_index)]
+                      for c in running],
+    }
+    text = json.dumps(doc, ensure_ascii=False, sort_keys=True)
+    return "overlaps " + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCampaign]) -> None:
     suppress = policy.suppress
     first: dict[str, int] = {}
     overlaps: dict[tuple[int, int], int] = {}

@@ -47,7 +47,6 @@ from reconciler.policy import (
     FrequencyCap,
     OptOutRules,
     Policy,
-    Suppression,
     Window,
     clock_text,
 )
@@ -318,12 +317,9 @@ class PlanPolicy:
         if self._suppression is None:
             self._suppression = ""
             if self.suppresses():
-                sup = self.policy.suppress if self.policy is not None else Suppression()
-                lines = [f"p\t{phone}\t{label}" for phone, label in sup.phones.items()]
-                lines += [f"d\t{form}\t{digest}\t{label}"
-                          for form, table in sorted(sup.digests.items()) for digest, label in table.items()]
-                lines += [f"o\t{phone}" for phone in sorted(self.optouts)]
-                self._suppression = hashlib.blake2b("\n".join(lines).encode(), digest_size=16).hexdigest()
+                lists = self.policy.suppress.fingerprint if self.policy is not None else ""
+                text = "\n".join([lists, *sorted(self.optouts)])
+                self._suppression = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
         return self._suppression
 
     def suppressed_of(self, c: DesiredCampaign) -> tuple[tuple[str, int], ...]:

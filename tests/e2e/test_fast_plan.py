@@ -217,3 +217,47 @@ def test_an_unchanged_opt_out_list_keeps_the_fast_path_and_a_change_ends_it(
     back = run_cli("plan", str(d), "--detailed-exitcode")
     assert back.exit_code == 0 and back.stdout == fast.stdout, back.output
     assert sorted(parses) == ["c0.csv", "c2.csv", "y.csv"]
+
+
+def test_a_changed_do_not_call_list_ends_the_fast_path(
+        tmp_path: Path, xfyeta: Any, yccall: Any, parses: list[str]) -> None:
+    d = setup(tmp_path, xfyeta, yccall)
+    project_file = d / "campaignctl.yaml"
+    base = project_file.read_text(encoding="utf-8")
+    project_file.write_text(base + f'suppress:\n  - numbers: ["{phones(1, 2000)[0]}"]\n', encoding="utf-8")
+    res = run_cli("apply", str(d), "--auto-approve")
+    assert res.exit_code == 0, res.output
+    parses.clear()
+    fast = run_cli("plan", str(d), "--detailed-exitcode")
+    assert fast.exit_code == 0, fast.output
+    assert parses == [] and "1 contact suppressed" in _summary_line(fast.stdout, "c2")
+    project_file.write_text(base + f'suppress:\n  - numbers: ["{phones(1, 2001)[0]}"]\n', encoding="utf-8")
+    res = run_cli("plan", str(d), "--detailed-exitcode")
+    assert res.exit_code == 2, res.output  # the number no longer suppressed is now to be sent
+    assert sorted(parses) == ["c0.csv", "c1.csv", "c2.csv", "y.csv"]
+
+
+def test_a_policy_check_across_campaigns_is_replayed_while_their_tables_are_unchanged(
+        tmp_path: Path, xfyeta: Any, yccall: Any, parses: list[str]) -> None:
+    """Numbers in more than one running campaign (checked whenever a policy exists) need every table:
+    kept with the parse cache, keyed by every running campaign's table, the lists and the rule."""
+    d = setup(tmp_path, xfyeta, yccall)
+    write_csv(d / "contacts/c2.csv", [*phones(120, 2000), phones(1, 0)[0]])  # one number of c0 in c2 too
+    project_file = d / "campaignctl.yaml"
+    project_file.write_text(project_file.read_text(encoding="utf-8")
+                            + 'policy:\n  unique_across_campaigns: false\n',
+                            encoding="utf-8")
+    res = run_cli("apply", str(d), "--auto-approve")
+    assert res.exit_code == 0, res.output
+    parses.clear()
+    first = run_cli("plan", str(d), "--detailed-exitcode")
+    assert first.exit_code == 0, first.output
+    assert "1 contacts are also in other running campaigns" in first.output
+    assert parses == []
+    assert run_cli("plan", str(d), "--detailed-exitcode").output == first.output
+    assert parses == []
+    write_csv(d / "contacts/c1.csv", [*phones(120, 1000), phones(1, 0)[0]])  # and now in c1 as well
+    changed = run_cli("plan", str(d), "--detailed-exitcode")
+    assert changed.exit_code == 2, changed.output
+    assert "2 contacts are also in other running campaigns" in changed.output  # c0's: with c1 and c2
+    assert sorted(parses) == ["c0.csv", "c1.csv", "c2.csv", "y.csv"]  # the check reads every table again
