@@ -261,3 +261,19 @@ def test_a_policy_check_across_campaigns_is_replayed_while_their_tables_are_unch
     assert changed.exit_code == 2, changed.output
     assert "2 contacts are also in other running campaigns" in changed.output  # c0's: with c1 and c2
     assert sorted(parses) == ["c0.csv", "c1.csv", "c2.csv", "y.csv"]  # the check reads every table again
+
+
+def test_commands_on_the_state_alone_parse_no_unchanged_file(
+        tmp_path: Path, xfyeta: Any, yccall: Any, parses: list[str]) -> None:
+    """optout, state and results commands read the files for the project and the campaigns' names:
+    with the state's parse cache, an unchanged contact file is not parsed for them either."""
+    d = setup(tmp_path, xfyeta, yccall)
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    parses.clear()
+    assert run_cli("optout", "add", "13999999999", str(d)).exit_code == 0
+    assert run_cli("optout", "list", str(d)).exit_code == 0
+    assert run_cli("state", "list", str(d)).exit_code == 0
+    assert parses == []
+    write_csv(d / "contacts/c1.csv", phones(121, 1000))  # changed: parsed (its problems are reported)
+    assert run_cli("optout", "list", str(d)).exit_code == 0
+    assert parses == ["c1.csv"]
