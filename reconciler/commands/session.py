@@ -192,7 +192,7 @@ def remember(session: Session, plan: Plan, result: ApplyResult | None = None) ->
         have = store.converged()
         for conv in plan.converged:
             mark = Converged(conv.campaign, conv.digest, conv.settings_fingerprint, conv.suppression,
-                             conv.suppressed)
+                             conv.suppressed, conv.warnings, conv.phases, conv.extra)
             if conv.now and have.get(conv.campaign) != mark:
                 marks.append(mark)
     else:
@@ -205,7 +205,7 @@ def remember(session: Session, plan: Plan, result: ApplyResult | None = None) ->
         have = store.converged()
         for conv in plan.converged:
             mark = Converged(conv.campaign, conv.digest, conv.settings_fingerprint, conv.suppression,
-                             conv.suppressed)
+                             conv.suppressed, conv.warnings, conv.phases, conv.extra)
             if done.get(conv.campaign, conv.now) and (conv.campaign in done or have.get(conv.campaign) != mark):
                 marks.append(mark)
     try:

@@ -38,7 +38,7 @@ from reconciler.engine.settle import (
 )
 from reconciler.model import ContactRow, DesiredCampaign, DesiredState, canonical_json
 from reconciler.providers.base import ObservedTask, Phase
-from reconciler.state.base import CallOutcome, ContactStatus, JournalEntry, TaskRecord
+from reconciler.state.base import CallOutcome, ContactStatus, Converged, JournalEntry, TaskRecord
 
 __all__ = ["TARGETING", "diff", "settings_changes", "targeted"]
 
@@ -189,6 +189,12 @@ class _Campaign:
     why: dict[str, str] = field(default_factory=dict)  # task id → why its contacts are sent again
     drift_create: bool = False
     exact: bool = False  # the live tasks hold exactly the table once the campaign's actions succeed in full
+    # With no action: how many numbers the live tasks hold beyond the table (None: some are missing),
+    # and how many diagnostics the campaign had when its task loop began (what a marker may replay).
+    beyond: int | None = None
+    loop_diags: int = -1
+    phases: tuple[tuple[str, str], ...] = ()  # task id → phase, as joined
+    marker: Converged | None = None  # the marker the fast path planned the campaign by
     _history: dict[str, str] | None = None
     _sent_by_task: dict[str, list[str]] | None = None
 
@@ -428,6 +434,7 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
     tasks = _join(cc, tr, records, ctx)
     if tasks is None:
         return
+    cc.phases = tuple(sorted((t.record.task_id, t.phase.value) for t in tasks))
     for t in tasks:
         if t.observed is not None:
             ctx.involved.add((c.provider, t.record.task_id))
@@ -435,15 +442,19 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         _absent(c, tr, tasks, ctx)
         _summary(ctx, c, tasks)
         return
-    if marked and tasks and all(t.phase is not Phase.ABSENT and t.record.settings_fingerprint == fingerprint
-                                for t in tasks):
+    mark = ctx.recorded.converged.get(c.name) if marked else None
+    if mark is not None and tasks and all(t.phase is not Phase.ABSENT and t.record.settings_fingerprint == fingerprint
+                                          for t in tasks) and (not mark.phases or mark.phases == cc.phases):
         # Converged (state.base.Converged) and every recorded task is still there with these settings:
         # the sent set is the table without what the same do-not-call and opt-out lists suppressed
         # (_marker_holds), so no contact is missing, removed or changed. What the slow path below would
         # do then is exactly this: the policy's hold of the calling hours, run state from the listing,
         # the summary.
-        kept_out = ctx.recorded.converged[c.name].suppressed
+        # Numbers queued beyond the table stand with the marker: its warnings are replayed as the full
+        # diff gave them, and hold only while every task is in the phase it was then.
+        kept_out = mark.suppressed
         ctx.policy.as_marked(c, len(c.contacts.rows), kept_out)
+        ctx.diags.extend(Diagnostic("warning", c.name, message, file, line) for message, file, line in mark.warnings)
         for t in sorted(tasks, key=lambda t: t.record.wave):
             rec = t.record
             ctx.actions.extend(ctx.policy.hold_task(c, rec.wave, rec.remote_name, rec.task_id,
@@ -454,8 +465,9 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
                 continue
             if not ctx.policy.closed(c)[0] or c.state != "running":
                 _run_state(c, ctx, t)
-        _summary(ctx, c, tasks, sent=len(c.contacts.rows) - sum(n for _, n in kept_out))
+        _summary(ctx, c, tasks, sent=len(c.contacts.rows) - sum(n for _, n in kept_out) + mark.extra)
         cc.exact = True
+        cc.marker = mark
         return
 
     settings = c.settings()
@@ -564,7 +576,10 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
             after.update(replaced[t.record.task_id])
         else:
             after.update(p for p in t.phones if p not in set(removals.get(t.record.task_id, ())))
-    cc.exact = after == set(desired_set)
+    wanted = set(desired_set)
+    cc.exact = after == wanted
+    cc.beyond = len(after) - len(wanted) if after >= wanted else None
+    cc.loop_diags = len(ctx.diags)
 
     for t in sorted(live, key=lambda t: t.record.wave):
         rec = t.record
@@ -674,17 +689,37 @@ _CONVERGING = frozenset({ActionKind.CREATE, ActionKind.INSERT, ActionKind.REMOVE
 def _convergence(cc: _Campaign, ctx: _Ctx, start: int, diags: int) -> None:
     """Whether the campaign is converged now, or will be once its actions all succeed in full.
 
-    Only task campaigns without any diagnostic (a warning may stand for contacts left out or left
-    over), nothing pending, and actions that bring the sent set to the table (a replacement's
-    delete included); apply writes the marker for campaigns whose steps all did (``now`` False).
+    Only task campaigns without any error, nothing pending, and actions that bring the sent set to the
+    table (a replacement's delete included); apply writes the marker for campaigns whose steps all did
+    (``now`` False). A campaign with warnings, or whose tasks hold numbers beyond the table that no call
+    can take out, is converged only with no action at all: its marker keeps the warnings, the task phases
+    and that count (``state.base.Converged``). Planned by its marker, the campaign gives that marker back.
     """
     c = cc.c
-    if not cc.exact or c.mode != "task" or c.state == "absent" or ctx.pending(c.name):
+    if cc.marker is not None:
+        m = cc.marker
+        ctx.converged.append(Convergence(c.name, m.digest, m.settings_fingerprint, now=len(ctx.actions) == start,
+                                         suppression=m.suppression, suppressed=m.suppressed, warnings=m.warnings,
+                                         phases=m.phases, extra=m.extra))
+        return
+    if c.mode != "task" or c.state == "absent" or ctx.pending(c.name):
         return
     summary = ctx.summaries[-1] if ctx.summaries else None
-    if len(ctx.diags) > diags or summary is None or summary.name != c.name or summary.observed == "unknown":
+    if summary is None or summary.name != c.name or summary.observed == "unknown":
         return
     acts = ctx.actions[start:]
+    found = ctx.diags[diags:]
+    standing = bool(found) or not cc.exact
+    if standing:
+        # (no action; every diagnostic a warning of the campaign's own diff, given before its task loop)
+        if (acts or cc.beyond is None or cc.loop_diags != len(ctx.diags)
+                or any(d.severity != "warning" or d.campaign != c.name for d in found)):
+            return
+        ctx.converged.append(Convergence(
+            c.name, table_digest(c.contacts.rows, c.contacts.phone_index), c.settings_fingerprint(), now=True,
+            suppression=ctx.policy.suppression_digest(), suppressed=ctx.policy.suppressed_of(c),
+            warnings=tuple((d.message, d.file, d.line) for d in found), phases=cc.phases, extra=cc.beyond))
+        return
     if any(a.kind not in _CONVERGING and not (a.kind is ActionKind.DELETE and a.replaces) for a in acts):
         return
     ctx.converged.append(Convergence(c.name, table_digest(c.contacts.rows, c.contacts.phone_index),

@@ -247,6 +247,9 @@ class Convergence:
     now: bool
     suppression: str = ""  # engine.policy.PlanPolicy.suppression_digest: the lists that applied
     suppressed: tuple[tuple[str, int], ...] = ()  # what they kept out of the table, per list label
+    warnings: tuple[tuple[str, str, int], ...] = ()  # (message, file, line) the full diff warned
+    phases: tuple[tuple[str, str], ...] = ()  # task id → phase, with warnings or extra numbers
+    extra: int = 0  # numbers the live tasks hold beyond the table (no call takes them out)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reconciler.errors import LockHeld, LockTimeout, Problem, StateError, StateMissing
-from reconciler.state.base import RUN_STATES, ContactRecord, ContactStatus, LockInfo, TaskRecord
+from reconciler.state.base import RUN_STATES, ContactRecord, ContactStatus, Converged, LockInfo, TaskRecord
 
 __all__ = [
     "check_rename",
@@ -233,6 +233,24 @@ def problems_from_json(items: Iterable[Any]) -> tuple[Problem, ...]:
 def suppressed_from_json(items: Iterable[Any]) -> tuple[tuple[str, int], ...]:
     """A convergence marker's ``suppressed`` column, [[label, count], ...]; a damaged item raises."""
     return tuple((str(label), int(count)) for label, count in items)
+
+
+def standing_to_json(mark: Converged) -> str:
+    """A convergence marker's ``standing`` column: "" when nothing stands with it."""
+    if not (mark.warnings or mark.phases or mark.extra):
+        return ""
+    return json.dumps({"warnings": [list(w) for w in mark.warnings], "phases": [list(p) for p in mark.phases],
+                       "extra": mark.extra}, ensure_ascii=False, separators=(",", ":"))
+
+
+def standing_from_json(
+        text: str) -> tuple[tuple[tuple[str, str, int], ...], tuple[tuple[str, str], ...], int]:
+    """(warnings, phases, extra) of a ``standing`` column; a damaged one raises."""
+    if not text:
+        return (), (), 0
+    doc = json.loads(text)
+    return (tuple((str(m), str(f), int(n)) for m, f, n in doc["warnings"]),
+            tuple((str(t), str(p)) for t, p in doc["phases"]), int(doc["extra"]))
 
 
 def dump_json_list(value: list[Any]) -> str:

@@ -200,6 +200,13 @@ class Converged:
     # the table, per list label. The marker holds only while the lists are the same.
     suppression: str = ""
     suppressed: tuple[tuple[str, int], ...] = ()
+    # What stands with it when the live tasks hold numbers beyond the table that no call can take out
+    # (queued before they left the files or went on a list): the warnings the full diff gave, replayed
+    # as they were (message, file, line); the phase of every task then, which must be the same for the
+    # marker to hold; and how many such numbers there are.
+    warnings: tuple[tuple[str, str, int], ...] = ()
+    phases: tuple[tuple[str, str], ...] = ()
+    extra: int = 0
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ creates a store. Version 3 holds the results pushed by the vendors; version 4
 the dialing policy (opt-outs, send times); version 5 the plan caches (parsed
 contact sources, convergence markers) and the phones of unsettled journal
 entries; version 6 what a convergence marker's campaign had suppressed (so a
-marker holds while the do-not-call and opt-out lists are unchanged).
+marker holds while the do-not-call and opt-out lists are unchanged) and what
+stands with it (warnings, task phases, numbers queued beyond the table).
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ SQLITE: tuple[tuple[int, str], ...] = (
         6,
         """
         ALTER TABLE converged ADD COLUMN suppression TEXT NOT NULL DEFAULT '';
-        ALTER TABLE converged ADD COLUMN suppressed TEXT NOT NULL DEFAULT '[]'
+        ALTER TABLE converged ADD COLUMN suppressed TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE converged ADD COLUMN standing TEXT NOT NULL DEFAULT ''
         """,
     ),
 )
@@ -294,7 +296,8 @@ POSTGRES: tuple[tuple[int, str], ...] = (
         6,
         """
         ALTER TABLE converged ADD COLUMN suppression text NOT NULL DEFAULT '';
-        ALTER TABLE converged ADD COLUMN suppressed text NOT NULL DEFAULT '[]'
+        ALTER TABLE converged ADD COLUMN suppressed text NOT NULL DEFAULT '[]';
+        ALTER TABLE converged ADD COLUMN standing text NOT NULL DEFAULT ''
         """,
     ),
 )

@@ -64,6 +64,8 @@ from reconciler.state._common import (
     problems_from_json,
     problems_to_json,
     stamp_days_ago,
+    standing_from_json,
+    standing_to_json,
     state_missing,
     suppressed_from_json,
     utc_now,
@@ -716,9 +718,11 @@ class SqlStore(ABC, Generic[C]):
 
     def converged(self) -> dict[str, Converged]:
         rows = self._read(lambda c: self._exec(
-            c, "SELECT campaign, digest, settings_fingerprint, suppression, suppressed FROM converged").fetchall())
+            c, "SELECT campaign, digest, settings_fingerprint, suppression, suppressed, standing FROM converged"
+        ).fetchall())
         with self._damaged():
-            return {r[0]: Converged(r[0], r[1], r[2], r[3], suppressed_from_json(json_list(r[4]))) for r in rows}
+            return {r[0]: Converged(r[0], r[1], r[2], r[3], suppressed_from_json(json_list(r[4])),
+                                    *standing_from_json(r[5])) for r in rows}
 
     # --- writes ----------------------------------------------------------------
     # The statements, for one connection inside a write transaction; every
@@ -970,12 +974,12 @@ class SqlStore(ABC, Generic[C]):
                 self._exec(
                     c,
                     "INSERT INTO converged (campaign, digest, settings_fingerprint, suppression, suppressed,"
-                    " written_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (campaign) DO UPDATE SET"
+                    " standing, written_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (campaign) DO UPDATE SET"
                     " digest = excluded.digest, settings_fingerprint = excluded.settings_fingerprint,"
                     " suppression = excluded.suppression, suppressed = excluded.suppressed,"
-                    " written_at = excluded.written_at",
+                    " standing = excluded.standing, written_at = excluded.written_at",
                     (m.campaign, m.digest, m.settings_fingerprint, m.suppression,
-                     dump_json_list([list(p) for p in m.suppressed]), now),
+                     dump_json_list([list(p) for p in m.suppressed]), standing_to_json(m), now),
                 )
 
         self._write(put, bump=False, durable=False, derived=True)

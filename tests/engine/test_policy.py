@@ -548,12 +548,30 @@ def test_a_marker_holds_only_for_the_suppression_lists_it_was_written_with() -> 
     from reconciler.state.base import Converged
 
     c, obs, rec, marked = _converged_case(Phase.RUNNING)
-    number = c.contacts.rows[0].phone  # sent already: suppressed now, it is a warning, and no marker
+    number = c.contacts.rows[0].phone  # sent already: suppressed now, it stays queued, and a warning says so
     for policy, optouts in ((POLICY, [number]), (suppressing(number), [])):
         full = plan_at(TUE_1000, c, policy=policy, obs=obs, rec=replace(rec, optouts=frozenset(optouts)))
         fast = plan_at(TUE_1000, c, policy=policy, obs=obs, rec=replace(marked, optouts=frozenset(optouts)))
-        assert full.converged == () and fast.converged == ()
         assert (fast.actions, fast.campaigns, fast.diagnostics) == (full.actions, full.campaigns, full.diagnostics)
+        # Converged with what stands: the warning, the task's phase, the one number beyond the table.
+        [conv] = full.converged
+        assert full.actions == () and conv.now and conv.extra == 1 and conv.phases == (("101", "running"),)
+        assert [w[0] for w in conv.warnings] == [d.message for d in full.diagnostics]
+        assert "already queued" in conv.warnings[0][0]
+        standing = replace(rec, optouts=frozenset(optouts), converged={c.name: Converged(
+            c.name, conv.digest, conv.settings_fingerprint, conv.suppression, conv.suppressed, conv.warnings,
+            conv.phases, conv.extra)})
+        by_marker = plan_at(TUE_1000, c, policy=policy, obs=obs, rec=standing)
+        assert (by_marker.actions, by_marker.campaigns, by_marker.diagnostics, by_marker.converged) == (
+            full.actions, full.campaigns, full.diagnostics, full.converged)
+        assert by_marker.campaigns[0].sent == len(c.contacts.rows)  # the queued number is still sent
+        # Another phase than the marker's: the full diff again (a finished task dials nobody: no warning).
+        obs_paused, _ = running_task(c, Phase.FINISHED, run_state="running")
+        paused_full = plan_at(TUE_1000, c, policy=policy, obs=obs_paused, rec=replace(standing, converged={}))
+        paused = plan_at(TUE_1000, c, policy=policy, obs=obs_paused, rec=standing)
+        assert (paused.actions, paused.diagnostics, paused.converged) == (
+            paused_full.actions, paused_full.diagnostics, paused_full.converged)
+        assert paused.diagnostics != by_marker.diagnostics
     # A list that holds none of the campaign's numbers: converged, with the digest of the lists. The marker
     # written without any list is not used under it; one written under it is, and plans the same.
     policy = suppressing("19999999999")
