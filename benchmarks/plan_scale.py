@@ -14,8 +14,8 @@ of ``--repeat`` runs:
 * no-op plan: after an apply, nothing changed;
 * one file changed: one CSV gets one more contact (a different one each run);
 * no-op plan with a ``policy:`` block and two numbers on the opt-out list (one
-  of them already sent to the first campaign, which therefore warns and is
-  diffed in full on every plan), after one plan that fills the caches.
+  of them already sent to the first campaign, which therefore warns: its
+  marker keeps the warning), after one plan that fills the caches.
 
 Vendor calls per plan are counted on the emulator (exact); the lower bound of
 a no-op plan is token + ceil(C/50) listing pages. The seconds are this
@@ -89,8 +89,8 @@ def one_size(n_campaigns: int, n_contacts: int, repeat: int, parallelism: int) -
 
         results.append(measure("one file changed", plan, emu, repeat, change_one))
         # What a project in real operations has: a dialing policy (the numbers-in-several-campaigns check
-        # reads every table) and numbers on the opt-out list (one of them sent already: that campaign warns,
-        # and is diffed in full each time). One plan makes the caches for them, then the no-op is measured.
+        # reads every table) and numbers on the opt-out list (one of them sent already: that campaign warns
+        # that it stays queued). One plan makes the caches for them, then the no-op is measured.
         write_csv(original, phones(n_contacts, 0))  # as applied
         with (d / "campaignctl.yaml").open("a", encoding="utf-8") as f:
             f.write("policy:\n  unique_across_campaigns: false\n")
