@@ -184,8 +184,10 @@ class Converged:
 
     Written (by apply, or by a plan under the lock) when the contacts the
     state records as sent to the campaign's live tasks were exactly the table
-    of digest ``digest`` (without the numbers ``suppressed``), with settings ``settings_fingerprint``, and nothing
-    for it was pending or worth a warning. Every write that touches the
+    of digest ``digest`` (without the numbers ``suppressed``, with ``extra``
+    numbers no call can take out), with settings ``settings_fingerprint``,
+    nothing for it was pending and nothing but the ``warnings`` it keeps was
+    worth a diagnostic. Every write that touches the
     campaign's contacts, tasks or journal clears it in the same transaction,
     so while it stands the diff may skip the per-contact work (DESIGN 4 still
     decides run state, drift and deletion from the listing). Derived data:
@@ -196,7 +198,7 @@ class Converged:
     digest: str
     settings_fingerprint: str
     # With numbers suppressed (a do-not-call or opt-out list): the digest of the lists that applied
-    # (``engine.policy.PolicyEngine.suppression_digest``; "" for none), and what they kept out of
+    # (``engine.policy.PlanPolicy.suppression_digest``; "" for none), and what they kept out of
     # the table, per list label. The marker holds only while the lists are the same.
     suppression: str = ""
     suppressed: tuple[tuple[str, int], ...] = ()
