@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
-from reconciler.model import Mark
+from reconciler.model import Mark, digest
 
 __all__ = [
     "DEFAULT_OPTOUT_KEYWORDS",
@@ -203,9 +203,9 @@ class Suppression:
         if not self:
             return ""
         lines = [f"p\t{phone}\t{label}" for phone, label in self.phones.items()]
-        lines += [f"d\t{form}\t{digest}\t{label}"
-                  for form, table in sorted(self.digests.items()) for digest, label in table.items()]
-        return hashlib.blake2b("\n".join(lines).encode(), digest_size=16).hexdigest()
+        lines += [f"d\t{form}\t{hashed}\t{label}"
+                  for form, table in sorted(self.digests.items()) for hashed, label in table.items()]
+        return digest("\n".join(lines))
 
     def label(self, phone: str) -> str | None:
         """The source that suppresses ``phone``, or None."""

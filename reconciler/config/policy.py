@@ -27,8 +27,6 @@ Rules checked here (offline, every problem located as ``file:line``):
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 import os
 import re
 import zoneinfo
@@ -43,7 +41,7 @@ from reconciler.config.phones import normalize_phone
 from reconciler.config.report import Report, YamlFile, display_path, where
 from reconciler.config.table import table_digest
 from reconciler.config.yamlmarks import Path as DocPath
-from reconciler.model import DesiredCampaign, Mark, Project, Schedule, SourceDigest
+from reconciler.model import DesiredCampaign, Mark, Project, Schedule, SourceDigest, canonical_json, digest
 from reconciler.policy import (
     DEFAULT_OPTOUT_KEYWORDS,
     DEFAULT_OPTOUT_OUTCOMES,
@@ -564,8 +562,9 @@ def check_campaigns(report: Report, project: Project, campaigns: Sequence[Desire
     running = [c for c in campaigns if c.state == "running"]
     if policy is None or len(running) < 2:
         return  # without a policy: no opinion
-    key = _overlaps_key(policy, running) if report.cache is not None else ""
-    hit = report.cache.get(key) if report.cache is not None and key else None
+    cache = report.cache
+    key = _overlaps_key(policy, running) if cache is not None else ""
+    hit = cache.get(key) if cache is not None else None
     if hit is not None:
         report.problems.extend(hit.problems)
         return
@@ -589,8 +588,7 @@ def _overlaps_key(policy: Policy, running: Sequence[DesiredCampaign]) -> str:
         "campaigns": [[c.name, c.mark.file, c.mark.line, table_digest(c.contacts.rows, c.contacts.phone_index)]
                       for c in running],
     }
-    text = json.dumps(doc, ensure_ascii=False, sort_keys=True)
-    return "overlaps " + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return "overlaps " + digest(canonical_json(doc))
 
 
 def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCampaign]) -> None:

@@ -29,7 +29,6 @@ Phone numbers never appear in any text made here.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import zoneinfo
@@ -40,7 +39,7 @@ from typing import Any
 
 from reconciler.engine.inputs import Recorded
 from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Deferred, Diagnostic, Forecast, Plan
-from reconciler.model import DesiredCampaign, DesiredState, Project
+from reconciler.model import DesiredCampaign, DesiredState, Project, digest
 from reconciler.policy import (
     OPT_OUT_LABEL,
     Capacity,
@@ -319,7 +318,7 @@ class PlanPolicy:
             if self.suppresses():
                 lists = self.policy.suppress.fingerprint if self.policy is not None else ""
                 text = "\n".join([lists, *sorted(self.optouts)])
-                self._suppression = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+                self._suppression = digest(text)
         return self._suppression
 
     def suppressed_of(self, c: DesiredCampaign) -> tuple[tuple[str, int], ...]:
