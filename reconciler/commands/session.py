@@ -191,8 +191,7 @@ def remember(session: Session, plan: Plan, result: ApplyResult | None = None) ->
     if result is None:
         have = store.converged()
         for conv in plan.converged:
-            mark = Converged(conv.campaign, conv.digest, conv.settings_fingerprint, conv.suppression,
-                             conv.suppressed, conv.warnings, conv.phases, conv.extra)
+            mark = conv.marker()
             if conv.now and have.get(conv.campaign) != mark:
                 marks.append(mark)
     else:
@@ -204,8 +203,7 @@ def remember(session: Session, plan: Plan, result: ApplyResult | None = None) ->
             done[a.campaign] = done.get(a.campaign, True) and full
         have = store.converged()
         for conv in plan.converged:
-            mark = Converged(conv.campaign, conv.digest, conv.settings_fingerprint, conv.suppression,
-                             conv.suppressed, conv.warnings, conv.phases, conv.extra)
+            mark = conv.marker()
             if done.get(conv.campaign, conv.now) and (conv.campaign in done or have.get(conv.campaign) != mark):
                 marks.append(mark)
     try:

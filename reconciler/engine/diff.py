@@ -697,10 +697,7 @@ def _convergence(cc: _Campaign, ctx: _Ctx, start: int, diags: int) -> None:
     """
     c = cc.c
     if cc.marker is not None:
-        m = cc.marker
-        ctx.converged.append(Convergence(c.name, m.digest, m.settings_fingerprint, now=len(ctx.actions) == start,
-                                         suppression=m.suppression, suppressed=m.suppressed, warnings=m.warnings,
-                                         phases=m.phases, extra=m.extra))
+        ctx.converged.append(Convergence.of(cc.marker, now=len(ctx.actions) == start))
         return
     if c.mode != "task" or c.state == "absent" or ctx.pending(c.name):
         return

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.model import ContactRow, canonical_json, digest
+from reconciler.state.base import Converged
 
 __all__ = [
     "ACTION_WORDS",
@@ -250,6 +251,17 @@ class Convergence:
     warnings: tuple[tuple[str, str, int], ...] = ()  # (message, file, line) the full diff warned
     phases: tuple[tuple[str, str], ...] = ()  # task id → phase, with warnings or extra numbers
     extra: int = 0  # numbers the live tasks hold beyond the table (no call takes them out)
+
+    @classmethod
+    def of(cls, marker: Converged, now: bool) -> Convergence:
+        """The convergence a campaign planned by its ``marker`` gives back."""
+        return cls(marker.campaign, marker.digest, marker.settings_fingerprint, now, marker.suppression,
+                   marker.suppressed, marker.warnings, marker.phases, marker.extra)
+
+    def marker(self) -> Converged:
+        """The ``state.base.Converged`` marker written for it."""
+        return Converged(self.campaign, self.digest, self.settings_fingerprint, self.suppression, self.suppressed,
+                         self.warnings, self.phases, self.extra)
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,7 @@ def marked(rec: Recorded, c: object, digest: str, fingerprint: str) -> Recorded:
 
 def written(rec: Recorded, plan: Plan) -> Recorded:
     """``rec`` with the markers ``plan`` would write (``commands.session.remember``): every field."""
-    return replace(rec, converged={v.campaign: Converged(v.campaign, v.digest, v.settings_fingerprint, v.suppression,
-                                                         v.suppressed, v.warnings, v.phases, v.extra)
-                                   for v in plan.converged if v.now})
+    return replace(rec, converged={v.campaign: v.marker() for v in plan.converged if v.now})
 
 
 def same(a: Plan, b: Plan) -> None:

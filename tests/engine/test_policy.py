@@ -545,8 +545,6 @@ def test_the_fast_path_holds_the_calling_hours_as_the_full_diff(now: datetime, p
 
 
 def test_a_marker_holds_only_for_the_suppression_lists_it_was_written_with() -> None:
-    from reconciler.state.base import Converged
-
     c, obs, rec, marked = _converged_case(Phase.RUNNING)
     number = c.contacts.rows[0].phone  # sent already: suppressed now, it stays queued, and a warning says so
     for policy, optouts in ((POLICY, [number]), (suppressing(number), [])):
@@ -558,9 +556,7 @@ def test_a_marker_holds_only_for_the_suppression_lists_it_was_written_with() -> 
         assert full.actions == () and conv.now and conv.extra == 1 and conv.phases == (("101", "running"),)
         assert [w[0] for w in conv.warnings] == [d.message for d in full.diagnostics]
         assert "already queued" in conv.warnings[0][0]
-        standing = replace(rec, optouts=frozenset(optouts), converged={c.name: Converged(
-            c.name, conv.digest, conv.settings_fingerprint, conv.suppression, conv.suppressed, conv.warnings,
-            conv.phases, conv.extra)})
+        standing = replace(rec, optouts=frozenset(optouts), converged={c.name: conv.marker()})
         by_marker = plan_at(TUE_1000, c, policy=policy, obs=obs, rec=standing)
         assert (by_marker.actions, by_marker.campaigns, by_marker.diagnostics, by_marker.converged) == (
             full.actions, full.campaigns, full.diagnostics, full.converged)
@@ -579,8 +575,7 @@ def test_a_marker_holds_only_for_the_suppression_lists_it_was_written_with() -> 
     [conv] = full.converged
     assert conv.now and conv.suppression and conv.suppressed == ()
     assert plan_at(TUE_1000, c, policy=policy, obs=obs, rec=marked).converged == full.converged
-    held = replace(rec, converged={c.name: Converged(c.name, conv.digest, conv.settings_fingerprint,
-                                                     conv.suppression, conv.suppressed)})
+    held = replace(rec, converged={c.name: conv.marker()})
     fast = plan_at(TUE_1000, c, policy=policy, obs=obs, rec=held)  # (tests/e2e/test_fast_plan: nothing parsed)
     assert fast.converged == full.converged
     assert (fast.actions, fast.campaigns, fast.diagnostics) == (full.actions, full.campaigns, full.diagnostics)
