@@ -188,9 +188,9 @@ class _Campaign:
     index: dict[str, int] = field(default_factory=dict)
     why: dict[str, str] = field(default_factory=dict)  # task id → why its contacts are sent again
     drift_create: bool = False
-    exact: bool = False  # the live tasks hold exactly the table once the campaign's actions succeed in full
-    # With no action: how many numbers the live tasks hold beyond the table (None: some are missing),
-    # and how many diagnostics the campaign had when its task loop began (what a marker may replay).
+    # Once the campaign's actions succeed in full: how many numbers the live tasks hold beyond the table
+    # (0: exactly the table; None: some are missing), and how many diagnostics the campaign had when
+    # its task loop began (what a marker may replay).
     beyond: int | None = None
     loop_diags: int = -1
     phases: tuple[tuple[str, str], ...] = ()  # task id → phase, as joined
@@ -466,7 +466,6 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
             if not ctx.policy.closed(c)[0] or c.state != "running":
                 _run_state(c, ctx, t)
         _summary(ctx, c, tasks, sent=len(c.contacts.rows) - sum(n for _, n in kept_out) + mark.extra)
-        cc.exact = True
         cc.marker = mark
         return
 
@@ -577,7 +576,6 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         else:
             after.update(p for p in t.phones if p not in set(removals.get(t.record.task_id, ())))
     wanted = set(desired_set)
-    cc.exact = after == wanted
     cc.beyond = len(after) - len(wanted) if after >= wanted else None
     cc.loop_diags = len(ctx.diags)
 
@@ -706,24 +704,18 @@ def _convergence(cc: _Campaign, ctx: _Ctx, start: int, diags: int) -> None:
         return
     acts = ctx.actions[start:]
     found = ctx.diags[diags:]
-    standing = bool(found) or not cc.exact
-    if standing:
-        # (no action; every diagnostic a warning of the campaign's own diff, given before its task loop)
+    standing = bool(found) or cc.beyond != 0
+    if standing:  # no action; every diagnostic a warning of the campaign's own diff, given before its task loop
         if (acts or cc.beyond is None or cc.loop_diags != len(ctx.diags)
                 or any(d.severity != "warning" or d.campaign != c.name for d in found)):
             return
-        ctx.converged.append(Convergence(
-            c.name, table_digest(c.contacts.rows, c.contacts.phone_index), c.settings_fingerprint(), now=True,
-            suppression=ctx.policy.suppression_digest(), suppressed=ctx.policy.suppressed_of(c),
-            warnings=tuple((d.message, d.file, d.line) for d in found), phases=cc.phases, extra=cc.beyond))
+    elif any(a.kind not in _CONVERGING and not (a.kind is ActionKind.DELETE and a.replaces) for a in acts):
         return
-    if any(a.kind not in _CONVERGING and not (a.kind is ActionKind.DELETE and a.replaces) for a in acts):
-        return
-    ctx.converged.append(Convergence(c.name, table_digest(c.contacts.rows, c.contacts.phone_index),
-                                     c.settings_fingerprint(), now=not acts,
-                                     suppression=ctx.policy.suppression_digest(),
-                                     suppressed=ctx.policy.suppressed_of(c)))
-
+    ctx.converged.append(Convergence(
+        c.name, table_digest(c.contacts.rows, c.contacts.phone_index), c.settings_fingerprint(), now=not acts,
+        suppression=ctx.policy.suppression_digest(), suppressed=ctx.policy.suppressed_of(c),
+        warnings=tuple((d.message, d.file, d.line) for d in found), phases=cc.phases if standing else (),
+        extra=cc.beyond or 0))
 
 def _in_flight(c: DesiredCampaign, ctx: _Ctx) -> bool:
     """Plan without the lock: a campaign with calls pending may be changing right now."""
