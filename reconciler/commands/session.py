@@ -115,6 +115,53 @@ def load_config(directory: Path, environment: str | None = None,
     return load_environment(directory, environment, cache=cache)
 
 
+def _missing_text(exc: StateMissing) -> str:
+    """What a missing state lacks, for the plan's note."""
+    return f"{exc.location} {exc.missing}" if exc.location and exc.missing else str(exc)
+
+
+def _files_and_state(directory: Path, environment: str | None, env: Mapping[str, str], *, create: bool,
+                     allow_missing: bool) -> tuple[LoadResult, StateStore | None, str]:
+    """The files (``result.state`` set) and the state store, opened first: its place is in the project
+    file, and it caches earlier parses of the contact sources, so that unchanged files are not parsed
+    again. With ``allow_missing`` a state that does not exist gives no store and what is missing;
+    otherwise it is raised, after the files' own problems. The caller closes the store."""
+    store: StateStore | None = None
+    missing = ""
+    try:
+        project = load_project_environment(directory, environment)
+        refused: StateMissing | None = None  # raised after the files are checked: their problems come first
+        if project is not None:
+            try:
+                store = open_store(project.state, env, create=create)
+            except StateMissing as exc:
+                refused = exc
+                missing = _missing_text(exc)
+        with paused_gc(keep=True):
+            result = load_config(directory, environment, cache=store.source_digests() if store is not None else None)
+        if result.state is None:
+            raise ConfigError(result.problems)
+        if refused is not None and not allow_missing:
+            raise refused
+        desired = result.state
+        if project is not None and project.state != desired.project.state:  # (the project file changed in between)
+            if store is not None:
+                store.close()
+            store, project, refused, missing = None, None, None, ""
+        if store is None and project is None and not missing:
+            try:
+                store = open_store(desired.project.state, env, create=create)
+            except StateMissing as exc:
+                if not allow_missing:
+                    raise
+                missing = _missing_text(exc)
+        return result, store, missing
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
+
+
 @contextmanager
 def open_session(directory: Path, env: Mapping[str, str] | None = None, *,
                  allow_missing_state: bool = False, create_state: bool = False,
@@ -130,36 +177,11 @@ def open_session(directory: Path, env: Mapping[str, str] | None = None, *,
     env = os.environ if env is None else env
     providers: dict[str, Provider] = {}
     store: StateStore | None = None
-    missing = ""
     try:
-        # The state first (its place is in the project file): it caches earlier parses of the
-        # contact sources, so that unchanged files are not parsed again.
-        project = load_project_environment(directory, environment)
-        refused: StateMissing | None = None  # raised after the files are checked: their problems come first
-        if project is not None:
-            try:
-                store = open_store(project.state, env, create=create_state)
-            except StateMissing as exc:
-                refused = exc
-                missing = f"{exc.location} {exc.missing}" if exc.location and exc.missing else str(exc)
-        with paused_gc(keep=True):
-            result = load_config(directory, environment, cache=store.source_digests() if store is not None else None)
-        if result.state is None:
-            raise ConfigError(result.problems)
-        if refused is not None and not allow_missing_state:
-            raise refused
+        result, store, missing = _files_and_state(directory, environment, env, create=create_state,
+                                                  allow_missing=allow_missing_state)
         desired = result.state
-        if project is not None and project.state != desired.project.state:  # (the project file changed in between)
-            if store is not None:
-                store.close()
-            store, project, refused, missing = None, None, None, ""
-        if store is None and project is None and not missing:
-            try:
-                store = open_store(desired.project.state, env, create=create_state)
-            except StateMissing as exc:
-                if not allow_missing_state:
-                    raise
-                missing = f"{exc.location} {exc.missing}" if exc.location and exc.missing else str(exc)
+        assert desired is not None
         used = {c.provider for c in desired.campaigns}
         if store is not None:
             used |= {r.profile for r in store.tasks() if not r.deleted}
@@ -320,27 +342,9 @@ def open_state_only(directory: Path, env: Mapping[str, str] | None = None, *,
     """The files and the state store, without any provider (no credentials needed). As in
     :func:`open_session`, the state is opened first: its parse cache spares the unchanged contact files."""
     env = os.environ if env is None else env
-    store: StateStore | None = None
+    result, store, _ = _files_and_state(directory, environment, env, create=False, allow_missing=False)
+    assert result.state is not None and store is not None
     try:
-        project = load_project_environment(directory, environment)
-        refused: StateMissing | None = None  # raised after the files are checked: their problems come first
-        if project is not None:
-            try:
-                store = open_store(project.state, env)
-            except StateMissing as exc:
-                refused = exc
-        with paused_gc(keep=True):
-            result = load_config(directory, environment, cache=store.source_digests() if store is not None else None)
-        if result.state is None:
-            raise ConfigError(result.problems)
-        if refused is not None:
-            raise refused
-        if store is None or project is None or project.state != result.state.project.state:
-            if store is not None:  # (the project file changed in between)
-                store.close()
-                store = None
-            store = open_store(result.state.project.state, env)
         yield result.state, store
     finally:
-        if store is not None:
-            store.close()
+        store.close()
