@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
@@ -28,6 +28,7 @@ __all__ = [
     "DesiredState",
     "Lifecycle",
     "Mark",
+    "PhoneList",
     "Project",
     "ProviderProfile",
     "Recall",
@@ -314,3 +315,26 @@ class SourceDigest:
     digest: str
     rows: int
     problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class PhoneList:
+    """The phone numbers of one contact table, in order, kept by the table's digest.
+
+    What the check for numbers in more than one running campaign reads for a
+    table that is not parsed (``config.policy.check_campaigns``), so that one
+    changed file of many does not parse the others. ``text``: one number per
+    line ("" when none), ~12 bytes a number where a tuple of strings takes ~70.
+    Content-addressed (the digest covers every phone), derived data: never
+    bumps ``serial``.
+    """
+
+    digest: str
+    text: str
+
+    @classmethod
+    def of(cls, digest: str, phones: Iterable[str]) -> PhoneList:
+        return cls(digest, "\n".join(phones))
+
+    def phones(self) -> list[str]:
+        return self.text.split("\n") if self.text else []

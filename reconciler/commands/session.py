@@ -21,6 +21,7 @@ import click
 from reconciler.config import LoadResult
 from reconciler.config.environments import load_environment, load_project_environment
 from reconciler.config.gcpause import paused_gc
+from reconciler.config.report import PhoneLists
 from reconciler.engine.clock import policy_clock, system_clock
 from reconciler.engine.diff import diff, targeted
 from reconciler.engine.inputs import Observed, Recorded, missing_state, snapshot, traits_of
@@ -28,7 +29,7 @@ from reconciler.engine.observe import observe
 from reconciler.engine.plan import ActionKind, ApplyResult, Diagnostic, Plan, PlanMeta, StepStatus
 from reconciler.engine.policy import capped
 from reconciler.errors import AuthError, ConfigError, Problem, ProviderError, StateError, StateMissing
-from reconciler.model import DesiredState, SourceDigest
+from reconciler.model import DesiredState, PhoneList, SourceDigest
 from reconciler.providers import build_provider
 from reconciler.providers.base import Provider
 from reconciler.providers.http import CallEvent
@@ -53,6 +54,7 @@ class Session:
     state_missing: str = ""  # why there is no state, when there is none
     clock: Callable[[], datetime] = system_clock  # the dialing policy's time (engine.clock: CAMPAIGNCTL_NOW)
     parsed: tuple[SourceDigest, ...] = ()  # contact sources parsed this run, for the state's cache
+    listed: tuple[PhoneList, ...] = ()  # phone lists of cached tables read this run, for the state to keep
 
     @property
     def store(self) -> StateStore:
@@ -109,10 +111,10 @@ def _relative_name(path: Path, base: Path) -> str:
 
 
 def load_config(directory: Path, environment: str | None = None,
-                cache: Mapping[str, SourceDigest] | None = None) -> LoadResult:
+                cache: Mapping[str, SourceDigest] | None = None, phone_lists: PhoneLists | None = None) -> LoadResult:
     """The files, with environment ``environment``'s overrides (None: the base settings);
-    ``cache``: earlier parses of the contact sources (see ``config.load``)."""
-    return load_environment(directory, environment, cache=cache)
+    ``cache`` and ``phone_lists``: earlier parses of the contact sources (see ``config.load``)."""
+    return load_environment(directory, environment, cache=cache, phone_lists=phone_lists)
 
 
 def _missing_text(exc: StateMissing) -> str:
@@ -138,7 +140,8 @@ def _files_and_state(directory: Path, environment: str | None, env: Mapping[str,
                 refused = exc
                 missing = _missing_text(exc)
         with paused_gc(keep=True):
-            result = load_config(directory, environment, cache=store.source_digests() if store is not None else None)
+            result = load_config(directory, environment, cache=store.source_digests() if store is not None else None,
+                                 phone_lists=store.phone_lists if store is not None else None)
         if result.state is None:
             raise ConfigError(result.problems)
         if refused is not None and not allow_missing:
@@ -188,7 +191,7 @@ def open_session(directory: Path, env: Mapping[str, str] | None = None, *,
         providers.update(build_providers(desired, used, env))
         session = Session(directory, desired, providers, store, config_digest(result.files, directory),
                           tuple(p for p in result.problems if p.severity == "warning"), missing,
-                          policy_clock(env, timezone=desired.project.timezone), result.parsed)
+                          policy_clock(env, timezone=desired.project.timezone), result.parsed, result.listed)
         yield session
     finally:
         for provider in providers.values():
@@ -230,6 +233,7 @@ def remember(session: Session, plan: Plan, result: ApplyResult | None = None) ->
                 marks.append(mark)
     try:
         store.put_source_digests(session.parsed)
+        store.put_phone_lists(session.listed)
         store.put_converged(marks)
     except StateError:
         pass

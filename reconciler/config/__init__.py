@@ -21,11 +21,11 @@ from reconciler.config.discovery import discover
 from reconciler.config.environments import check_environments
 from reconciler.config.policy import check_campaigns
 from reconciler.config.project import ProjectResult, build_project
-from reconciler.config.report import Report, YamlFile, where
+from reconciler.config.report import PhoneLists, Report, YamlFile, where
 from reconciler.config.schema import SchemaKind, schema_issues
 from reconciler.config.yamlmarks import format_path, parse
 from reconciler.errors import ConfigError, Problem
-from reconciler.model import DesiredCampaign, DesiredState, Project, SourceDigest
+from reconciler.model import DesiredCampaign, DesiredState, PhoneList, Project, SourceDigest
 
 __all__ = ["LoadResult", "load", "load_or_raise", "load_project"]
 
@@ -47,6 +47,8 @@ class LoadResult:
     files: tuple[Path, ...]
     # Contact sources parsed now that a later run may take from the cache (see ``load``).
     parsed: tuple[SourceDigest, ...] = field(default=())
+    # Phone lists of cached tables read now, for the state to keep (see ``policy.check_campaigns``).
+    listed: tuple[PhoneList, ...] = field(default=())
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -57,7 +59,8 @@ class LoadResult:
         return tuple(p for p in self.problems if p.severity != "error")
 
 
-def load(directory: Path, cache: Mapping[str, SourceDigest] | None = None) -> LoadResult:
+def load(directory: Path, cache: Mapping[str, SourceDigest] | None = None,
+         phone_lists: PhoneLists | None = None) -> LoadResult:
     """Read and check a config directory; never raises for bad input.
 
     Without ``cache`` every contact source is parsed (``validate``). With
@@ -65,9 +68,12 @@ def load(directory: Path, cache: Mapping[str, SourceDigest] | None = None) -> Lo
     sources are byte for byte as cached is not parsed: its warnings come from
     the cache and its rows are parsed only if something reads them
     (``config.table.LazyTable``); the parses made now are in
-    ``LoadResult.parsed``, for the caller to cache.
+    ``LoadResult.parsed``, for the caller to cache. ``phone_lists`` gives the
+    kept numbers of cached tables, which the check across running campaigns
+    reads instead of parsing them; the lists it had to read by parsing are in
+    ``LoadResult.listed``.
     """
-    report = Report(cache=cache)
+    report = Report(cache=cache, phone_lists=phone_lists)
     files: list[Path] = []
     found = discover(Path(directory))
     if found.problem is not None:
@@ -138,7 +144,7 @@ def load(directory: Path, cache: Mapping[str, SourceDigest] | None = None) -> Lo
         return LoadResult(None, problems, tuple(dict.fromkeys(files)))
     ordered = tuple(campaigns)
     return LoadResult(DesiredState(project.project, ordered), problems, tuple(dict.fromkeys(files)),
-                      tuple(report.parsed))
+                      tuple(report.parsed), tuple(report.listed))
 
 
 def load_project(directory: Path) -> Project | None:

@@ -34,7 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.config.report import YamlFile
+from reconciler.config.report import PhoneLists, YamlFile
 from reconciler.config.yamlmarks import parse
 from reconciler.errors import Problem
 from reconciler.model import DesiredState, Project, ProviderProfile, SourceDigest, StateSettings
@@ -113,8 +113,9 @@ def _raw_environments(directory: Path) -> dict[str, Any] | None:
 
 
 def load_environment(directory: Path, name: str | None,
-                     cache: Mapping[str, SourceDigest] | None = None) -> LoadResult:
-    """:func:`reconciler.config.load` (with its contact source ``cache``), then
+                     cache: Mapping[str, SourceDigest] | None = None,
+                     phone_lists: PhoneLists | None = None) -> LoadResult:
+    """:func:`reconciler.config.load` (with its contact source ``cache`` and ``phone_lists``), then
     environment ``name``'s overrides (None: the base settings).
 
     An unknown name is a problem of the project file (``state`` None), like
@@ -122,7 +123,7 @@ def load_environment(directory: Path, name: str | None,
     """
     from reconciler.config import LoadResult, load
 
-    result = load(directory, cache=cache)
+    result = load(directory, cache=cache, phone_lists=phone_lists)
     if name is None or result.state is None:
         return result
     envs = _raw_environments(directory) or {}

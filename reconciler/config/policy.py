@@ -39,9 +39,18 @@ from typing import Any
 from reconciler.config.contacts import CODECS
 from reconciler.config.phones import normalize_phone
 from reconciler.config.report import Report, YamlFile, display_path, where
-from reconciler.config.table import table_digest
+from reconciler.config.table import LazyTable, phones_of, table_digest
 from reconciler.config.yamlmarks import Path as DocPath
-from reconciler.model import DesiredCampaign, Mark, Project, Schedule, SourceDigest, canonical_json, digest
+from reconciler.model import (
+    DesiredCampaign,
+    Mark,
+    PhoneList,
+    Project,
+    Schedule,
+    SourceDigest,
+    canonical_json,
+    digest,
+)
 from reconciler.policy import (
     DEFAULT_OPTOUT_KEYWORDS,
     DEFAULT_OPTOUT_OUTCOMES,
@@ -591,16 +600,50 @@ def _overlaps_key(policy: Policy, running: Sequence[DesiredCampaign]) -> str:
     return "overlaps " + digest(canonical_json(doc))
 
 
+#: Tables whose kept phone lists are asked for at once (bounds what is held in memory beside ``first``).
+_LIST_CHUNK = 64
+
+
+def _numbers_of(report: Report, running: Sequence[DesiredCampaign]) -> Iterator[Sequence[str]]:
+    """Each running campaign's phone numbers, in order. A table from the parse cache (its CSV files are
+    unchanged) is not parsed when the state keeps its list (``report.phone_lists``, by table digest);
+    a cached table's list that had to be read by parsing is offered for the state to keep
+    (``report.listed``)."""
+    cached = {e.digest for e in report.parsed}  # parsed now, cached from now on
+    for start in range(0, len(running), _LIST_CHUNK):
+        chunk = running[start:start + _LIST_CHUNK]
+        wanted = [d for d in (_cached_digest(c, cached) for c in chunk) if d]
+        kept = report.phone_lists(wanted) if report.phone_lists is not None and wanted else {}
+        for c in chunk:
+            known = _cached_digest(c, cached)
+            if known and known in kept and not _parsed(c.contacts.rows):
+                yield kept[known].phones()
+                continue
+            numbers = list(phones_of(c.contacts.rows))
+            if known and report.phone_lists is not None and known not in kept:
+                report.listed.append(PhoneList.of(known, numbers))
+            yield numbers
+
+
+def _cached_digest(c: DesiredCampaign, parsed_now: set[str]) -> str:
+    """The table's digest when its sources are in the parse cache (taken from it, or parsed now), else ""."""
+    rows = c.contacts.rows
+    if isinstance(rows, LazyTable):
+        return rows.digest
+    known = table_digest(rows, c.contacts.phone_index)  # (kept on the table: computed once)
+    return known if known in parsed_now else ""
+
+
+def _parsed(rows: Sequence[Any]) -> bool:
+    return not isinstance(rows, LazyTable) or rows.parsed
+
+
 def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCampaign]) -> None:
     suppress = policy.suppress
     first: dict[str, int] = {}
     overlaps: dict[tuple[int, int], int] = {}
-    for i, c in enumerate(running):
-        rows = c.contacts.rows
-        table_phones = getattr(rows, "phones", None)
-        numbers: Iterable[str] = table_phones() if callable(table_phones) else (r.phone for r in rows)
+    for i, numbers in enumerate(_numbers_of(report, running)):
         held = suppress.labels(numbers) if suppress else {}
-        numbers = table_phones() if callable(table_phones) else (r.phone for r in rows)
         for phone in numbers:
             if phone in held:
                 continue

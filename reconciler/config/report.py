@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.config.yamlmarks import Document, Path, format_path
 from reconciler.errors import Problem
-from reconciler.model import SourceDigest
+from reconciler.model import PhoneList, SourceDigest
 
-__all__ = ["Report", "YamlFile", "display_path", "where"]
+__all__ = ["PhoneLists", "Report", "YamlFile", "display_path", "where"]
+
+#: Kept phone lists by table digest (from the state): those of ``digests`` it has, checked.
+PhoneLists = Callable[[Sequence[str]], Mapping[str, PhoneList]]
 
 
 def display_path(file: str) -> str:
@@ -38,6 +41,10 @@ class Report:
     cache: Mapping[str, SourceDigest] | None = None
     # Parses made now that may be cached (sources that gave no error).
     parsed: list[SourceDigest] = field(default_factory=list)
+    # Kept phone lists of cached tables (from the state), or None: a table's numbers come from parsing it.
+    phone_lists: PhoneLists | None = None
+    # Phone lists of cached tables read now (by parsing), that the state does not keep yet.
+    listed: list[PhoneList] = field(default_factory=list)
 
     def add(self, file: str, line: int, field_: str, message: str, severity: str = "error") -> None:
         self.problems.append(Problem(file, max(int(line), 0), field_, message, severity))

@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from reconciler.model import SourceDigest
+from reconciler.model import PhoneList, SourceDigest
 
 __all__ = [
     "RUN_STATES",
@@ -43,6 +43,7 @@ __all__ = [
     "Listed",
     "LockInfo",
     "OptOutRecord",
+    "PhoneList",
     "Records",
     "ResultRecord",
     "SourceDigest",
@@ -377,6 +378,16 @@ class StateStore(Protocol):
     def put_source_digests(self, entries: Sequence[SourceDigest]) -> None:
         """Remember parse results (insert or replace by key); entries older
         than ``SOURCE_DIGEST_DAYS`` days are dropped on the way."""
+        ...
+
+    def phone_lists(self, digests: Sequence[str]) -> dict[str, PhoneList]:
+        """The kept phone lists of the tables ``digests`` (by table digest; missing ones, and any that no
+        longer match what was written for them, are left out)."""
+        ...
+
+    def put_phone_lists(self, entries: Sequence[PhoneList]) -> None:
+        """Keep tables' phone lists (insert or replace by digest); lists of tables that no cached parse
+        result names any more are dropped on the way."""
         ...
 
     def converged(self) -> dict[str, Converged]:

@@ -40,6 +40,7 @@ from reconciler.state.base import (
     Listed,
     LockInfo,
     OptOutRecord,
+    PhoneList,
     Records,
     ResultRecord,
     SourceDigest,
@@ -67,6 +68,7 @@ class MemoryBacking:
     journal: list[JournalEntry] = field(default_factory=list)
     converged: dict[str, Converged] = field(default_factory=dict)
     source_digests: dict[str, SourceDigest] = field(default_factory=dict)
+    phone_lists: dict[str, PhoneList] = field(default_factory=dict)
     optouts: list[OptOutRecord] = field(default_factory=list)
     results: list[ResultRecord] = field(default_factory=list)
     result_keys: set[tuple[str, str, str]] = field(default_factory=set)
@@ -348,6 +350,22 @@ class MemoryStore:
         with self.backing.mutex:
             for entry in entries:
                 self.backing.source_digests[entry.key] = entry
+
+    def phone_lists(self, digests: Sequence[str]) -> dict[str, PhoneList]:
+        self._check_open()
+        with self.backing.mutex:
+            known = self.backing.phone_lists
+            return {d: known[d] for d in digests if d in known}
+
+    def put_phone_lists(self, entries: Sequence[PhoneList]) -> None:
+        self._check_open()
+        with self.backing.mutex:
+            named = {e.digest for e in self.backing.source_digests.values()}
+            kept = self.backing.phone_lists
+            for gone in [d for d in kept if d not in named]:
+                del kept[gone]
+            for entry in entries:
+                kept[entry.digest] = entry
 
     def converged(self) -> dict[str, Converged]:
         self._check_open()

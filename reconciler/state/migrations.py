@@ -11,7 +11,9 @@ the dialing policy (opt-outs, send times); version 5 the plan caches (parsed
 contact sources, convergence markers) and the phones of unsettled journal
 entries; version 6 what a convergence marker's campaign had suppressed (so a
 marker holds while the do-not-call and opt-out lists are unchanged) and what
-stands with it (warnings, task phases, numbers queued beyond the table).
+stands with it (warnings, task phases, numbers queued beyond the table);
+version 7 the phone lists of cached contact tables (the check across running
+campaigns reads them instead of parsing unchanged files).
 """
 
 from __future__ import annotations
@@ -156,6 +158,19 @@ SQLITE: tuple[tuple[int, str], ...] = (
         ALTER TABLE converged ADD COLUMN standing TEXT NOT NULL DEFAULT ''
         """,
     ),
+    (
+        7,
+        # A rowid table: its rows are large (a table's numbers, ~12 bytes each), which WITHOUT ROWID suits badly.
+        """
+        CREATE TABLE phone_lists (
+            digest TEXT PRIMARY KEY,
+            rows INTEGER NOT NULL,
+            checksum TEXT NOT NULL,
+            phones TEXT NOT NULL,
+            written_at TEXT NOT NULL
+        )
+        """,
+    ),
 )
 
 
@@ -298,6 +313,18 @@ POSTGRES: tuple[tuple[int, str], ...] = (
         ALTER TABLE converged ADD COLUMN suppression text NOT NULL DEFAULT '';
         ALTER TABLE converged ADD COLUMN suppressed text NOT NULL DEFAULT '[]';
         ALTER TABLE converged ADD COLUMN standing text NOT NULL DEFAULT ''
+        """,
+    ),
+    (
+        7,
+        """
+        CREATE TABLE phone_lists (
+            digest text COLLATE "C" PRIMARY KEY,
+            rows integer NOT NULL,
+            checksum text NOT NULL,
+            phones text NOT NULL,
+            written_at text NOT NULL
+        )
         """,
     ),
 )

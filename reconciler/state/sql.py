@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, Self, TypeVar, cast
 
 from reconciler.errors import StateError
+from reconciler.model import digest
 from reconciler.state._common import (
     DOES_NOT_EXIST,
     IS_EMPTY,
@@ -81,6 +82,7 @@ from reconciler.state.base import (
     Listed,
     LockInfo,
     OptOutRecord,
+    PhoneList,
     Records,
     ResultRecord,
     SourceDigest,
@@ -716,6 +718,39 @@ class SqlStore(ABC, Generic[C]):
             self._read(read)
         return out
 
+    def phone_lists(self, digests: Sequence[str]) -> dict[str, PhoneList]:
+        out: dict[str, PhoneList] = {}
+
+        def read(c: C) -> None:
+            for chunk in in_chunks(digests):
+                for d, rows, checksum, text in self._exec(
+                        c, f"SELECT digest, rows, checksum, phones FROM phone_lists WHERE digest IN "
+                           f"({marks(len(chunk))})", chunk).fetchall():
+                    kept = PhoneList(d, text)
+                    if _count(text) == int(rows) and digest(text) == checksum:  # else: not what was written
+                        out[d] = kept
+
+        if digests:
+            self._read(read)
+        return out
+
+    def put_phone_lists(self, entries: Sequence[PhoneList]) -> None:
+        now = utc_now()
+        rows = [(e.digest, _count(e.text), digest(e.text), e.text, now) for e in entries]
+
+        def put(c: C) -> None:
+            self._exec(c, "DELETE FROM phone_lists WHERE digest NOT IN (SELECT digest FROM source_digests)")
+            for row in rows:
+                self._exec(
+                    c,
+                    "INSERT INTO phone_lists (digest, rows, checksum, phones, written_at) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (digest) DO UPDATE SET rows = excluded.rows, checksum = excluded.checksum,"
+                    " phones = excluded.phones, written_at = excluded.written_at",
+                    row,
+                )
+
+        self._write(put, bump=False, durable=False, derived=True)
+
     def converged(self) -> dict[str, Converged]:
         rows = self._read(lambda c: self._exec(
             c, "SELECT campaign, digest, settings_fingerprint, suppression, suppressed, standing FROM converged"
@@ -1192,3 +1227,8 @@ class SqlStore(ABC, Generic[C]):
                     self._release(self._held.id)
             self._close_quietly()
             self._closed = True
+
+
+def _count(text: str) -> int:
+    """Numbers in a phone list's text (one per line)."""
+    return text.count("\n") + 1 if text else 0

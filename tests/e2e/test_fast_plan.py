@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -259,7 +260,39 @@ def test_a_policy_check_across_campaigns_is_replayed_while_their_tables_are_unch
     changed = run_cli("plan", str(d), "--detailed-exitcode")
     assert changed.exit_code == 2, changed.output
     assert "2 contacts are also in other running campaigns" in changed.output  # c0's: with c1 and c2
-    assert sorted(parses) == ["c0.csv", "c1.csv", "c2.csv", "y.csv"]  # the check reads every table again
+    # the check reads the unchanged tables' numbers from the state (kept by table digest): only c1 is parsed
+    assert parses == ["c1.csv"]
+    assert changed.output == _uncached_plan(d).output  # the same findings as a check that parses every table
+
+
+def _uncached_plan(d: Path) -> Any:
+    """A plan of ``d`` whose state has no parse cache and no phone list (every table parsed)."""
+    with sqlite3.connect(d.parent / "state.db") as db:
+        db.execute("DELETE FROM source_digests")
+        db.execute("DELETE FROM phone_lists")
+    return run_cli("plan", str(d), "--detailed-exitcode")
+
+
+def test_a_phone_list_that_does_not_match_its_check_is_not_used(
+        tmp_path: Path, xfyeta: Any, yccall: Any, parses: list[str]) -> None:
+    """A kept phone list is used only while its text matches the digest and count written with it."""
+    d = setup(tmp_path, xfyeta, yccall)
+    project_file = d / "campaignctl.yaml"
+    project_file.write_text(project_file.read_text(encoding="utf-8") + "policy:\n  unique_across_campaigns: true\n",
+                            encoding="utf-8")
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    with sqlite3.connect(d.parent / "state.db") as db:
+        assert db.execute("SELECT count(*) FROM phone_lists").fetchone() == (4,)  # every running table's
+        # c0..c2's lists are no longer what was written: one shortened, two with as many numbers, other ones
+        db.execute("UPDATE phone_lists SET phones = replace(phones, '199', '198') WHERE rows = 120")
+        db.execute("UPDATE phone_lists SET phones = '13900000000' WHERE rowid = (SELECT min(rowid) FROM phone_lists "
+                   "WHERE rows = 120)")
+    write_csv(d / "contacts/c1.csv", [*phones(120, 1000), phones(1, 2000)[0]])  # one of c2's numbers in c1
+    parses.clear()
+    res = run_cli("plan", str(d), "--detailed-exitcode")
+    assert res.exit_code == 1, res.output  # unique_across_campaigns: an error
+    assert "1 contacts are also in other running campaigns" in res.output
+    assert sorted(parses) == ["c0.csv", "c1.csv", "c2.csv"]  # the refused lists' tables are parsed; y's list is used
 
 
 def test_commands_on_the_state_alone_parse_no_unchanged_file(

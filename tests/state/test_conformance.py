@@ -24,6 +24,7 @@ from reconciler.state.base import (
     JournalEntry,
     Listed,
     OptOutRecord,
+    PhoneList,
     Records,
     ResultRecord,
     SourceDigest,
@@ -239,7 +240,7 @@ def test_init_gives_a_lineage_less_state_a_new_lineage_and_keeps_its_records(bac
 def test_a_version_1_state_is_upgraded_on_open_keeping_its_data(persistent_backend: Backend) -> None:
     persistent_backend.make_v1()
     store = persistent_backend.open_existing()  # an upgrade is not a creation
-    assert cast_any(store).schema_version() == LATEST == 6
+    assert cast_any(store).schema_version() == LATEST == 7
     assert (store.lineage(), store.serial()) == (V1_LINEAGE, V1_SERIAL)
     assert store.campaigns() == [CampaignRecord("spring", "xf", "task", "xfyeta")]
     [old] = store.tasks()
@@ -863,6 +864,29 @@ def test_source_digests_round_trip_without_bumping_serial(backend: Backend) -> N
         "k1": SourceDigest("k1", "d1", 1000, (warn,)), "k2": SourceDigest("k2", "d3", 5)}
     assert again.source_digests([]) == {}
     assert set(again.source_digests()) == {"k1", "k2"}
+
+
+def test_phone_lists_round_trip_by_table_digest_and_go_with_their_cached_parses(backend: Backend) -> None:
+    """Kept for the tables a cached parse names; a list of a table no cached parse names any more is
+    dropped on the next write; derived data: the serial stays."""
+    store = backend.open()
+    serial = store.serial()
+    store.put_source_digests([SourceDigest("k1", "d1", 2), SourceDigest("k2", "d2", 0), SourceDigest("k3", "d3", 1)])
+    store.put_phone_lists([PhoneList.of("d1", ["13800000000", "13800000001"]), PhoneList.of("d2", []),
+                           PhoneList.of("d3", ["13800000009"])])
+    store.put_phone_lists([PhoneList.of("d3", ["13900000000"])])  # replaced by digest
+    assert store.serial() == serial
+    store.close()
+    again = backend.open_existing()
+    kept = again.phone_lists(["d1", "d2", "d3", "d4"])
+    assert {d: p.phones() for d, p in kept.items()} == {
+        "d1": ["13800000000", "13800000001"], "d2": [], "d3": ["13900000000"]}
+    assert again.phone_lists([]) == {}
+    again.put_source_digests([SourceDigest("k1", "d9", 2)])  # k1's table is another one now: d1 is named by none
+    again.put_phone_lists([PhoneList.of("d9", ["13800000000", "13700000000"])])
+    kept = again.phone_lists(["d1", "d2", "d3", "d9"])
+    assert {d: p.phones() for d, p in kept.items()} == {
+        "d2": [], "d3": ["13900000000"], "d9": ["13800000000", "13700000000"]}
 
 
 def test_converged_markers_are_cleared_by_every_write_touching_their_campaign(store: StateStore) -> None:

@@ -33,7 +33,7 @@ def test_tables_live_in_their_own_schema(pg_dsn: str, schema: str) -> None:
             )
         }
     assert tables == {"schema_version", "meta", "campaigns", "tasks", "contacts", "journal", "lock_holder", "results",
-                      "optouts", "source_digests", "converged", "journal_phones"}
+                      "optouts", "source_digests", "converged", "journal_phones", "phone_lists"}
 
 
 def test_a_newer_schema_is_refused(pg_dsn: str, schema: str) -> None:
