@@ -203,10 +203,12 @@ main(sys.argv[1:])
 def run(args: list[str], *, ok: Sequence[int] = (0, 2), sends: Path | None = None) -> dict[str, float]:
     """``campaignctl ARGS`` as its own process: exit code, wall, CPU (user + sys) and peak RSS."""
     compile_once()
+    # -P: the measured processes run in the checkout (cwd), whose package must not shadow the installed one
+    isolated = ["-P"] if INSTALLED else []
     if sends is not None:
-        done = _spawn([MEASURED, "-c", _SENDS, str(sends), *args])
+        done = _spawn([MEASURED, *isolated, "-c", _SENDS, str(sends), *args])
     else:
-        done = _spawn([MEASURED, "-m", "reconciler", *args])
+        done = _spawn([MEASURED, *isolated, "-m", "reconciler", *args])
     if done["code"] not in ok:
         raise SystemExit(f"campaignctl {' '.join(args)} exited {done['code']}: {done['err']}")
     return {"cpu_s": done["cpu_s"], "peak_mb": done["peak_mb"], "wall_s": done["wall_s"], "exit": done["code"]}
