@@ -644,12 +644,12 @@ def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCam
     overlaps: dict[tuple[int, int], int] = {}
     for i, numbers in enumerate(_numbers_of(report, running)):
         held = suppress.labels(numbers) if suppress else {}
-        for phone in numbers:
-            if phone in held:
-                continue
-            j = first.setdefault(phone, i)
-            if j != i:
-                overlaps[(j, i)] = overlaps.get((j, i), 0) + 1
+        mine = set(numbers).difference(held) if held else set(numbers)  # (a table's numbers are unique)
+        shared = first.keys() & mine  # set operations: no Python loop over a million numbers
+        for phone in shared:
+            j = first[phone]
+            overlaps[(j, i)] = overlaps.get((j, i), 0) + 1
+        first.update(dict.fromkeys(mine.difference(shared) if shared else mine, i))
     if not overlaps:
         return
     unique = policy.unique_across_campaigns

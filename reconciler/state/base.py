@@ -386,8 +386,8 @@ class StateStore(Protocol):
         ...
 
     def put_phone_lists(self, entries: Sequence[PhoneList]) -> None:
-        """Keep tables' phone lists (insert or replace by digest); lists of tables that no cached parse
-        result names any more are dropped on the way."""
+        """Keep tables' phone lists (insert or replace by digest); when there are any, lists of tables
+        that no cached parse result names any more are dropped on the way."""
         ...
 
     def converged(self) -> dict[str, Converged]:

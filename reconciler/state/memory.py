@@ -359,6 +359,8 @@ class MemoryStore:
 
     def put_phone_lists(self, entries: Sequence[PhoneList]) -> None:
         self._check_open()
+        if not entries:
+            return
         with self.backing.mutex:
             named = {e.digest for e in self.backing.source_digests.values()}
             kept = self.backing.phone_lists

@@ -735,6 +735,8 @@ class SqlStore(ABC, Generic[C]):
         return out
 
     def put_phone_lists(self, entries: Sequence[PhoneList]) -> None:
+        if not entries:
+            return
         now = utc_now()
         rows = [(e.digest, _count(e.text), digest(e.text), e.text, now) for e in entries]
 

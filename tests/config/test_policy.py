@@ -240,6 +240,24 @@ def test_numbers_in_two_running_campaigns_are_a_warning(tmp_path: Path) -> None:
     assert "19900000001" not in warnings[0].message
 
 
+def test_a_number_in_several_running_campaigns_counts_against_the_first_that_has_it(tmp_path: Path) -> None:
+    """a: 1 2 3, b: 2 3 4, c: 3 4 5 (and 8, which the do-not-call list holds: it counts for none).
+    Each shared number is counted once per later campaign, against the first campaign that has it."""
+    def rows(name: str, numbers: list[int]) -> str:
+        body = task(name=name).split("campaigns:\n", 1)[1]
+        cells = ", ".join(f'["1990000000{n}", "x"]' for n in numbers)
+        return body.replace('[["19900000001", "张先生"]]', f"[{cells}]")
+    text = "version: 1\ncampaigns:\n" + rows("a", [1, 2, 3, 8]) + rows("b", [2, 3, 4, 8]) + rows("c", [3, 4, 5, 8])
+    result = load_files(tmp_path, files(**{"c.yaml": text}))
+    assert result.state is not None, result.problems
+    found = {p.line: p.message for p in result.problems if "other running campaigns" in p.message}
+    assert [m.split(" contacts")[0] for _, m in sorted(found.items())] == ["3", "3", "2"]
+    a, b, c = (found[line] for line in sorted(found))
+    assert "(2 with 'b' (line 15), 1 with 'c' (line 27))" in a
+    assert "(2 with 'a' (line 3), 1 with 'c' (line 27))" in b
+    assert "(1 with 'a' (line 3), 1 with 'b' (line 15))" in c
+
+
 def test_numbers_in_two_running_campaigns_with_unique_are_an_error(tmp_path: Path) -> None:
     both = task(name="a") + task(name="b").split("campaigns:\n", 1)[1]
     project = PROJECT + POLICY.replace("policy:\n", "policy:\n  unique_across_campaigns: true\n")
