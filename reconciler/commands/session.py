@@ -33,7 +33,7 @@ from reconciler.model import DesiredState, PhoneList, SourceDigest
 from reconciler.providers import build_provider
 from reconciler.providers.base import Provider
 from reconciler.providers.http import CallEvent
-from reconciler.results.outcomes import dial_history
+from reconciler.results.outcomes import StoredDials
 from reconciler.state import open_store
 from reconciler.state.base import Converged, StateStore
 
@@ -65,12 +65,13 @@ class Session:
         return self.store_or_none
 
     def recorded(self, *, in_flight: bool = False) -> Recorded:
-        """The state snapshot; with a frequency cap configured, also the dial attempts the results show."""
+        """The state snapshot; with a frequency cap configured, also the dial attempts the results show
+        (read when a capped campaign first has numbers to send)."""
         if self.store_or_none is None:
             return missing_state(self.state_missing)
         recorded = snapshot(self.store_or_none, in_flight=in_flight)
         if capped(self.desired):
-            recorded = replace(recorded, dials=dial_history(self.store_or_none.results()))
+            recorded = replace(recorded, dials=StoredDials(self.store_or_none.results))
         return recorded
 
     def close(self) -> None:

@@ -118,7 +118,8 @@ class Recorded:
     converged: Mapping[str, Converged] = field(default_factory=dict)
     optouts: frozenset[str] = frozenset()  # numbers on the opt-out list: suppressed in every campaign
     # Dial attempts the results received show, per phone: (campaign, when) of each call (frequency caps count
-    # them instead of the one send). Filled by the session only when a cap is configured (results.outcomes).
+    # them instead of the one send). Filled by the session only when a cap is configured, read from the state
+    # the first time it is asked for (results.outcomes.StoredDials).
     dials: Mapping[str, tuple[tuple[str, datetime], ...]] = field(default_factory=dict)
 
 

@@ -13,7 +13,8 @@ arrival.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ __all__ = [
     "XFYETA_RESULTS",
     "CallResult",
     "ContactOutcome",
+    "StoredDials",
     "call_results",
     "dial_history",
     "outcome_label",
@@ -237,6 +239,36 @@ def _received(text: str) -> datetime | None:
     except ValueError:
         return None
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+class StoredDials(Mapping[str, tuple[tuple[str, datetime], ...]]):
+    """:func:`dial_history` of every result the state holds, read the first time it is asked for (then
+    kept): a plan with a frequency cap reads the results only when a capped campaign has numbers to send,
+    not on every plan (a no-op plan of converged campaigns asks nothing)."""
+
+    def __init__(self, read: Callable[[], Iterable[ResultRecord]]) -> None:
+        self._read: Callable[[], Iterable[ResultRecord]] | None = read
+        self._history: dict[str, tuple[tuple[str, datetime], ...]] | None = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> dict[str, tuple[tuple[str, datetime], ...]]:
+        history = self._history
+        if history is None:
+            with self._lock:
+                if self._history is None:
+                    assert self._read is not None
+                    self._history, self._read = dial_history(self._read()), None
+                history = self._history
+        return history
+
+    def __getitem__(self, phone: str) -> tuple[tuple[str, datetime], ...]:
+        return self._get()[phone]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
 
 
 def dial_history(records: Iterable[ResultRecord]) -> dict[str, tuple[tuple[str, datetime], ...]]:

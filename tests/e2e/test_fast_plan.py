@@ -309,3 +309,30 @@ def test_commands_on_the_state_alone_parse_no_unchanged_file(
     write_csv(d / "contacts/c1.csv", phones(121, 1000))  # changed: parsed (its problems are reported)
     assert run_cli("optout", "list", str(d)).exit_code == 0
     assert parses == ["c1.csv"]
+
+
+def test_a_no_op_plan_with_a_frequency_cap_reads_no_result(
+        tmp_path: Path, xfyeta: Any, yccall: Any, parses: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dial history (every result received) is read only when a capped campaign has numbers to send."""
+    from reconciler.state.sql import SqlStore
+
+    d = setup(tmp_path, xfyeta, yccall)
+    project_file = d / "campaignctl.yaml"
+    project_file.write_text(project_file.read_text(encoding="utf-8") + "policy:\n  max_dials: {count: 2, days: 7}\n",
+                            encoding="utf-8")
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    reads: list[Any] = []
+    real = SqlStore.results
+
+    def counting(self: SqlStore, *args: Any, **kwargs: Any) -> Any:
+        reads.append(args or kwargs)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SqlStore, "results", counting)
+    res = run_cli("plan", str(d), "--detailed-exitcode")
+    assert res.exit_code == 0, res.output
+    assert reads == []
+    write_csv(d / "contacts/c1.csv", phones(121, 1000))  # one more number to send: the cap is checked
+    res = run_cli("plan", str(d), "--detailed-exitcode")
+    assert res.exit_code == 2, res.output
+    assert reads
