@@ -71,7 +71,8 @@ class Session:
             return missing_state(self.state_missing)
         recorded = snapshot(self.store_or_none, in_flight=in_flight)
         if capped(self.desired):
-            recorded = replace(recorded, dials=StoredDials(self.store_or_none.results))
+            store = self.store_or_none
+            recorded = replace(recorded, dials=StoredDials(lambda phones: store.results(None, phones)))
         return recorded
 
     def close(self) -> None:

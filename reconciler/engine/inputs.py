@@ -8,7 +8,7 @@ network or database.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -122,6 +122,23 @@ class Recorded:
     # the first time it is asked for (results.outcomes.StoredDials).
     dials: Mapping[str, tuple[tuple[str, datetime], ...]] = field(default_factory=dict)
 
+    def sends_of(self, phones: Sequence[str]) -> list[tuple[str, ContactRecord]]:
+        """(campaign, record) of every recorded campaign's contact records of ``phones``: from the store for
+        these phones alone when the records are read lazily (:class:`StoredContacts`)."""
+        scoped = self.contacts.of_phones if isinstance(self.contacts, StoredContacts) else None
+        if scoped is not None:
+            return [(r.campaign, r) for r in scoped(phones)]
+        wanted = set(phones)
+        return [(name, r) for name, records in self.contacts.items() for r in records if r.phone in wanted]
+
+    def dials_of(self, phones: Sequence[str]) -> Mapping[str, tuple[tuple[str, datetime], ...]]:
+        """:attr:`dials` of ``phones`` (those with any); read for these phones alone when the dials offer it."""
+        scoped: Callable[[Sequence[str]], Mapping[str, tuple[tuple[str, datetime], ...]]] | None = getattr(
+            self.dials, "of", None)
+        if scoped is not None:
+            return scoped(phones)
+        return {p: self.dials[p] for p in phones if p in self.dials}
+
 
 def missing_state(reason: str) -> Recorded:
     """The inputs of a plan made without a state: empty, and marked so that nothing is sent."""
@@ -168,6 +185,10 @@ class StoredContacts(Mapping[str, tuple[ContactRecord, ...]]):
     def loaded(self) -> frozenset[str]:
         """The campaigns whose records were read so far."""
         return frozenset(self._loaded)
+
+    def of_phones(self, phones: Sequence[str]) -> list[ContactRecord]:
+        """The records of ``phones`` in any of these campaigns, read from the store now (not kept)."""
+        return [r for r in self._store.contacts_with(phones) if r.campaign in self._names]
 
 
 def snapshot(store: StateStore, *, in_flight: bool = False) -> Recorded:

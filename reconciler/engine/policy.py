@@ -76,6 +76,8 @@ AFTER_END = "schedule.end has passed"
 HOLD_REASONS = (OUTSIDE_HOURS, BLACKOUT)  # why the policy pauses a running task (policy_hold)
 SENDING = (ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL)
 COUNTED = (ContactStatus.SENT, ContactStatus.DIALED, ContactStatus.UNKNOWN)
+#: Numbers a plan reads the frequency-cap history of, one query per batch, before it reads every number's at once.
+SCOPED_HISTORY = 10_000
 
 Interval = tuple[datetime, datetime]
 
@@ -273,7 +275,9 @@ class PlanPolicy:
         self.deferred: list[Deferred] = []
         self.facts: dict[str, _Facts] = {}
         self._closed: dict[str, tuple[str, datetime | None]] = {}
-        self._events: dict[str, list[tuple[str, datetime]]] | None = None
+        self._events: dict[str, list[tuple[str, datetime]]] = {}  # of the numbers read so far (or all)
+        self._events_all = False  # every number's history is in ``_events``
+        self._asked = 0  # numbers whose history was read one by one
         self._recorded = recorded
         self._planned: dict[str, list[str]] = {}  # phone → campaigns sending it in this plan
         self._capped = capped(desired)
@@ -396,40 +400,52 @@ class PlanPolicy:
 
     # --- frequency caps ------------------------------------------------------------------
 
-    def _history(self) -> dict[str, list[tuple[str, datetime]]]:
-        """Phone → (campaign, when) of every send or dial the state records.
+    def _history(self, phones: Sequence[str]) -> Mapping[str, list[tuple[str, datetime]]]:
+        """Phone → (campaign, when) of every send or dial the state records, for ``phones`` at least.
 
         Where the results received show calls to a contact (``Recorded.dials``: one per dial attempt,
         recall rounds included), those count instead of its one send; a contact sent but not dialed yet
-        counts as its send; calls of a contact row forgotten since still count.
+        counts as its send; calls of a contact row forgotten since still count. Read for the numbers
+        asked about, until more than :data:`SCOPED_HISTORY` were asked: then once for every number (a
+        plan sending that many would otherwise query the state for each batch).
         """
-        if self._events is None:
-            events: dict[str, list[tuple[str, datetime]]] = {}
-            dials = self._recorded.dials
-            for phone, calls in dials.items():
-                events.setdefault(phone, []).extend(calls)
-            for name, records in self._recorded.contacts.items():
-                for r in records:
-                    if r.status not in COUNTED or not r.sent_at:
-                        continue
-                    if any(n == name for n, _ in dials.get(r.phone, ())):
-                        continue  # its calls are counted
-                    try:
-                        at = datetime.fromisoformat(r.sent_at.replace("Z", "+00:00"))
-                    except ValueError:
-                        continue
-                    if at.tzinfo is None:
-                        at = at.replace(tzinfo=UTC)
-                    events.setdefault(r.phone, []).append((name, at))
-            self._events = events
-        return self._events
+        if self._events_all:
+            return self._events
+        missing = [p for p in dict.fromkeys(phones) if p not in self._events]
+        if not missing:
+            return self._events
+        self._asked += len(missing)
+        if self._asked > SCOPED_HISTORY:
+            dials: Mapping[str, tuple[tuple[str, datetime], ...]] = self._recorded.dials
+            sends = [(name, r) for name, records in self._recorded.contacts.items() for r in records]
+            self._events, self._events_all = {}, True
+        else:
+            dials = self._recorded.dials_of(missing)
+            sends = self._recorded.sends_of(missing)
+            self._events.update((p, []) for p in missing)
+        events = self._events
+        for phone, calls in dials.items():
+            events.setdefault(phone, []).extend(calls)
+        for name, r in sends:
+            if r.status not in COUNTED or not r.sent_at:
+                continue
+            if any(n == name for n, _ in dials.get(r.phone, ())):
+                continue  # its calls are counted
+            try:
+                at = datetime.fromisoformat(r.sent_at.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if at.tzinfo is None:
+                at = at.replace(tzinfo=UTC)
+            events.setdefault(r.phone, []).append((name, at))
+        return events
 
     def cap(self, c: DesiredCampaign, phones: list[str]) -> list[str]:
         """``phones`` without those a frequency cap holds back now (counted and deferred with the date)."""
         caps = self.policy.caps(c.policy) if self.policy is not None else ()
         if not caps or not phones:
             return phones
-        history = self._history()
+        history = self._history(phones)
         keep: list[str] = []
         free: list[datetime] = []
         bound: FrequencyCap | None = None

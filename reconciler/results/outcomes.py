@@ -242,24 +242,32 @@ def _received(text: str) -> datetime | None:
 
 
 class StoredDials(Mapping[str, tuple[tuple[str, datetime], ...]]):
-    """:func:`dial_history` of every result the state holds, read the first time it is asked for (then
-    kept): a plan with a frequency cap reads the results only when a capped campaign has numbers to send,
-    not on every plan (a no-op plan of converged campaigns asks nothing)."""
+    """:func:`dial_history` of the results the state holds, read when first asked for: of some phones
+    (:meth:`of`: their results only, kept per phone) or of all of them (the mapping: every result, kept).
+    A plan with a frequency cap reads the history of the numbers it would send, not every result."""
 
-    def __init__(self, read: Callable[[], Iterable[ResultRecord]]) -> None:
-        self._read: Callable[[], Iterable[ResultRecord]] | None = read
+    def __init__(self, read: Callable[[Sequence[str] | None], Iterable[ResultRecord]]) -> None:
+        self._read = read  # None: every result; else the results joined to these phones
         self._history: dict[str, tuple[tuple[str, datetime], ...]] | None = None
+        self._known: dict[str, tuple[tuple[str, datetime], ...]] = {}
         self._lock = threading.Lock()
 
+    def of(self, phones: Sequence[str]) -> dict[str, tuple[tuple[str, datetime], ...]]:
+        """The history of ``phones`` (those with any call)."""
+        with self._lock:
+            if self._history is not None:
+                return {p: self._history[p] for p in phones if p in self._history}
+            missing = [p for p in dict.fromkeys(phones) if p not in self._known]
+            if missing:
+                found = dial_history(self._read(missing))  # a call's pushes all carry its contact's phone
+                self._known.update((p, found.get(p, ())) for p in missing)
+            return {p: self._known[p] for p in phones if self._known[p]}
+
     def _get(self) -> dict[str, tuple[tuple[str, datetime], ...]]:
-        history = self._history
-        if history is None:
-            with self._lock:
-                if self._history is None:
-                    assert self._read is not None
-                    self._history, self._read = dial_history(self._read()), None
-                history = self._history
-        return history
+        with self._lock:
+            if self._history is None:
+                self._history = dial_history(self._read(None))
+            return self._history
 
     def __getitem__(self, phone: str) -> tuple[tuple[str, datetime], ...]:
         return self._get()[phone]

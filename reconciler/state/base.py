@@ -287,6 +287,11 @@ class StateStore(Protocol):
         ``""`` selects the direct-callout rows), ordered by wave, task id, phone."""
         ...
 
+    def contacts_with(self, phones: Sequence[str]) -> list[ContactRecord]:
+        """Every campaign's contact records of these phones (what a frequency cap counts for them),
+        ordered by campaign, wave, task id, phone."""
+        ...
+
     def journal(
         self, campaign: str | None = None, outcomes: Sequence[CallOutcome] | None = None
     ) -> list[JournalEntry]:
@@ -435,7 +440,8 @@ class StateStore(Protocol):
     def results(self, campaign: str | None = None, phones: Sequence[str] | None = None) -> list[ResultRecord]:
         """Stored results in the order they were received: all of them
         (``None``), those joined to ``campaign``, or the unmatched ones
-        (``""``); ``phones`` keeps those joined to these contact phones."""
+        (``""``); ``phones`` keeps those joined to these contact phones (in
+        any campaign when ``campaign`` is None)."""
         ...
 
     def rejoin_results(self) -> int:

@@ -165,6 +165,13 @@ class MemoryStore:
             ]
         return sorted(rows, key=contact_sort_key)
 
+    def contacts_with(self, phones: Sequence[str]) -> list[ContactRecord]:
+        self._check_open()
+        wanted = set(phones)
+        with self.backing.mutex:
+            rows = [c for c in self.backing.contacts.values() if c.phone in wanted]
+        return sorted(rows, key=lambda c: (c.campaign, *contact_sort_key(c)))
+
     def journal(
         self, campaign: str | None = None, outcomes: Sequence[CallOutcome] | None = None
     ) -> list[JournalEntry]:

@@ -13,7 +13,9 @@ entries; version 6 what a convergence marker's campaign had suppressed (so a
 marker holds while the do-not-call and opt-out lists are unchanged) and what
 stands with it (warnings, task phases, numbers queued beyond the table);
 version 7 the phone lists of cached contact tables (the check across running
-campaigns reads them instead of parsing unchanged files).
+campaigns reads them instead of parsing unchanged files) and indexes of
+contacts and results by phone (a frequency cap reads the history of the
+numbers it is asked about, not every record).
 """
 
 from __future__ import annotations
@@ -168,7 +170,9 @@ SQLITE: tuple[tuple[int, str], ...] = (
             checksum TEXT NOT NULL,
             phones TEXT NOT NULL,
             written_at TEXT NOT NULL
-        )
+        );
+        CREATE INDEX contacts_phone ON contacts (phone);
+        CREATE INDEX results_phone ON results (phone, id)
         """,
     ),
 )
@@ -324,7 +328,9 @@ POSTGRES: tuple[tuple[int, str], ...] = (
             checksum text NOT NULL,
             phones text NOT NULL,
             written_at text NOT NULL
-        )
+        );
+        CREATE INDEX contacts_phone ON contacts (phone);
+        CREATE INDEX results_phone ON results (phone, id)
         """,
     ),
 )

@@ -55,6 +55,7 @@ from reconciler.state._common import (
     clean_text,
     contact_from_row,
     contact_rows,
+    contact_sort_key,
     dump_json,
     dump_json_list,
     json_list,
@@ -675,6 +676,18 @@ class SqlStore(ABC, Generic[C]):
         sql = f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE campaign = ?{where} ORDER BY wave, task_id, phone"
         return self._read(lambda c: [contact_from_row(r) for r in self._exec(c, sql, params).fetchall()])
 
+    def contacts_with(self, phones: Sequence[str]) -> list[ContactRecord]:
+        found: list[ContactRecord] = []
+
+        def read(c: C) -> None:
+            for chunk in in_chunks(phones):
+                sql = f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE phone IN ({marks(len(chunk))})"
+                found.extend(contact_from_row(r) for r in self._exec(c, sql, chunk).fetchall())
+
+        if phones:
+            self._read(read)  # one read: every chunk from the same snapshot
+        return sorted(found, key=lambda r: (r.campaign, *contact_sort_key(r)))
+
     def journal(
         self, campaign: str | None = None, outcomes: Sequence[CallOutcome] | None = None
     ) -> list[JournalEntry]:
@@ -1116,7 +1129,7 @@ class SqlStore(ABC, Generic[C]):
         return self._write(put, bump=False)
 
     def results(self, campaign: str | None = None, phones: Sequence[str] | None = None) -> list[ResultRecord]:
-        if campaign is None:
+        if campaign is None and phones is None:
             sql = f"SELECT {RESULT_COLUMNS} FROM results ORDER BY id"
             return [result_from_row(r) for r in self._read(lambda c: self._exec(c, sql).fetchall())]
         if phones is None:
@@ -1125,6 +1138,9 @@ class SqlStore(ABC, Generic[C]):
         found: list[ResultRecord] = []
 
         def chunk_of(values: list[str]) -> Callable[[C], list[Any]]:
+            if campaign is None:  # any campaign's
+                sql = f"SELECT {RESULT_COLUMNS} FROM results WHERE phone IN ({marks(len(values))}) ORDER BY id"
+                return lambda c: self._exec(c, sql, tuple(values)).fetchall()
             sql = (f"SELECT {RESULT_COLUMNS} FROM results WHERE campaign = ? AND phone IN ({marks(len(values))})"
                    " ORDER BY id")
             return lambda c: self._exec(c, sql, (campaign, *values)).fetchall()

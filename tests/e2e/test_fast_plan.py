@@ -311,9 +311,10 @@ def test_commands_on_the_state_alone_parse_no_unchanged_file(
     assert parses == ["c1.csv"]
 
 
-def test_a_no_op_plan_with_a_frequency_cap_reads_no_result(
-        tmp_path: Path, xfyeta: Any, yccall: Any, parses: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The dial history (every result received) is read only when a capped campaign has numbers to send."""
+def test_a_frequency_cap_reads_the_history_of_the_numbers_to_send_only(
+        tmp_path: Path, xfyeta: Any, yccall: Any, records_read: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A no-op plan reads no result; a plan sending one number reads that number's results and sends only
+    (not every result and every campaign's contact records)."""
     from reconciler.state.sql import SqlStore
 
     d = setup(tmp_path, xfyeta, yccall)
@@ -332,7 +333,10 @@ def test_a_no_op_plan_with_a_frequency_cap_reads_no_result(
     res = run_cli("plan", str(d), "--detailed-exitcode")
     assert res.exit_code == 0, res.output
     assert reads == []
+    records_read.clear()
     write_csv(d / "contacts/c1.csv", phones(121, 1000))  # one more number to send: the cap is checked
     res = run_cli("plan", str(d), "--detailed-exitcode")
     assert res.exit_code == 2, res.output
-    assert reads
+    # the cap reads the history of the number to send only: its results, and its sends in any campaign
+    assert reads == [(None, [phones(1, 1120)[0]])]
+    assert records_read == ["c1"]  # the changed campaign's own records (its diff), no other campaign's

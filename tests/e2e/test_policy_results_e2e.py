@@ -18,6 +18,7 @@ import pytest
 from reconciler.commands.results import receiver
 from reconciler.emulator import start_emulator
 from reconciler.emulator.pushes import attach_pushes
+from reconciler.engine import policy as engine_policy
 from reconciler.state.sqlite import SqliteStore
 from tests.e2e.conftest import XF_ENV, YC_ENV, campaigns, phones, project, run_cli, write_csv, xf_task, yc_task
 
@@ -94,8 +95,14 @@ def xf_pushing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict
         server.stop()
 
 
+@pytest.mark.parametrize("history", ["of the numbers to send", "of every number"])
 def test_a_frequency_cap_counts_the_dial_attempts_the_results_show(tmp_path: Path, xf_pushing: dict[str, Any],
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   history: str) -> None:
+    """The same holds whether the plan reads the history of the numbers it sends (the store's queries by
+    phone) or every number's (past ``engine.policy.SCOPED_HISTORY`` numbers)."""
+    if history == "of every number":
+        monkeypatch.setattr(engine_policy, "SCOPED_HISTORY", 0)
     xf = xf_pushing["xf"]
     monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-02T10:00:00+08:00")
     directory = project(tmp_path, xf_url=xf_pushing["url"], extra="policy:\n  max_dials: {count: 2, days: 7}\n")

@@ -1072,6 +1072,21 @@ def test_results_join_by_data_id_then_task_and_callee_then_call(store: StateStor
     assert [r.key for r in store.results("")] == ["b2", "lost", "xp"]
     assert [r.key for r in store.results("c", phones=["13800000001"])] == ["a", "v"]
     assert [r.key for r in store.results("c")] == ["a", "b", "v"]
+    # by phone in any campaign (what a frequency cap reads of the numbers it is asked about)
+    assert [r.key for r in store.results(None, ["13800000001", "13700000000", "13811111111"])] == ["a", "v", "yy"]
+    assert store.results(None, []) == []
+
+
+def test_contacts_with_gives_every_campaigns_records_of_the_phones(store: StateStore) -> None:
+    seed_contacts(store)
+    store.put_campaign(CampaignRecord("e", "xf", "task", "xfyeta"))
+    store.put_task(task("e", "te"))
+    store.put_contacts(contacts("e", "te", 2, start=1))  # 13800000001 and ..02, in c too
+    found = store.contacts_with(["13800000001", "13900000000", "13800000009"])
+    assert [(r.campaign, r.phone, r.task_id) for r in found] == [
+        ("c", "13800000001", "t1"), ("d", "13900000000", ""), ("e", "13800000001", "te")]
+    assert found[0] == store.contacts("c")[1]
+    assert store.contacts_with([]) == []
 
 
 def test_a_push_before_its_call_record_joins_with_it(store: StateStore) -> None:
