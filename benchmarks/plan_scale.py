@@ -13,7 +13,8 @@ of ``--repeat`` runs:
   again before each run, so no run finds an earlier one's cache);
 * no-op plan: after an apply, nothing changed;
 * one file changed: one CSV gets one more contact (a different one each run);
-* no-op plan with a ``policy:`` block and two numbers on the opt-out list (one
+* no-op plan with a ``policy:`` block (a frequency cap, numbers in several
+  running campaigns allowed) and two numbers on the opt-out list (one
   of them already sent to the first campaign, which therefore warns: its
   marker keeps the warning), after one plan that fills the caches;
 * the same after one file changed: the check for numbers in several running
@@ -93,11 +94,12 @@ def one_size(n_campaigns: int, n_contacts: int, repeat: int, parallelism: int) -
 
         results.append(measure("one file changed", plan, emu, repeat, change_one))
         # What a project in real operations has: a dialing policy (the numbers-in-several-campaigns check
-        # reads every table) and numbers on the opt-out list (one of them sent already: that campaign warns
-        # that it stays queued). One plan makes the caches for them, then the no-op is measured.
+        # needs every table, a frequency cap the history of the numbers to send) and numbers on the opt-out
+        # list (one of them sent already: that campaign warns that it stays queued). One plan makes the
+        # caches for them, then the no-op is measured.
         write_csv(original, phones(n_contacts, 0))  # as applied
         with (d / "campaignctl.yaml").open("a", encoding="utf-8") as f:
-            f.write("policy:\n  unique_across_campaigns: false\n")
+            f.write("policy:\n  unique_across_campaigns: false\n  max_dials: {count: 3, days: 7}\n")
         for number in (phones(1, 0)[0], "13999999999"):
             run(["optout", "add", number, str(d)], ok=(0,))
         run(plan, ok=(0,))

@@ -49,7 +49,7 @@ from reconciler.policy import (
     Window,
     clock_text,
 )
-from reconciler.state.base import ContactStatus
+from reconciler.state.base import ContactRecord, ContactStatus
 
 __all__ = [
     "HORIZON_DAYS",
@@ -275,11 +275,13 @@ class PlanPolicy:
         self.deferred: list[Deferred] = []
         self.facts: dict[str, _Facts] = {}
         self._closed: dict[str, tuple[str, datetime | None]] = {}
-        self._events: dict[str, list[tuple[str, datetime]]] = {}  # of the numbers read so far (or all)
+        self._events: dict[str, list[tuple[str, datetime]]] = {}  # the numbers with any, of those read (or all)
         self._events_all = False  # every number's history is in ``_events``
-        self._asked = 0  # numbers whose history was read one by one
+        self._read: set[str] = set()  # the numbers whose history was read (one query per batch)
         self._recorded = recorded
-        self._planned: dict[str, list[str]] = {}  # phone → campaigns sending it in this plan
+        # phone → the first campaign sending it in this plan; the campaigns sending it after, when any
+        self._planned: dict[str, str] = {}
+        self._planned_more: dict[str, list[str]] = {}
         self._capped = capped(desired)
         self._suppression: str | None = None
 
@@ -411,18 +413,18 @@ class PlanPolicy:
         """
         if self._events_all:
             return self._events
-        missing = [p for p in dict.fromkeys(phones) if p not in self._events]
+        missing = [p for p in dict.fromkeys(phones) if p not in self._read]
         if not missing:
             return self._events
-        self._asked += len(missing)
-        if self._asked > SCOPED_HISTORY:
+        self._read.update(missing)
+        if len(self._read) > SCOPED_HISTORY:
             dials: Mapping[str, tuple[tuple[str, datetime], ...]] = self._recorded.dials
-            sends = [(name, r) for name, records in self._recorded.contacts.items() for r in records]
+            sends: Iterable[tuple[str, ContactRecord]] = (
+                (name, r) for name, records in self._recorded.contacts.items() for r in records)
             self._events, self._events_all = {}, True
         else:
             dials = self._recorded.dials_of(missing)
             sends = self._recorded.sends_of(missing)
-            self._events.update((p, []) for p in missing)
         events = self._events
         for phone, calls in dials.items():
             events.setdefault(phone, []).extend(calls)
@@ -446,12 +448,15 @@ class PlanPolicy:
         if not caps or not phones:
             return phones
         history = self._history(phones)
-        keep: list[str] = []
+        wanted = set(phones)
+        # the numbers with any send, dial or planned send (set operations: most of a large table has none)
+        busy = (history.keys() & wanted) | (self._planned.keys() & wanted)
+        held: set[str] = set()
         free: list[datetime] = []
         bound: FrequencyCap | None = None
-        for phone in phones:
+        for phone in [p for p in phones if p in busy] if busy else []:  # in order: the reason names the last bound
             seen = [at for name, at in history.get(phone, ()) if name != c.name]
-            seen += [self.now for name in self._planned.get(phone, ()) if name != c.name]
+            seen += [self.now for name in self._planned_by(phone) if name != c.name]
             until: datetime | None = None
             for cap in caps:
                 recent = sorted(at for at in seen if at > self.now - timedelta(days=cap.days))
@@ -459,10 +464,10 @@ class PlanPolicy:
                     ends = recent[len(recent) - cap.count] + timedelta(days=cap.days)
                     if until is None or ends > until:
                         until, bound = ends, cap
-            if until is None:
-                keep.append(phone)
-            else:
+            if until is not None:
+                held.add(phone)
                 free.append(until)
+        keep = [p for p in phones if p not in held] if held else phones
         if free:
             self._fact(c).held += len(free)
             assert bound is not None
@@ -478,10 +483,19 @@ class PlanPolicy:
         """What ``c`` sends in this plan counts for the caps of the campaigns planned after it."""
         if not self._capped:
             return
+        planned = self._planned
         for a in actions:
             if a.kind in SENDING:
-                for p in a.phones:
-                    self._planned.setdefault(p, []).append(c.name)
+                again = planned.keys() & set(a.phones)  # planned by a campaign before (or another action)
+                for p in again:
+                    self._planned_more.setdefault(p, []).append(c.name)
+                planned.update(dict.fromkeys((p for p in a.phones if p not in again) if again else a.phones,
+                                             c.name))
+
+    def _planned_by(self, phone: str) -> list[str]:
+        """The campaigns of this plan sending ``phone`` so far (one entry per send)."""
+        first = self._planned.get(phone)
+        return [] if first is None else [first, *self._planned_more.get(phone, ())]
 
     # --- the end: summaries and the forecast ----------------------------------------------
 

@@ -30,6 +30,7 @@ __all__ = [
     "SYMBOLS",
     "Item",
     "PlanCounts",
+    "PlanPhones",
     "ResultCounts",
     "by_campaign",
     "campaign_headline",
@@ -440,12 +441,31 @@ def pad(text: str, width: int) -> str:
 _NUMBER = re.compile(r"\+?\d{5,}")
 
 
-def phones_of(plan: Plan) -> frozenset[str]:
-    return frozenset(p for a in plan.actions for p in a.phones)
+class PlanPhones:
+    """The plan's own phone numbers, for :func:`scrub`: gathered the first time a text quotes a number
+    (most texts quote none, and a first plan of a million contacts would gather them for nothing)."""
+
+    __slots__ = ("_phones", "_plan")
+
+    def __init__(self, plan: Plan) -> None:
+        self._plan = plan
+        self._phones: frozenset[str] | None = None
+
+    def __bool__(self) -> bool:
+        return any(a.phones for a in self._plan.actions)
+
+    def __contains__(self, phone: object) -> bool:
+        if self._phones is None:
+            self._phones = frozenset(p for a in self._plan.actions for p in a.phones)
+        return phone in self._phones
 
 
-def scrub(text: str, phones: frozenset[str]) -> str:
+def phones_of(plan: Plan) -> PlanPhones:
+    return PlanPhones(plan)
+
+
+def scrub(text: str, phones: PlanPhones) -> str:
     """Mask any of the plan's own phone numbers quoted in free text."""
-    if not phones or not text:
+    if not text or not phones:
         return text
     return _NUMBER.sub(lambda m: "<phone>" if m.group(0) in phones else m.group(0), text)

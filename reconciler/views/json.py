@@ -27,6 +27,7 @@ from reconciler.engine.plan import (
 from reconciler.views._common import (
     Item,
     PlanCounts,
+    PlanPhones,
     ResultCounts,
     collapse,
     deferred_counts,
@@ -140,7 +141,7 @@ def result_document(plan: Plan, result: ApplyResult) -> dict[str, Any]:
     }
 
 
-def _action(item: Item, phones: frozenset[str]) -> dict[str, Any]:
+def _action(item: Item, phones: PlanPhones) -> dict[str, Any]:
     a = item.action
     return {
         "action": REPLACE if item.paired is not None else ACTION_WORDS[a.kind],
@@ -157,7 +158,7 @@ def _action(item: Item, phones: frozenset[str]) -> dict[str, Any]:
     }
 
 
-def _step(s: StepResult, phones: frozenset[str]) -> dict[str, Any]:
+def _step(s: StepResult, phones: PlanPhones) -> dict[str, Any]:
     a = s.action
     return {
         "action": ACTION_WORDS[a.kind],
@@ -225,7 +226,7 @@ def forecast_document(fc: Forecast | None) -> dict[str, Any] | None:
     }
 
 
-def _diagnostic(d: Diagnostic, phones: frozenset[str]) -> dict[str, Any]:
+def _diagnostic(d: Diagnostic, phones: PlanPhones) -> dict[str, Any]:
     return {
         "severity": d.severity,
         "campaign": d.campaign,

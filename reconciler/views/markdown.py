@@ -14,6 +14,7 @@ from reconciler.engine.plan import ActionKind, ApplyResult, Diagnostic, Plan, St
 from reconciler.views._common import (
     SYMBOLS,
     Item,
+    PlanPhones,
     collapse,
     deferred_word,
     describe_deferred,
@@ -220,7 +221,7 @@ def _fold(rows: list[str], count: int, label: str) -> list[str]:
     return [f"<details><summary>{label}</summary>", "", *rows, "", "</details>", ""]
 
 
-def _diagnostics(diags: tuple[Diagnostic, ...], alert: str, label: str, phones: frozenset[str]) -> list[str]:
+def _diagnostics(diags: tuple[Diagnostic, ...], alert: str, label: str, phones: PlanPhones) -> list[str]:
     """Each diagnostic as a GitHub alert (a plain blockquote where alerts are not rendered)."""
     out: list[str] = []
     for d in sorted(diags, key=lambda d: (d.file or "\uffff", d.line, d.campaign, d.message)):

@@ -13,6 +13,7 @@ import click
 from reconciler.engine.plan import ApplyResult, Diagnostic, Plan, StepStatus
 from reconciler.views._common import (
     SYMBOLS,
+    PlanPhones,
     by_campaign,
     campaign_headline,
     collapse,
@@ -174,7 +175,7 @@ def _policy(plan: Plan) -> list[str]:
     return ["", "Dialing policy:"] + [f"  {name}: {text}" for name, text in found]
 
 
-def _diagnostics(plan: Plan, style: Style, phones: frozenset[str]) -> list[str]:
+def _diagnostics(plan: Plan, style: Style, phones: PlanPhones) -> list[str]:
     lines: list[str] = []
     for label, fg, diags in (("Warning", "yellow", plan.warnings), ("Error", "red", plan.errors)):
         for d in sorted(diags, key=_diag_order):
