@@ -1,0 +1,128 @@
+"""The frequency cap against the straightforward reading it replaced (every number's history, a loop per
+number): the same plan for random histories, dials, caps and overlapping campaigns, whether the history is
+read for the numbers to send or for every number at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from unittest import mock
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.engine import policy as engine_policy
+from reconciler.engine.plan import Action, ActionKind
+from reconciler.engine.policy import COUNTED, SENDING, PlanPolicy, calendar_for
+from reconciler.model import DesiredCampaign
+from reconciler.policy import CampaignPolicy, FrequencyCap
+from reconciler.state.base import ContactStatus
+from tests.engine.test_policy import POLICY, TUE_1000, plan_at
+from tests.helpers.builders import campaign, phones, recorded, sent
+
+NUMBERS = phones(8)
+NAMES = ("a", "b", "c", "old")  # "old": a campaign no longer in the files whose sends still count
+
+
+def _reference_history(self: PlanPolicy) -> dict[str, list[tuple[str, datetime]]]:
+    events: dict[str, list[tuple[str, datetime]]] = {}
+    dials = self._recorded.dials
+    for phone, calls in dials.items():
+        events.setdefault(phone, []).extend(calls)
+    for name, records in self._recorded.contacts.items():
+        for r in records:
+            if r.status not in COUNTED or not r.sent_at:
+                continue
+            if any(n == name for n, _ in dials.get(r.phone, ())):
+                continue
+            at = datetime.fromisoformat(r.sent_at.replace("Z", "+00:00"))
+            events.setdefault(r.phone, []).append((name, at if at.tzinfo else at.replace(tzinfo=UTC)))
+    return events
+
+
+def _reference_cap(self: PlanPolicy, c: DesiredCampaign, numbers: list[str]) -> list[str]:
+    caps = self.policy.caps(c.policy) if self.policy is not None else ()
+    if not caps or not numbers:
+        return numbers
+    history = _reference_history(self)
+    planned: dict[str, list[str]] = self.__dict__.setdefault("_reference_planned", {})
+    keep: list[str] = []
+    free: list[datetime] = []
+    bound: FrequencyCap | None = None
+    for phone in numbers:
+        seen = [at for name, at in history.get(phone, ()) if name != c.name]
+        seen += [self.now for name in planned.get(phone, ()) if name != c.name]
+        until: datetime | None = None
+        for cap in caps:
+            recent = sorted(at for at in seen if at > self.now - timedelta(days=cap.days))
+            if len(recent) >= cap.count:
+                ends = recent[len(recent) - cap.count] + timedelta(days=cap.days)
+                if until is None or ends > until:
+                    until, bound = ends, cap
+        if until is None:
+            keep.append(phone)
+        else:
+            free.append(until)
+    if free:
+        self._fact(c).held += len(free)
+        assert bound is not None
+        cal = calendar_for(self.project, c, own_schedule=c.mode == "direct")
+        kind = ActionKind.DIAL if c.mode == "direct" else ActionKind.INSERT
+        self._defer(c, kind, len(free), cal.next_open(min(free)), f"max_dials {bound.describe()} across campaigns "
+                    "(policy): already called that often; the first may be called again then")
+    return keep
+
+
+def _reference_note_planned(self: PlanPolicy, c: DesiredCampaign, actions: Iterable[Action]) -> None:
+    if not self._capped:
+        return
+    planned: dict[str, list[str]] = self.__dict__.setdefault("_reference_planned", {})
+    for a in actions:
+        if a.kind in SENDING:
+            for p in a.phones:
+                planned.setdefault(p, []).append(c.name)
+
+
+def _outcome(plan: Any) -> tuple[Any, ...]:
+    return (tuple((a.kind, a.campaign, a.phones) for a in plan.actions),
+            tuple((d.campaign, d.kind, d.contacts, d.at, d.reason) for d in plan.deferred),
+            tuple((s.name, s.held) for s in plan.campaigns))
+
+
+sends = st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(NUMBERS), st.integers(0, 12 * 24),
+                           st.sampled_from([ContactStatus.SENT, ContactStatus.DIALED, ContactStatus.UNKNOWN,
+                                            ContactStatus.NOT_DIALED])), max_size=14, unique_by=lambda s: (s[0], s[1]))
+dial_lists = st.dictionaries(st.sampled_from(NUMBERS),
+                             st.lists(st.tuples(st.sampled_from(NAMES), st.integers(0, 12 * 24)), min_size=1,
+                                      max_size=3), max_size=4)
+members = st.lists(st.sampled_from(NUMBERS), min_size=1, max_size=6, unique=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(sends=sends, dials=dial_lists, a=members, b=members, c=members, count=st.integers(1, 3),
+       days=st.integers(1, 10), own=st.one_of(st.none(), st.tuples(st.integers(1, 2), st.integers(1, 30))))
+def test_the_cap_plans_as_the_reference_reading_does(sends: list[tuple[str, str, int, ContactStatus]],
+                                                     dials: dict[str, list[tuple[str, int]]], a: list[str],
+                                                     b: list[str], c: list[str], count: int, days: int,
+                                                     own: tuple[int, int] | None) -> None:
+    def when(hours: int) -> datetime:
+        return TUE_1000 - timedelta(hours=hours)
+
+    history = [r for name, phone, hours, status in sends
+               for r in sent(campaign(name), f"t-{name}", [phone], status=status, at=when(hours).isoformat())]
+    rec = replace(recorded(contacts=history),
+                  dials={p: tuple((n, when(h)) for n, h in calls) for p, calls in dials.items()})
+    cs = [campaign("a", numbers=a), campaign("b", numbers=b), campaign("c", numbers=c)]
+    if own is not None:
+        cs[1] = replace(cs[1], policy=CampaignPolicy(max_dials=FrequencyCap(*own)))
+    policy = replace(POLICY, max_dials=FrequencyCap(count, days))
+    scoped = _outcome(plan_at(TUE_1000, *cs, policy=policy, rec=rec))
+    with mock.patch.object(engine_policy, "SCOPED_HISTORY", 0):
+        whole = _outcome(plan_at(TUE_1000, *cs, policy=policy, rec=rec))
+    with mock.patch.object(PlanPolicy, "cap", _reference_cap), \
+            mock.patch.object(PlanPolicy, "note_planned", _reference_note_planned):
+        reference = _outcome(plan_at(TUE_1000, *cs, policy=policy, rec=rec))
+    assert scoped == reference
+    assert whole == reference
