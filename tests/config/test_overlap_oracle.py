@@ -1,0 +1,73 @@
+"""Numbers in several running campaigns, against the reading the set operations replaced (a loop over
+every number, the first campaign that has it taking the count): the same findings for random campaigns,
+overlaps and do-not-call numbers, from parsed tables and from kept phone lists alike."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.config.policy import _check_overlaps
+from reconciler.config.report import Report, where
+from reconciler.config.table import ContactTable, LazyTable
+from reconciler.model import DesiredCampaign, Mark, PhoneList
+from reconciler.policy import Policy, Suppression
+from tests.helpers.builders import campaign, phones
+
+NUMBERS = phones(10)
+
+
+def _reference(report: Report, policy: Policy, running: list[DesiredCampaign]) -> None:
+    suppress = policy.suppress
+    first: dict[str, int] = {}
+    overlaps: dict[tuple[int, int], int] = {}
+    for i, c in enumerate(running):
+        numbers = [r.phone for r in c.contacts.rows]
+        held = suppress.labels(numbers) if suppress else {}
+        for phone in numbers:
+            if phone in held:
+                continue
+            j = first.setdefault(phone, i)
+            if j != i:
+                overlaps[(j, i)] = overlaps.get((j, i), 0) + 1
+    for i, c in enumerate(running):
+        others = [(running[b if a == i else a], n) for (a, b), n in sorted(overlaps.items()) if i in (a, b)]
+        if others:
+            listed = ", ".join(f"{n} with {o.name!r} ({where(o.mark.file, o.mark.line, c.mark.file)})"
+                               for o, n in others)
+            report.add(c.mark.file, c.mark.line, "contacts", f"{sum(n for _, n in others)} contacts are also in "
+                       f"other running campaigns ({listed}); {TAIL}", "warning")
+
+
+TAIL = ("they may be called once per campaign (set policy.max_dials to cap it, or "
+        "policy.unique_across_campaigns: true to refuse it)")
+
+
+def _unparsable() -> ContactTable:
+    raise AssertionError("a table with a kept phone list was parsed")
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables=st.lists(st.lists(st.sampled_from(NUMBERS), unique=True, max_size=8), min_size=2, max_size=5),
+       blocked=st.sets(st.sampled_from(NUMBERS), max_size=2), data=st.data())
+def test_overlaps_are_found_as_the_reference_loop_finds_them(tables: list[list[str]], blocked: set[str],
+                                                             data: st.DataObject) -> None:
+    running = [replace(campaign(f"c{i}", numbers=t), mark=Mark("campaigns.yaml", 10 * i + 3))
+               for i, t in enumerate(tables)]
+    policy = Policy(suppress=Suppression(phones={p: "dnc" for p in blocked}))
+    expected = Report()
+    _reference(expected, policy, running)
+    parsed = Report()
+    _check_overlaps(parsed, policy, running)
+    assert parsed.problems == expected.problems
+    # tables from the parse cache whose numbers come from kept lists (unchanged files): never parsed
+    kept = data.draw(st.sets(st.integers(0, len(running) - 1)))
+    lists = {f"d{i}": PhoneList.of(f"d{i}", tables[i]) for i in kept}
+    lazy = [replace(c, contacts=replace(c.contacts, rows=LazyTable(len(tables[i]), f"d{i}", _unparsable)))
+            if i in kept else c for i, c in enumerate(running)]
+    offered = Report(phone_lists=lambda digests: {d: lists[d] for d in digests if d in lists})
+    _check_overlaps(offered, policy, lazy)
+    assert offered.problems == expected.problems
+    assert offered.listed == []  # every cached table's list was kept already
