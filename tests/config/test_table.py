@@ -44,3 +44,17 @@ def test_a_view_of_rows_reads_in_chunks_what_item_access_reads() -> None:
     assert list(RowsView(lazy, index[:70])) == [table[i] for i in index[:70]]
     plain = tuple(table)  # a table without ``take``: row by row
     assert list(RowsView(plain, index[:70])) == [table[i] for i in index[:70]]
+
+
+@pytest.mark.parametrize("phone_index", [0, 1, 3])
+def test_phones_are_the_phone_column_of_every_row_in_order(phone_index: int) -> None:
+    builder = ContactTableBuilder(4, phone_index)
+    builder.start_source("contacts/a.csv")
+    records = []
+    for i in range(CHUNK + 9):
+        cells = [f"a{i}", f"b{i}", f"c{i}", f"d{i}"]
+        cells[phone_index] = f"139{i:08d}"
+        records.append(UNIT.join(cells))
+    builder.add_records(records, list(range(2, len(records) + 2)))
+    table = builder.build()
+    assert list(table.phones()) == [row.phone for row in table] == [f"139{i:08d}" for i in range(CHUNK + 9)]
