@@ -448,9 +448,8 @@ class PlanPolicy:
         if not caps or not phones:
             return phones
         history = self._history(phones)
-        wanted = set(phones)
-        # the numbers with any send, dial or planned send (set operations: most of a large table has none)
-        busy = (history.keys() & wanted) | (self._planned.keys() & wanted)
+        # the numbers with any send, dial or planned send (C-level: most numbers of a large table have none)
+        busy = (history.keys() & phones) | (self._planned.keys() & phones)
         held: set[str] = set()
         free: list[datetime] = []
         bound: FrequencyCap | None = None
@@ -486,7 +485,7 @@ class PlanPolicy:
         planned = self._planned
         for a in actions:
             if a.kind in SENDING:
-                again = planned.keys() & set(a.phones)  # planned by a campaign before (or another action)
+                again = planned.keys() & a.phones  # planned by a campaign before (or another action)
                 for p in again:
                     self._planned_more.setdefault(p, []).append(c.name)
                 planned.update(dict.fromkeys((p for p in a.phones if p not in again) if again else a.phones,
