@@ -242,26 +242,22 @@ def _received(text: str) -> datetime | None:
 
 
 class StoredDials(Mapping[str, tuple[tuple[str, datetime], ...]]):
-    """:func:`dial_history` of the results the state holds, read when first asked for: of some phones
-    (:meth:`of`: their results only, kept per phone) or of all of them (the mapping: every result, kept).
-    A plan with a frequency cap reads the history of the numbers it would send, not every result."""
+    """:func:`dial_history` of the results the state holds, read when asked for: of some phones
+    (:meth:`of`: their results only, read each time; the caller keeps what it read) or of all of them
+    (the mapping: every result, read once and kept). A plan with a frequency cap reads the history of the
+    numbers it would send, not every result."""
 
     def __init__(self, read: Callable[[Sequence[str] | None], Iterable[ResultRecord]]) -> None:
         self._read = read  # None: every result; else the results joined to these phones
         self._history: dict[str, tuple[tuple[str, datetime], ...]] | None = None
-        self._known: dict[str, tuple[tuple[str, datetime], ...]] = {}
         self._lock = threading.Lock()
 
     def of(self, phones: Sequence[str]) -> dict[str, tuple[tuple[str, datetime], ...]]:
         """The history of ``phones`` (those with any call)."""
-        with self._lock:
-            if self._history is not None:
-                return {p: self._history[p] for p in phones if p in self._history}
-            missing = [p for p in dict.fromkeys(phones) if p not in self._known]
-            if missing:
-                found = dial_history(self._read(missing))  # a call's pushes all carry its contact's phone
-                self._known.update((p, found.get(p, ())) for p in missing)
-            return {p: self._known[p] for p in phones if self._known[p]}
+        history = self._history
+        if history is not None:
+            return {p: history[p] for p in phones if p in history}
+        return dial_history(self._read(phones))  # a call's pushes all carry its contact's phone
 
     def _get(self) -> dict[str, tuple[tuple[str, datetime], ...]]:
         with self._lock:
