@@ -612,10 +612,10 @@ def _numbers_of(report: Report, running: Sequence[DesiredCampaign]) -> Iterator[
     cached = {e.digest for e in report.parsed}  # parsed now, cached from now on
     for start in range(0, len(running), _LIST_CHUNK):
         chunk = running[start:start + _LIST_CHUNK]
-        wanted = [d for d in (_cached_digest(c, cached) for c in chunk) if d]
+        digests = [_cached_digest(c, cached) for c in chunk]
+        wanted = [d for d in digests if d]
         kept = report.phone_lists(wanted) if report.phone_lists is not None and wanted else {}
-        for c in chunk:
-            known = _cached_digest(c, cached)
+        for c, known in zip(chunk, digests, strict=True):
             if known and known in kept and not _parsed(c.contacts.rows):
                 yield kept[known].phones()
                 continue
