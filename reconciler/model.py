@@ -338,3 +338,7 @@ class PhoneList:
 
     def phones(self) -> list[str]:
         return self.text.split("\n") if self.text else []
+
+    def size(self) -> int:
+        """How many numbers (without splitting the text)."""
+        return self.text.count("\n") + 1 if self.text else 0

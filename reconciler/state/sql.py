@@ -740,7 +740,7 @@ class SqlStore(ABC, Generic[C]):
                         c, f"SELECT digest, rows, checksum, phones FROM phone_lists WHERE digest IN "
                            f"({marks(len(chunk))})", chunk).fetchall():
                     kept = PhoneList(d, text)
-                    if _count(text) == int(rows) and digest(text) == checksum:  # else: not what was written
+                    if kept.size() == int(rows) and digest(text) == checksum:  # else: not what was written
                         out[d] = kept
 
         if digests:
@@ -751,7 +751,7 @@ class SqlStore(ABC, Generic[C]):
         if not entries:
             return
         now = utc_now()
-        rows = [(e.digest, _count(e.text), digest(e.text), e.text, now) for e in entries]
+        rows = [(e.digest, e.size(), digest(e.text), e.text, now) for e in entries]
 
         def put(c: C) -> None:
             self._exec(c, "DELETE FROM phone_lists WHERE digest NOT IN (SELECT digest FROM source_digests)")
@@ -1245,8 +1245,3 @@ class SqlStore(ABC, Generic[C]):
                     self._release(self._held.id)
             self._close_quietly()
             self._closed = True
-
-
-def _count(text: str) -> int:
-    """Numbers in a phone list's text (one per line)."""
-    return text.count("\n") + 1 if text else 0
