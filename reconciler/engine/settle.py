@@ -36,6 +36,7 @@ from reconciler.state.base import (
     ContactRecord,
     ContactStatus,
     JournalEntry,
+    SentContacts,
     StateStore,
     TaskRecord,
 )
@@ -329,21 +330,19 @@ def task_records(store: StateStore, record: TaskRecord) -> list[TaskRecord]:
 
 
 def sent_records(campaign: str, task_id: str, wave: int, rows: Sequence[ContactRow],
-                 added: AddResult | None = None, *, sent_at: str = "") -> list[ContactRecord]:
+                 added: AddResult | None = None, *, sent_at: str = "") -> SentContacts:
     """Rows as sent to a task (at ``sent_at``, default: when stored), without those the vendor refused
-    (for ``Records.contacts``)."""
-    invalid = {i for i, _ in added.invalid} if added else set()
-    ids = list(added.data_ids) if added else []
-    out: list[ContactRecord] = []
-    k = 0
-    for i, row in enumerate(rows):
-        if i in invalid:
-            continue
-        data_id = ids[k] if k < len(ids) else None
-        k += 1
-        out.append(ContactRecord(campaign, row.phone, row.fingerprint, task_id, wave, data_id, ContactStatus.SENT,
-                                 sent_at))
-    return out
+    (for ``Records.contacts``; one value per call, see ``SentContacts``)."""
+    if added is not None and added.invalid:
+        invalid = {i for i, _ in added.invalid}
+        rows = [row for i, row in enumerate(rows) if i not in invalid]
+    ids = tuple(added.data_ids) if added else ()
+    if len(ids) < len(rows):
+        ids = (*ids, *(None,) * (len(rows) - len(ids)))
+    elif len(ids) > len(rows):
+        ids = ids[: len(rows)]
+    return SentContacts(campaign, task_id, wave, tuple(r.phone for r in rows),
+                        tuple(r.fingerprint for r in rows), ids, ContactStatus.SENT, sent_at)
 
 
 def retire_wave(store: StateStore, campaign: str, wave: int, keep: str) -> None:

@@ -18,7 +18,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reconciler.errors import LockHeld, LockTimeout, Problem, StateError, StateMissing
-from reconciler.state.base import RUN_STATES, ContactRecord, ContactStatus, Converged, LockInfo, TaskRecord
+from reconciler.state.base import (
+    RUN_STATES,
+    ContactRecord,
+    ContactStatus,
+    Converged,
+    LockInfo,
+    SentContacts,
+    TaskRecord,
+)
 
 __all__ = [
     "check_rename",
@@ -208,6 +216,11 @@ def contact_rows(records: Iterable[ContactRecord]) -> list[tuple[Any, ...]]:
     """Records as rows in ``CONTACT_COLUMNS`` order (campaign, task_id, phone, fingerprint, wave, data_id, status,
     sent_at: now when the record has none)."""
     now = utc_now()
+    if isinstance(records, SentContacts):  # one send: its rows straight from its columns
+        c, t, w, at = records.campaign, records.task_id, records.wave, records.sent_at
+        status = ContactStatus(records.status).value
+        return [(c, t, p, f, w, d, status, at or now)
+                for p, f, d in zip(records.phones, records.fingerprints, records.data_ids, strict=True)]
     return [(r.campaign, r.task_id, r.phone, r.fingerprint, r.wave, r.data_id, ContactStatus(r.status).value,
              r.sent_at or now) for r in records]
 

@@ -25,10 +25,10 @@ Implementations: ``sqlite.py`` (default), ``postgres.py`` (shared),
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, overload, runtime_checkable
 
 from reconciler.model import PhoneList, SourceDigest
 
@@ -46,6 +46,7 @@ __all__ = [
     "PhoneList",
     "Records",
     "ResultRecord",
+    "SentContacts",
     "SourceDigest",
     "StateStore",
     "TaskRecord",
@@ -122,6 +123,52 @@ class ContactRecord:
 
 
 @dataclass(frozen=True)
+class SentContacts(Sequence[ContactRecord]):
+    """The records of one send (a batch into one task, or one direct dial) as one value: a
+    Sequence of ContactRecord, built on access. Apply's hot loop writes one per vendor call; a
+    store turns it into rows without building 50 frozen records first (``_common.contact_rows``)."""
+
+    campaign: str
+    task_id: str
+    wave: int
+    phones: tuple[str, ...]
+    fingerprints: tuple[str, ...]
+    data_ids: tuple[str | None, ...]
+    status: ContactStatus = ContactStatus.SENT
+    sent_at: str = ""
+
+    def __post_init__(self) -> None:
+        if not len(self.phones) == len(self.fingerprints) == len(self.data_ids):
+            raise ValueError("SentContacts: phones, fingerprints and data_ids differ in length")
+
+    def __len__(self) -> int:
+        return len(self.phones)
+
+    def _record(self, i: int) -> ContactRecord:
+        return ContactRecord(self.campaign, self.phones[i], self.fingerprints[i], self.task_id, self.wave,
+                             self.data_ids[i], self.status, self.sent_at)
+
+    @overload
+    def __getitem__(self, index: int) -> ContactRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ContactRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> ContactRecord | list[ContactRecord]:
+        n = len(self.phones)
+        if isinstance(index, slice):
+            return [self._record(i) for i in range(*index.indices(n))]
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("SentContacts index out of range")
+        return self._record(index)
+
+    def __iter__(self) -> Iterator[ContactRecord]:
+        return (self._record(i) for i in range(len(self.phones)))
+
+
+@dataclass(frozen=True)
 class OptOutRecord:
     """A number that must not be called again (opt-out), in every campaign.
 
@@ -175,8 +222,10 @@ class Records:
 
     def campaigns_touched(self) -> set[str]:
         """Campaigns whose tasks or contacts these records change (their Converged markers go)."""
-        return ({t.campaign for t in self.tasks} | {c.campaign for c in self.contacts}
-                | {r[0] for r in self.removed})
+        contacts = self.contacts
+        sent = {contacts.campaign} if isinstance(contacts, SentContacts) and contacts else {
+            c.campaign for c in contacts}
+        return {t.campaign for t in self.tasks} | sent | {r[0] for r in self.removed}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from reconciler.engine.settle import (
     await_insert,
     intent_of,
     resolve_by_hand,
+    sent_records,
     settle_carried,
     settle_create,
     settle_insert,
@@ -31,8 +32,8 @@ from reconciler.engine.settle import (
 )
 from reconciler.errors import OutcomeUnknown
 from reconciler.model import ContactRow, DesiredCampaign
-from reconciler.providers.base import ObservedTask, Phase, Provider
-from reconciler.state.base import CallOutcome, ContactStatus, JournalEntry
+from reconciler.providers.base import AddResult, ObservedTask, Phase, Provider
+from reconciler.state.base import CallOutcome, ContactRecord, ContactStatus, JournalEntry
 from reconciler.state.memory import MemoryStore
 from tests.engine.rig import SETTLE_WINDOW, rig
 from tests.helpers.builders import campaign, desired, phones, rows
@@ -305,3 +306,19 @@ def test_recover_a_create_killed_after_its_task_was_recorded(n: int) -> None:
         assert sorted(x.phone for x in store.contacts("follow")) == sorted(phones(n))
         plan, _ = r.plan(desired(campaign("follow", n=n, provider="callcenter", state="paused")))
         assert [a.kind.value for a in plan.actions] == []
+
+
+def test_sent_records_leave_out_the_rows_the_vendor_refused_and_give_the_others_their_ids_in_order() -> None:
+    batch = rows(phones(4))
+    added = AddResult(accepted=2, data_ids=("d-a", "d-b"), invalid=((1, "bad number"), (2, "bad number")))
+    sent = sent_records("spring", "t1", 2, batch, added, sent_at="2026-12-01T08:00:00")
+    assert list(sent) == [
+        ContactRecord("spring", batch[0].phone, batch[0].fingerprint, "t1", 2, "d-a", ContactStatus.SENT,
+                      "2026-12-01T08:00:00"),
+        ContactRecord("spring", batch[3].phone, batch[3].fingerprint, "t1", 2, "d-b", ContactStatus.SENT,
+                      "2026-12-01T08:00:00"),
+    ]
+    # no answer (a settled insert): every row, no ids; fewer ids than rows: the rest have none
+    assert [(r.phone, r.data_id) for r in sent_records("spring", "t1", 2, batch)] == [(b.phone, None) for b in batch]
+    short = sent_records("spring", "t1", 2, batch[:2], AddResult(accepted=2, data_ids=("d-a",)))
+    assert [r.data_id for r in short] == ["d-a", None]

@@ -27,6 +27,7 @@ from reconciler.state.base import (
     PhoneList,
     Records,
     ResultRecord,
+    SentContacts,
     SourceDigest,
     StateStore,
     TaskRecord,
@@ -828,6 +829,28 @@ def test_begin_call_keeps_its_phones_beside_the_entry_until_it_is_settled(backen
     again.end_call(first, CallOutcome.RESOLVED)
     again.end_call(second, CallOutcome.OK)
     assert [e.phones for e in again.journal()] == [(), ()]
+
+
+def test_a_send_of_one_batch_is_stored_as_its_records(store: StateStore) -> None:
+    """``SentContacts`` (one value per vendor call, apply's hot loop) writes what the list of its
+    records writes: the same rows, a data id per row or none, the write time when it has no stamp."""
+    listed = contacts("c", "t1", 3)
+    sent = SentContacts("c", "t1", 1, tuple(r.phone for r in listed), tuple(r.fingerprint for r in listed),
+                        ("d0", None, "d2"), ContactStatus.SENT, "")
+    assert list(sent) == [listed[0], dataclasses.replace(listed[1], data_id=None), listed[2]]
+    assert (sent[-1], sent[1:]) == (listed[2], list(sent)[1:])
+    entry = store.begin_call("c", "xf", "insert", "t1", {})
+    store.end_call(entry, CallOutcome.OK, records=Records(contacts=sent), wait=False)
+    store.flush()
+    stored = store.contacts("c", "t1")
+    assert stored == list(sent)
+    assert all(r.sent_at for r in stored)  # stamped when written
+    stamped = dataclasses.replace(sent, task_id="t2", status=ContactStatus.DIALED, sent_at="2026-12-01T08:00:00")
+    store.put_contacts(stamped)
+    assert [(r.status, r.sent_at) for r in store.contacts("c", "t2")] == [
+        (ContactStatus.DIALED, "2026-12-01T08:00:00")] * 3
+    with pytest.raises(ValueError, match="differ in length"):
+        SentContacts("c", "t1", 1, ("1",), (), (None,))
 
 
 def test_journal_calls_write_their_records_in_the_same_write(store: StateStore) -> None:
