@@ -127,7 +127,7 @@ class PostgresStore(SqlStore[psycopg.Connection[Any]]):
     MIGRATIONS = MIGRATIONS
     LINEAGE_SQL = "SELECT lineage FROM meta WHERE one = 1"
     SERIAL_SQL = "SELECT serial FROM meta WHERE one = 1"
-    BUMP_SQL = "UPDATE meta SET serial = serial + 1 WHERE one = 1"
+    BUMP_SQL = "UPDATE meta SET serial = serial + ? WHERE one = 1"
     LOCK_TABLE = "lock_holder"
     LOCK_ROW_SQL = "SELECT lock_id, holder, operation, created_at, backend_pid FROM lock_holder WHERE one = 1"
     FORCE_NOTE = " (ending that process's database session)"

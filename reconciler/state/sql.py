@@ -237,7 +237,7 @@ class SqlStore(ABC, Generic[C]):
     MIGRATIONS: tuple[tuple[int, str], ...] = ()
     LINEAGE_SQL = ""
     SERIAL_SQL = ""
-    BUMP_SQL = ""
+    BUMP_SQL = ""  # adds its one parameter to the serial
     LOCK_TABLE = ""
     LOCK_ROW_SQL = ""  # lock_id, holder, operation, created_at[, the holding session]
     FORCE_NOTE = ""  # what ``--force`` does besides releasing, for the LockHeld message
@@ -253,6 +253,9 @@ class SqlStore(ABC, Generic[C]):
         self._queue: list[_Write] = []
         self._sync_lock = threading.Lock()
         self._commits = 0  # transactions committed by this handle
+        # In a write transaction: the campaigns whose Converged markers it deleted already (a call's
+        # outcome and the lane's next intent, committed together, clear the same marker once).
+        self._cleared: set[str] | None = None
         self._synced = 0  # ... of which are known durable
         self._volatile = 0  # the last commit that may be lost in a crash although it was acknowledged ...
         self._on_disk = 0  # ... and the last one known to have reached the disk (with every earlier one)
@@ -503,25 +506,32 @@ class SqlStore(ABC, Generic[C]):
                 self._check_fence()
                 deferred = self._durability(conn, any(item.durable for item in batch))
                 with self._transaction(conn):
+                    # The serial grows by one per write that bumps it and was written, in one statement
+                    # at the end of the transaction (the writes of a transaction never read it).
+                    bumps = 0
+                    self._cleared = set()
                     if len(batch) == 1:
                         item = batch[0]
                         item.value = item.fn(conn)
-                        if item.bump:
-                            self._exec(conn, self.BUMP_SQL)
+                        bumps = int(item.bump)
                     else:
                         for item in batch:
+                            cleared = set(self._cleared)  # a write undone (its savepoint) undoes its deletes
                             try:
                                 # a queued write that fails fails the whole batch: it needs no savepoint
                                 with self._guard("write failed"), (
                                         contextlib.nullcontext() if item.later else self._savepoint(conn)):
                                     item.value = item.fn(conn)
-                                    if item.bump:
-                                        self._exec(conn, self.BUMP_SQL)
                             except Exception as exc:  # this write only: the others go on
+                                self._cleared = cleared
                                 item.error = exc
                                 # cut off mid-way, or a queued outcome: the whole batch fails, never repeated
                                 if self._lost() or item.later:
                                     raise
+                            else:
+                                bumps += int(item.bump)
+                    if bumps:
+                        self._exec(conn, self.BUMP_SQL, (bumps,))
         except Exception as exc:  # the transaction failed: nothing of the batch was written
             for item in batch:
                 if item.error is None:
@@ -543,6 +553,7 @@ class SqlStore(ABC, Generic[C]):
             elif any(not item.durable and not item.derived for item in batch):
                 self._volatile = self._commits
         finally:
+            self._cleared = None
             for item in batch:
                 item.done = True
 
@@ -779,7 +790,12 @@ class SqlStore(ABC, Generic[C]):
     # write that touches a campaign's tasks, contacts or journal also clears
     # its Converged marker (``_unconverge``) in the same transaction.
     def _unconverge(self, c: C, campaigns: Iterable[str]) -> None:
-        for name in sorted(set(campaigns)):
+        names = set(campaigns)
+        cleared = self._cleared
+        if cleared is not None:
+            names -= cleared
+            cleared |= names
+        for name in sorted(names):
             self._exec(c, "DELETE FROM converged WHERE campaign = ?", (name,))
 
     def _campaign_sql(self, c: C, record: CampaignRecord) -> None:
@@ -911,7 +927,7 @@ class SqlStore(ABC, Generic[C]):
                                " ON CONFLICT (phone) WHERE removed_at = '' DO NOTHING",
                                (phone, clean_text(source), clean_text(reason), at or utc_now())).rowcount
             if count:
-                self._exec(c, self.BUMP_SQL)
+                self._exec(c, self.BUMP_SQL, (1,))
             return bool(count)
 
         return self._write(add, bump=False)
@@ -921,7 +937,7 @@ class SqlStore(ABC, Generic[C]):
             count = self._exec(c, "UPDATE optouts SET removed_at = ?, removed_reason = ? WHERE phone = ? AND "
                                "removed_at = ''", (at or utc_now(), clean_text(reason), phone)).rowcount
             if count:
-                self._exec(c, self.BUMP_SQL)
+                self._exec(c, self.BUMP_SQL, (1,))
             return bool(count)
 
         return self._write(remove, bump=False)
@@ -1020,6 +1036,8 @@ class SqlStore(ABC, Generic[C]):
         now = utc_now()
 
         def put(c: C) -> None:
+            if self._cleared is not None:  # a later write of this transaction clears these again
+                self._cleared -= {m.campaign for m in marks_}
             for m in marks_:
                 self._exec(
                     c,

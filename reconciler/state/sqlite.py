@@ -69,7 +69,7 @@ class SqliteStore(SqlStore[sqlite3.Connection]):
     MIGRATIONS = MIGRATIONS
     LINEAGE_SQL = "SELECT value FROM meta WHERE key = 'lineage'"
     SERIAL_SQL = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'serial'"
-    BUMP_SQL = "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'serial'"
+    BUMP_SQL = "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'serial'"
     LOCK_TABLE = "lock"
     LOCK_ROW_SQL = "SELECT lock_id, holder, operation, created_at FROM lock WHERE one = 1"
 

@@ -1030,6 +1030,80 @@ def test_an_outcome_not_waited_for_that_fails_stops_every_later_write(persistent
     assert [e.id for e in other.journal()] == [entry] and other.campaigns() == []
 
 
+def test_a_transaction_of_several_writes_bumps_the_serial_once_per_write_it_wrote(
+        persistent_backend: Backend) -> None:
+    """An outcome not waited for rides in the next write's transaction: the serial still counts both,
+    and an intent refused in that transaction (a number listed since) counts nothing."""
+    store = persistent_backend.open()
+    entry = store.begin_call("c", "xf", "insert", "t1", {"wave": 1}, phones=["13800000001"])
+    serial = store.serial()
+    store.end_call(entry, CallOutcome.OK, records=Records(contacts=contacts("c", "t1", 1)), wait=False)
+    store.begin_call("c", "xf", "start", "t1", {"wave": 1})
+    assert store.serial() == serial + 2
+    store.add_optout("13800000009", "test")
+    serial = store.serial()
+    last = store.journal()[-1].id
+    store.end_call(last, CallOutcome.OK, wait=False)
+    with pytest.raises(Listed):  # refused in the transaction that writes the outcome above
+        store.begin_call("c", "xf", "insert", "t1", {"wave": 1}, phones=["13800000009"], unless_listed=True)
+    assert store.serial() == serial + 1
+    assert [e.outcome for e in store.journal()] == [CallOutcome.OK, CallOutcome.OK]
+
+
+def test_every_write_of_a_transaction_that_touches_a_campaign_clears_its_marker(persistent_backend: Backend) -> None:
+    """Cleared once per transaction, but a marker written in the same transaction is cleared again by
+    any later write of it."""
+    store = persistent_backend.open()
+    mark = Converged("c", "digest", "s1")
+    entry = store.begin_call("c", "xf", "insert", "t1", {"wave": 1}, phones=["13800000001"])
+    store.put_converged([mark])
+    store.end_call(entry, CallOutcome.OK, records=Records(contacts=contacts("c", "t1", 1)), wait=False)
+    store.begin_call("c", "xf", "start", "t1", {"wave": 1})  # commits the outcome with it: both clear "c"
+    assert store.converged() == {}
+    store.put_converged([mark])
+    assert set(store.converged()) == {"c"}
+    store.end_call(store.journal()[-1].id, CallOutcome.OK, wait=False)  # rides with the marker's next write
+    store.put_converged([mark])  # written after the outcome, in one transaction: it stands
+    assert set(store.converged()) == {"c"}
+
+
+def test_a_write_undone_in_a_group_commit_leaves_the_marker_to_the_next_write_of_it(
+        persistent_backend: Backend) -> None:
+    """Writes of lanes committed together: one that fails is undone to its savepoint, its marker
+    delete with it, so a later write of the same transaction must still clear the marker; and a
+    marker written earlier in the transaction is cleared by a later write (the group commit's
+    queue, filled by hand: which writes share a transaction is otherwise up to the threads)."""
+    from reconciler.state.sql import SqlStore, _Write
+
+    store = persistent_backend.open()
+    assert isinstance(store, SqlStore)
+    mark = Converged("c", "digest", "s1")
+    store.put_converged([mark])
+
+    def clears_then_fails(c: Any) -> None:
+        store._unconverge(c, ("c",))
+        raise StateError("refused")
+
+    def clears(c: Any) -> None:
+        store._unconverge(c, ("c",))
+
+    failing, clearing = _Write(clears_then_fails, True, True, False), _Write(clears, True, True, False)
+    store._queue.extend([failing, clearing])
+    store.flush()
+    assert isinstance(failing.error, StateError) and clearing.error is None
+    assert store.converged() == {}
+
+    captured: list[Any] = []
+    write = store._write
+    store._write = lambda fn, *a, **k: captured.append(fn)  # type: ignore[method-assign]
+    store.put_converged([mark])
+    store._write = write  # type: ignore[method-assign]
+    store._queue.extend([_Write(clears, True, True, False), _Write(captured[0], False, False, True),
+                         _Write(clears, True, True, False)])
+    store.flush()
+    assert store.converged() == {}
+
+
 # --- results (vendor pushes) ------------------------------------------------------
 
 
