@@ -206,6 +206,10 @@ def journal_from_row(r: Sequence[Any]) -> JournalEntry:
     )
 
 
+class _Undone(Exception):
+    """Rolls a group commit's transaction back, to be written again without the write that failed."""
+
+
 class _Write:
     """One write waiting for a group commit."""
 
@@ -505,33 +509,11 @@ class SqlStore(ABC, Generic[C]):
                 conn = self._connected()
                 self._check_fence()
                 deferred = self._durability(conn, any(item.durable for item in batch))
-                with self._transaction(conn):
-                    # The serial grows by one per write that bumps it and was written, in one statement
-                    # at the end of the transaction (the writes of a transaction never read it).
-                    bumps = 0
-                    self._cleared = set()
-                    if len(batch) == 1:
-                        item = batch[0]
-                        item.value = item.fn(conn)
-                        bumps = int(item.bump)
-                    else:
-                        for item in batch:
-                            cleared = set(self._cleared)  # a write undone (its savepoint) undoes its deletes
-                            try:
-                                # a queued write that fails fails the whole batch: it needs no savepoint
-                                with self._guard("write failed"), (
-                                        contextlib.nullcontext() if item.later else self._savepoint(conn)):
-                                    item.value = item.fn(conn)
-                            except Exception as exc:  # this write only: the others go on
-                                self._cleared = cleared
-                                item.error = exc
-                                # cut off mid-way, or a queued outcome: the whole batch fails, never repeated
-                                if self._lost() or item.later:
-                                    raise
-                            else:
-                                bumps += int(item.bump)
-                    if bumps:
-                        self._exec(conn, self.BUMP_SQL, (bumps,))
+                solo = [item for item in batch if not item.later]
+                if len(batch) > 1 and len(solo) == 1:
+                    self._run_with_queued(conn, batch, solo[0])
+                else:
+                    self._run(conn, batch)
         except Exception as exc:  # the transaction failed: nothing of the batch was written
             for item in batch:
                 if item.error is None:
@@ -556,6 +538,65 @@ class SqlStore(ABC, Generic[C]):
             self._cleared = None
             for item in batch:
                 item.done = True
+
+    def _run(self, conn: C, batch: list[_Write]) -> None:
+        """``batch`` in one transaction: each write of several in its own savepoint (one that fails is
+        undone alone; the others go on), except outcomes queued by ``_write_later``, whose failure fails
+        the whole batch. The serial grows by one per write that bumps it and was written, in one
+        statement at the end (the writes of a transaction never read it)."""
+        with self._transaction(conn):
+            bumps = 0
+            self._cleared = set()
+            if len(batch) == 1:
+                item = batch[0]
+                item.value = item.fn(conn)
+                bumps = int(item.bump)
+            else:
+                for item in batch:
+                    cleared = set(self._cleared)  # a write undone (its savepoint) undoes its deletes
+                    try:
+                        # a queued write that fails fails the whole batch: it needs no savepoint
+                        with self._guard("write failed"), (
+                                contextlib.nullcontext() if item.later else self._savepoint(conn)):
+                            item.value = item.fn(conn)
+                    except Exception as exc:  # this write only: the others go on
+                        self._cleared = cleared
+                        item.error = exc
+                        # cut off mid-way, or a queued outcome: the whole batch fails, never repeated
+                        if self._lost() or item.later:
+                            raise
+                    else:
+                        bumps += int(item.bump)
+            if bumps:
+                self._exec(conn, self.BUMP_SQL, (bumps,))
+
+    def _run_with_queued(self, conn: C, batch: list[_Write], one: _Write) -> None:
+        """One write with outcomes queued by ``_write_later`` (a lane's next intent: the usual batch), in
+        one transaction without savepoints (two statements fewer). When ``one`` fails, the transaction is
+        undone and the queued outcomes are written alone: each is plain SQL (``end_call``'s), which
+        written again from the start writes the same. A connection cut off mid-way, or a queued
+        outcome that fails, fails the whole batch, never repeated."""
+        try:
+            with self._transaction(conn):
+                bumps = 0
+                self._cleared = set()
+                for item in batch:
+                    if item is one:
+                        try:
+                            with self._guard("write failed"):
+                                item.value = item.fn(conn)
+                        except Exception as exc:
+                            item.error = exc
+                            if self._lost():
+                                raise
+                            raise _Undone from exc
+                    else:
+                        item.value = item.fn(conn)
+                    bumps += int(item.bump)
+                if bumps:
+                    self._exec(conn, self.BUMP_SQL, (bumps,))
+        except _Undone:
+            self._run(conn, [item for item in batch if item is not one])
 
     def _fence_queued(self, batch: list[_Write], exc: BaseException | None) -> None:
         """A batch carrying queued writes failed: fence the handle, and tell the writers of the batch why."""

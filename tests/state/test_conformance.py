@@ -1043,11 +1043,15 @@ def test_a_transaction_of_several_writes_bumps_the_serial_once_per_write_it_wrot
     store.add_optout("13800000009", "test")
     serial = store.serial()
     last = store.journal()[-1].id
-    store.end_call(last, CallOutcome.OK, wait=False)
+    store.end_call(last, CallOutcome.OK, records=Records(contacts=contacts("c", "t2", 2)), wait=False)
     with pytest.raises(Listed):  # refused in the transaction that writes the outcome above
         store.begin_call("c", "xf", "insert", "t1", {"wave": 1}, phones=["13800000009"], unless_listed=True)
     assert store.serial() == serial + 1
+    # the outcome and its records are written all the same (again, in a transaction of their own)
     assert [e.outcome for e in store.journal()] == [CallOutcome.OK, CallOutcome.OK]
+    assert len(store.contacts("c", "t2")) == 2
+    entry = store.begin_call("c", "xf", "insert", "t1", {"wave": 1}, phones=["13800000003"])
+    assert store.journal()[-1].id == entry and store.serial() == serial + 2
 
 
 def test_every_write_of_a_transaction_that_touches_a_campaign_clears_its_marker(persistent_backend: Backend) -> None:
