@@ -115,11 +115,15 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "campaignctl-emulator"
     sys_version = ""
     timeout = 60  # idle keep-alive connections are closed after a minute
+    # A response's head and body go out in one write, as a web server in front of a vendor sends a small
+    # answer (buffered; ``handle_one_request`` flushes after each request).
+    wbufsize = -1
     server: _HTTPServer
 
     def setup(self) -> None:
         super().setup()
-        # headers and body go out in separate writes: without NODELAY, Nagle + delayed ACK add ~40 ms per call
+        # a body larger than the buffer goes out in a second write: without NODELAY, Nagle + delayed ACK
+        # would add ~40 ms to such a call
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.sockets_lock:

@@ -42,6 +42,41 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 Key = tuple[str, str, int]
 
 
+class _Connection(http.client.HTTPConnection):
+    """``http.client``'s connection, writing a request's head and body in one system call (it makes
+    one per part: with a socket timeout, each is a poll and a send, and each lets go of the interpreter
+    lock that parallel lanes share). Only ``send``, its public hook, is overridden."""
+
+    _held: list[bytes] | None = None
+
+    def send(self, data: Any) -> None:
+        if self._held is not None and isinstance(data, bytes | bytearray | memoryview):
+            self._held.append(bytes(data))
+            return
+        super().send(data)
+
+    def write_request(self, body: bytes, chunked: bool) -> None:
+        """End the headers put so far and send them with ``body``; nothing is written when building
+        the request fails."""
+        self._held = []
+        try:
+            self.endheaders([body] if chunked else (body or None), encode_chunked=chunked)
+            held = self._held
+        finally:
+            self._held = None
+        super().send(b"".join(held))
+
+
+class _TLSConnection(_Connection, http.client.HTTPSConnection):
+    pass
+
+
+def _set_timeout(sock: Any, timeout: float | None) -> None:
+    """Set a socket's timeout when it changes (each set is a system call)."""
+    if sock.gettimeout() != timeout:
+        sock.settimeout(timeout)
+
+
 class HttpClientTransport(httpx.BaseTransport):
     """HTTP/1.1 with kept-alive ``http.client`` connections (see the module docstring)."""
 
@@ -49,7 +84,7 @@ class HttpClientTransport(httpx.BaseTransport):
         self._verify = verify
         self._context: ssl.SSLContext | None = verify if isinstance(verify, ssl.SSLContext) else None
         self._max_idle = max_idle
-        self._idle: dict[Key, list[http.client.HTTPConnection]] = {}
+        self._idle: dict[Key, list[_Connection]] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -65,7 +100,7 @@ class HttpClientTransport(httpx.BaseTransport):
         try:
             sock = conn.sock
             assert sock is not None
-            sock.settimeout(timeouts.get("write"))
+            _set_timeout(sock, timeouts.get("write"))
             try:  # only buffered so far: a refusal here sent nothing
                 conn.putrequest(request.method, url.raw_path.decode("ascii"), skip_host=True,
                                 skip_accept_encoding=True)
@@ -75,12 +110,12 @@ class HttpClientTransport(httpx.BaseTransport):
                 raise httpx.LocalProtocolError(f"the request cannot be sent: {exc}", request=request) from exc
             chunked = request.headers.get("Transfer-Encoding", "").lower() == "chunked"
             try:
-                conn.endheaders([body] if chunked else (body or None), encode_chunked=chunked)
+                conn.write_request(body, chunked)
             except TimeoutError as exc:
                 raise httpx.WriteTimeout(str(exc) or "timed out writing the request", request=request) from exc
             except OSError as exc:
                 raise httpx.WriteError(str(exc) or type(exc).__name__, request=request) from exc
-            sock.settimeout(timeouts.get("read"))
+            _set_timeout(sock, timeouts.get("read"))
             try:
                 answer = conn.getresponse()
                 content = answer.read()
@@ -109,7 +144,7 @@ class HttpClientTransport(httpx.BaseTransport):
                         "reason_phrase": answer.reason.encode("latin-1", "replace")},
         )
 
-    def _connection(self, key: Key, timeout: float | None, request: httpx.Request) -> http.client.HTTPConnection:
+    def _connection(self, key: Key, timeout: float | None, request: httpx.Request) -> _Connection:
         """An idle connection still good to write into, or a new one (connected here: a failure to
         connect is known to have sent nothing)."""
         while True:
@@ -125,9 +160,9 @@ class HttpClientTransport(httpx.BaseTransport):
             conn.close()
         scheme, host, port = key
         if scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._ssl_context())
+            conn = _TLSConnection(host, port, timeout=timeout, context=self._ssl_context())
         else:
-            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+            conn = _Connection(host, port, timeout=timeout)
         try:
             conn.connect()
         except TimeoutError as exc:
@@ -144,7 +179,7 @@ class HttpClientTransport(httpx.BaseTransport):
                 self._context = httpx.create_ssl_context(verify=bool(self._verify))
             return self._context
 
-    def _put_back(self, key: Key, conn: http.client.HTTPConnection) -> None:
+    def _put_back(self, key: Key, conn: _Connection) -> None:
         with self._lock:
             idle = self._idle.setdefault(key, [])
             if not self._closed and len(idle) < self._max_idle:
@@ -161,7 +196,7 @@ class HttpClientTransport(httpx.BaseTransport):
                 conn.close()
 
 
-def _usable(conn: http.client.HTTPConnection) -> bool:
+def _usable(conn: _Connection) -> bool:
     """An idle connection is good to write into while its socket has nothing to read: readable means
     the server closed it (or sent something nobody asked for)."""
     sock = conn.sock

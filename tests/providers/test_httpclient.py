@@ -16,6 +16,7 @@ import pytest
 
 from reconciler.errors import OutcomeUnknown, TransportError
 from reconciler.model import ProviderProfile
+from reconciler.providers import httpclient
 from reconciler.providers.http import HttpTransport, RetryPolicy
 from reconciler.providers.httpclient import HttpClientTransport
 from tests.helpers.net import free_port
@@ -116,6 +117,46 @@ def test_one_kept_alive_connection_serves_many_requests(serve: Callable[..., Ser
     first = server.requests[0]
     assert first.startswith(b"POST /x?token=t HTTP/1.1\r\n") and b"\r\nContent-Length: 2\r\n" in first
     assert first.lower().count(b"\r\nhost: ") == 1 and b"accept-encoding: identity" not in first.lower()
+    t.close()
+
+
+def test_a_request_goes_out_in_one_write_and_a_timeout_is_set_only_when_it_changes(
+        serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch) -> None:
+    """http.client writes a request's head and its body apart; each write (with a socket timeout: a poll
+    and a send) and each timeout set is a system call that lets go of the interpreter lock the lanes share."""
+    calls: list[tuple[str, object]] = []
+
+    class Counted:
+        def __init__(self, sock: socket.socket) -> None:
+            self._sock = sock
+
+        def sendall(self, data: bytes) -> None:
+            calls.append(("sendall", bytes(data)))
+            self._sock.sendall(data)
+
+        def settimeout(self, value: float | None) -> None:
+            calls.append(("settimeout", value))
+            self._sock.settimeout(value)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._sock, name)
+
+    connect = httpclient._Connection.connect
+
+    def counted(self: httpclient._Connection) -> None:
+        connect(self)
+        self.sock = Counted(self.sock)  # type: ignore[assignment]
+
+    monkeypatch.setattr(httpclient._Connection, "connect", counted)
+    server = serve(ok())
+    t = HttpClientTransport()
+    body = json.dumps({"call_list": [["13800000000", "张三"]] * 50}).encode()
+    assert post(t, server.url, body).status_code == 200
+    assert post(t, server.url, body, read=7.0).status_code == 200
+    writes = [value for name, value in calls if name == "sendall"]
+    assert writes == server.requests and writes[0].endswith(body)
+    # connected with the connect timeout (2 s): set to 5 s for the first write; then only for the second read (7 s)
+    assert [value for name, value in calls if name == "settimeout"] == [5.0, 7.0]
     t.close()
 
 
