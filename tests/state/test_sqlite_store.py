@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import StateError, StateMissing
-from reconciler.state.base import CampaignRecord
+from reconciler.state.base import CallOutcome, CampaignRecord, ContactStatus, Records, SentContacts
 from reconciler.state.sqlite import MIGRATIONS, SqliteStore
 
 
@@ -235,3 +235,33 @@ def test_create_does_not_overwrite_a_file_that_is_not_a_database(path: Path) -> 
     with pytest.raises(StateError, match="not a SQLite database"):
         SqliteStore(path, create=True)
     assert path.read_bytes() == b"precious notes" * 100
+
+
+def test_an_insert_call_of_a_lane_costs_ten_statements(path: Path) -> None:
+    """The journal's statements per vendor call, counted exactly: each one run while the store's mutex is
+    held gives up the interpreter lock the parallel lanes share (apply's calls phase is bound by them).
+    A lane's insert: its intent, committed with the previous call's outcome and that call's 50 rows."""
+    store = SqliteStore(path, create=True)
+    statements: list[str] = []
+    conn = store._conn
+    assert conn is not None
+
+    def call(batch: int) -> None:
+        phones = tuple(f"138{batch:03d}{i:05d}" for i in range(50))
+        entry = store.begin_call("c", "xf", "insert", "t1", {"wave": 1}, phones=phones, unless_listed=True)
+        sent = SentContacts("c", "t1", 1, phones, phones, (None,) * 50, ContactStatus.SENT, "")
+        store.end_call(entry, CallOutcome.OK, records=Records(contacts=sent), wait=False)
+
+    call(0)
+    conn.set_trace_callback(statements.append)
+    call(1)
+    conn.set_trace_callback(None)
+    rows = [s for s in statements if s.startswith("INSERT OR REPLACE INTO contacts")]
+    kinds = [" ".join(s.split()[:3]) for s in statements if s not in rows]
+    assert len(rows) == 50  # the previous call's rows: one executemany
+    assert kinds == ["BEGIN IMMEDIATE", "UPDATE journal SET", "DELETE FROM journal_phones", "DELETE FROM converged",
+                     "SELECT phone FROM", "INSERT INTO journal", "INSERT INTO journal_phones", "UPDATE meta SET",
+                     "COMMIT"]
+    store.flush()
+    store.close()
+
