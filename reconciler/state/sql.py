@@ -260,6 +260,7 @@ class SqlStore(ABC, Generic[C]):
         # In a write transaction: the campaigns whose Converged markers it deleted already (a call's
         # outcome and the lane's next intent, committed together, clear the same marker once).
         self._cleared: set[str] | None = None
+        self._phones_settled = False  # ``flush`` drops the journal's phones of settled calls
         self._synced = 0  # ... of which are known durable
         self._volatile = 0  # the last commit that may be lost in a crash although it was acknowledged ...
         self._on_disk = 0  # ... and the last one known to have reached the disk (with every earlier one)
@@ -496,6 +497,16 @@ class SqlStore(ABC, Generic[C]):
         with self._mutex:
             self._drain()
         self._check_fence()
+        if self._phones_settled:
+            # The phones of calls settled by outcomes not waited for (``end_call(wait=False)``): kept
+            # beside their entries until now (``journal`` shows none once settled), dropped in one write
+            # instead of one statement in every call's transaction. Left by a crash, the next flush drops them.
+            self._phones_settled = False
+            settled = sorted(v.value for v in SETTLED)
+            self._write(lambda c: self._exec(
+                c, "DELETE FROM journal_phones WHERE entry_id IN (SELECT p.entry_id FROM journal_phones p"
+                   f" JOIN journal j ON j.id = p.entry_id WHERE j.outcome IN ({marks(len(settled))}))", settled),
+                bump=False, durable=False, derived=True)
 
     def _commit(self, batch: list[_Write]) -> None:
         """Run ``batch`` in one transaction (caller holds the mutex); every
@@ -758,8 +769,10 @@ class SqlStore(ABC, Generic[C]):
             else:
                 conditions.append("1 = 0")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        settled = sorted(v.value for v in SETTLED)  # a settled call's phones may wait for ``flush`` to go
         sql = (f"SELECT {JOURNAL_SELECT}, p.phones FROM journal j LEFT JOIN journal_phones p ON p.entry_id = j.id"
-               f"{where} ORDER BY j.id")
+               f" AND j.outcome NOT IN ({marks(len(settled))}){where} ORDER BY j.id")
+        params = [*settled, *params]
         return self._read(lambda c: [journal_from_row(r) for r in self._exec(c, sql, params).fetchall()])
 
     def source_digests(self, keys: Sequence[str] | None = None) -> dict[str, SourceDigest]:
@@ -1039,7 +1052,7 @@ class SqlStore(ABC, Generic[C]):
             ).rowcount
             if count == 0:
                 raise StateError(f"journal entry {entry_id} does not exist")
-            if value in SETTLED:
+            if value in SETTLED and wait:  # not waited for: dropped by the next flush (one statement for all)
                 self._exec(c, "DELETE FROM journal_phones WHERE entry_id = ?", (entry_id,))
             self._records_sql(c, records)
 
@@ -1048,6 +1061,7 @@ class SqlStore(ABC, Generic[C]):
         if wait:
             self._write(end, durable=False)
         else:
+            self._phones_settled = self._phones_settled or value in SETTLED
             self._write_later(end)
 
     # --- derived data: no serial bump -------------------------------------------

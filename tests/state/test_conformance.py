@@ -1014,6 +1014,23 @@ def test_an_outcome_not_waited_for_is_seen_by_every_later_read_and_written_befor
     assert len(other.contacts("c")) == 1
 
 
+def test_the_phones_of_calls_settled_without_waiting_are_gone_after_a_flush(persistent_backend: Backend) -> None:
+    """Kept beside the entry while its outcome is pending or unknown; once settled, no read shows them, and
+    the flush that ends an apply drops them (the stored rows themselves, not only what reads show)."""
+    store = persistent_backend.open()
+    done = store.begin_call("c", "xf", "insert", "t1", {"wave": 1}, phones=["13800000001", "13800000002"])
+    lost = store.begin_call("c", "xf", "insert", "t1", {"wave": 1}, phones=["13800000003"])
+    store.end_call(lost, CallOutcome.UNKNOWN, "lost", wait=False)
+    store.end_call(done, CallOutcome.OK, wait=False)
+    assert {e.id: e.phones for e in store.journal()} == {done: (), lost: ("13800000003",)}
+    store.flush()
+    assert {e.id: e.phones for e in persistent_backend.open().journal()} == {done: (), lost: ("13800000003",)}
+    kept = store._read(lambda c: store._exec(c, "SELECT entry_id FROM journal_phones").fetchall())  # type: ignore[attr-defined]
+    assert [tuple(r) for r in kept] == [(lost,)]
+    store.end_call(lost, CallOutcome.RESOLVED)  # waited for: dropped in its own transaction
+    assert store._read(lambda c: store._exec(c, "SELECT entry_id FROM journal_phones").fetchall()) == []  # type: ignore[attr-defined]
+
+
 def test_an_outcome_not_waited_for_that_fails_stops_every_later_write(persistent_backend: Backend) -> None:
     """It rides with the lane's next intent: that intent must not be written either (its call would be sent on top
     of an outcome the state never got), and nothing after it."""
