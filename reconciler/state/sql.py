@@ -103,6 +103,7 @@ TASK_COLUMNS = (
 JOURNAL_COLUMNS = "id, campaign, profile, call, task_id, outcome, request, result, detail, started_at, finished_at"
 JOURNAL_SELECT = ", ".join(f"j.{name.strip()}" for name in JOURNAL_COLUMNS.split(","))
 SETTLED = frozenset({CallOutcome.OK, CallOutcome.FAILED, CallOutcome.RESOLVED})  # the journal's phones go
+SETTLED_VALUES = tuple(sorted(v.value for v in SETTLED))  # as SQL parameters
 RESULT_COLUMNS = (
     "profile, module, push_key, call_key, task_id, data_id, callee, body, campaign, phone, received_at, id, optout"
 )
@@ -502,10 +503,10 @@ class SqlStore(ABC, Generic[C]):
             # beside their entries until now (``journal`` shows none once settled), dropped in one write
             # instead of one statement in every call's transaction. Left by a crash, the next flush drops them.
             self._phones_settled = False
-            settled = sorted(v.value for v in SETTLED)
             self._write(lambda c: self._exec(
                 c, "DELETE FROM journal_phones WHERE entry_id IN (SELECT p.entry_id FROM journal_phones p"
-                   f" JOIN journal j ON j.id = p.entry_id WHERE j.outcome IN ({marks(len(settled))}))", settled),
+                   f" JOIN journal j ON j.id = p.entry_id WHERE j.outcome IN ({marks(len(SETTLED_VALUES))}))",
+                SETTLED_VALUES),
                 bump=False, durable=False, derived=True)
 
     def _commit(self, batch: list[_Write]) -> None:
@@ -769,10 +770,10 @@ class SqlStore(ABC, Generic[C]):
             else:
                 conditions.append("1 = 0")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        settled = sorted(v.value for v in SETTLED)  # a settled call's phones may wait for ``flush`` to go
+        # a settled call's phones may wait for ``flush`` to go: never shown
         sql = (f"SELECT {JOURNAL_SELECT}, p.phones FROM journal j LEFT JOIN journal_phones p ON p.entry_id = j.id"
-               f" AND j.outcome NOT IN ({marks(len(settled))}){where} ORDER BY j.id")
-        params = [*settled, *params]
+               f" AND j.outcome NOT IN ({marks(len(SETTLED_VALUES))}){where} ORDER BY j.id")
+        params = [*SETTLED_VALUES, *params]
         return self._read(lambda c: [journal_from_row(r) for r in self._exec(c, sql, params).fetchall()])
 
     def source_digests(self, keys: Sequence[str] | None = None) -> dict[str, SourceDigest]:
