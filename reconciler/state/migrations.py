@@ -15,7 +15,8 @@ stands with it (warnings, task phases, numbers queued beyond the table);
 version 7 the phone lists of cached contact tables (the check across running
 campaigns reads them instead of parsing unchanged files) and indexes of
 contacts and results by phone (a frequency cap reads the history of the
-numbers it is asked about, not every record).
+numbers it is asked about, not every record); version 8 indexes by data id only the contacts
+that have one (a task insert's rows have none: two B-trees written per row, not three).
 """
 
 from __future__ import annotations
@@ -175,6 +176,15 @@ SQLITE: tuple[tuple[int, str], ...] = (
         CREATE INDEX results_phone ON results (phone, id)
         """,
     ),
+    (
+        8,
+        # A task insert's contacts have no data id (only direct callouts get one): the index of data ids
+        # keeps just the rows that have one, which the results join asks for (``data_id = ?``).
+        """
+        DROP INDEX contacts_data_id;
+        CREATE INDEX contacts_data_id ON contacts (data_id) WHERE data_id IS NOT NULL
+        """,
+    ),
 )
 
 
@@ -331,6 +341,15 @@ POSTGRES: tuple[tuple[int, str], ...] = (
         );
         CREATE INDEX contacts_phone ON contacts (phone);
         CREATE INDEX results_phone ON results (phone, id)
+        """,
+    ),
+    (
+        8,
+        # A task insert's contacts have no data id (only direct callouts get one): the index of data ids
+        # keeps just the rows that have one, which the results join asks for (``data_id = ?``).
+        """
+        DROP INDEX contacts_data_id;
+        CREATE INDEX contacts_data_id ON contacts (data_id) WHERE data_id IS NOT NULL
         """,
     ),
 )

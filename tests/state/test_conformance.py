@@ -241,7 +241,7 @@ def test_init_gives_a_lineage_less_state_a_new_lineage_and_keeps_its_records(bac
 def test_a_version_1_state_is_upgraded_on_open_keeping_its_data(persistent_backend: Backend) -> None:
     persistent_backend.make_v1()
     store = persistent_backend.open_existing()  # an upgrade is not a creation
-    assert cast_any(store).schema_version() == LATEST == 7
+    assert cast_any(store).schema_version() == LATEST == 8
     assert (store.lineage(), store.serial()) == (V1_LINEAGE, V1_SERIAL)
     assert store.campaigns() == [CampaignRecord("spring", "xf", "task", "xfyeta")]
     [old] = store.tasks()

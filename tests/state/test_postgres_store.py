@@ -124,3 +124,12 @@ def test_a_schema_with_other_tables_only_is_missing_and_untouched(pg_dsn: str, s
 )
 def test_mask_dsn(text: str, dsn: str, expected: str) -> None:
     assert mask_dsn(text, dsn) == expected
+
+
+def test_the_data_id_index_holds_only_the_contacts_that_have_one(pg_dsn: str, schema: str) -> None:
+    """As on SQLite (``test_sqlite_store``): a task insert's rows, which have no data id, are not indexed by it."""
+    PostgresStore(pg_dsn, schema, create=True).close()
+    with psycopg.connect(pg_dsn) as conn:
+        row = conn.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = 'contacts_data_id'",
+                           (schema,)).fetchone()
+    assert row is not None and row[0].endswith("WHERE (data_id IS NOT NULL)")

@@ -265,3 +265,18 @@ def test_an_insert_call_of_a_lane_costs_nine_statements(path: Path) -> None:
     store.flush()
     store.close()
 
+
+
+def test_the_data_id_index_holds_only_the_contacts_that_have_one(path: Path) -> None:
+    """A task insert's rows have no data id (only direct callouts get one): an index entry for each would
+    be a third B-tree written per row of every insert call, under the store's mutex. The results join asks
+    by id (``data_id = ?``), which the partial index still answers."""
+    with SqliteStore(path, create=True) as store:
+        conn = store._conn
+        assert conn is not None
+        partial = {row[1]: row[4] for row in conn.execute("PRAGMA index_list(contacts)")}
+        assert partial["contacts_data_id"] == 1
+        plan = " ".join(str(row[-1]) for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT c.campaign, c.phone, c.task_id FROM contacts c JOIN campaigns k"
+            " ON k.name = c.campaign WHERE c.data_id = ? AND k.profile = ?", ("d1", "xf")))
+        assert "INDEX contacts_data_id" in plan
