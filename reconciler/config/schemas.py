@@ -37,6 +37,7 @@ _COMMON_OPTIONS = {
     "read_timeout": "readTimeout",
     "retries": "retries",
     "rate_limit": "rateLimit",
+    "listing_parallelism": "listingParallelism",
     "settle_window": "settleWindow",
 }
 
@@ -170,6 +171,13 @@ _PROJECT_DEFS: dict[str, Any] = {
         "type": ["number", "null"],
         "minimum": 0.1,
         "maximum": 10000,
+    },
+    "listingParallelism": {
+        "description": ("Pages of a task listing asked for at once (1 to 16), after the first, which gives the "
+                        "total: the same calls in fewer round trips. 1 = one page at a time."),
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 16,
     },
     "profileTimezone": {
         "description": "IANA timezone of the vendor's local times (default: the project timezone).",

@@ -9,7 +9,8 @@ Public surface::
     Session(login, *, fixed=None, clock=time.monotonic, refresh_margin=0.0, cannot_renew=None)
         .token(call, campaign) .renew(stale, call, campaign) .send(attempt, refused, call, campaign) .logins
     as_int(value, default=None) / first_int(row, keys) / json_list(value) / snippet(value)
-    pages(fetch_page) -> Iterator of rows, page 1, 2, ... until the reported total is covered
+    pages(fetch_page, *, ahead=1) -> Iterator of rows, page 1, 2, ... until the reported total is covered
+        (with ahead > 1, the pages after the first are fetched that many at a time)
 
 The login flow (httpx's ``Auth`` idea, STYLE "httpx's auth is one flow"): a
 token is fetched on first use and cached for every thread; it is renewed
@@ -25,6 +26,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -90,14 +92,41 @@ def snippet(value: Any, size: int = 160) -> str:
     return text if len(text) <= size else text[: size - 3] + "..."
 
 
-def pages(fetch_page: Callable[[int], tuple[Sequence[Row], int | None]]) -> Iterator[Row]:
+def pages(fetch_page: Callable[[int], tuple[Sequence[Row], int | None]], *, ahead: int = 1) -> Iterator[Row]:
     """Rows of a paged listing: ``fetch_page(n)`` gives page n's rows and the reported total (or None).
 
     Stops at an empty page, when the rows seen cover the total, or when no
     total is reported (one page); at most :data:`MAX_PAGES` pages.
+
+    With ``ahead`` > 1, the pages page 1's total implies (at page 1's length:
+    a vendor may answer fewer rows than asked) are fetched up to ``ahead`` at
+    a time: the same calls in fewer round trips (1,000 tasks are 20 pages).
+    Rows still come in page order and the listing stops where one page at a
+    time would; a failed page raises in page order, and no page not yet sent
+    is sent after it. A total that grew meanwhile is read on one page at a time.
     """
-    seen = 0
-    for page in range(1, MAX_PAGES + 1):
+    rows, total = fetch_page(1)
+    yield from rows
+    seen = len(rows)
+    if not rows or total is None or seen >= total:
+        return
+    after = 2  # the first page not fetched yet
+    last = min(MAX_PAGES, -(-total // len(rows)))
+    if ahead > 1 and last > after:
+        with ThreadPoolExecutor(max_workers=min(ahead, last - 1), thread_name_prefix="listing") as pool:
+            futures = [pool.submit(fetch_page, n) for n in range(after, last + 1)]
+            try:
+                for future in futures:
+                    rows, total = future.result()
+                    yield from rows
+                    seen += len(rows)
+                    if not rows or total is None or seen >= total:
+                        return
+            finally:  # ended early (a failed page, an empty one, the total covered): send nothing more
+                for future in futures:
+                    future.cancel()
+        after = last + 1
+    for page in range(after, MAX_PAGES + 1):
         rows, total = fetch_page(page)
         yield from rows
         seen += len(rows)
@@ -224,6 +253,7 @@ class VendorClient:
         self.capabilities = self.spec.capabilities
         self.limits = self.spec.limits(self.options)
         self.tz = ZoneInfo(str(self.options.get("timezone") or timezone))
+        self.listing_ahead = int(self.options.get("listing_parallelism") or 1)  # ``pages(ahead=)``
         self.prefix = profile.name_prefix
         self.credentials = credentials_for(profile, credentials)
         self._clock = clock

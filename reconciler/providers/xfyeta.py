@@ -260,7 +260,7 @@ class XfyetaProvider(VendorClient):
             return [r for r in result.get("rows") or [] if isinstance(r, dict)], as_int(result.get("total_rows"))
 
         found: dict[str, ObservedTask] = {}
-        for row in pages(page):
+        for row in pages(page, ahead=self.listing_ahead):
             task = self._observe(row)
             if task.task_id and keep(task.name):
                 found.setdefault(task.task_id, task)
@@ -320,7 +320,7 @@ class XfyetaProvider(VendorClient):
                 part = part if isinstance(part, dict) else {}
                 return [r for r in part.get("robots") or [] if isinstance(r, dict)], total
 
-            robots = list(pages(page))
+            robots = list(pages(page, ahead=self.listing_ahead))
         config["robots"] = robots
         return config
 

@@ -249,7 +249,7 @@ class YccallProvider(VendorClient):
 
     def _list(self, filters: Mapping[str, str], campaign: str = "") -> list[ObservedTask]:
         seen: dict[str, ObservedTask] = {}
-        for row in pages(lambda page: self._list_page(filters, page, campaign)):
+        for row in pages(lambda page: self._list_page(filters, page, campaign), ahead=self.listing_ahead):
             task = self._observed(row)
             seen.setdefault(task.task_id, task)  # pages can shift while tasks are created
         return list(seen.values())

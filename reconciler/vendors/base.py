@@ -45,6 +45,7 @@ COMMON_DEFAULTS: Mapping[str, Any] = {
     "read_timeout": 30,
     "retries": 4,
     "rate_limit": None,
+    "listing_parallelism": 4,  # listing pages in flight at once (after the first, which gives the total)
     "settle_window": None,  # None: derived from read_timeout (engine.settle.settle_window)
 }
 

@@ -93,12 +93,22 @@ class SpyTransport(httpx.HTTPTransport):
     def __init__(self) -> None:
         super().__init__(verify=False)  # plain loopback HTTP; skips loading the CA bundle (~0.5 s)
         self.tokens: set[str] = set()
+        self.busy = 0
+        self.most = 0  # the most requests in flight at once
+        self._lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         token = request.url.params.get("token")
         if token:
             self.tokens.add(token)
-        return super().handle_request(request)
+        with self._lock:
+            self.busy += 1
+            self.most = max(self.most, self.busy)
+        try:
+            return super().handle_request(request)
+        finally:
+            with self._lock:
+                self.busy -= 1
 
 
 class FakeClock:
@@ -371,9 +381,29 @@ def test_list_tasks_paginates_past_50(rig: Rig) -> None:
     assert [t.name for t in listed] == [f"gitops-c{i:03d}" for i in range(120)]  # CREATETIME ASC
     queries = rig.calls("task/query")
     assert len(queries) == 3
-    assert [q["body"]["page_index"] for q in queries] == [1, 2, 3]
+    assert queries[0]["body"]["page_index"] == 1  # it gives the total; pages 2 and 3 go side by side
+    assert sorted(q["body"]["page_index"] for q in queries) == [1, 2, 3]
     assert all(q["body"]["page_size"] == 50 and q["body"]["task_name"] == "gitops-" for q in queries)
     assert all(q["body"]["sort_name"] == "CREATETIME" and q["body"]["sort_order"] == "ASC" for q in queries)
+
+
+def test_listing_pages_after_the_first_are_asked_for_side_by_side_up_to_the_profiles_parallelism(rig: Rig) -> None:
+    """1,000 tasks are 20 pages: against a vendor that answers 50 ms late, one page at a time is a second
+    of listing before any plan. Page 1 gives the total; the rest go ``listing_parallelism`` at a time, the
+    same 20 calls. With 1 (a vendor that refuses parallel queries) it is one page at a time."""
+    maker = rig.provider()
+    for i in range(260):
+        maker.create_task(campaign(f"c{i:03d}", n=0), 1)
+    rig.faults("task/query:latency:0.05*inf")
+    for parallelism, most in ((4, 4), (1, 1)):
+        p = rig.provider(listing_parallelism=parallelism)
+        before = len(rig.calls("task/query"))
+        rig.spy.most = 0
+        listed = p.list_tasks()
+        assert [t.name for t in listed] == [f"gitops-c{i:03d}" for i in range(260)]
+        queries = rig.calls("task/query")[before:]
+        assert sorted(q["body"]["page_index"] for q in queries) == [1, 2, 3, 4, 5, 6]
+        assert rig.spy.most == most
 
 
 def test_exact_names_over_fuzzy_search(rig: Rig) -> None:
