@@ -195,6 +195,11 @@ class _Campaign:
     loop_diags: int = -1
     phases: tuple[tuple[str, str], ...] = ()  # task id → phase, as joined
     marker: Converged | None = None  # the marker the fast path planned the campaign by
+    # A running direct campaign whose every number (without the suppressed ones) is dialed, or will be
+    # once its one dial action succeeds in full: how many numbers it dialed beyond them (they left the
+    # files, or were suppressed since), and how many that action dials; None: some stay undialed.
+    dialed_beyond: int | None = None
+    dialing: int = 0
     _history: dict[str, str] | None = None
     _sent_by_task: dict[str, list[str]] | None = None
 
@@ -687,15 +692,29 @@ _CONVERGING = frozenset({ActionKind.CREATE, ActionKind.INSERT, ActionKind.REMOVE
 def _convergence(cc: _Campaign, ctx: _Ctx, start: int, diags: int) -> None:
     """Whether the campaign is converged now, or will be once its actions all succeed in full.
 
-    Only task campaigns without any error, nothing pending, and actions that bring the sent set to the
-    table (a replacement's delete included); apply writes the marker for campaigns whose steps all did
-    (``now`` False). A campaign with warnings, or whose tasks hold numbers beyond the table that no call
+    Only campaigns without any error, nothing pending, and actions that bring the sent set to the table
+    (a replacement's delete included; for a running direct campaign, one dial of every number not dialed
+    yet, and no diagnostic at all); apply writes the marker for campaigns whose steps all did (``now``
+    False). A campaign with warnings, or whose tasks hold numbers beyond the table that no call
     can take out, is converged only with no action at all: its marker keeps the warnings, the task phases
     and that count (``state.base.Converged``). Planned by its marker, the campaign gives that marker back.
     """
     c = cc.c
     if cc.marker is not None:
         ctx.converged.append(Convergence.of(cc.marker, now=len(ctx.actions) == start))
+        return
+    if c.mode == "direct":
+        # Every number dialed (``_direct``), or dialed by the campaign's one action once it succeeds in full
+        # (apply writes the marker then); never with anything to say.
+        acts = ctx.actions[start:]
+        if cc.dialed_beyond is None or len(ctx.diags) != diags or ctx.pending(c.name):
+            return
+        if acts and not (len(acts) == 1 and acts[0].kind is ActionKind.DIAL and len(acts[0].phones) == cc.dialing):
+            return
+        ctx.converged.append(Convergence(
+            c.name, table_digest(c.contacts.rows, c.contacts.phone_index), c.settings_fingerprint(), now=not acts,
+            suppression=ctx.policy.suppression_digest(), suppressed=ctx.policy.suppressed_of(c),
+            extra=cc.dialed_beyond))
         return
     if c.mode != "task" or c.state == "absent" or ctx.pending(c.name):
         return
@@ -962,6 +981,17 @@ def _direct(cc: _Campaign, ctx: _Ctx) -> None:
         ctx.error(c.name, "the campaign has task(s) from `mode: task`; dialing directly would call their contacts "
                           "again. Set `state: absent` and apply first, or give the direct campaign a new name", c)
         return
+    if c.state == "running" and _marker_holds(c, c.settings_fingerprint(), ctx):
+        # Converged (state.base.Converged): every number of this table, without what the same lists kept
+        # out, was dialed, and no contact record of the campaign was written since (each such write clears
+        # the marker). The full diff below then finds nothing to dial and nothing to warn of, at any hour.
+        mark = ctx.recorded.converged[c.name]
+        ctx.policy.as_marked(c, len(c.contacts.rows), mark.suppressed)
+        kept_out = sum(n for _, n in mark.suppressed)
+        ctx.summaries.append(CampaignSummary(c.name, c.provider, "direct", c.state, "direct",
+                                             len(c.contacts.rows), len(c.contacts.rows) - kept_out + mark.extra))
+        cc.marker = mark
+        return
     records = [r for r in ctx.recorded.contacts.get(c.name, ()) if not r.task_id]
     status = {r.phone: r.status for r in records}
     unknown = sum(1 for s in status.values() if s is ContactStatus.UNKNOWN)
@@ -983,6 +1013,10 @@ def _direct(cc: _Campaign, ctx: _Ctx) -> None:
                 calls=math.ceil(len(todo) / max(tr.limits.callout_batch, 1)),
             ))
     dialed = sum(1 for s in status.values() if s is ContactStatus.DIALED)
+    if c.state == "running" and not unknown:
+        undialed = sum(1 for p in cc.index if status.get(p) is not ContactStatus.DIALED)
+        if undialed == len(todo):  # (todo is the undialed numbers: all of them, or fewer when deferred)
+            cc.dialed_beyond, cc.dialing = dialed + undialed - len(cc.index), undialed
     ctx.summaries.append(CampaignSummary(c.name, c.provider, "direct", c.state, "direct",
                                          len(c.contacts.rows), dialed))
 

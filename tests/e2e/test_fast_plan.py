@@ -13,7 +13,17 @@ from reconciler.config import contacts as contacts_module
 from reconciler.engine import inputs
 from reconciler.state import open_store
 from reconciler.state.base import StateStore
-from tests.e2e.conftest import campaigns, phones, project, run_cli, write_csv, xf_calls, xf_task, yc_task
+from tests.e2e.conftest import (
+    campaigns,
+    phones,
+    project,
+    run_cli,
+    write_csv,
+    xf_calls,
+    xf_direct,
+    xf_task,
+    yc_task,
+)
 from tests.e2e.test_xfyeta_e2e import _vendor
 
 
@@ -102,6 +112,42 @@ def test_no_op_plan_parses_nothing_and_reads_no_contact_record(
     records_read.clear()
     assert run_cli("plan", str(d), "--detailed-exitcode").exit_code == 0
     assert parses == [] and records_read == []
+
+
+def test_a_direct_campaign_dialed_in_full_is_planned_without_parsing_its_file_or_reading_its_records(
+        tmp_path: Path, xfyeta: Any, yccall: Any, parses: list[str], records_read: list[str]) -> None:
+    """Once every number of a direct campaign is dialed, the plan has nothing to dial at any hour: the apply
+    that dialed them marks it, and the plans after read neither its CSV nor its records, until the file
+    or the opt-out list changes."""
+    d = project(tmp_path, xf_url=xfyeta.base_url, yc_url=yccall.base_url)
+    write_csv(d / "contacts/d.csv", phones(60, 5000))
+    campaigns(d, xf_direct("d", "../contacts/d.csv"))
+    res = run_cli("apply", str(d), "--auto-approve")
+    assert res.exit_code == 0, res.output
+    assert xf_calls(xfyeta)["task/callout"] == 2  # 60 numbers, 50 a call
+    with store_of(d) as store:
+        assert sorted(store.converged()) == ["d"]
+    parses.clear()
+    records_read.clear()
+    for _ in range(2):
+        res = run_cli("plan", str(d), "--detailed-exitcode")
+        assert res.exit_code == 0, res.output
+        assert "No changes" in res.stdout
+    assert parses == [] and records_read == []
+
+    write_csv(d / "contacts/d.csv", phones(61, 5000))  # one number more: that one is dialed, nothing again
+    res = run_cli("apply", str(d), "--auto-approve")
+    assert res.exit_code == 0, res.output
+    assert xf_calls(xfyeta)["task/callout"] == 3
+    assert parses == ["d.csv"] and records_read == ["d"]
+    parses.clear()
+    records_read.clear()
+    assert run_cli("plan", str(d), "--detailed-exitcode").exit_code == 0
+    assert parses == [] and records_read == []
+    assert run_cli("optout", "add", phones(1, 5000)[0], str(d)).exit_code == 0  # another list: the full diff
+    res = run_cli("plan", str(d), "--detailed-exitcode")
+    assert res.exit_code == 0, res.output
+    assert parses == ["d.csv"] and records_read == ["d"]
 
 
 def test_drift_and_run_state_are_still_seen_on_converged_campaigns(

@@ -166,3 +166,97 @@ def test_the_fast_path_reads_no_contact_record_and_no_row() -> None:
     plan = diff(desired(c), obs, fast_rec, TRAITS, now=NOW)
     assert [a.kind.value for a in plan.actions] == ["start"]
     assert plan.campaigns[0].sent == 3
+
+
+# --- direct campaigns ---------------------------------------------------------------------------
+
+
+@st.composite
+def direct_scenarios(draw: st.DrawFn) -> tuple[object, ...]:
+    """A direct campaign: every number dialed, some, or none; outcomes unknown; numbers dialed that left the
+    files; an opt-out; a call pending; tasks of an earlier `mode: task`."""
+    n = draw(st.integers(1, 4))
+    state = draw(st.sampled_from(["running", "paused", "running"]))
+    c = campaign(n=n, mode="direct", state=state)
+    wanted = [r.phone for r in c.contacts.rows]
+    pool = wanted + phones(2, 500)
+    contacts = []
+    for phone in draw(st.lists(st.sampled_from(pool), unique=True, max_size=len(pool))):
+        status = draw(st.sampled_from([ContactStatus.DIALED, ContactStatus.DIALED, ContactStatus.UNKNOWN]))
+        contacts += sent(c, "", [phone], wave=0, status=status, at="2027-01-30T00:00:00+00:00")
+    if draw(st.booleans()):
+        contacts += sent(c, "", [p for p in wanted if p not in {x.phone for x in contacts}], wave=0,
+                         status=ContactStatus.DIALED, at="2027-01-30T00:00:00+00:00")
+    pending = []
+    if draw(st.integers(0, 5)) == 0:
+        pending.append(JournalEntry(1, c.name, "iflytek", "callout", "", CallOutcome.PENDING, {"wave": 0},
+                                    started_at="2027-01-31T00:00:00+00:00"))
+    tasks = [task_record(c, "t1")] if draw(st.integers(0, 7)) == 0 else []
+    optouts = [draw(st.sampled_from(pool))] if draw(st.booleans()) else []
+    return c, recorded(tasks=tasks, contacts=contacts, pending=pending, optouts=optouts), observed()
+
+
+@settings(max_examples=int(os.environ.get("CAMPAIGNCTL_FUZZ_EXAMPLES", "400")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(direct_scenarios())
+def test_a_true_marker_of_a_direct_campaign_gives_the_plan_of_the_full_diff(case: tuple[object, ...]) -> None:
+    c, rec, obs = case
+    full = diff(desired(c), obs, rec, TRAITS, now=NOW)  # type: ignore[arg-type]
+    fingerprint = c.settings_fingerprint()  # type: ignore[attr-defined]
+    digest = table_digest(c.contacts.rows, c.contacts.phone_index)  # type: ignore[attr-defined]
+    assert [(v.digest, v.settings_fingerprint) for v in full.converged] in ([], [(digest, fingerprint)])
+    assert not full.converged or not full.diagnostics  # never with anything to say
+    if any(v.now for v in full.converged):  # nothing to dial
+        assert not full.actions
+        rec2 = written(rec, full)  # type: ignore[arg-type]
+        fast = diff(desired(c), obs, rec2, TRAITS, now=NOW)  # type: ignore[arg-type]
+        same(fast, full)
+        assert fast.converged == full.converged
+    elif full.converged:  # one dial of every number left: dialed in full, the plan after finds the same marker
+        [dial] = full.actions
+        after = replace(rec, contacts={c.name: (*rec.contacts.get(c.name, ()),  # type: ignore[attr-defined]
+                                                *sent(c, "", dial.phones, wave=0, status=ContactStatus.DIALED,
+                                                      at="2027-02-01T00:00:00+00:00"))})
+        again = diff(desired(c), obs, after, TRAITS, now=NOW)  # type: ignore[arg-type]
+        assert not again.actions
+        assert [v.marker() for v in again.converged if v.now] == [full.converged[0].marker()]
+
+
+def test_a_direct_campaign_dialed_in_full_is_marked_and_then_planned_without_reading_a_contact_record() -> None:
+    """A direct campaign whose every number is dialed has nothing to do at any hour: the next plan reads
+    none of its records (a no-op plan of 1,000 such campaigns read a million of them)."""
+    c = campaign(n=3, mode="direct")
+    numbers = [r.phone for r in c.contacts.rows]
+    gone = phones(1, 900)  # dialed, then left the files: still counted as dialed
+    rec = recorded(contacts=sent(c, "", [*numbers, *gone], wave=0, status=ContactStatus.DIALED,
+                                 at="2027-01-30T00:00:00+00:00"))
+    full = diff(desired(c), observed(), rec, TRAITS, now=NOW)
+    assert not full.actions and not full.diagnostics
+    assert [(v.campaign, v.now, v.extra) for v in full.converged] == [("spring", True, 1)]
+    assert full.campaigns[0].sent == 4
+
+    class Untouchable(dict):  # type: ignore[type-arg]
+        def get(self, *args: object) -> object:
+            raise AssertionError("contact records read")
+
+        def __getitem__(self, key: object) -> object:
+            raise AssertionError("contact records read")
+
+    fast_rec = replace(written(rec, full), contacts=Untouchable(rec.contacts))
+    fast = diff(desired(c), observed(), fast_rec, TRAITS, now=NOW)
+    same(fast, full)
+
+
+def test_a_direct_campaign_with_a_number_left_to_dial_is_marked_only_once_dialed_and_never_with_an_unknown() -> None:
+    c = campaign(n=3, mode="direct")
+    numbers = [r.phone for r in c.contacts.rows]
+    two = sent(c, "", numbers[:2], wave=0, status=ContactStatus.DIALED)
+    plan = diff(desired(c), observed(), recorded(contacts=two), TRAITS, now=NOW)
+    assert [a.kind.value for a in plan.actions] == ["dial"]
+    assert [(v.now, v.extra) for v in plan.converged] == [(False, 0)]  # apply marks it once the dial succeeds
+    paused = diff(desired(replace(c, state="paused")), observed(), recorded(contacts=two), TRAITS, now=NOW)
+    assert paused.converged == ()
+    unknown = [*two, *sent(c, "", numbers[2:], wave=0, status=ContactStatus.UNKNOWN)]
+    for state in ("running", "paused"):
+        plan = diff(desired(replace(c, state=state)), observed(), recorded(contacts=unknown), TRAITS, now=NOW)
+        assert plan.converged == () and plan.diagnostics
