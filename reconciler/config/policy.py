@@ -639,10 +639,19 @@ def _parsed(rows: Sequence[Any]) -> bool:
 
 
 def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCampaign]) -> None:
+    tables = list(_numbers_of(report, running))
+    seen: set[str] = set()
+    total = 0
+    for numbers in tables:  # first, whether any number is in two tables at all (one C-level set: the usual case)
+        seen.update(numbers)
+        total += len(numbers)
+    if len(seen) == total:  # (a table's numbers are unique) none is; suppression only takes numbers out
+        return
+    del seen
     suppress = policy.suppress
     first: dict[str, int] = {}
     overlaps: dict[tuple[int, int], int] = {}
-    for i, numbers in enumerate(_numbers_of(report, running)):
+    for i, numbers in enumerate(tables):
         held = suppress.labels(numbers) if suppress else {}
         mine = set(numbers).difference(held) if held else set(numbers)  # (a table's numbers are unique)
         shared = first.keys() & mine  # set operations: no Python loop over a million numbers
