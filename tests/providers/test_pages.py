@@ -59,7 +59,7 @@ def test_one_page_at_a_time_by_default() -> None:
 def test_the_pages_after_the_first_go_side_by_side_and_come_back_in_order() -> None:
     """1,000 tasks are 20 pages: with ``ahead=4`` the 19 after the first take 5 round trips, not 19, and
     the vendor is asked for exactly the same pages (no call more than one at a time would make)."""
-    listing = Listing(1000, delay=0.02)
+    listing = Listing(1000, delay=0.05)  # (long enough for four to overlap however slowly threads start)
     assert ids(list(pages(listing, ahead=4))) == list(range(1000))
     assert sorted(listing.asked) == list(range(1, 21))
     assert listing.asked[0] == 1
