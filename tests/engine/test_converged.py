@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,6 +31,9 @@ from tests.helpers.builders import (
 NOW = datetime(2027, 2, 1, tzinfo=UTC)
 #: The same vendors as if their naming rule were their own: the diff walks the whole listing.
 LISTING_TRAITS = {name: replace(tr, suffix_naming=False) for name, tr in TRAITS.items()}
+#: The property tests' examples (``CAMPAIGNCTL_FUZZ_EXAMPLES`` for a longer run).
+FUZZ = settings(max_examples=int(os.environ.get("CAMPAIGNCTL_FUZZ_EXAMPLES", "400")), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 PHASES = [Phase.NOT_STARTED, Phase.RUNNING, Phase.PAUSED, Phase.FINISHED, Phase.ABSENT]
 
 
@@ -46,6 +50,16 @@ def written(rec: Recorded, plan: Plan) -> Recorded:
 def same(a: Plan, b: Plan) -> None:
     assert (a.actions, a.diagnostics, a.campaigns, a.notes, a.meta) == (b.actions, b.diagnostics, b.campaigns,
                                                                           b.notes, b.meta)
+
+
+def full_diff(case: tuple[object, ...]) -> tuple[Any, Any, Any, Plan]:
+    """The scenario and its full diff, whose convergence (if any) is for this table and these settings."""
+    c, rec, obs = case
+    full = diff(desired(c), obs, rec, TRAITS, now=NOW)  # type: ignore[arg-type]
+    fingerprint = c.settings_fingerprint()  # type: ignore[attr-defined]
+    digest = table_digest(c.contacts.rows, c.contacts.phone_index)  # type: ignore[attr-defined]
+    assert [(v.digest, v.settings_fingerprint) for v in full.converged] in ([], [(digest, fingerprint)])
+    return c, rec, obs, full
 
 
 @st.composite
@@ -90,19 +104,14 @@ def scenarios(draw: st.DrawFn) -> tuple[object, ...]:
     return c, recorded(tasks=tasks, contacts=contacts, pending=pending), observed(*remote)
 
 
-@settings(max_examples=int(os.environ.get("CAMPAIGNCTL_FUZZ_EXAMPLES", "400")), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@FUZZ
 @given(scenarios())
 def test_a_true_marker_gives_the_plan_of_the_full_diff(case: tuple[object, ...]) -> None:
-    c, rec, obs = case
-    full = diff(desired(c), obs, rec, TRAITS, now=NOW)  # type: ignore[arg-type]
-    fingerprint = c.settings_fingerprint()  # type: ignore[attr-defined]
-    digest = table_digest(c.contacts.rows, c.contacts.phone_index)  # type: ignore[attr-defined]
-    assert [(v.digest, v.settings_fingerprint) for v in full.converged] in ([], [(digest, fingerprint)])
+    c, rec, obs, full = full_diff(case)
     if any(v.now for v in full.converged):
         # what a plan writes, it reads back: the same plan, without reading a contact record
-        rec2 = written(rec, full)  # type: ignore[arg-type]
-        fast = diff(desired(c), obs, rec2, TRAITS, now=NOW)  # type: ignore[arg-type]
+        rec2 = written(rec, full)
+        fast = diff(desired(c), obs, rec2, TRAITS, now=NOW)
         same(fast, full)
         assert fast.converged == full.converged
     # --target, and a vendor naming rule of its own (no name index: every listed task is asked), give the
@@ -111,13 +120,13 @@ def test_a_true_marker_gives_the_plan_of_the_full_diff(case: tuple[object, ...])
         for traits in (TRAITS, LISTING_TRAITS):
             if not targets and traits is TRAITS:
                 continue
-            again = diff(desired(c), obs, rec, traits, now=NOW, targets=targets)  # type: ignore[arg-type]
+            again = diff(desired(c), obs, rec, traits, now=NOW, targets=targets)
             assert (again.actions, again.campaigns, again.notes, again.converged) == (
                 full.actions, full.campaigns, full.notes, full.converged)
             assert set(again.diagnostics) - set(full.diagnostics) == (
                 {d for d in again.diagnostics if "--target is in effect" in d.message} if targets else set())
             if any(v.now for v in full.converged):
-                fast = diff(desired(c), obs, written(rec, full), traits,  # type: ignore[arg-type]
+                fast = diff(desired(c), obs, written(rec, full), traits,
                             now=NOW, targets=targets)
                 same(fast, again)
 
@@ -196,28 +205,23 @@ def direct_scenarios(draw: st.DrawFn) -> tuple[object, ...]:
     return c, recorded(tasks=tasks, contacts=contacts, pending=pending, optouts=optouts), observed()
 
 
-@settings(max_examples=int(os.environ.get("CAMPAIGNCTL_FUZZ_EXAMPLES", "400")), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@FUZZ
 @given(direct_scenarios())
 def test_a_true_marker_of_a_direct_campaign_gives_the_plan_of_the_full_diff(case: tuple[object, ...]) -> None:
-    c, rec, obs = case
-    full = diff(desired(c), obs, rec, TRAITS, now=NOW)  # type: ignore[arg-type]
-    fingerprint = c.settings_fingerprint()  # type: ignore[attr-defined]
-    digest = table_digest(c.contacts.rows, c.contacts.phone_index)  # type: ignore[attr-defined]
-    assert [(v.digest, v.settings_fingerprint) for v in full.converged] in ([], [(digest, fingerprint)])
+    c, rec, obs, full = full_diff(case)
     assert not full.converged or not full.diagnostics  # never with anything to say
     if any(v.now for v in full.converged):  # nothing to dial
         assert not full.actions
-        rec2 = written(rec, full)  # type: ignore[arg-type]
-        fast = diff(desired(c), obs, rec2, TRAITS, now=NOW)  # type: ignore[arg-type]
+        rec2 = written(rec, full)
+        fast = diff(desired(c), obs, rec2, TRAITS, now=NOW)
         same(fast, full)
         assert fast.converged == full.converged
     elif full.converged:  # one dial of every number left: dialed in full, the plan after finds the same marker
         [dial] = full.actions
-        after = replace(rec, contacts={c.name: (*rec.contacts.get(c.name, ()),  # type: ignore[attr-defined]
+        after = replace(rec, contacts={c.name: (*rec.contacts.get(c.name, ()),
                                                 *sent(c, "", dial.phones, wave=0, status=ContactStatus.DIALED,
                                                       at="2027-02-01T00:00:00+00:00"))})
-        again = diff(desired(c), obs, after, TRAITS, now=NOW)  # type: ignore[arg-type]
+        again = diff(desired(c), obs, after, TRAITS, now=NOW)
         assert not again.actions
         assert [v.marker() for v in again.converged if v.now] == [full.converged[0].marker()]
 
