@@ -20,6 +20,9 @@ from tests.e2e.conftest import campaigns, phones, project, run_cli, write_csv, x
     ("settle_window: .nan", "finite"),
     ("max_contacts_per_task: 1e30", ""),
     ("retries: " + "9" * 5000, "digits"),
+    ("listing_parallelism: 0", "at least"),
+    ("listing_parallelism: 17", "at most"),
+    ("listing_parallelism: 2.5", "integer"),
 ])
 def test_unbounded_profile_options_are_refused_at_their_line(tmp_path: Path, option: str, word: str) -> None:
     d = project(tmp_path, init=False)

@@ -70,7 +70,7 @@ def test_profile_options_have_every_default(tmp_path: Path) -> None:
     for key, value in {"name_prefix": "gitops-", "connect_timeout": 5, "read_timeout": 30, "retries": 4,
                        "rate_limit": None, "timezone": "Asia/Shanghai", "line_separator": ";", "token_ttl": 3600,
                        "refresh_margin": 300, "check_references": True, "max_contacts_per_task": None,
-                       "list_deleted": True}.items():
+                       "list_deleted": True, "listing_parallelism": 4}.items():
         assert xf.options[key] == value, key
     assert yc.options["assign_types"] == {"extension": 1, "queue": 2, "group": 3}
     assert yc.options["status_map"] == {1025: "not-started", 1026: "running", 1027: "paused", 1028: "finished"}
