@@ -37,6 +37,16 @@ FUZZ = settings(max_examples=int(os.environ.get("CAMPAIGNCTL_FUZZ_EXAMPLES", "40
 PHASES = [Phase.NOT_STARTED, Phase.RUNNING, Phase.PAUSED, Phase.FINISHED, Phase.ABSENT]
 
 
+class Untouchable(dict):  # type: ignore[type-arg]
+    """Contact records that fail the test when read: the fast path must not read them."""
+
+    def get(self, *args: object) -> object:
+        raise AssertionError("contact records read")
+
+    def __getitem__(self, key: object) -> object:
+        raise AssertionError("contact records read")
+
+
 def marked(rec: Recorded, c: object, digest: str, fingerprint: str) -> Recorded:
     name = c.name  # type: ignore[attr-defined]
     return replace(rec, converged={name: Converged(name, digest, fingerprint)})
@@ -164,13 +174,6 @@ def test_the_fast_path_reads_no_contact_record_and_no_row() -> None:
     rec = recorded(tasks=[t], contacts=sent(c, "t1", [r.phone for r in c.contacts.rows]))
     digest = table_digest(c.contacts.rows, c.contacts.phone_index)
 
-    class Untouchable(dict):  # type: ignore[type-arg]
-        def get(self, *args: object) -> object:
-            raise AssertionError("contact records read")
-
-        def __getitem__(self, key: object) -> object:
-            raise AssertionError("contact records read")
-
     fast_rec = replace(marked(rec, c, digest, c.settings_fingerprint()), contacts=Untouchable(rec.contacts))
     plan = diff(desired(c), obs, fast_rec, TRAITS, now=NOW)
     assert [a.kind.value for a in plan.actions] == ["start"]
@@ -238,13 +241,6 @@ def test_a_direct_campaign_dialed_in_full_is_marked_and_then_planned_without_rea
     assert not full.actions and not full.diagnostics
     assert [(v.campaign, v.now, v.extra) for v in full.converged] == [("spring", True, 1)]
     assert full.campaigns[0].sent == 4
-
-    class Untouchable(dict):  # type: ignore[type-arg]
-        def get(self, *args: object) -> object:
-            raise AssertionError("contact records read")
-
-        def __getitem__(self, key: object) -> object:
-            raise AssertionError("contact records read")
 
     fast_rec = replace(written(rec, full), contacts=Untouchable(rec.contacts))
     fast = diff(desired(c), observed(), fast_rec, TRAITS, now=NOW)
