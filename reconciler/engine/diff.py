@@ -197,9 +197,8 @@ class _Campaign:
     marker: Converged | None = None  # the marker the fast path planned the campaign by
     # A running direct campaign whose every number (without the suppressed ones) is dialed, or will be
     # once its one dial action succeeds in full: how many numbers it dialed beyond them (they left the
-    # files, or were suppressed since), and how many that action dials; None: some stay undialed.
+    # files, or were suppressed since); None: some stay undialed.
     dialed_beyond: int | None = None
-    dialing: int = 0
     _history: dict[str, str] | None = None
     _sent_by_task: dict[str, list[str]] | None = None
 
@@ -704,15 +703,14 @@ def _convergence(cc: _Campaign, ctx: _Ctx, start: int, diags: int) -> None:
         ctx.converged.append(Convergence.of(cc.marker, now=len(ctx.actions) == start))
         return
     if c.mode == "direct":
-        # Every number dialed (``_direct``), or dialed by the campaign's one action once it succeeds in full
-        # (apply writes the marker then); never with anything to say.
-        acts = ctx.actions[start:]
+        # Every number dialed (``_direct``), or dialed by the campaign's one action, of every number left,
+        # once it succeeds in full (apply writes the marker then); never with anything to say (``_gate``
+        # only takes that action out with an error, or counts redials with a warning).
         if cc.dialed_beyond is None or len(ctx.diags) != diags or ctx.pending(c.name):
             return
-        if acts and not (len(acts) == 1 and acts[0].kind is ActionKind.DIAL and len(acts[0].phones) == cc.dialing):
-            return
         ctx.converged.append(Convergence(
-            c.name, table_digest(c.contacts.rows, c.contacts.phone_index), c.settings_fingerprint(), now=not acts,
+            c.name, table_digest(c.contacts.rows, c.contacts.phone_index), c.settings_fingerprint(),
+            now=len(ctx.actions) == start,
             suppression=ctx.policy.suppression_digest(), suppressed=ctx.policy.suppressed_of(c),
             extra=cc.dialed_beyond))
         return
@@ -1016,7 +1014,7 @@ def _direct(cc: _Campaign, ctx: _Ctx) -> None:
     if c.state == "running" and not unknown:
         undialed = sum(1 for p in cc.index if status.get(p) is not ContactStatus.DIALED)
         if undialed == len(todo):  # (todo is the undialed numbers: all of them, or fewer when deferred)
-            cc.dialed_beyond, cc.dialing = dialed + undialed - len(cc.index), undialed
+            cc.dialed_beyond = dialed + undialed - len(cc.index)
     ctx.summaries.append(CampaignSummary(c.name, c.provider, "direct", c.state, "direct",
                                          len(c.contacts.rows), dialed))
 
