@@ -22,10 +22,11 @@ vendor did not act. A second refusal is the vendor's answer, not retried.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -105,33 +106,35 @@ def pages(fetch_page: Callable[[int], tuple[Sequence[Row], int | None]], *, ahea
     time would; a failed page raises in page order, and no page not yet sent
     is sent after it. A total that grew meanwhile is read on one page at a time.
     """
+    seen = 0
+    with contextlib.closing(_answers(fetch_page, ahead)) as answers:
+        for rows, total in answers:
+            yield from rows
+            seen += len(rows)
+            if not rows or total is None or seen >= total:
+                return
+
+
+def _answers(fetch_page: Callable[[int], tuple[Sequence[Row], int | None]],
+             ahead: int) -> Generator[tuple[Sequence[Row], int | None], None, None]:
+    """Page 1's answer, then those of the pages its total implies (``ahead`` at a time), then one page at
+    a time; each asked for only once the caller wants it. Closed early, it sends nothing more."""
     rows, total = fetch_page(1)
-    yield from rows
-    seen = len(rows)
-    if not rows or total is None or seen >= total:
-        return
+    yield rows, total
     after = 2  # the first page not fetched yet
-    last = min(MAX_PAGES, -(-total // len(rows)))
+    last = min(MAX_PAGES, -(-total // len(rows))) if rows and total is not None else 0
     if ahead > 1 and last > after:
         with ThreadPoolExecutor(max_workers=min(ahead, last - 1), thread_name_prefix="listing") as pool:
             futures = [pool.submit(fetch_page, n) for n in range(after, last + 1)]
             try:
                 for future in futures:
-                    rows, total = future.result()
-                    yield from rows
-                    seen += len(rows)
-                    if not rows or total is None or seen >= total:
-                        return
+                    yield future.result()
             finally:  # ended early (a failed page, an empty one, the total covered): send nothing more
                 for future in futures:
                     future.cancel()
         after = last + 1
     for page in range(after, MAX_PAGES + 1):
-        rows, total = fetch_page(page)
-        yield from rows
-        seen += len(rows)
-        if not rows or total is None or seen >= total:
-            return
+        yield fetch_page(page)
 
 
 # --------------------------------------------------------------------------------------- login
