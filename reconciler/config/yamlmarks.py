@@ -141,7 +141,7 @@ def _descend(root: Node | None, path: Path) -> tuple[Node | None, Node | None, b
                 return node, key, False
             node, key = node.value[part], None
         elif isinstance(node, MappingNode) and isinstance(part, str):
-            found = _find_key(node, part, set())
+            found = _find_key(node, part)
             if found is None:
                 return node, key, False
             key, node = found
@@ -150,16 +150,24 @@ def _descend(root: Node | None, path: Path) -> tuple[Node | None, Node | None, b
     return node, key, True
 
 
-def _find_key(node: MappingNode, key: str, active: set[int]) -> tuple[Node, Node] | None:
-    """(key node, value node) for ``key`` in a mapping, merges included, as the walker builds it."""
-    merges: list[Node] = []
+def _find_key(node: MappingNode, key: str, active: set[int] | None = None) -> tuple[Node, Node] | None:
+    """(key node, value node) for ``key`` in a mapping, merges included, as the walker builds it.
+    Every line lookup passes here: the usual mapping, without merge keys, is one plain loop."""
+    merges: list[Node] | None = None
     for key_node, value_node in node.value:
-        if not isinstance(key_node, ScalarNode):
+        if key_node.__class__ is not ScalarNode:
             continue
-        if _is_merge_key(key_node):
+        text = key_node.value
+        if text == "<<" and key_node.tag in (_PLAIN, _MERGE):  # a merge key (see _is_merge_key)
+            if merges is None:
+                merges = []
             merges.append(value_node)
-        elif str(key_node.value) == key:
+        elif text == key:
             return key_node, value_node
+    if merges is None:
+        return None
+    if active is None:
+        active = set()
     active.add(id(node))
     for value in merges:
         for source in value.value if isinstance(value, SequenceNode) else [value]:
