@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -143,3 +145,28 @@ def test_libyaml_is_used_when_present() -> None:
     from reconciler.config import yamlmarks
 
     assert yamlmarks._Composer is not yamlmarks._PyComposer
+
+
+UNANCHORED = [
+    "a: 1\nb: [x, {c: 2}]\n",
+    "a: !!set {x}\nb: !!str 1\nc: !!int x\n",  # unsupported and mismatched tags
+    "a: 1\na: 2\n? [x]\n: 3\n",  # a duplicate key, a key that is a list
+    "<<: {a: 1, b: 2}\nb: 3\nc: [{<<: [{d: 4}, {d: 5}]}]\n",  # merges of mappings written in place
+    "x: 1e999\ny: 0x" + "f" * 40 + "\n",  # numbers no setting takes
+]
+# the examples without an anchor (those with one take the full walker)
+UNANCHORED_EXAMPLES = [text for p in sorted((Path(__file__).resolve().parents[2] / "examples").rglob("*.yaml"))
+                       if "&" not in (text := p.read_text("utf-8"))]
+
+
+@pytest.mark.parametrize("text", UNANCHORED + UNANCHORED_EXAMPLES)
+def test_a_document_without_anchors_walks_as_with_the_alias_bookkeeping(text: str) -> None:
+    """parse() walks a document with no ``&`` without telling repeats apart (none can occur): the
+    values, source texts and problems are those of the full walker."""
+    from reconciler.config import yamlmarks
+
+    assert "&" not in text
+    node = yamlmarks._compose(yamlmarks._Composer, text)
+    full, fast = yamlmarks._Walker(), yamlmarks._UnaliasedWalker()
+    assert fast.walk(node, ()) == full.walk(node, ())
+    assert (fast.raw, fast.issues, fast.count) == (full.raw, full.issues, full.count)
