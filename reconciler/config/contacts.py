@@ -45,6 +45,8 @@ NORMALISER_VERSION = "1"
 
 #: Problems listed per source and kind before a summary line takes over.
 REPORT_CAP = 50
+#: A CSV file up to this size is read whole and decoded at once (most are small); a larger one is streamed.
+SMALL_FILE = 1 << 20
 #: Rows checked together with bulk (C-level) operations.
 BATCH = 4096
 #: A batch of normalised phones, one per line: mobiles and fixed lines only.
@@ -335,7 +337,7 @@ def _read_csv(
     Returns (usable, file was read)."""
     shown = str(csv_path)
     if data is not None:
-        fh: Any = io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline="", errors="strict")
+        fh: Any = _text(data, codec)
     else:
         fd: int | None = None
         try:  # opened straight away (no exists / is_file first: two system calls per source);
@@ -349,12 +351,23 @@ def _read_csv(
         except OSError as exc:
             yf.error(ref, f"cannot read contact file {shown}: {exc.strerror or exc}", line=yf.line(ref))
             return False, False
-        if fd is None or not stat.S_ISREG(os.fstat(fd).st_mode):  # a directory, a FIFO, a device: never read
+        info = os.fstat(fd) if fd is not None else None
+        if fd is None or info is None or not stat.S_ISREG(info.st_mode):  # a directory, a FIFO, a device: never read
             if fd is not None:
                 os.close(fd)
             yf.error(ref, f"contact source {shown} is not a file", line=yf.line(ref))
             return False, False
-        fh = open(fd, encoding=codec, newline="", errors="strict")  # noqa: SIM115
+        if info.st_size <= SMALL_FILE:
+            try:
+                data = _read_whole(fd, info.st_size)
+            except OSError as exc:
+                sink.report.add(shown, 0, "", f"cannot read contact file: {exc.strerror or exc}")
+                return False, True
+            finally:
+                os.close(fd)
+            fh = _text(data, codec)
+        else:
+            fh = open(fd, encoding=codec, newline="", errors="strict")  # noqa: SIM115
     report = sink.report
     ok = True
     # The loop creates a million short-lived lists and no cycles: the cyclic
@@ -379,6 +392,28 @@ def _read_csv(
             report.add(shown, 0, "", f"cannot read contact file: {exc.strerror or exc}")
             ok = False
     return ok, True
+
+
+def _read_whole(fd: int, size: int) -> bytes:
+    """Every byte of an open regular file of ``size`` bytes: one read when it did not grow meanwhile
+    (a file object would ask for its size again and read twice)."""
+    data = os.read(fd, size + 1)
+    if len(data) <= size:  # the whole file (shorter: it shrank; the read stopped at its end)
+        return data
+    chunks = [data]
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _text(data: bytes, codec: str) -> Any:
+    """A file's bytes as the text file the CSV reader reads: decoded at once (one call instead of a
+    decoder per read), or, when a byte does not decode, decoded as read, so that the rows before it are
+    read and the error names its row as when the file is streamed."""
+    try:
+        return io.StringIO(data.decode(codec), newline="")
+    except UnicodeDecodeError:
+        return io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline="", errors="strict")
 
 
 def _decode_error_line(path: Path, codec: str, exc: UnicodeDecodeError,
