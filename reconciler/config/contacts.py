@@ -194,9 +194,15 @@ def _read_all(specs: Sequence[_CsvSpec]) -> list[bytes] | None:
     out: list[bytes] = []
     for spec in specs:
         try:
-            out.append(spec.csv_path.read_bytes())
-        except (OSError, ValueError):  # ValueError: a NUL in the name
+            fd, size = _open_regular(spec.csv_path)
+        except (OSError, ValueError, _NotAFile):  # ValueError: a NUL in the name
             return None
+        try:
+            out.append(_read_whole(fd, size))
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
     return out
 
 
@@ -339,27 +345,20 @@ def _read_csv(
     if data is not None:
         fh: Any = _text(data, codec)
     else:
-        fd: int | None = None
-        try:  # opened straight away (no exists / is_file first: two system calls per source);
-            # non-blocking, so that a FIFO is refused below instead of waiting for a writer
-            fd = os.open(csv_path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            fd, size = _open_regular(csv_path)
         except (FileNotFoundError, ValueError):  # ValueError: a NUL in the name, which no file can have
             yf.error(ref, f"contact file {given!r} not found (looked for {display_path(shown)})", line=yf.line(ref))
             return False, False
-        except IsADirectoryError:
-            pass  # refused below, as any other source that is not a regular file
+        except _NotAFile:  # a directory, a FIFO, a device: never read
+            yf.error(ref, f"contact source {shown} is not a file", line=yf.line(ref))
+            return False, False
         except OSError as exc:
             yf.error(ref, f"cannot read contact file {shown}: {exc.strerror or exc}", line=yf.line(ref))
             return False, False
-        info = os.fstat(fd) if fd is not None else None
-        if fd is None or info is None or not stat.S_ISREG(info.st_mode):  # a directory, a FIFO, a device: never read
-            if fd is not None:
-                os.close(fd)
-            yf.error(ref, f"contact source {shown} is not a file", line=yf.line(ref))
-            return False, False
-        if info.st_size <= SMALL_FILE:
+        if size <= SMALL_FILE:
             try:
-                data = _read_whole(fd, info.st_size)
+                data = _read_whole(fd, size)
             except OSError as exc:
                 sink.report.add(shown, 0, "", f"cannot read contact file: {exc.strerror or exc}")
                 return False, True
@@ -392,6 +391,30 @@ def _read_csv(
             report.add(shown, 0, "", f"cannot read contact file: {exc.strerror or exc}")
             ok = False
     return ok, True
+
+
+class _NotAFile(Exception):
+    """A source that is there but is no regular file (a directory, a named pipe, a device)."""
+
+
+def _open_regular(path: Path) -> tuple[int, int]:
+    """A descriptor of the regular file at ``path``, and its size. Opened straight away (no exists /
+    is_file first: two system calls per source) and non-blocking, so that a named pipe is refused
+    instead of waiting for a writer. Raises FileNotFoundError or ValueError (a NUL in the name) when
+    there is no such file, :class:`_NotAFile`, or OSError."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except IsADirectoryError:
+        raise _NotAFile(str(path)) from None
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise _NotAFile(str(path))
+    return fd, info.st_size
 
 
 def _read_whole(fd: int, size: int) -> bytes:

@@ -59,3 +59,22 @@ def test_the_whole_read_takes_what_a_file_grew_or_shrank_by(tmp_path: Path) -> N
             assert contacts._read_whole(fd, stated) == b"x" * 200_000
         finally:
             os.close(fd)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+def test_a_pipe_named_as_a_source_is_refused_without_waiting_for_a_writer_when_a_cache_is_given(
+    tmp_path: Path,
+) -> None:
+    """``plan`` loads with the state's cache of parses, which reads every source's bytes first: a
+    named pipe there used to block that read until something wrote into it (for ever, in CI)."""
+    import subprocess
+    import sys
+
+    write(tmp_path, {"c.yaml": CSV_CAMPAIGN.format(extra="")})
+    os.mkfifo(tmp_path / "c.csv")
+    code = ("import sys; from pathlib import Path; from reconciler.config import load; "
+            "print('\\n'.join(p.message for p in load(Path(sys.argv[1]), cache={}).problems))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert f"contact source {tmp_path / 'c.csv'} is not a file" in done.stdout
