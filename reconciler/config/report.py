@@ -49,9 +49,22 @@ class Report:
     def add(self, file: str, line: int, field_: str, message: str, severity: str = "error") -> None:
         self.problems.append(Problem(file, max(int(line), 0), field_, message, severity))
 
+    # ``errors`` counts the problems added since it last counted (problems are only ever added:
+    # ``add`` or extending ``problems``), so a check that asks before and after each campaign costs
+    # nothing per problem already counted.
+    _counted: int = field(default=0, repr=False, compare=False)
+    _errors: int = field(default=0, repr=False, compare=False)
+
     @property
     def errors(self) -> int:
-        return sum(1 for p in self.problems if p.severity == "error")
+        problems = self.problems
+        if len(problems) < self._counted:  # (replaced from outside: count again)
+            self._counted = self._errors = 0
+        for i in range(self._counted, len(problems)):
+            if problems[i].severity == "error":
+                self._errors += 1
+        self._counted = len(problems)
+        return self._errors
 
     def sorted(self) -> tuple[Problem, ...]:
         return tuple(sorted(set(self.problems)))
