@@ -203,18 +203,23 @@ def build_campaign(
 
 def _foreign_keys(yf: YamlFile, path: Path, raw: dict[str, Any], spec: VendorSpec, pname: str) -> None:
     """A top-level campaign key another vendor brings is not allowed on this vendor's campaigns."""
-    own = spec.campaign_properties()
-    for other in vendors.all_specs():
-        if other is spec:
+    for key, other in _foreign(spec, vendors.all_specs()):
+        if key not in raw:
             continue
-        for key in other.campaign_properties():
-            if key in own:
-                continue
-            if key == other.settings_key:
-                why = f"profile {pname!r} is {spec.type}; the {key} block is for {other.type} profiles"
-            else:
-                why = f"profile {pname!r} is {spec.type}, which has no such setting{spec.foreign_key_hint(key)}"
-            forbid(yf, path, raw, key, why)
+        if key == other.settings_key:
+            why = f"profile {pname!r} is {spec.type}; the {key} block is for {other.type} profiles"
+        else:
+            why = f"profile {pname!r} is {spec.type}, which has no such setting{spec.foreign_key_hint(key)}"
+        forbid(yf, path, raw, key, why)
+
+
+@functools.lru_cache(maxsize=64)  # worked out once per vendor, not for every campaign
+def _foreign(spec: VendorSpec, specs: tuple[VendorSpec, ...]) -> tuple[tuple[str, VendorSpec], ...]:
+    """The top-level campaign keys the other vendors of ``specs`` bring and ``spec`` does not, each with
+    its vendor."""
+    own = spec.campaign_properties()
+    return tuple((key, other) for other in specs if other is not spec
+                 for key in other.campaign_properties() if key not in own)
 
 
 def _schedule(yf: YamlFile, path: Path, raw: dict[str, Any], tz: str) -> Schedule:
