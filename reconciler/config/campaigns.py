@@ -35,7 +35,7 @@ from reconciler.model import (
     TimeWindow,
     Voice,
 )
-from reconciler.vendors.base import VendorSpec, forbid, sub
+from reconciler.vendors.base import Rules, VendorSpec, forbid, sub
 
 __all__ = ["CampaignResult", "build_campaign", "parse_window"]
 
@@ -85,7 +85,7 @@ def _clock(seconds: int) -> time:
     return time(seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
-def _datetime(yf: YamlFile, path: Path, value: Any, tz: str) -> datetime | None:
+def _datetime(yf: Rules, path: Path, value: Any, tz: str) -> datetime | None:
     if not isinstance(value, str) or not yf.usable(path):
         return None
     parsed = _parse_datetime(value, tz)
@@ -223,6 +223,52 @@ def _foreign(spec: VendorSpec, specs: tuple[VendorSpec, ...]) -> tuple[tuple[str
 
 
 def _schedule(yf: YamlFile, path: Path, raw: dict[str, Any], tz: str) -> Schedule:
+    """The schedule block; campaigns of a file mostly repeat a few, so one the schema found nothing in
+    is built once (:func:`_clean_schedule`) and only one with a problem is checked here, to report it."""
+    begin, end, windows = raw.get("begin"), raw.get("end"), raw.get("windows")
+    if (not yf.bad and (begin is None or isinstance(begin, str)) and (end is None or isinstance(end, str))
+            and (windows is None or (isinstance(windows, list) and all(isinstance(w, str) for w in windows)))):
+        clean = _clean_schedule(begin, end, None if windows is None else tuple(windows), tz)
+        if clean is not None:
+            return clean
+    return _checked_schedule(yf, path, raw, tz)
+
+
+class _Silent:
+    """Rules that only note whether anything was wrong (for :func:`_clean_schedule`)."""
+
+    def __init__(self) -> None:
+        self.wrong = False
+
+    def error(self, path: Path, message: str, *, line: int | None = None) -> None:
+        self.wrong = True
+
+    def usable(self, path: Path) -> bool:
+        return True
+
+    def key_line(self, path: Path) -> int:
+        return 0
+
+    def line(self, path: Path) -> int:
+        return 0
+
+    def text(self, path: Path, value: Any) -> str:
+        return str(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _clean_schedule(begin: str | None, end: str | None, windows: tuple[str, ...] | None, tz: str) -> Schedule | None:
+    """The schedule of these values, or None when checking it finds a problem (then it is checked where
+    it is written, to report it)."""
+    raw: dict[str, Any] = {k: v for k, v in (("begin", begin), ("end", end)) if v is not None}
+    if windows is not None:
+        raw["windows"] = list(windows)
+    rules = _Silent()
+    schedule = _checked_schedule(rules, (), raw, tz)
+    return None if rules.wrong else schedule
+
+
+def _checked_schedule(yf: Rules, path: Path, raw: dict[str, Any], tz: str) -> Schedule:
     begin = _datetime(yf, (*path, "begin"), raw.get("begin"), tz)
     end = _datetime(yf, (*path, "end"), raw.get("end"), tz)
     if begin is not None and end is not None and not begin < end:

@@ -281,3 +281,31 @@ def test_duplicates_across_batches_keep_file_order(tmp_path: Path) -> None:
     rows = result.state.campaigns[0].contacts.rows
     assert len(rows) == 4998
     assert rows[10].values == ("19900000010", "n10") and rows[10].row == 12
+
+
+@pytest.mark.parametrize(("windows", "begin", "message"), [
+    ('["09:00-12:00", "11:00-13:00"]', "2027-03-01T09:00:00+08:00", "overlaps"),
+    ('["13:00-14:00", "09:00-12:00"]', "2027-03-01T09:00:00+08:00", "must be in order"),
+    ('["09:00-25:00"]', "2027-03-01T09:00:00+08:00", "is not a time of day"),
+    ('["09:00-12:00"]', "2027-02-30T09:00:00", "is not a valid date-time"),
+])
+def test_a_schedule_repeated_by_many_campaigns_is_reported_at_each(tmp_path: Path, windows: str, begin: str,
+                                                                   message: str) -> None:
+    """Campaigns that repeat one schedule share its check (built once); a faulty one is still reported
+    at every campaign that has it, and a campaign with a good one next to them is built."""
+    good = XF_TASK.split("campaigns:\n", 1)[1]
+    bad = good.replace('windows: ["09:00-12:00", "13:30-20:00"]', f"windows: {windows}").replace(
+        '"2027-03-01T09:00:00+08:00"', f'"{begin}"')
+    assert bad != good
+    body = "version: 1\ncampaigns:\n" + "".join(
+        text.replace("name: spring", f"name: c{i}").replace("19900000001", f"1990000000{i}")
+        for i, text in enumerate([good, bad, good, bad]))
+    result = load_files(tmp_path, {"campaigns/c.yaml": body})
+    found = [p for p in errors(result) if message in p.message]
+    assert [p.field.split(".")[0] for p in found] == ["campaigns[1]", "campaigns[3]"]
+    assert len({p.line for p in found}) == 2
+    clean = load_files(tmp_path / "clean", {"campaigns/c.yaml": "version: 1\ncampaigns:\n" + "".join(
+        good.replace("name: spring", f"name: c{i}").replace("19900000001", f"1990000000{i}") for i in range(2))})
+    assert clean.state is not None
+    first, second = clean.state.campaigns
+    assert first.schedule == second.schedule and first.schedule.windows[1] == TimeWindow(time(13, 30), time(20))
