@@ -300,7 +300,13 @@ class _Walker:
         append = out.append
         for i, child in enumerate(node.value):
             if child.__class__ is ScalarNode:
-                append(child.value if child.tag == _STR else self.scalar(child, (*path, i)))
+                text = child.value
+                if child.tag == _STR:
+                    append(text)
+                elif child.tag == _PLAIN and text and text[0] not in _NUMBER_START:  # a word: as plain() reads it
+                    append(_WORDS.get(text, text))
+                else:
+                    append(self.scalar(child, (*path, i)))
             else:
                 append(self.container(child, (*path, i)))
         return out
@@ -336,7 +342,13 @@ class _Walker:
             written[key] = key_node
             # explicit keys win over merged ones
             if value_node.__class__ is ScalarNode:
-                out[key] = value_node.value if value_node.tag == _STR else self.scalar(value_node, (*path, key))
+                text = value_node.value
+                if value_node.tag == _STR:
+                    out[key] = text
+                elif value_node.tag == _PLAIN and text and text[0] not in _NUMBER_START:  # a word (see plain())
+                    out[key] = _WORDS.get(text, text)
+                else:
+                    out[key] = self.scalar(value_node, (*path, key))
             else:
                 out[key] = self.container(value_node, (*path, key))
         return out
