@@ -197,21 +197,6 @@ class _Compiler:
         extra = self.compile(schema["additionalProperties"]) if "additionalProperties" in schema else None
         required = tuple(schema.get("required") or ()) if typed else ()
 
-        def plain(v: Any) -> bool:  # no patternProperties: one lookup per key
-            if not isinstance(v, dict):
-                return not typed
-            for n in required:
-                if n not in v:
-                    return False
-            for k, item in v.items():
-                f = props.get(k)
-                if f is None:
-                    if extra is not None and not extra(item):
-                        return False
-                elif not f(item):
-                    return False
-            return True
-
         def check(v: Any) -> bool:
             if not isinstance(v, dict):
                 return not typed
@@ -219,22 +204,21 @@ class _Compiler:
                 if n not in v:
                     return False
             for k, item in v.items():
-                known = False
                 f = props.get(k)
-                if f is not None:
-                    known = True
-                    if not f(item):
-                        return False
-                for search, g in patterns:
-                    if search(k) is not None:
-                        known = True
-                        if not g(item):
-                            return False
+                known = f is not None
+                if f is not None and not f(item):
+                    return False
+                if patterns:  # (most objects have none: one lookup per key)
+                    for search, g in patterns:
+                        if search(k) is not None:
+                            known = True
+                            if not g(item):
+                                return False
                 if not known and extra is not None and not extra(item):
                     return False
             return True
 
-        return check if patterns else plain
+        return check
 
 
 _STRING_KEYS = frozenset({"type", "minLength", "maxLength", "pattern"})
