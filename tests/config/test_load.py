@@ -309,3 +309,23 @@ def test_a_schedule_repeated_by_many_campaigns_is_reported_at_each(tmp_path: Pat
     assert clean.state is not None
     first, second = clean.state.campaigns
     assert first.schedule == second.schedule and first.schedule.windows[1] == TimeWindow(time(13, 30), time(20))
+
+
+def test_a_name_repeated_by_many_campaigns_lists_a_few_of_the_others_at_each(tmp_path: Path) -> None:
+    """A generated file that gives 3,000 campaigns one name used to list the 2,999 others at each: 9 million
+    locations, 106 MB of output and 10 s. Each now names the first few and counts the rest."""
+    good = XF_TASK.split("campaigns:\n", 1)[1]
+    count = 400
+    body = "version: 1\ncampaigns:\n" + "".join(good.replace("19900000001", f"199{i:08d}") for i in range(count))
+    result = load_files(tmp_path, {"campaigns/c.yaml": body})
+    found = [p for p in errors(result) if "is not unique" in p.message]
+    assert len(found) == count and len({p.line for p in found}) == count
+    for p in found:
+        assert p.message.count("line ") == 5, p.message
+        assert p.message.endswith(f" and {count - 1 - 5} more)"), p.message
+        assert f"line {p.line}," not in p.message and not p.message.endswith(f"line {p.line})")  # never itself
+    # two or a few: every other one, and nothing counted
+    few = load_files(tmp_path / "few", {"campaigns/c.yaml": "version: 1\ncampaigns:\n" + good + good.replace(
+        "19900000001", "19900000002")})
+    pair = [p.message for p in errors(few) if "is not unique" in p.message]
+    assert len(pair) == 2 and all("more" not in m and m.count("line ") == 1 for m in pair)
