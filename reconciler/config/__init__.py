@@ -21,7 +21,7 @@ from reconciler.config.discovery import discover
 from reconciler.config.environments import check_environments
 from reconciler.config.policy import check_campaigns
 from reconciler.config.project import ProjectResult, build_project
-from reconciler.config.report import PhoneLists, Report, YamlFile, where
+from reconciler.config.report import LISTED_PLACES, PhoneLists, Report, YamlFile, where
 from reconciler.config.schema import SchemaKind, schema_issues
 from reconciler.config.yamlmarks import format_path, parse
 from reconciler.errors import ConfigError, Problem
@@ -30,9 +30,6 @@ from reconciler.model import DesiredCampaign, DesiredState, PhoneList, Project, 
 __all__ = ["LoadResult", "load", "load_or_raise", "load_project"]
 
 SUPPORTED_VERSION = 1
-#: Other places of a repeated campaign name listed at each (the rest are counted): 3,000 campaigns of
-#: one name would otherwise list 9 million places.
-LISTED_PLACES = 5
 T = TypeVar("T")
 
 

@@ -34,6 +34,11 @@ def where(file: str, line: int, current: str = "") -> str:
     return f"{display_path(file)}:{line}" if line else display_path(file)
 
 
+#: Other places listed in one problem about many (a campaign name repeated, numbers shared with other
+#: campaigns); the rest are counted. 3,000 campaigns of one name would otherwise list 9 million places.
+LISTED_PLACES = 5
+
+
 @dataclass
 class Report:
     problems: list[Problem] = field(default_factory=list)

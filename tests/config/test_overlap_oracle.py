@@ -71,3 +71,20 @@ def test_overlaps_are_found_as_the_reference_loop_finds_them(tables: list[list[s
     _check_overlaps(offered, policy, lazy)
     assert offered.problems == expected.problems
     assert offered.listed == []  # every cached table's list was kept already
+
+
+def test_a_number_in_many_running_campaigns_lists_a_few_of_them_and_counts_the_rest() -> None:
+    """One number in every list (a team's own phone as a seed, say): the first campaign shares it with each
+    of the others; its warning names the first 5 and counts the rest instead of listing 299 campaigns."""
+    shared = NUMBERS[0]
+    running = [replace(campaign(f"c{i}", numbers=[shared, NUMBERS[1 + i % 9]] if i else [shared]),
+                       mark=Mark("campaigns.yaml", 10 * i + 3)) for i in range(300)]
+    report = Report()
+    _check_overlaps(report, Policy(), running)
+    first = next(p for p in report.problems if p.line == 3)
+    assert first.message.startswith("299 contacts are also in other running campaigns (1 with 'c1' (line 13), ")
+    assert first.message.count(" with 'c") == 5 and "and 294 more campaigns)" in first.message
+    # the other campaigns share numbers with c0 (the seed) and with the campaigns before them of the same
+    # second number: each is one warning, with no more than 5 campaigns named
+    assert len(report.problems) == 300
+    assert all(p.message.count(" with 'c") <= 5 for p in report.problems)
