@@ -107,6 +107,7 @@ def load(directory: Path, cache: Mapping[str, SourceDigest] | None = None,
         items = yf.doc.value.get("campaigns")
         if not isinstance(items, list):
             continue
+        lines = yf.item_lines(("campaigns",))  # each campaign's own line, looked up once for the file
         for index, raw in enumerate(items):
             if isinstance(raw, dict) and isinstance(raw.get("name"), str) and yf.usable(("campaigns", index, "name")):
                 names[raw["name"]].append((yf, index))
@@ -119,6 +120,7 @@ def load(directory: Path, cache: Mapping[str, SourceDigest] | None = None,
                     raw,  # noqa: B023
                     project.project if project else None,
                     project.broken_profiles if project else set(),
+                    line=lines[index] if index < len(lines) else None,  # noqa: B023
                 ),
             )
             if result is not None:

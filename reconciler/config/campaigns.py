@@ -116,8 +116,11 @@ def build_campaign(
     raw: Any,
     project: Project | None,
     broken_profiles: set[str],
+    *,
+    line: int | None = None,
 ) -> CampaignResult:
-    """Check one ``campaigns[index]`` entry and build it (None when it has errors)."""
+    """Check one ``campaigns[index]`` entry and build it (None when it has errors); ``line``: the entry's
+    line when the caller knows it already."""
     path: Path = ("campaigns", index)
     if not isinstance(raw, dict):
         return CampaignResult(None, None, [])
@@ -193,7 +196,7 @@ def build_campaign(
             allow_replace=lifecycle.get("allow_replace", False) is True,
         ),
         vendor=spec.settings(yf, path, raw),
-        mark=Mark(yf.file, yf.line(path)),
+        mark=Mark(yf.file, line if line is not None else yf.line(path)),
         watch_new_contacts=sub(raw, "watch").get("apply_new_contacts") if isinstance(
             sub(raw, "watch").get("apply_new_contacts"), bool) else None,
         policy=policy,

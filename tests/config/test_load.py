@@ -329,3 +329,15 @@ def test_a_name_repeated_by_many_campaigns_lists_a_few_of_the_others_at_each(tmp
         "19900000001", "19900000002")})
     pair = [p.message for p in errors(few) if "is not unique" in p.message]
     assert len(pair) == 2 and all("more" not in m and m.count("line ") == 1 for m in pair)
+
+
+def test_each_campaign_is_marked_at_its_own_line(tmp_path: Path) -> None:
+    """The campaigns' lines are looked up once per file (``item_lines``), each at its entry."""
+    good = XF_TASK.split("campaigns:\n", 1)[1]
+    body = "version: 1\ncampaigns:\n\n  # a comment\n" + "".join(
+        good.replace("name: spring", f"name: c{i}").replace("19900000001", f"1990000000{i}") + "\n" * i
+        for i in range(4))
+    result = load_files(tmp_path, {"campaigns/c.yaml": body})
+    assert result.state is not None
+    expected = [n for n, text in enumerate(body.splitlines(), start=1) if text.startswith("  - name: c")]
+    assert [c.mark.line for c in result.state.campaigns] == expected and len(expected) == 4
