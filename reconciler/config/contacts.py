@@ -418,15 +418,13 @@ def _open_regular(path: Path) -> tuple[int, int]:
 
 
 def _read_whole(fd: int, size: int) -> bytes:
-    """Every byte of an open regular file of ``size`` bytes: one read when it did not grow meanwhile
-    (a file object would ask for its size again and read twice)."""
-    data = os.read(fd, size + 1)
-    if len(data) <= size:  # the whole file (shorter: it shrank; the read stopped at its end)
-        return data
-    chunks = [data]
-    while chunk := os.read(fd, 1 << 16):
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """Every byte of an open regular file of about ``size`` bytes (its ``fstat`` size): read until the
+    end, never trusting one read to be whole (a short read would drop rows silently); a file object would
+    ask for its size again and read in smaller steps."""
+    chunks = [os.read(fd, size + 1)]
+    while chunks[-1]:  # until a read finds the end
+        chunks.append(os.read(fd, max(size + 1, 1 << 16)))
+    return b"".join(chunks) if len(chunks) > 2 else chunks[0]
 
 
 def _text(data: bytes, codec: str) -> Any:

@@ -78,3 +78,17 @@ def test_a_pipe_named_as_a_source_is_refused_without_waiting_for_a_writer_when_a
                           cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 0, done.stderr
     assert f"contact source {tmp_path / 'c.csv'} is not a file" in done.stdout
+
+
+def test_the_whole_read_goes_on_after_a_short_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file system may answer a read with fewer bytes than asked before the end (FUSE, network
+    mounts): the read goes on until a read finds the end, so no row is dropped."""
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"0123456789" * 1000)
+    real = os.read
+    monkeypatch.setattr(contacts.os, "read", lambda fd, n: real(fd, min(n, 7)))  # at most 7 bytes a read
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert contacts._read_whole(fd, 10_000) == b"0123456789" * 1000
+    finally:
+        os.close(fd)
