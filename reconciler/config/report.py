@@ -57,8 +57,8 @@ class Report:
     # ``errors`` counts the problems added since it last counted (problems are only ever added:
     # ``add`` or extending ``problems``), so a check that asks before and after each campaign costs
     # nothing per problem already counted.
-    _counted: int = field(default=0, repr=False, compare=False)
-    _errors: int = field(default=0, repr=False, compare=False)
+    _counted: int = field(default=0, init=False, repr=False, compare=False)
+    _errors: int = field(default=0, init=False, repr=False, compare=False)
 
     @property
     def errors(self) -> int:
