@@ -21,7 +21,7 @@ from reconciler.config.discovery import discover
 from reconciler.config.environments import check_environments
 from reconciler.config.policy import check_campaigns
 from reconciler.config.project import ProjectResult, build_project
-from reconciler.config.report import LISTED_PLACES, PhoneLists, Report, YamlFile, where
+from reconciler.config.report import PhoneLists, Report, YamlFile, listed, where
 from reconciler.config.schema import SchemaKind, schema_issues
 from reconciler.config.yamlmarks import format_path, parse
 from reconciler.errors import ConfigError, Problem
@@ -131,12 +131,10 @@ def load(directory: Path, cache: Mapping[str, SourceDigest] | None = None,
     for name, places in names.items():
         if len(places) < 2:
             continue
-        named = places[:LISTED_PLACES + 1]  # enough to list LISTED_PLACES others at each place
         for yf, index in places:
-            others = [where(o.file, o.doc.key_line(("campaigns", i, "name")), yf.file)
-                      for o, i in named if o is not yf or i != index][:LISTED_PLACES]
-            more = len(places) - 1 - len(others)
-            also = ", ".join(others) + (f" and {more} more" if more else "")
+            others = (where(o.file, o.doc.key_line(("campaigns", i, "name")), yf.file)
+                      for o, i in places if o is not yf or i != index)  # (listed lazily: only the first few)
+            also = listed(others, len(places) - 1)
             yf.error(("campaigns", index, "name"), f"campaign name {name!r} is not unique (also at {also})")
 
     if project is not None:

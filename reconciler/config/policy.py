@@ -38,7 +38,7 @@ from typing import Any
 
 from reconciler.config.contacts import CODECS
 from reconciler.config.phones import normalize_phone
-from reconciler.config.report import LISTED_PLACES, Report, YamlFile, display_path, where
+from reconciler.config.report import Report, YamlFile, display_path, listed, where
 from reconciler.config.table import LazyTable, phones_of, table_digest
 from reconciler.config.yamlmarks import Path as DocPath
 from reconciler.model import (
@@ -671,13 +671,11 @@ def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCam
         others = paired.get(i)
         if not others:
             continue
-        listed = ", ".join(f"{n} with {o.name!r} ({where(o.mark.file, o.mark.line, c.mark.file)})"
-                           for o, n in others[:LISTED_PLACES])
-        if len(others) > LISTED_PLACES:
-            listed += f" and {len(others) - LISTED_PLACES} more campaigns"
+        named = listed((f"{n} with {o.name!r} ({where(o.mark.file, o.mark.line, c.mark.file)})" for o, n in others),
+                       len(others), " campaigns")
         total = sum(n for _, n in others)
         tail = ("policy.unique_across_campaigns is true: each number may be in one running campaign only"
                 if unique else "they may be called once per campaign (set policy.max_dials to cap it, or "
                 "policy.unique_across_campaigns: true to refuse it)")
         report.add(c.mark.file, c.mark.line, "contacts", f"{total} contacts are also in other running campaigns "
-                   f"({listed}); {tail}", severity)
+                   f"({named}); {tail}", severity)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import pathlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,13 @@ def where(file: str, line: int, current: str = "") -> str:
 #: Other places listed in one problem about many (a campaign name repeated, numbers shared with other
 #: campaigns); the rest are counted. 3,000 campaigns of one name would otherwise list 9 million places.
 LISTED_PLACES = 5
+
+
+def listed(texts: Iterable[str], total: int, noun: str = "") -> str:
+    """The first :data:`LISTED_PLACES` of ``texts`` (``total`` in all), then how many more there are."""
+    shown = list(itertools.islice(texts, LISTED_PLACES))
+    more = total - len(shown)
+    return ", ".join(shown) + (f" and {more} more{noun}" if more > 0 else "")
 
 
 @dataclass
