@@ -246,8 +246,11 @@ class _TooLarge(Exception):
 class _Walker:
     """Nodes to values; lines are not copied out (:meth:`Document.line` looks them up when asked)."""
 
-    def __init__(self, last_line: int = 1 << 62) -> None:
+    def __init__(self, last_line: int = 1 << 62, *, aliased: bool = True) -> None:
         self.last_line = last_line  # libyaml may mark an empty node at the end one line past the text
+        # False for a document with no anchor, hence no alias: no node is reached twice, so nothing is
+        # kept to tell repeats and recursion apart (most files; a third of the walk otherwise)
+        self.aliased = aliased
         self.raw: dict[Path, str] = {}
         self.issues: list[YamlIssue] = []
         self.active: set[int] = set()
@@ -267,17 +270,19 @@ class _Walker:
         self.count += 1 + children
         if self.count > MAX_NODES:
             raise _TooLarge(f"the document has more than {MAX_NODES} nodes")
-        ident = id(node)
-        if ident in self.seen:  # walked before: through an alias; it and its items count as repeated
-            self.repeated += 1 + children
-            if self.repeated > MAX_ALIAS_NODES:
-                raise _TooLarge(f"aliases repeat more than {MAX_ALIAS_NODES} nodes (an alias bomb?)")
-        else:
-            self.seen.add(ident)
-        if ident in self.active:
-            self.issues.append(YamlIssue(self.at(node), "recursive alias: a node may not contain itself", path))
-            return None
-        self.active.add(ident)
+        aliased = self.aliased
+        if aliased:
+            ident = id(node)
+            if ident in self.seen:  # walked before: through an alias; it and its items count as repeated
+                self.repeated += 1 + children
+                if self.repeated > MAX_ALIAS_NODES:
+                    raise _TooLarge(f"aliases repeat more than {MAX_ALIAS_NODES} nodes (an alias bomb?)")
+            else:
+                self.seen.add(ident)
+            if ident in self.active:
+                self.issues.append(YamlIssue(self.at(node), "recursive alias: a node may not contain itself", path))
+                return None
+            self.active.add(ident)
         try:
             if isinstance(node, SequenceNode):
                 if node.tag != _SEQ:
@@ -288,7 +293,8 @@ class _Walker:
                     self.issues.append(YamlIssue(self.at(node), f"unsupported YAML tag {node.tag!r}", path))
                 return self.mapping(node, path)
         finally:
-            self.active.discard(ident)
+            if aliased:
+                self.active.discard(ident)
         self.issues.append(YamlIssue(self.at(node), "unsupported YAML node", path))  # pragma: no cover
         return None
 
@@ -421,28 +427,6 @@ class _Walker:
         return text
 
 
-_CONTAINERS = (SequenceNode, MappingNode)
-
-
-class _UnaliasedWalker(_Walker):
-    """The walker for a document with no anchor, hence no alias: no node is reached twice, so
-    nothing is kept to tell repeats and recursion apart (most files; a third of the walk otherwise)."""
-
-    def container(self, node: Node, path: Path) -> Any:
-        if not isinstance(node, _CONTAINERS):
-            return super().container(node, path)
-        self.count += 1 + len(node.value)
-        if self.count > MAX_NODES:
-            raise _TooLarge(f"the document has more than {MAX_NODES} nodes")
-        if isinstance(node, SequenceNode):
-            if node.tag != _SEQ:
-                self.issues.append(YamlIssue(self.at(node), f"unsupported YAML tag {node.tag!r}", path))
-            return self.sequence(node, path)
-        if node.tag != _MAP:
-            self.issues.append(YamlIssue(self.at(node), f"unsupported YAML tag {node.tag!r}", path))
-        return self.mapping(node, path)
-
-
 MAX_DIGITS = 30  # no setting takes a number this long; Python refuses int() past 4,300 digits anyway
 
 
@@ -504,7 +488,7 @@ def parse(text: str) -> tuple[Document | None, list[YamlIssue]]:
         return Document(None), []
     last_line = text.count("\n") + 1
     # ``*name`` can only name an anchor (``&name``): without one, no node is reached twice
-    walker = _Walker(last_line) if "&" in text else _UnaliasedWalker(last_line)
+    walker = _Walker(last_line, aliased="&" in text)
     try:
         value = walker.walk(node, ())
     except _TooLarge as exc:

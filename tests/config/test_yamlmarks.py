@@ -167,6 +167,6 @@ def test_a_document_without_anchors_walks_as_with_the_alias_bookkeeping(text: st
 
     assert "&" not in text
     node = yamlmarks._compose(yamlmarks._Composer, text)
-    full, fast = yamlmarks._Walker(), yamlmarks._UnaliasedWalker()
+    full, fast = yamlmarks._Walker(), yamlmarks._Walker(aliased=False)
     assert fast.walk(node, ()) == full.walk(node, ())
     assert (fast.raw, fast.issues, fast.count) == (full.raw, full.issues, full.count)
