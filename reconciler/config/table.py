@@ -113,19 +113,27 @@ class ContactTable(Sequence[ContactRow]):
                 index += 1
 
     def take(self, positions: Sequence[int]) -> list[ContactRow]:
-        """The rows at ``positions``, built in one pass (a batch of a plan's rows, in apply's hot loop)."""
+        """The rows at ``positions``, built in one pass (a batch of a plan's rows, in apply's hot loop): a
+        chunk is split once, and the source once for each run of positions in one file."""
         n = len(self._lines)
-        row = self._row
+        lines, starts, sources, pi = self._lines, self._source_starts, self._sources, self._phone_index
         out: list[ContactRow] = []
+        append = out.append
         loaded = -1
         records: list[str] = []
+        low = high = 0  # the positions [low, high) are rows of ``source``
+        source = ""
         for index in positions:
             if not 0 <= index < n:
                 raise IndexError("contact row index out of range")
             chunk, offset = divmod(index, CHUNK)
             if chunk != loaded:
                 records, loaded = self._records(chunk), chunk
-            out.append(row(index, records[offset]))
+            if not low <= index < high:
+                s = bisect.bisect_right(starts, index) - 1
+                low, high, source = starts[s], starts[s + 1] if s + 1 < len(starts) else n, sources[s]
+            values = tuple(records[offset].split(UNIT))
+            append(ContactRow(values[pi], values, source, lines[index]))
         return out
 
     def phones(self) -> Iterator[str]:

@@ -69,17 +69,20 @@ class ProgressHooks(ApplyHooks):
             done = self._batches.get(id(action), 0) + calls
             self._batches[id(action)] = done
             total = action.calls
-            contacts = min(action.count, round(action.count * done / total)) if total else action.count
-            word = step_word(StepResult(action, StepStatus.OK))
-            line = (f"      {action.campaign}: {word} {contacts}/{action.count} contacts "
-                    f"(batch {done}/{total})")
             if self._tty:
                 self._clear()
-                self._stream.write(line)
+                self._stream.write(self._batch_line(action, done))
                 self._stream.flush()
                 self._transient = True
-            elif done == total or (done * 10) // total != ((done - calls) * 10) // total:
-                self._write(line)
+            elif done == total or (done * 10) // total != ((done - calls) * 10) // total:  # a line per tenth
+                self._write(self._batch_line(action, done))
+
+    @staticmethod
+    def _batch_line(action: Action, done: int) -> str:
+        total = action.calls
+        contacts = min(action.count, round(action.count * done / total)) if total else action.count
+        word = step_word(StepResult(action, StepStatus.OK))
+        return f"      {action.campaign}: {word} {contacts}/{action.count} contacts (batch {done}/{total})"
 
     def step_finished(self, result: StepResult) -> None:
         with self._lock:

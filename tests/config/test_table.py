@@ -34,6 +34,25 @@ def test_take_builds_the_same_rows_as_reading_them_one_by_one() -> None:
             table.take([3, bad])
 
 
+def test_take_names_the_source_of_each_row_when_files_are_tiny_empty_or_revisited() -> None:
+    # take looks a file up once per run of positions in it: runs that end after one row, files with no
+    # row, and positions going back to an earlier file must each still name the right file and line
+    builder = ContactTableBuilder(2, 0)
+    sizes = [1, 0, 2, 1, 0, 0, 3, CHUNK + 1, 1]
+    first = 0
+    for s, size in enumerate(sizes):
+        builder.start_source(f"contacts/t{s}.csv")
+        rows = range(first, first + size)
+        builder.add_records([f"139{i:08d}{UNIT}name {i}" for i in rows], [i - first + 2 for i in rows])
+        first += size
+    table = builder.build()
+    rng = random.Random(11)
+    positions = [*range(len(table)), *range(len(table) - 1, -1, -1), *(rng.randrange(len(table)) for _ in range(300))]
+    taken = table.take(positions)
+    assert [(r.source, r.row) for r in taken] == [(table[i].source, table[i].row) for i in positions]
+    assert {r.source for r in taken} == {f"contacts/t{s}.csv" for s, size in enumerate(sizes) if size}
+
+
 def test_a_view_of_rows_reads_in_chunks_what_item_access_reads() -> None:
     table = table_of(4 * CHUNK)
     index = tuple(range(len(table) - 1, -1, -3))  # backwards, across chunks and sources

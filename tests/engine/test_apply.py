@@ -9,12 +9,13 @@ nothing sent without its journal intent.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 
-from reconciler.engine.plan import ActionKind, ApplyResult, StepStatus
+from reconciler.engine.plan import Action, ActionKind, ApplyHooks, ApplyResult, StepResult, StepStatus
 from reconciler.engine.settle import resolve_by_hand
 from reconciler.errors import StateError
 from reconciler.state.base import CallOutcome, ContactStatus, StateStore
@@ -329,3 +330,30 @@ def test_sqlite_store_rig_converges_too(tmp_path: Any) -> None:
 def test_memory_store_is_the_default() -> None:
     with rig() as r:
         assert isinstance(r.store, MemoryStore)
+
+
+class _CollectorSeen(ApplyHooks):
+    """Whether the cyclic collector ran while each step started and finished (in the lanes)."""
+
+    def __init__(self) -> None:
+        self.enabled: list[bool] = []
+
+    def step_started(self, action: Action) -> None:
+        self.enabled.append(gc.isenabled())
+
+    def step_finished(self, result: StepResult) -> None:
+        self.enabled.append(gc.isenabled())
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_lanes_run_with_the_cyclic_collector_paused_and_it_runs_again_after(fails: bool) -> None:
+    # it would only compete with the lanes for the interpreter lock; a failing apply gives it back too
+    assert gc.isenabled()
+    hooks = _CollectorSeen()
+    c = campaign("spring", n=51)
+    with rig() as r:
+        store: StateStore = FailingStore(r.store, "begin_call", _call_is("insert")) if fails else r.store  # type: ignore[assignment]
+        _, result = r.apply(desired(c), store, hooks=hooks)
+        assert result.ok is not fails
+    assert len(hooks.enabled) >= 4 and not any(hooks.enabled)
+    assert gc.isenabled()
