@@ -122,6 +122,7 @@ def apply_saved(path: Path, *, directory: Path | None, parallelism: int, lock_ti
             if fmt == "text":
                 click.echo(view.render_plan(plan, color=use_color(fmt)), nl=False)
             if not plan.has_changes:
+                remember(session, plan)
                 if fmt != "text":
                     click.echo(view.render_result(plan, ApplyResult()), nl=False)
                 return ExitCode.OK
@@ -129,5 +130,9 @@ def apply_saved(path: Path, *, directory: Path | None, parallelism: int, lock_ti
                 applier = Applier(session.desired, session.providers, session.store, observed, hooks=hooks,
                                   parallelism=parallelism, now=session.clock)
                 result = applier.execute(plan)
+            # The plan's convergence holds now as when it was made: the files, the state and every task
+            # it observed were just checked unchanged (a marker of a campaign whose steps did not all
+            # succeed in full is not written).
+            remember(session, plan, result)
             _result(plan, result, fmt)
             return ExitCode.OK if result.ok else ExitCode.ERROR

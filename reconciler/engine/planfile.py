@@ -30,7 +30,16 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from reconciler.engine.inputs import Observed, Recorded
-from reconciler.engine.plan import ACTION_WORDS, Action, ActionKind, CampaignSummary, Diagnostic, Plan, PlanMeta
+from reconciler.engine.plan import (
+    ACTION_WORDS,
+    Action,
+    ActionKind,
+    CampaignSummary,
+    Convergence,
+    Diagnostic,
+    Plan,
+    PlanMeta,
+)
 from reconciler.engine.policy import dump_policy, load_policy
 from reconciler.errors import PlanError, StalePlan
 from reconciler.model import ContactRow, DesiredState, canonical_json, digest
@@ -300,6 +309,14 @@ def dump_plan(plan: Plan, involved: Iterable[tuple[str, str]], *, recorded: Reco
         ],
         "notes": [_scrub(n, phones) for n in plan.notes],
         "policy": dump_policy(plan),  # display only: deferred entries, suppressed/held counts, forecast
+        # For the state's convergence markers, written by the apply of this file (not shown). One that
+        # replays warnings is left out: their text is the diff's, and the next plan writes that marker.
+        "converged": [
+            {"campaign": c.campaign, "digest": c.digest, "settings_fingerprint": c.settings_fingerprint, "now": c.now,
+             "suppression": c.suppression, "suppressed": [list(pair) for pair in c.suppressed],
+             "phases": [list(pair) for pair in c.phases], "extra": c.extra}
+            for c in plan.converged if not c.warnings
+        ],
     }
     # One line per [start, stop] pair (a JSON string holds no raw newline, so only ranges match).
     return _PAIR.sub(r"[\1, \2]", json.dumps(doc, ensure_ascii=False, indent=2)) + "\n"
@@ -350,11 +367,32 @@ def _strings(obj: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _pairs(obj: Mapping[str, Any], key: str, where: str) -> Involved:
+def _pairs(obj: Mapping[str, Any], key: str, where: str, what: str = "[profile, task_id] pairs") -> Involved:
     items = _get(obj, key, list, where)
     if not all(isinstance(p, list) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in items):
-        raise _Invalid(f"{where}.{key} must be a list of [profile, task_id] pairs")
+        raise _Invalid(f"{where}.{key} must be a list of {what}")
     return tuple((p[0], p[1]) for p in items)
+
+
+def _label_counts(obj: Mapping[str, Any], key: str, where: str) -> tuple[tuple[str, int], ...]:
+    items = _get(obj, key, list, where)
+    if not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], int)
+               and not isinstance(p[1], bool) and p[1] >= 0 for p in items):
+        raise _Invalid(f"{where}.{key} must be a list of [label, count] pairs")
+    return tuple((p[0], p[1]) for p in items)
+
+
+def _convergence(obj: Mapping[str, Any], where: str) -> Convergence:
+    return Convergence(
+        campaign=_get(obj, "campaign", str, where),
+        digest=_get(obj, "digest", str, where),
+        settings_fingerprint=_get(obj, "settings_fingerprint", str, where),
+        now=_get(obj, "now", bool, where),
+        suppression=_get(obj, "suppression", str, where),
+        suppressed=_label_counts(obj, "suppressed", where),
+        phases=_pairs(obj, "phases", where, "[task_id, phase] pairs"),
+        extra=_count(obj, "extra", where),
+    )
 
 
 def _ranges(obj: Mapping[str, Any], key: str, where: str) -> tuple[int, ...]:
@@ -466,6 +504,9 @@ def parse_plan(text: str, *, source: str = "") -> SavedPlan:
             campaigns=tuple(_summary(c, f"campaigns[{i}]") for i, c in enumerate(_objects(doc, "campaigns", "plan"))),
             meta=meta,
             notes=_strings(doc, "notes", "plan"),
+            # (absent from files written before it was saved: their apply writes no marker)
+            converged=tuple(_convergence(c, f"converged[{i}]")
+                            for i, c in enumerate(_objects(doc, "converged", "plan"))) if "converged" in doc else (),
         )
         plan = load_policy(plan, doc.get("policy"))
     except _Invalid as exc:

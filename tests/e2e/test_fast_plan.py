@@ -114,6 +114,53 @@ def test_no_op_plan_parses_nothing_and_reads_no_contact_record(
     assert parses == [] and records_read == []
 
 
+def test_a_saved_plan_applied_leaves_the_markers_so_the_next_plan_parses_nothing(
+        tmp_path: Path, xfyeta: Any, yccall: Any, parses: list[str], records_read: list[str]) -> None:
+    # CI's flow: plan --out on the pull request, apply PLANFILE on merge. Before, that apply wrote no
+    # convergence marker, so the next plan read every campaign's records and parsed every file again.
+    d = setup(tmp_path, xfyeta, yccall)
+    saved = tmp_path / "merge.plan"
+    assert run_cli("plan", str(d), "--out", str(saved)).exit_code == 0
+    res = run_cli("apply", str(saved))
+    assert res.exit_code == 0, res.output
+    with store_of(d) as store:
+        assert sorted(store.converged()) == ["c0", "c1", "c2", "y"]
+    parses.clear()
+    records_read.clear()
+    before = len(xfyeta.calls)
+    res = run_cli("plan", str(d), "--detailed-exitcode")
+    assert res.exit_code == 0, res.output
+    assert parses == [] and records_read == []
+    assert len(xfyeta.calls) - before == 2  # token and one listing page
+
+    # A plan saved with a change, applied: that campaign's marker is written for its new table.
+    write_csv(d / "contacts/c1.csv", phones(121, 1000))
+    assert run_cli("plan", str(d), "--out", str(saved)).exit_code == 0
+    res = run_cli("apply", str(saved))
+    assert res.exit_code == 0, res.output
+    parses.clear()
+    records_read.clear()
+    assert run_cli("plan", str(d), "--detailed-exitcode").exit_code == 0
+    assert parses == [] and records_read == []
+
+
+def test_a_saved_plan_whose_apply_fails_leaves_no_marker_for_that_campaign(
+        tmp_path: Path, xfyeta: Any, yccall: Any) -> None:
+    d = setup(tmp_path, xfyeta, yccall)
+    saved = tmp_path / "merge.plan"
+    assert run_cli("plan", str(d), "--out", str(saved)).exit_code == 0
+    xfyeta.faults.add("task/insert:error:200204")  # one insert is refused: that campaign stops there
+    res = run_cli("apply", str(saved))
+    assert res.exit_code != 0, res.output
+    with store_of(d) as store:
+        marked = set(store.converged())
+        sent = {c.campaign for c in store.contacts_with(phones(120, 0) + phones(120, 1000) + phones(120, 2000))}
+    assert "y" in marked
+    assert len({"c0", "c1", "c2"} - marked) == 1  # exactly the campaign whose insert failed has no marker
+    assert marked - {"y"} <= sent  # and every marked task campaign has its records
+    assert run_cli("plan", str(d), "--detailed-exitcode").exit_code == 2  # what failed is planned again
+
+
 def test_a_direct_campaign_dialed_in_full_is_planned_without_parsing_its_file_or_reading_its_records(
         tmp_path: Path, xfyeta: Any, yccall: Any, parses: list[str], records_read: list[str]) -> None:
     """Once every number of a direct campaign is dialed, the plan has nothing to dial at any hour: the apply

@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.engine.diff import diff
 from reconciler.engine.inputs import Observed, Recorded
-from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Diagnostic, Plan, PlanMeta
+from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Convergence, Diagnostic, Plan, PlanMeta
 from reconciler.engine.planfile import (
     PLANFILE_VERSION,
     SavedPlan,
@@ -130,6 +130,37 @@ def test_diff_plans_round_trip_exactly(key: str) -> None:
             c = ds.campaign(a.campaign)
             assert c is not None and [r.phone for r in a.rows] == list(a.phones)
             assert [c.contacts.rows[i] for i in a.row_index] == list(a.rows)
+
+
+def test_convergence_comes_back_so_that_the_apply_of_the_file_writes_the_markers() -> None:
+    # (Plan.converged is not compared by ==: checked here.) One that replays warnings is not saved.
+    saved_some = False
+    for plan, ds, rec in diff_cases().values():
+        _, bound, _ = roundtrip(plan, ds, rec)
+        assert bound.converged == plan.converged
+        saved_some = saved_some or bool(plan.converged)
+    assert saved_some
+    plan, ds, rec = diff_cases()["new task and direct"]
+    warned = Convergence("spring", "d" * 32, "s" * 32, now=True, warnings=(("a warning", "campaigns/a.yaml", 3),),
+                         phases=(("101", "running"),), extra=2)
+    standing = Convergence("survey", "e" * 32, "t" * 32, now=True, suppression="x", suppressed=(("opt-outs", 2),),
+                           phases=(("102", "paused"),), extra=1)
+    _, bound, _ = roundtrip(replace(plan, converged=(warned, standing)), ds, rec)
+    assert bound.converged == (standing,)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("now", "yes"), ("extra", -1), ("suppressed", [["opt-outs"]]), ("phases", [["101", 3]]), ("digest", None)])
+def test_a_malformed_convergence_is_named(field: str, value: Any) -> None:
+    plan, ds, rec = diff_cases()["new task and direct"]
+    indexed = index_rows(plan, ds)
+    doc = json.loads(dump_plan(indexed, involved_of(indexed), recorded=rec))
+    assert doc["converged"]
+    doc["converged"][0][field] = value
+    with pytest.raises(PlanError, match=rf"converged\[0\]\.{field}"):
+        parse_plan(json.dumps(doc))
+    del doc["converged"]  # a file written before convergence was saved: read, with none
+    assert parse_plan(json.dumps(doc)).plan.converged == ()
 
 
 def test_yccall_removal_comes_back_from_the_state() -> None:
