@@ -372,9 +372,10 @@ def _read_csv(
     # The loop creates a million short-lived lists and no cycles: the cyclic
     # garbage collector would only add ~25% to the time.
     with paused_gc(), fh:
+        rows = _whole_rows(fh, delimiter)
         reader = csv.reader(fh, delimiter=delimiter)
         try:
-            ok = _consume(reader, shown, sink)
+            ok = _consume(reader, shown, sink, rows)
         except UnicodeDecodeError as exc:
             line, byte = _decode_error_line(csv_path, codec, exc, data)
             hint = (
@@ -391,6 +392,23 @@ def _read_csv(
             report.add(shown, 0, "", f"cannot read contact file: {exc.strerror or exc}")
             ok = False
     return ok, True
+
+
+def _whole_rows(fh: Any, delimiter: str) -> list[list[str]] | None:
+    """Every row of a text read whole (split by the C reader in one call) when each record took one line,
+    so that row ``i`` is on line ``i + 1``. Else None, with ``fh`` rewound to be read again row by row
+    (a quoted value over several lines, or malformed CSV: the error then names its row)."""
+    if not isinstance(fh, io.StringIO):
+        return None
+    reader = csv.reader(fh, delimiter=delimiter)
+    try:
+        rows = list(reader)
+    except csv.Error:
+        rows = None
+    if rows is not None and reader.line_num == len(rows):
+        return rows
+    fh.seek(0)
+    return None
 
 
 class _NotAFile(Exception):
@@ -450,16 +468,28 @@ def _decode_error_line(path: Path, codec: str, exc: UnicodeDecodeError,
     return 0, exc.object[exc.start] if exc.start < len(exc.object) else 0
 
 
-def _consume(reader: Any, shown: str, sink: _Sink) -> bool:
-    """The hot loop: one pass over the CSV rows. False when the header is unusable."""
+def _consume(reader: Any, shown: str, sink: _Sink, rows: list[list[str]] | None = None) -> bool:
+    """The hot loop: one pass over the CSV rows. False when the header is unusable.
+
+    ``rows``: every row of a file read whole, when each record took one line
+    (row ``i`` is on line ``i + 1``): checked a batch at a time with no Python
+    per row. Otherwise rows come from ``reader`` with their line numbers.
+    """
     report = sink.report
     columns = sink.columns
     header: list[str] | None = None
-    for row in reader:
-        if row and any(cell.strip() for cell in row):
-            header = [cell.strip().lstrip("\ufeff") for cell in row]
-            break
-    header_line = reader.line_num
+    header_line = 0
+    if rows is not None:
+        for i, row in enumerate(rows):
+            if row and any(cell.strip() for cell in row):
+                header, header_line = [cell.strip().lstrip("\ufeff") for cell in row], i + 1
+                break
+    else:
+        for row in reader:
+            if row and any(cell.strip() for cell in row):
+                header = [cell.strip().lstrip("\ufeff") for cell in row]
+                break
+        header_line = reader.line_num
     if header is None:
         report.add(shown, 1, "", "the file is empty; expected a header row naming the columns")
         return False
@@ -483,29 +513,55 @@ def _consume(reader: Any, shown: str, sink: _Sink) -> bool:
     builder = sink.builder
     builder.start_source(shown)
     seen = sink.seen
-    slow = normalize_phone
     join = UNIT.join
     get_phone = operator.itemgetter(src_pi)
     invalid = _Counter(report, shown, sink.phone_column, "error", "invalid")
     dups = 0
-    batch: list[list[str]] = []
-    lines: list[int] = []
-    add_row = batch.append
-    add_line = lines.append
+    widths = {width}
 
-    def flush() -> None:
-        """Check a batch of rows with C-level bulk operations; row by row only when needed."""
-        nonlocal batch, lines, dups
-        phones = list(map(get_phone, batch))
-        if phones and not _VALID_BLOCK.fullmatch("\n".join(phones) + "\n"):
-            keep = [i for i, phone in enumerate(phones) if is_valid_phone(phone)]
-            kept = set(keep)
-            for i, phone in enumerate(phones):
-                if i not in kept:
-                    invalid.add(lines[i], f"invalid phone {phone!r}: expected {PHONE_RULE}; row dropped")
-            batch = [batch[i] for i in keep]
-            lines = [lines[i] for i in keep]
-            phones = [phones[i] for i in keep]
+    def one_by_one(batch: list[list[str]], lines: Sequence[int]) -> tuple[list[list[str]], list[int]]:
+        """The rows of a batch that the bulk check did not pass, checked and normalised one at a time.
+        Values are kept as written (only the phone is normalised)."""
+        kept: list[list[str]] = []
+        kept_lines: list[int] = []
+        for row, line in zip(batch, lines, strict=True):
+            if len(row) != width:
+                if row and any(c.strip() for c in row):
+                    invalid.add(line, f"row has {len(row)} fields, the header has {width}; row dropped", "")
+                continue
+            phone = row[src_pi]
+            normal = normalize_phone(phone)
+            if normal is None:
+                stripped = phone.strip()
+                if stripped:
+                    invalid.add(line, f"invalid phone {stripped!r}: expected {PHONE_RULE}; row dropped")
+                elif any(c.strip() for c in row):
+                    invalid.add(line, f"empty phone: expected {PHONE_RULE}; row dropped")
+                continue  # (a blank row like ",," is skipped silently)
+            row[src_pi] = normal
+            kept.append(row)
+            kept_lines.append(line)
+        return kept, kept_lines
+
+    def admit(batch: list[list[str]], lines: Sequence[int]) -> None:
+        """Check a batch of rows with C-level bulk operations (every row the header's width, every phone
+        a normal mobile or fixed-line number: one regex over them all); row by row only when needed."""
+        nonlocal dups
+        if not batch:
+            return
+        phones = list(map(get_phone, batch)) if set(map(len, batch)) == widths else None
+        if phones is None or not _VALID_BLOCK.fullmatch("\n".join(phones) + "\n"):
+            batch, lines = one_by_one(batch, lines)
+            phones = list(map(get_phone, batch))
+            if phones and not _VALID_BLOCK.fullmatch("\n".join(phones) + "\n"):
+                keep = [i for i, phone in enumerate(phones) if is_valid_phone(phone)]
+                kept = set(keep)
+                for i, phone in enumerate(phones):
+                    if i not in kept:
+                        invalid.add(lines[i], f"invalid phone {phone!r}: expected {PHONE_RULE}; row dropped")
+                batch = [batch[i] for i in keep]
+                lines = [lines[i] for i in keep]
+                phones = [phones[i] for i in keep]
         unique = set(phones)
         if len(unique) == len(phones) and seen.isdisjoint(unique):
             seen.update(unique)
@@ -521,38 +577,29 @@ def _consume(reader: Any, shown: str, sink: _Sink) -> bool:
                     keep.append(i)
             batch = [batch[i] for i in keep]
             lines = [lines[i] for i in keep]
+            phones = [phones[i] for i in keep]
         records = list(map(join, batch if pick is None else map(pick, batch)))
-        for position in builder.add_records(records, lines):
+        for position in builder.add_records(records, lines, phones):
             invalid.add(lines[position], "a value holds a control character (U+001E/U+001F); row dropped", "")
 
-    # The hot loop: as little Python per row as possible. An 11-digit ASCII
-    # number passes as is (flush() checks the batch with one regex); anything
-    # else goes through normalize_phone here. Values are kept as written
-    # (only the phone is normalised).
-    for row in reader:
-        if len(row) != width:
-            if not row or not any(c.strip() for c in row):
-                continue
-            invalid.add(reader.line_num, f"row has {len(row)} fields, the header has {width}; row dropped", "")
-            continue
-        phone = row[src_pi]
-        if not (len(phone) == 11 and phone.isdigit() and phone.isascii()):
-            normal = slow(phone)
-            if normal is None:
-                stripped = phone.strip()
-                if stripped:
-                    invalid.add(reader.line_num, f"invalid phone {stripped!r}: expected {PHONE_RULE}; row dropped")
-                elif any(c.strip() for c in row):
-                    invalid.add(reader.line_num, f"empty phone: expected {PHONE_RULE}; row dropped")
-                continue  # (a blank row like ",," is skipped silently)
-            row[src_pi] = normal
-        add_row(row)
-        add_line(reader.line_num)
-        if len(batch) >= BATCH:
-            flush()
-            batch, lines = [], []
-            add_row, add_line = batch.append, lines.append
-    flush()
+    step = BATCH
+    if rows is not None:
+        for start in range(header_line, len(rows), step):
+            admit(rows[start : start + step], range(start + 1, min(start + step, len(rows)) + 1))
+    else:
+        batch: list[list[str]] = []
+        lines: list[int] = []
+        add_row, add_line = batch.append, lines.append
+        try:
+            for row in reader:  # as little Python per row as possible: the checks are admit()'s
+                add_row(row)
+                add_line(reader.line_num)
+                if len(batch) >= step:
+                    admit(batch, lines)
+                    batch, lines = [], []
+                    add_row, add_line = batch.append, lines.append
+        finally:  # also when reading fails: the rows before it are checked (and reported) as if it had not
+            admit(batch, lines)
     invalid.close()
     if dups > REPORT_CAP:
         report.add(shown, 0, sink.phone_column,

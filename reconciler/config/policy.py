@@ -619,7 +619,7 @@ def _numbers_of(report: Report, running: Sequence[DesiredCampaign]) -> Iterator[
             if known and known in kept and not _parsed(c.contacts.rows):
                 yield kept[known].phones()
                 continue
-            numbers = list(phones_of(c.contacts.rows))
+            numbers = phones_of(c.contacts.rows)
             if known and report.phone_lists is not None and known not in kept:
                 report.listed.append(PhoneList.of(known, numbers))
             yield numbers

@@ -31,7 +31,8 @@ CHUNK = 1024
 class ContactTable(Sequence[ContactRow]):
     """Rows of one campaign, in file order, duplicates and invalid rows removed."""
 
-    __slots__ = ("_cache", "_chunks", "_digest", "_lines", "_phone_index", "_source_starts", "_sources")
+    __slots__ = ("_cache", "_chunks", "_digest", "_lines", "_phone_chunks", "_phone_index", "_source_starts",
+                 "_sources")
 
     def __init__(
         self,
@@ -40,8 +41,12 @@ class ContactTable(Sequence[ContactRow]):
         sources: Sequence[str],
         source_starts: Sequence[int],
         phone_index: int,
+        phone_chunks: Sequence[str],
     ) -> None:
+        """``phone_chunks``: each chunk's phones joined by U+001E, so that the numbers are had
+        without splitting the records (what the diff and the policy read of every table)."""
         self._chunks = tuple(chunks)
+        self._phone_chunks = tuple(phone_chunks)
         self._lines = lines
         self._sources = tuple(sources)
         self._source_starts = tuple(source_starts)
@@ -138,11 +143,15 @@ class ContactTable(Sequence[ContactRow]):
 
     def phones(self) -> Iterator[str]:
         """Just the phone numbers, in order, without building rows."""
-        pi = self._phone_index
-        cut = pi + 1  # the fields after the phone are not split (40 % less time with six columns)
-        for chunk in self._chunks:
-            for record in chunk.split(RECORD):
-                yield record.split(UNIT, cut)[pi]
+        for chunk in self._phone_chunks:
+            yield from chunk.split(RECORD)
+
+    def phone_list(self) -> list[str]:
+        """The phone numbers, in order, as one list (one C-level split a chunk)."""
+        out: list[str] = []
+        for chunk in self._phone_chunks:
+            out.extend(chunk.split(RECORD))
+        return out
 
     def locate(self, phones: set[str]) -> dict[str, tuple[str, int]]:
         """Source and row of each of ``phones`` present in the table (one pass)."""
@@ -180,7 +189,7 @@ class ContactTable(Sequence[ContactRow]):
     def __reduce__(self) -> tuple[Any, ...]:
         return (
             ContactTable,
-            (self._chunks, self._lines, self._sources, self._source_starts, self._phone_index),
+            (self._chunks, self._lines, self._sources, self._source_starts, self._phone_index, self._phone_chunks),
         )
 
 
@@ -261,6 +270,9 @@ class LazyTable(Sequence[ContactRow]):
     def phones(self) -> Iterator[str]:
         return self._get().phones()
 
+    def phone_list(self) -> list[str]:
+        return self._get().phone_list()
+
     def take(self, positions: Sequence[int]) -> list[ContactRow]:
         return self._get().take(positions)
 
@@ -329,14 +341,13 @@ class RowsView(Sequence[ContactRow]):
         return f"RowsView({len(self)} rows)"
 
 
-def phones_of(rows: Sequence[ContactRow]) -> Iterator[str]:
+def phones_of(rows: Sequence[ContactRow]) -> list[str]:
     """The phone of every row, in order; without building rows when the table is packed."""
-    fast = getattr(rows, "phones", None)
+    fast = getattr(rows, "phone_list", None)
     if callable(fast):
-        yield from fast()
-        return
-    for row in rows:
-        yield row.phone
+        result: list[str] = fast()
+        return result
+    return [row.phone for row in rows]
 
 
 class ContactTableBuilder:
@@ -347,6 +358,8 @@ class ContactTableBuilder:
         self.phone_index = phone_index
         self._chunks: list[str] = []
         self._pending: list[str] = []
+        self._phone_chunks: list[str] = []
+        self._pending_phones: list[str] = []
         self._lines: array[int] = array("L")
         self._sources: list[str] = []
         self._starts: list[int] = []
@@ -365,13 +378,16 @@ class ContactTableBuilder:
         """Add one row already joined with U+001F (see :func:`pack`)."""
         pending = self._pending
         pending.append(record)
+        self._pending_phones.append(record.split(UNIT, self.phone_index + 1)[self.phone_index])
         self._lines.append(line)
         if len(pending) == CHUNK:
             self._chunks.append(RECORD.join(pending))
+            self._phone_chunks.append(RECORD.join(self._pending_phones))
             pending.clear()
+            self._pending_phones.clear()
 
-    def add_records(self, records: list[str], lines: Sequence[int]) -> list[int]:
-        """Add many joined rows at once; returns the positions of rejected ones.
+    def add_records(self, records: list[str], lines: Sequence[int], phones: Sequence[str]) -> list[int]:
+        """Add many joined rows at once (``phones``: each one's phone); returns the positions of rejected ones.
 
         A row is rejected when a value held a separator (its record then has
         the wrong number of U+001F or any U+001E). Checked once per batch
@@ -386,21 +402,26 @@ class ContactTableBuilder:
                 rejected = set(bad)
                 records = [r for i, r in enumerate(records) if i not in rejected]
                 lines = [n for i, n in enumerate(lines) if i not in rejected]
-        pending = self._pending
+                phones = [n for i, n in enumerate(phones) if i not in rejected]
+        pending, pending_phones = self._pending, self._pending_phones
         pending.extend(records)
+        pending_phones.extend(phones)
         self._lines.extend(lines)
         while len(pending) >= CHUNK:
             self._chunks.append(RECORD.join(pending[:CHUNK]))
+            self._phone_chunks.append(RECORD.join(pending_phones[:CHUNK]))
             del pending[:CHUNK]
+            del pending_phones[:CHUNK]
         return bad
 
     def build(self) -> ContactTable:
-        chunks = list(self._chunks)
+        chunks, phone_chunks = list(self._chunks), list(self._phone_chunks)
         if self._pending:
             chunks.append(RECORD.join(self._pending))
+            phone_chunks.append(RECORD.join(self._pending_phones))
         if not self._starts:
             self._starts, self._sources = [0], [""]
-        return ContactTable(chunks, self._lines, self._sources, self._starts, self.phone_index)
+        return ContactTable(chunks, self._lines, self._sources, self._starts, self.phone_index, phone_chunks)
 
 
 def pack(values: Sequence[str]) -> str | None:

@@ -406,6 +406,12 @@ def _gate(cc: _Campaign, ctx: _Ctx, start: int) -> None:
         ctx.warn(c.name, f"{total} contacts will be dialed again (allowed)", c)
 
 
+def _positions(c: DesiredCampaign) -> dict[str, int]:
+    """Each desired number's row position in the campaign's table (built by C-level calls: no Python per row)."""
+    phones = phones_of(c.contacts.rows)
+    return dict(zip(phones, range(len(phones)), strict=True))
+
+
 # --- task mode ---------------------------------------------------------------
 
 
@@ -474,7 +480,7 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         return
 
     settings = c.settings()
-    cc.index = ctx.policy.suppress(c, {p: i for i, p in enumerate(phones_of(c.contacts.rows))})
+    cc.index = ctx.policy.suppress(c, _positions(c))
     desired_phones = list(cc.index)
     desired_set = cc.index.keys()
     pending_deletes = {e.task_id for e in ctx.pending(c.name) if e.call == "delete"}
@@ -998,7 +1004,7 @@ def _direct(cc: _Campaign, ctx: _Ctx) -> None:
                          f"with `campaignctl state resolve {c.name} --dialed|--not-dialed`", c)
     done = {p for p, s in status.items() if s in (ContactStatus.DIALED, ContactStatus.UNKNOWN)}
     if c.state == "running":
-        cc.index = ctx.policy.suppress(c, {p: i for i, p in enumerate(phones_of(c.contacts.rows))})
+        cc.index = ctx.policy.suppress(c, _positions(c))
         todo, late = ctx.policy.direct(c, [p for p in cc.index if p not in done])
         if late:
             ctx.warn(c.name, late, c)

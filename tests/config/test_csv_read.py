@@ -4,6 +4,7 @@ same rows and report the same problems at the same rows, whatever the bytes."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,15 @@ LINES = st.lists(st.lists(CELLS, min_size=0, max_size=4).map(",".join), max_size
 ENDINGS = st.sampled_from(["\n", "\r\n", "\r"])
 
 
-def _read(root: Path, data: bytes, encoding: str, small_file: int, monkeypatch: pytest.MonkeyPatch) -> Any:
+def _read(root: Path, data: bytes, encoding: str, small_file: int, monkeypatch: pytest.MonkeyPatch,
+          batch: int = contacts.BATCH, row_by_row: bool = False) -> Any:
     extra = f"          encoding: {encoding}\n" if encoding != "utf-8" else ""
     write(root, {"c.yaml": CSV_CAMPAIGN.format(extra=extra), "c.csv": data})
     with monkeypatch.context() as m:
         m.setattr(contacts, "SMALL_FILE", small_file)
+        m.setattr(contacts, "BATCH", batch)
+        if row_by_row:  # the bulk check never passes: every row is checked on its own
+            m.setattr(contacts, "_VALID_BLOCK", re.compile(r"(?!)"))
         result = load(root)
     rows = [list(c.contacts.rows) for c in result.state.campaigns] if result.state is not None else None
     return [(p.severity, Path(p.file).name, p.line, p.field, p.message) for p in result.problems], rows
@@ -48,6 +53,12 @@ def test_a_file_read_whole_reads_as_the_same_file_streamed(
     whole = _read(root, data, encoding, 1 << 20, monkeypatch)
     streamed = _read(root, data, encoding, -1, monkeypatch)
     assert whole == streamed
+    # Rows are checked in bulk a batch at a time, and one by one only in a batch the bulk check fails:
+    # the same rows and problems as when every row is checked on its own, whatever the batch size.
+    for batch in (1, 3):
+        assert _read(root, data, encoding, 1 << 20, monkeypatch, batch) == whole
+    assert _read(root, data, encoding, 1 << 20, monkeypatch, 2, row_by_row=True) == whole
+    assert _read(root, data, encoding, -1, monkeypatch, 2, row_by_row=True) == whole
 
 
 def test_the_whole_read_takes_what_a_file_grew_or_shrank_by(tmp_path: Path) -> None:
@@ -92,3 +103,28 @@ def test_the_whole_read_goes_on_after_a_short_read(tmp_path: Path, monkeypatch: 
         assert contacts._read_whole(fd, 10_000) == b"0123456789" * 1000
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize("small_file", [1 << 20, -1], ids=["read whole", "streamed"])
+def test_a_row_is_normalised_on_its_own_only_in_a_batch_the_bulk_check_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_file: int,
+) -> None:
+    """Rows are checked a batch at a time: one regex over the batch's phones passes a batch whose every
+    phone is already normal (fixed lines of 12 digits included), so the per-row normaliser runs only for
+    the batch with a number to normalise; that number is still normalised and kept."""
+    calls: list[str] = []
+    real = contacts.normalize_phone
+    monkeypatch.setattr(contacts, "normalize_phone", lambda raw: calls.append(raw) or real(raw))
+    batch = 100
+    monkeypatch.setattr(contacts, "BATCH", batch)
+    numbers = [f"07558{i:07d}" for i in range(1000)]  # fixed lines, 12 digits: normal as written
+    numbers[450] = "+86 199 0000 0003"
+    body = "".join(f"{n},客户{i}\n" for i, n in enumerate(numbers))
+    monkeypatch.setattr(contacts, "SMALL_FILE", small_file)
+    write(tmp_path, {"c.yaml": CSV_CAMPAIGN.format(extra=""), "c.csv": "客户手机号码,姓名\n" + body})
+    result = load(tmp_path)
+    assert result.state is not None and not result.problems
+    rows = list(result.state.campaigns[0].contacts.rows)
+    assert [r.phone for r in rows] == [*numbers[:450], "19900000003", *numbers[451:]]
+    assert [r.row for r in rows] == list(range(2, 1002))
+    assert sorted(calls) == sorted(numbers[400:500])  # the batch of rows 400-499, and no other row

@@ -33,9 +33,9 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     seen: list[str] = []
     real = contacts_module._consume
 
-    def counting(reader: Any, shown: str, sink: Any) -> bool:
+    def counting(reader: Any, shown: str, sink: Any, rows: Any = None) -> bool:
         seen.append(Path(shown).name)
-        return real(reader, shown, sink)
+        return real(reader, shown, sink, rows)
 
     monkeypatch.setattr(contacts_module, "_consume", counting)
     yield seen
