@@ -21,7 +21,7 @@ import click
 from reconciler.config import LoadResult
 from reconciler.config.environments import load_environment, load_project_environment
 from reconciler.config.gcpause import paused_gc
-from reconciler.config.report import PhoneLists
+from reconciler.config.report import PhoneLists, bytes_digest
 from reconciler.engine.clock import policy_clock, system_clock
 from reconciler.engine.diff import diff, targeted
 from reconciler.engine.inputs import Observed, Recorded, missing_state, snapshot, traits_of
@@ -82,34 +82,42 @@ class Session:
             self.store_or_none.close()
 
 
-def config_digest(files: Iterable[Path], root: Path) -> str:
-    """Digest of every file the config was read from: its path relative to ``root`` and its bytes.
+def config_digest(files: Iterable[Path], root: Path, known: Mapping[str, str] | None = None) -> str:
+    """Digest of every file the config was read from: its path relative to ``root`` and the digest of its
+    bytes.
 
-    Paths are resolved and taken relative to the config directory in POSIX
-    form, so the digest is the same whether the directory was given as
-    ``.``, relative or absolute, and wherever the checkout lives.
+    ``known``: the digests of the files load read whole, by path (``LoadResult.file_digests``), so the
+    digest is of the bytes the plan was made from and no file is read again; any other file is read
+    now. Paths are made absolute (without resolving links: a system call per part of each path) and
+    taken relative to the config directory in POSIX form, so the digest is the same whether the
+    directory was given as ``.``, relative or absolute, and wherever the checkout lives.
     """
-    base = root.resolve()
+    base = os.path.abspath(root)
     named: dict[str, Path] = {}
     for path in files:
-        named[_relative_name(path.resolve(), base)] = path
+        named[_relative_name(os.path.abspath(path), base)] = path
     h = hashlib.blake2b(digest_size=16)
+    h.update(b"config-digest 2\0")
     for name in sorted(named):
+        path = named[name]
         h.update(name.encode())
         h.update(b"\0")
-        try:
-            h.update(named[name].read_bytes())
-        except OSError:
-            h.update(b"<unreadable>")
+        found = known.get(str(path)) if known is not None else None
+        if found is None:
+            try:
+                found = bytes_digest(path.read_bytes())
+            except OSError:
+                found = "<unreadable>"
+        h.update(found.encode())
         h.update(b"\0")
     return h.hexdigest()
 
 
-def _relative_name(path: Path, base: Path) -> str:
+def _relative_name(path: str, base: str) -> str:
     try:
-        return Path(os.path.relpath(path, base)).as_posix()
+        return os.path.relpath(path, base).replace(os.sep, "/")
     except ValueError:  # another drive (Windows): no relative spelling exists
-        return path.as_posix()
+        return path.replace(os.sep, "/")
 
 
 def load_config(directory: Path, environment: str | None = None,
@@ -191,7 +199,8 @@ def open_session(directory: Path, env: Mapping[str, str] | None = None, *,
         if store is not None:
             used |= {r.profile for r in store.tasks() if not r.deleted}
         providers.update(build_providers(desired, used, env))
-        session = Session(directory, desired, providers, store, config_digest(result.files, directory),
+        digest = config_digest(result.files, directory, result.file_digests)
+        session = Session(directory, desired, providers, store, digest,
                           tuple(p for p in result.problems if p.severity == "warning"), missing,
                           policy_clock(env, timezone=desired.project.timezone), result.parsed, result.listed)
         yield session

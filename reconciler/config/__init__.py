@@ -21,7 +21,7 @@ from reconciler.config.discovery import discover
 from reconciler.config.environments import check_environments
 from reconciler.config.policy import check_campaigns
 from reconciler.config.project import ProjectResult, build_project
-from reconciler.config.report import PhoneLists, Report, YamlFile, listed, where
+from reconciler.config.report import PhoneLists, Report, YamlFile, bytes_digest, listed, where
 from reconciler.config.schema import SchemaKind, schema_issues
 from reconciler.config.yamlmarks import format_path, parse
 from reconciler.errors import ConfigError, Problem
@@ -49,6 +49,8 @@ class LoadResult:
     parsed: tuple[SourceDigest, ...] = field(default=())
     # Phone lists of cached tables read now, for the state to keep (see ``policy.check_campaigns``).
     listed: tuple[PhoneList, ...] = field(default=())
+    # The digest of each file of ``files`` read whole, by path (``Report.file_digests``).
+    file_digests: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -141,10 +143,10 @@ def load(directory: Path, cache: Mapping[str, SourceDigest] | None = None,
         _guarded(report, str(project.project.file), lambda: check_campaigns(report, project.project, campaigns))
     problems = report.sorted()
     if project is None or any(p.severity == "error" for p in problems):
-        return LoadResult(None, problems, tuple(dict.fromkeys(files)))
+        return LoadResult(None, problems, tuple(dict.fromkeys(files)), file_digests=report.file_digests)
     ordered = tuple(campaigns)
     return LoadResult(DesiredState(project.project, ordered), problems, tuple(dict.fromkeys(files)),
-                      tuple(report.parsed), tuple(report.listed))
+                      tuple(report.parsed), tuple(report.listed), report.file_digests)
 
 
 def load_project(directory: Path) -> Project | None:
@@ -190,6 +192,7 @@ def _read_yaml(path: Path, kind: SchemaKind, report: Report, files: list[Path]) 
         report.add(shown, 0, "", f"cannot read file: {exc.strerror or exc}")
         return None
     files.append(path)
+    report.file_digests[shown] = bytes_digest(data)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -16,7 +16,6 @@ physical line numbers (the header is row 1), so editors jump to them.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import operator
@@ -30,7 +29,7 @@ from typing import Any
 
 from reconciler.config.gcpause import paused_gc
 from reconciler.config.phones import PHONE_RULE, is_valid_phone, normalize_phone
-from reconciler.config.report import Report, YamlFile, display_path, where
+from reconciler.config.report import Report, YamlFile, bytes_digest, display_path, where
 from reconciler.config.table import RECORD, UNIT, ContactTable, ContactTableBuilder, LazyTable, table_digest
 from reconciler.config.yamlmarks import Path as DocPath
 from reconciler.config.yamlmarks import format_path
@@ -128,7 +127,8 @@ def load_sources(
     blobs = _read_all(specs) if specs is not None else None
     if specs is None or blobs is None or cache is None:
         return _parse(yf, path, contacts, columns, phone_column, None)
-    digests = [_bytes_digest(b) for b in blobs]
+    digests = [bytes_digest(b) for b in blobs]
+    yf.report.file_digests.update((str(spec.csv_path), d) for spec, d in zip(specs, digests, strict=True))
     key = source_key(specs, digests, columns, phone_column)
     files = [spec.csv_path for spec in specs]
     hit = cache.get(key)
@@ -137,7 +137,7 @@ def load_sources(
 
         def parse_again() -> ContactTable:
             again = _read_all(specs)
-            if again is None or [_bytes_digest(b) for b in again] != digests:
+            if again is None or [bytes_digest(b) for b in again] != digests:
                 raise ConfigError([Problem(yf.file, yf.line(path), format_path(path),
                                            "a contact file changed while campaignctl was running; run it again")])
             scratch = YamlFile(yf.file, yf.doc, Report(), yf.bad)
@@ -206,10 +206,6 @@ def _read_all(specs: Sequence[_CsvSpec]) -> list[bytes] | None:
     return out
 
 
-def _bytes_digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
 def source_key(specs: Sequence[_CsvSpec], digests: Sequence[str], columns: Sequence[str], phone_column: str) -> str:
     """Digest of everything a campaign's parsed table and its problems depend on (``digests``: of
     each source's bytes)."""
@@ -221,7 +217,7 @@ def source_key(specs: Sequence[_CsvSpec], digests: Sequence[str], columns: Seque
         "sources": [[str(s.csv_path), s.given, s.codec, s.encoding, s.delimiter, d]
                     for s, d in zip(specs, digests, strict=True)],
     }
-    return _bytes_digest(json.dumps(doc, ensure_ascii=False, sort_keys=True).encode())
+    return bytes_digest(json.dumps(doc, ensure_ascii=False, sort_keys=True).encode())
 
 
 def _parse(

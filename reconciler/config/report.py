@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import pathlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -47,6 +48,11 @@ def listed(texts: Iterable[str], total: int, noun: str = "") -> str:
     return ", ".join(shown) + (f" and {more} more{noun}" if more > 0 else "")
 
 
+def bytes_digest(data: bytes) -> str:
+    """The digest of a file's bytes (of a contact source, and in the plan's digest of the files)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 @dataclass
 class Report:
     problems: list[Problem] = field(default_factory=list)
@@ -58,6 +64,9 @@ class Report:
     phone_lists: PhoneLists | None = None
     # Phone lists of cached tables read now (by parsing), that the state does not keep yet.
     listed: list[PhoneList] = field(default_factory=list)
+    # The digest (:func:`bytes_digest`) of each file read whole, by path: what the plan's digest of the
+    # files is made of, from the bytes the plan was made from (no file read twice for it).
+    file_digests: dict[str, str] = field(default_factory=dict)
 
     def add(self, file: str, line: int, field_: str, message: str, severity: str = "error") -> None:
         self.problems.append(Problem(file, max(int(line), 0), field_, message, severity))
