@@ -15,6 +15,7 @@ campaign is refused unless the user allowed it (one gate, ``_gate``).
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -105,6 +106,9 @@ class _Ctx:
     started_ids: set[str] = field(default_factory=set)  # observed task ids that have started
     order: dict[str, dict[int, int]] = field(default_factory=dict)  # profile → id(task) → listing position
     pending_of: dict[str, list[JournalEntry]] = field(default_factory=dict)  # campaign → pending entries
+    # 0, 1, 2, ... as int objects every campaign's row positions share (grown as needed): a plan's actions
+    # hold a million positions as 8-byte references instead of a million 28-byte ints of their own.
+    shared_ints: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for profile, tasks in self.observed.tasks.items():
@@ -406,10 +410,14 @@ def _gate(cc: _Campaign, ctx: _Ctx, start: int) -> None:
         ctx.warn(c.name, f"{total} contacts will be dialed again (allowed)", c)
 
 
-def _positions(c: DesiredCampaign) -> dict[str, int]:
-    """Each desired number's row position in the campaign's table (built by C-level calls: no Python per row)."""
+def _positions(c: DesiredCampaign, ctx: _Ctx) -> dict[str, int]:
+    """Each desired number's row position in the campaign's table (built by C-level calls: no Python per row;
+    the positions are ``ctx.shared_ints``)."""
     phones = phones_of(c.contacts.rows)
-    return dict(zip(phones, range(len(phones)), strict=True))
+    ints = ctx.shared_ints
+    if len(ints) < len(phones):
+        ints.extend(range(len(ints), len(phones)))
+    return dict(zip(phones, itertools.islice(ints, len(phones)), strict=True))
 
 
 # --- task mode ---------------------------------------------------------------
@@ -480,7 +488,7 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
         return
 
     settings = c.settings()
-    cc.index = ctx.policy.suppress(c, _positions(c))
+    cc.index = ctx.policy.suppress(c, _positions(c, ctx))
     desired_phones = list(cc.index)
     desired_set = cc.index.keys()
     pending_deletes = {e.task_id for e in ctx.pending(c.name) if e.call == "delete"}
@@ -1004,7 +1012,7 @@ def _direct(cc: _Campaign, ctx: _Ctx) -> None:
                          f"with `campaignctl state resolve {c.name} --dialed|--not-dialed`", c)
     done = {p for p, s in status.items() if s in (ContactStatus.DIALED, ContactStatus.UNKNOWN)}
     if c.state == "running":
-        cc.index = ctx.policy.suppress(c, _positions(c))
+        cc.index = ctx.policy.suppress(c, _positions(c, ctx))
         todo, late = ctx.policy.direct(c, [p for p in cc.index if p not in done])
         if late:
             ctx.warn(c.name, late, c)
