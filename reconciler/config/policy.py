@@ -604,11 +604,12 @@ def _overlaps_key(policy: Policy, running: Sequence[DesiredCampaign]) -> str:
 _LIST_CHUNK = 64
 
 
-def _numbers_of(report: Report, running: Sequence[DesiredCampaign]) -> Iterator[Sequence[str]]:
+def _numbers_of(report: Report, running: Sequence[DesiredCampaign], *,
+                offer: bool = True) -> Iterator[Sequence[str]]:
     """Each running campaign's phone numbers, in order. A table from the parse cache (its CSV files are
     unchanged) is not parsed when the state keeps its list (``report.phone_lists``, by table digest);
     a cached table's list that had to be read by parsing is offered for the state to keep
-    (``report.listed``)."""
+    (``report.listed``; ``offer``: False when the lists are read a second time)."""
     cached = {e.digest for e in report.parsed}  # parsed now, cached from now on
     for start in range(0, len(running), _LIST_CHUNK):
         chunk = running[start:start + _LIST_CHUNK]
@@ -620,7 +621,7 @@ def _numbers_of(report: Report, running: Sequence[DesiredCampaign]) -> Iterator[
                 yield kept[known].phones()
                 continue
             numbers = phones_of(c.contacts.rows)
-            if known and report.phone_lists is not None and known not in kept:
+            if offer and known and report.phone_lists is not None and known not in kept:
                 report.listed.append(PhoneList.of(known, numbers))
             yield numbers
 
@@ -639,15 +640,19 @@ def _parsed(rows: Sequence[Any]) -> bool:
 
 
 def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCampaign]) -> None:
-    tables = list(_numbers_of(report, running))
-    seen: set[str] = set()
+    # First, whether any number is in two tables at all (the usual case: none is), a table at a time and by
+    # the numbers' hashes: neither the tables' numbers nor a set of them all (~90 MB for a million) are
+    # held meanwhile. Distinct hashes mean distinct numbers; two numbers that only share a hash lead to
+    # the exact check below, which finds no overlap for them.
+    seen: set[int] = set()
     total = 0
-    for numbers in tables:  # first, whether any number is in two tables at all (one C-level set: the usual case)
-        seen.update(numbers)
+    for numbers in _numbers_of(report, running):
+        seen.update(map(hash, numbers))
         total += len(numbers)
     if len(seen) == total:  # (a table's numbers are unique) none is; suppression only takes numbers out
         return
     del seen
+    tables = list(_numbers_of(report, running, offer=False))
     suppress = policy.suppress
     first: dict[str, int] = {}
     overlaps: dict[tuple[int, int], int] = {}

@@ -5,13 +5,15 @@ overlaps and do-not-call numbers, from parsed tables and from kept phone lists a
 from __future__ import annotations
 
 from dataclasses import replace
+from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.config import policy as policy_module
 from reconciler.config.policy import _check_overlaps
 from reconciler.config.report import Report, where
-from reconciler.config.table import ContactTable, LazyTable
+from reconciler.config.table import UNIT, ContactTable, ContactTableBuilder, LazyTable
 from reconciler.model import DesiredCampaign, Mark, PhoneList
 from reconciler.policy import Policy, Suppression
 from tests.helpers.builders import campaign, phones
@@ -62,6 +64,12 @@ def test_overlaps_are_found_as_the_reference_loop_finds_them(tables: list[list[s
     parsed = Report()
     _check_overlaps(parsed, policy, running)
     assert parsed.problems == expected.problems
+    # the first look compares the numbers' hashes: when two numbers share one (here every number does),
+    # the exact check decides, and finds what the reference finds
+    collided = Report()
+    with patch.object(policy_module, "hash", lambda _: 0, create=True):
+        _check_overlaps(collided, policy, running)
+    assert collided.problems == expected.problems
     # tables from the parse cache whose numbers come from kept lists (unchanged files): never parsed
     kept = data.draw(st.sets(st.integers(0, len(running) - 1)))
     lists = {f"d{i}": PhoneList.of(f"d{i}", tables[i]) for i in kept}
@@ -88,3 +96,21 @@ def test_a_number_in_many_running_campaigns_lists_a_few_of_them_and_counts_the_r
     # second number: each is one warning, with no more than 5 campaigns named
     assert len(report.problems) == 300
     assert all(p.message.count(" with 'c") <= 5 for p in report.problems)
+
+
+def test_an_overlap_reads_the_lists_again_and_offers_each_cached_table_once() -> None:
+    """The first look holds no table's numbers; when it finds two tables sharing a number, the exact check
+    reads the tables again. A cached table whose list the state does not keep yet is offered once."""
+    tables = []
+    for numbers in (NUMBERS[:4], NUMBERS[3:7], NUMBERS[7:]):  # NUMBERS[3] in the first two
+        builder = ContactTableBuilder(2, 0)
+        builder.start_source("contacts.csv")
+        builder.add_records([f"{n}{UNIT}x" for n in numbers], list(range(2, len(numbers) + 2)), list(numbers))
+        tables.append(builder.build())
+    running = [replace(campaign(f"c{i}"), contacts=replace(campaign().contacts,
+                                                           rows=LazyTable(len(t), t.digest, lambda t=t: t)),
+                       mark=Mark("campaigns.yaml", 10 * i + 3)) for i, t in enumerate(tables)]
+    report = Report(phone_lists=lambda digests: {})
+    _check_overlaps(report, Policy(), running)
+    assert [p.line for p in report.problems] == [3, 13]
+    assert [(x.digest, x.phones()) for x in report.listed] == [(t.digest, t.phone_list()) for t in tables]
