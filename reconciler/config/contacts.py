@@ -475,17 +475,11 @@ def _consume(reader: Any, shown: str, sink: _Sink, rows: list[list[str]] | None 
     columns = sink.columns
     header: list[str] | None = None
     header_line = 0
-    if rows is not None:
-        for i, row in enumerate(rows):
-            if row and any(cell.strip() for cell in row):
-                header, header_line = [cell.strip().lstrip("\ufeff") for cell in row], i + 1
-                break
-    else:
-        for row in reader:
-            if row and any(cell.strip() for cell in row):
-                header = [cell.strip().lstrip("\ufeff") for cell in row]
-                break
-        header_line = reader.line_num
+    for i, row in enumerate(reader if rows is None else rows):
+        if row and any(cell.strip() for cell in row):
+            header = [cell.strip().lstrip("\ufeff") for cell in row]
+            header_line = reader.line_num if rows is None else i + 1
+            break
     if header is None:
         report.add(shown, 1, "", "the file is empty; expected a header row naming the columns")
         return False
