@@ -312,7 +312,7 @@ def _read_rows(yf: YamlFile, path: DocPath, rows: list[Any], sink: _Sink) -> Non
             invalid.add(line, "a value holds a control character (U+001E/U+001F); row dropped", format_path(rpath))
             continue
         sink.seen.add(phone)
-        sink.builder.append_record(record, line)
+        sink.builder.append_record(record, line, phone)
     invalid.close()
     if dups > REPORT_CAP:
         yf.report.add(yf.file, 0, format_path(path), f"{dups} duplicate rows; the first {REPORT_CAP} are listed",

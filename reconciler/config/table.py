@@ -374,11 +374,11 @@ class ContactTableBuilder:
             self._starts.append(len(self._lines))
             self._sources.append(source)
 
-    def append_record(self, record: str, line: int) -> None:
-        """Add one row already joined with U+001F (see :func:`pack`)."""
+    def append_record(self, record: str, line: int, phone: str) -> None:
+        """Add one row already joined with U+001F (see :func:`pack`); ``phone``: its phone."""
         pending = self._pending
         pending.append(record)
-        self._pending_phones.append(record.split(UNIT, self.phone_index + 1)[self.phone_index])
+        self._pending_phones.append(phone)
         self._lines.append(line)
         if len(pending) == CHUNK:
             self._chunks.append(RECORD.join(pending))

@@ -86,7 +86,7 @@ def test_phones_are_the_phone_column_of_every_row_in_order(phone_index: int) -> 
     for i in range(CHUNK + 9, 2 * CHUNK + 20):  # inline rows: one by one
         cells = [f"a{i}", f"b{i}", f"c{i}", f"d{i}"]
         cells[phone_index] = f"139{i:08d}"
-        builder.append_record(UNIT.join(cells), i)
+        builder.append_record(UNIT.join(cells), i, cells[phone_index])
     table = builder.build()
     expected = [f"139{i:08d}" for i in range(2 * CHUNK + 20) if i != 5]
     assert list(table.phones()) == table.phone_list() == [row.phone for row in table] == expected
