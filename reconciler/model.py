@@ -34,6 +34,7 @@ __all__ = [
     "Recall",
     "Schedule",
     "Secret",
+    "SharedNumbers",
     "SourceDigest",
     "StateSettings",
     "TimeWindow",
@@ -286,11 +287,29 @@ class DesiredCampaign:
 
 
 @dataclass(frozen=True)
+class SharedNumbers:
+    """The numbers in the contact tables of more than one of some campaigns, as the load's check across
+    running campaigns found them (``config.policy.check_campaigns``).
+
+    ``tables``: each campaign compared, by name, with its table's digest (``config.table.table_digest``);
+    ``numbers``: every number in two or more of those tables (do-not-call numbers included). A frequency cap
+    asks what other campaigns of the plan send only for these (``engine.policy.PlanPolicy``): a number in
+    one table alone is sent by its own campaign only. Read only while every campaign that may send is among
+    ``tables`` with the same digest.
+    """
+
+    tables: Mapping[str, str]
+    numbers: frozenset[str]
+
+
+@dataclass(frozen=True)
 class DesiredState:
     """Everything a config directory says, ready for the engine."""
 
     project: Project
     campaigns: tuple[DesiredCampaign, ...]
+    # What the load found of numbers in several tables (None: not looked at, e.g. its findings were cached).
+    shared: SharedNumbers | None = field(default=None, compare=False, repr=False)
 
     def campaign(self, name: str) -> DesiredCampaign | None:
         for c in self.campaigns:

@@ -139,13 +139,15 @@ def load(directory: Path, cache: Mapping[str, SourceDigest] | None = None,
             also = listed(others, len(places) - 1)
             yf.error(("campaigns", index, "name"), f"campaign name {name!r} is not unique (also at {also})")
 
+    shared = None
     if project is not None:
-        _guarded(report, str(project.project.file), lambda: check_campaigns(report, project.project, campaigns))
+        shared = _guarded(report, str(project.project.file),
+                          lambda: check_campaigns(report, project.project, campaigns))
     problems = report.sorted()
     if project is None or any(p.severity == "error" for p in problems):
         return LoadResult(None, problems, tuple(dict.fromkeys(files)), file_digests=report.file_digests)
     ordered = tuple(campaigns)
-    return LoadResult(DesiredState(project.project, ordered), problems, tuple(dict.fromkeys(files)),
+    return LoadResult(DesiredState(project.project, ordered, shared), problems, tuple(dict.fromkeys(files)),
                       tuple(report.parsed), tuple(report.listed), report.file_digests)
 
 

@@ -47,6 +47,7 @@ from reconciler.model import (
     PhoneList,
     Project,
     Schedule,
+    SharedNumbers,
     SourceDigest,
     canonical_json,
     digest,
@@ -561,27 +562,38 @@ def _check_windows(yf: YamlFile, path: DocPath, policy: Policy, narrowed: Campai
 # --- across campaigns ---------------------------------------------------------------------------
 
 
-def check_campaigns(report: Report, project: Project, campaigns: Sequence[DesiredCampaign]) -> None:
+def check_campaigns(report: Report, project: Project,
+                    campaigns: Sequence[DesiredCampaign]) -> SharedNumbers | None:
     """Numbers in more than one running campaign: a warning per campaign (an error when they must be unique).
 
     It needs every running campaign's numbers, so with the parse cache (``report.cache``) its findings
     are kept beside the parsed sources, keyed by what they depend on (:func:`_overlaps_key`): while no
-    table, list or rule changed they are replayed, and no table is parsed for them."""
+    table, list or rule changed they are replayed, and no table is parsed for them.
+
+    Returns the numbers it found in more than one running campaign's table, for the plan's frequency caps
+    (None when it did not look: no policy, or findings replayed from the cache)."""
     policy = project.policy
     running = [c for c in campaigns if c.state == "running"]
-    if policy is None or len(running) < 2:
-        return  # without a policy: no opinion
+    if policy is None:
+        return None  # without a policy: no opinion
+    if len(running) < 2:
+        return SharedNumbers({c.name: _digest_of(c) for c in running}, frozenset())
     cache = report.cache
     key = _overlaps_key(policy, running) if cache is not None else ""
     hit = cache.get(key) if cache is not None else None
     if hit is not None:
         report.problems.extend(hit.problems)
-        return
+        return None
     before = len(report.problems)
-    _check_overlaps(report, policy, running)
+    shared = _check_overlaps(report, policy, running)
     found = tuple(report.problems[before:])
     if key and all(p.severity != "error" for p in found):
         report.parsed.append(SourceDigest(key, "", 0, found))
+    return shared
+
+
+def _digest_of(c: DesiredCampaign) -> str:
+    return table_digest(c.contacts.rows, c.contacts.phone_index)  # (kept on the table: computed once)
 
 
 def _overlaps_key(policy: Policy, running: Sequence[DesiredCampaign]) -> str:
@@ -594,8 +606,7 @@ def _overlaps_key(policy: Policy, running: Sequence[DesiredCampaign]) -> str:
         "unique": policy.unique_across_campaigns,
         "suppress": policy.suppress.fingerprint,
         "cwd": os.getcwd(),
-        "campaigns": [[c.name, c.mark.file, c.mark.line, table_digest(c.contacts.rows, c.contacts.phone_index)]
-                      for c in running],
+        "campaigns": [[c.name, c.mark.file, c.mark.line, _digest_of(c)] for c in running],
     }
     return "overlaps " + digest(canonical_json(doc))
 
@@ -631,7 +642,7 @@ def _cached_digest(c: DesiredCampaign, parsed_now: set[str]) -> str:
     rows = c.contacts.rows
     if isinstance(rows, LazyTable):
         return rows.digest
-    known = table_digest(rows, c.contacts.phone_index)  # (kept on the table: computed once)
+    known = _digest_of(c)
     return known if known in parsed_now else ""
 
 
@@ -639,7 +650,9 @@ def _parsed(rows: Sequence[Any]) -> bool:
     return not isinstance(rows, LazyTable) or rows.parsed
 
 
-def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCampaign]) -> None:
+def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCampaign]) -> SharedNumbers:
+    """Warn of numbers in more than one of ``running``'s tables (do-not-call numbers aside); returns every
+    number in more than one of them (do-not-call numbers included)."""
     # First, whether any number is in two tables at all (the usual case: none is), a table at a time and by
     # the numbers' hashes: neither the tables' numbers nor a set of them all (~90 MB for a million) are
     # held meanwhile. Distinct hashes mean distinct numbers; two numbers that only share a hash lead to
@@ -649,23 +662,28 @@ def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCam
     for numbers in _numbers_of(report, running):
         seen.update(map(hash, numbers))
         total += len(numbers)
-    if len(seen) == total:  # (a table's numbers are unique) none is; suppression only takes numbers out
-        return
+    tables_seen = {c.name: _digest_of(c) for c in running}
+    if len(seen) == total:  # (a table's numbers are unique) none is
+        return SharedNumbers(tables_seen, frozenset())
     del seen
     tables = list(_numbers_of(report, running, offer=False))
     suppress = policy.suppress
     first: dict[str, int] = {}
     overlaps: dict[tuple[int, int], int] = {}
+    in_several: set[str] = set()
     for i, numbers in enumerate(tables):
-        held = suppress.labels(numbers) if suppress else {}
-        mine = set(numbers).difference(held) if held else set(numbers)  # (a table's numbers are unique)
-        shared = first.keys() & mine  # set operations: no Python loop over a million numbers
-        for phone in shared:
-            j = first[phone]
-            overlaps[(j, i)] = overlaps.get((j, i), 0) + 1
-        first.update(dict.fromkeys(mine.difference(shared) if shared else mine, i))
+        mine = set(numbers)  # (a table's numbers are unique)
+        both = first.keys() & mine  # set operations: no Python loop over a million numbers
+        if both:
+            in_several.update(both)
+            held = suppress.labels(both) if suppress else {}
+            for phone in both.difference(held) if held else both:
+                j = first[phone]
+                overlaps[(j, i)] = overlaps.get((j, i), 0) + 1
+        first.update(dict.fromkeys(mine.difference(both) if both else mine, i))
+    shared = SharedNumbers(tables_seen, frozenset(in_several))
     if not overlaps:
-        return
+        return shared
     unique = policy.unique_across_campaigns
     severity = "error" if unique else "warning"
     paired: dict[int, list[tuple[DesiredCampaign, int]]] = {}  # each campaign's overlaps, in pair order
@@ -684,3 +702,4 @@ def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCam
                 "policy.unique_across_campaigns: true to refuse it)")
         report.add(c.mark.file, c.mark.line, "contacts", f"{total} contacts are also in other running campaigns "
                    f"({named}); {tail}", severity)
+    return shared

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from reconciler.config.table import table_digest
 from reconciler.engine.inputs import Recorded
 from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Deferred, Diagnostic, Forecast, Plan
 from reconciler.model import DesiredCampaign, DesiredState, Project, digest
@@ -253,6 +254,18 @@ def policy_hold(action: Action) -> bool:
     return action.kind is ActionKind.PAUSE and action.reason in HOLD_REASONS and bool(action.task_id)
 
 
+def shared_numbers(desired: DesiredState) -> frozenset[str] | None:
+    """The numbers in more than one table of the campaigns that may send (anything but absent), when the
+    load found them for exactly these tables (``DesiredState.shared``); else None."""
+    fact = desired.shared
+    if fact is None:
+        return None
+    for c in desired.campaigns:
+        if c.state != "absent" and fact.tables.get(c.name) != table_digest(c.contacts.rows, c.contacts.phone_index):
+            return None
+    return fact.numbers
+
+
 def capped(desired: DesiredState) -> bool:
     """Whether a frequency cap binds any campaign (then the plan needs the dial history: ``Recorded.dials``)."""
     policy = desired.project.policy
@@ -283,6 +296,9 @@ class PlanPolicy:
         self._planned: dict[str, str] = {}
         self._planned_more: dict[str, list[str]] = {}
         self._capped = capped(desired)
+        # The numbers another campaign of this plan may send too (None: any may be): only these need
+        # ``_planned``, as a number in one table alone is sent by its own campaign only.
+        self._shared = shared_numbers(desired) if self._capped else None
         self._suppression: str | None = None
 
     def _tz(self) -> str:
@@ -449,7 +465,8 @@ class PlanPolicy:
             return phones
         history = self._history(phones)
         # the numbers with any send, dial or planned send (C-level: most numbers of a large table have none)
-        busy = (history.keys() & phones) | (self._planned.keys() & phones)
+        planned = self._planned
+        busy = ((history.keys() & phones) if history else set()) | ((planned.keys() & phones) if planned else set())
         held: set[str] = set()
         free: list[datetime] = []
         bound: FrequencyCap | None = None
@@ -482,14 +499,17 @@ class PlanPolicy:
         """What ``c`` sends in this plan counts for the caps of the campaigns planned after it."""
         if not self._capped:
             return
+        shared = self._shared
+        if shared is not None and not shared:
+            return  # no number is in two tables: no other campaign's cap asks for these
         planned = self._planned
         for a in actions:
             if a.kind in SENDING:
-                again = planned.keys() & a.phones  # planned by a campaign before (or another action)
+                phones = a.phones if shared is None else shared.intersection(a.phones)
+                again = planned.keys() & phones  # planned by a campaign before (or another action)
                 for p in again:
                     self._planned_more.setdefault(p, []).append(c.name)
-                planned.update(dict.fromkeys((p for p in a.phones if p not in again) if again else a.phones,
-                                             c.name))
+                planned.update(dict.fromkeys((p for p in phones if p not in again) if again else phones, c.name))
 
     def _planned_by(self, phone: str) -> list[str]:
         """The campaigns of this plan sending ``phone`` so far (one entry per send)."""

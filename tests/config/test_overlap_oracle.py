@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from reconciler.config import policy as policy_module
 from reconciler.config.policy import _check_overlaps
 from reconciler.config.report import Report, where
-from reconciler.config.table import UNIT, ContactTable, ContactTableBuilder, LazyTable
+from reconciler.config.table import UNIT, ContactTable, ContactTableBuilder, LazyTable, table_digest
 from reconciler.model import DesiredCampaign, Mark, PhoneList
 from reconciler.policy import Policy, Suppression
 from tests.helpers.builders import campaign, phones
@@ -61,23 +61,29 @@ def test_overlaps_are_found_as_the_reference_loop_finds_them(tables: list[list[s
     policy = Policy(suppress=Suppression(phones={p: "dnc" for p in blocked}))
     expected = Report()
     _reference(expected, policy, running)
+    # what it returns for the plan's caps: every number in two tables or more, do-not-call numbers too
+    in_several = frozenset(p for p in NUMBERS if sum(p in t for t in tables) > 1)
+    digests = {c.name: table_digest(c.contacts.rows, c.contacts.phone_index) for c in running}
     parsed = Report()
-    _check_overlaps(parsed, policy, running)
+    found = _check_overlaps(parsed, policy, running)
     assert parsed.problems == expected.problems
+    assert (found.numbers, found.tables) == (in_several, digests)
     # the first look compares the numbers' hashes: when two numbers share one (here every number does),
     # the exact check decides, and finds what the reference finds
     collided = Report()
     with patch.object(policy_module, "hash", lambda _: 0, create=True):
-        _check_overlaps(collided, policy, running)
+        found = _check_overlaps(collided, policy, running)
     assert collided.problems == expected.problems
+    assert found.numbers == in_several
     # tables from the parse cache whose numbers come from kept lists (unchanged files): never parsed
     kept = data.draw(st.sets(st.integers(0, len(running) - 1)))
     lists = {f"d{i}": PhoneList.of(f"d{i}", tables[i]) for i in kept}
     lazy = [replace(c, contacts=replace(c.contacts, rows=LazyTable(len(tables[i]), f"d{i}", _unparsable)))
             if i in kept else c for i, c in enumerate(running)]
     offered = Report(phone_lists=lambda digests: {d: lists[d] for d in digests if d in lists})
-    _check_overlaps(offered, policy, lazy)
+    found = _check_overlaps(offered, policy, lazy)
     assert offered.problems == expected.problems
+    assert found.numbers == in_several
     assert offered.listed == []  # every cached table's list was kept already
 
 

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
+from reconciler.config import load
 from reconciler.policy import FrequencyCap, mask_phone
 from tests.config.fixtures import PROJECT, XF_TASK, errors, load_files, write
 
@@ -256,6 +257,14 @@ def test_a_number_in_several_running_campaigns_counts_against_the_first_that_has
     assert "(2 with 'b' (line 15), 1 with 'c' (line 27))" in a
     assert "(2 with 'a' (line 3), 1 with 'c' (line 27))" in b
     assert "(1 with 'a' (line 3), 1 with 'b' (line 15))" in c
+    # the desired state says which numbers are in several tables (the do-not-call one too), for the caps
+    shared = result.state.shared
+    assert shared is not None and set(shared.tables) == {"a", "b", "c"}
+    assert shared.numbers == {f"1990000000{n}" for n in (2, 3, 4, 8)}
+    # findings replayed from the parse cache: not known
+    first = load(tmp_path, cache={})
+    again = load(tmp_path, cache={d.key: d for d in first.parsed})
+    assert again.state is not None and again.problems == first.problems and again.state.shared is None
 
 
 def test_numbers_in_two_running_campaigns_with_unique_are_an_error(tmp_path: Path) -> None:

@@ -13,14 +13,18 @@ from unittest import mock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.config.policy import check_campaigns
+from reconciler.config.report import Report
+from reconciler.config.table import table_digest
+from reconciler.engine import diff as engine_diff
 from reconciler.engine import policy as engine_policy
 from reconciler.engine.plan import Action, ActionKind
-from reconciler.engine.policy import COUNTED, SENDING, PlanPolicy, calendar_for
-from reconciler.model import DesiredCampaign
+from reconciler.engine.policy import COUNTED, SENDING, PlanPolicy, calendar_for, shared_numbers
+from reconciler.model import DesiredCampaign, SharedNumbers
 from reconciler.policy import CampaignPolicy, FrequencyCap
 from reconciler.state.base import ContactStatus
 from tests.engine.test_policy import POLICY, TUE_1000, plan_at
-from tests.helpers.builders import campaign, phones, recorded, sent
+from tests.helpers.builders import campaign, desired, phones, recorded, sent
 
 NUMBERS = phones(8)
 NAMES = ("a", "b", "c", "old")  # "old": a campaign no longer in the files whose sends still count
@@ -121,8 +125,64 @@ def test_the_cap_plans_as_the_reference_reading_does(sends: list[tuple[str, str,
     scoped = _outcome(plan_at(TUE_1000, *cs, policy=policy, rec=rec))
     with mock.patch.object(engine_policy, "SCOPED_HISTORY", 0):
         whole = _outcome(plan_at(TUE_1000, *cs, policy=policy, rec=rec))
+    # with what the load found of numbers in several tables: only those are looked up in what the others send
+    found = _outcome(plan_at(TUE_1000, *cs, policy=policy, rec=rec, shared=True))
     with mock.patch.object(PlanPolicy, "cap", _reference_cap), \
             mock.patch.object(PlanPolicy, "note_planned", _reference_note_planned):
         reference = _outcome(plan_at(TUE_1000, *cs, policy=policy, rec=rec))
     assert scoped == reference
     assert whole == reference
+    assert found == reference
+
+
+def _tables(*cs: DesiredCampaign) -> dict[str, str]:
+    return {c.name: table_digest(c.contacts.rows, c.contacts.phone_index) for c in cs}
+
+
+def test_the_numbers_the_load_found_in_one_table_only_are_not_looked_up_in_what_others_send() -> None:
+    """The load's check across running campaigns says which numbers are in several tables; the plan keeps
+    only those of what each campaign sends for the caps of the campaigns after it."""
+    nums = phones(6)
+    a, b = campaign("a", numbers=nums[:4]), campaign("b", numbers=nums[3:])  # nums[3] in both
+    spy: list[PlanPolicy] = []
+
+    class Spy(PlanPolicy):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            spy.append(self)
+
+    policy = replace(POLICY, max_dials=FrequencyCap(1, 7))
+    with mock.patch.object(engine_diff, "PlanPolicy", Spy):
+        plan = plan_at(TUE_1000, a, b, policy=policy, shared=True)
+        assert list(spy[-1]._planned) == [nums[3]]
+        assert [s.held for s in plan.campaigns] == [0, 1]  # b may not send it: a sends it in this plan
+        disjoint = campaign("b", numbers=nums[4:])
+        plan = plan_at(TUE_1000, a, disjoint, policy=policy, shared=True)
+        assert spy[-1]._planned == {} and [s.held for s in plan.campaigns] == [0, 0]
+        without = plan_at(TUE_1000, a, disjoint, policy=policy)  # not known: every number is kept
+        assert len(spy[-1]._planned) == 6 and _outcome(without) == _outcome(plan)
+
+
+def test_what_the_load_found_is_used_only_for_the_very_tables_it_compared() -> None:
+    nums = phones(6)
+    a, b = campaign("a", numbers=nums[:4]), campaign("b", numbers=nums[3:])
+    policy = replace(POLICY, max_dials=FrequencyCap(1, 7))
+    # a finding that (wrongly) says no number is in two tables shows that it is read: b sends nums[3] too
+    wrong = SharedNumbers(_tables(a, b), frozenset())
+    assert [s.held for s in plan_at(TUE_1000, a, b, policy=policy, shared=wrong).campaigns] == [0, 0]
+    assert shared_numbers(replace(desired(a, b, policy=policy), shared=wrong)) == frozenset()
+    # ... and that it is not, once any table that may send is not the one compared, or was not compared
+    other = campaign("b", numbers=nums[2:])
+    for tables in ({"a": _tables(a)["a"], "b": _tables(other)["b"]}, _tables(a), {}):
+        stale = SharedNumbers(tables, frozenset())
+        assert shared_numbers(replace(desired(a, b, policy=policy), shared=stale)) is None
+        assert [s.held for s in plan_at(TUE_1000, a, b, policy=policy, shared=stale).campaigns] == [0, 1]
+    # a paused campaign may send (its task is filled) but is not compared by the check of running ones
+    paused = replace(b, state="paused")
+    found = check_campaigns(Report(), desired(a, paused, policy=policy).project, (a, paused))
+    assert found is not None and set(found.tables) == {"a"}
+    assert shared_numbers(replace(desired(a, paused, policy=policy), shared=found)) is None
+    # an absent campaign sends nothing: it need not be compared
+    gone = replace(b, state="absent")
+    found = check_campaigns(Report(), desired(a, gone, policy=policy).project, (a, gone))
+    assert found is not None and shared_numbers(replace(desired(a, gone, policy=policy), shared=found)) == frozenset()

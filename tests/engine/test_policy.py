@@ -11,6 +11,8 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
+from reconciler.config.policy import check_campaigns
+from reconciler.config.report import Report
 from reconciler.engine.diff import diff
 from reconciler.engine.plan import ActionKind
 from reconciler.engine.policy import (
@@ -22,7 +24,7 @@ from reconciler.engine.policy import (
     progress,
     when_text,
 )
-from reconciler.model import DesiredCampaign, Schedule, TimeWindow
+from reconciler.model import DesiredCampaign, Schedule, SharedNumbers, TimeWindow
 from reconciler.policy import (
     CampaignPolicy,
     Capacity,
@@ -64,8 +66,14 @@ TUE_1000 = at(2, 10)
 WED_0900 = at(3, 9)
 
 
-def plan_at(now: datetime, *cs: DesiredCampaign, policy: Policy | None = POLICY, obs=None, rec=None, allow=()):
-    return diff(desired(*cs, policy=policy), obs or observed(), rec or recorded(), TRAITS,
+def plan_at(now: datetime, *cs: DesiredCampaign, policy: Policy | None = POLICY, obs=None, rec=None, allow=(),
+            shared: SharedNumbers | bool | None = None):
+    """``shared``: the load's finding of numbers in several tables to plan with (True: as the load's check
+    finds it for these campaigns; None: none, every number is looked up)."""
+    d = desired(*cs, policy=policy)
+    if shared is True:
+        shared = check_campaigns(Report(), d.project, d.campaigns)
+    return diff(replace(d, shared=shared or None), obs or observed(), rec or recorded(), TRAITS,
                 now=datetime(2027, 2, 1, tzinfo=CST), at=now, allow_replace=allow)
 
 
