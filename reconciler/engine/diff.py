@@ -26,7 +26,7 @@ from reconciler.config.table import RowsView, phones_of, table_digest
 from reconciler.engine.inputs import Observed, ProviderTraits, Recorded
 from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Convergence, Diagnostic, Plan, PlanMeta
 from reconciler.engine.planfile import observed_digest
-from reconciler.engine.policy import PlanPolicy
+from reconciler.engine.policy import SENDING, PlanPolicy
 from reconciler.engine.settle import (
     CreateIntent,
     InsertIntent,
@@ -43,7 +43,6 @@ from reconciler.state.base import CallOutcome, ContactStatus, Converged, Journal
 
 __all__ = ["TARGETING", "diff", "settings_changes", "targeted"]
 
-SENDING = (ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL)
 RESUME = "calling hours open again (policy); the files say running"  # start of a task the policy paused
 
 STATE_MISSING = (
