@@ -287,3 +287,7 @@ class Policy:
         """Every frequency cap binding a campaign (the project's and its own)."""
         caps = [c for c in (self.max_dials, narrowed.max_dials if narrowed else None) if c is not None]
         return tuple(dict.fromkeys(caps))
+
+    def caps_any(self, narrowed: Iterable[CampaignPolicy | None]) -> bool:
+        """Whether a frequency cap binds any of the campaigns whose own blocks are ``narrowed``."""
+        return self.max_dials is not None or any(n is not None and n.max_dials is not None for n in narrowed)

@@ -570,14 +570,19 @@ def check_campaigns(report: Report, project: Project,
     are kept beside the parsed sources, keyed by what they depend on (:func:`_overlaps_key`): while no
     table, list or rule changed they are replayed, and no table is parsed for them.
 
-    Returns the numbers it found in more than one running campaign's table, for the plan's frequency caps
-    (None when it did not look: no policy, or findings replayed from the cache)."""
+    Returns the numbers it found in more than one of the tables it compared, for the plan's frequency caps
+    (None when it did not look: no policy, or findings replayed from the cache). Those are the running
+    campaigns' tables and, when they are parsed already, those of the other campaigns that may send
+    (:func:`_also_sending`), which only its first look takes in."""
     policy = project.policy
     running = [c for c in campaigns if c.state == "running"]
     if policy is None:
         return None  # without a policy: no opinion
-    if len(running) < 2:
-        return SharedNumbers({c.name: _digest_of(c) for c in running}, frozenset())
+    also = _also_sending(policy, campaigns)
+    if len(running) < 2:  # no warning to give: only the first look, when there is more to compare
+        if not also:
+            return SharedNumbers({c.name: _digest_of(c) for c in running}, frozenset())
+        return _check_overlaps(report, policy, running, also)
     cache = report.cache
     key = _overlaps_key(policy, running) if cache is not None else ""
     hit = cache.get(key) if cache is not None else None
@@ -585,11 +590,20 @@ def check_campaigns(report: Report, project: Project,
         report.problems.extend(hit.problems)
         return None
     before = len(report.problems)
-    shared = _check_overlaps(report, policy, running)
+    shared = _check_overlaps(report, policy, running, also)
     found = tuple(report.problems[before:])
     if key and all(p.severity != "error" for p in found):
         report.parsed.append(SourceDigest(key, "", 0, found))
     return shared
+
+
+def _also_sending(policy: Policy, campaigns: Sequence[DesiredCampaign]) -> list[DesiredCampaign]:
+    """The campaigns besides the running ones that may send (any state but absent: a paused task is filled
+    too), for the first look to take in when a frequency cap is set and each of their tables is parsed
+    already (a first plan): no table is read for this alone."""
+    capped = policy.caps_any(c.policy for c in campaigns)
+    others = [c for c in campaigns if c.state not in ("running", "absent")] if capped else []
+    return others if all(_parsed(c.contacts.rows) for c in others) else []
 
 
 def _digest_of(c: DesiredCampaign) -> str:
@@ -650,9 +664,11 @@ def _parsed(rows: Sequence[Any]) -> bool:
     return not isinstance(rows, LazyTable) or rows.parsed
 
 
-def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCampaign]) -> SharedNumbers:
+def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCampaign],
+                    also: Sequence[DesiredCampaign] = ()) -> SharedNumbers:
     """Warn of numbers in more than one of ``running``'s tables (do-not-call numbers aside); returns every
-    number in more than one of them (do-not-call numbers included)."""
+    number in more than one of them (do-not-call numbers included), or, when none is and none is either
+    once ``also``'s tables are added, that none of all those tables shares a number."""
     # First, whether any number is in two tables at all (the usual case: none is), a table at a time and by
     # the numbers' hashes: neither the tables' numbers nor a set of them all (~90 MB for a million) are
     # held meanwhile. Distinct hashes mean distinct numbers; two numbers that only share a hash lead to
@@ -664,6 +680,11 @@ def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCam
         total += len(numbers)
     tables_seen = {c.name: _digest_of(c) for c in running}
     if len(seen) == total:  # (a table's numbers are unique) none is
+        for numbers in _numbers_of(report, also, offer=False):
+            seen.update(map(hash, numbers))
+            total += len(numbers)
+        if also and len(seen) == total:
+            tables_seen.update((c.name, _digest_of(c)) for c in also)
         return SharedNumbers(tables_seen, frozenset())
     del seen
     tables = list(_numbers_of(report, running, offer=False))

@@ -269,8 +269,7 @@ def shared_numbers(desired: DesiredState) -> frozenset[str] | None:
 def capped(desired: DesiredState) -> bool:
     """Whether a frequency cap binds any campaign (then the plan needs the dial history: ``Recorded.dials``)."""
     policy = desired.project.policy
-    return policy is not None and (policy.max_dials is not None or any(
-        c.policy is not None and c.policy.max_dials is not None for c in desired.campaigns))
+    return policy is not None and policy.caps_any(c.policy for c in desired.campaigns)
 
 
 class PlanPolicy:

@@ -68,6 +68,16 @@ def test_overlaps_are_found_as_the_reference_loop_finds_them(tables: list[list[s
     found = _check_overlaps(parsed, policy, running)
     assert parsed.problems == expected.problems
     assert (found.numbers, found.tables) == (in_several, digests)
+    # a campaign that is not running (paused: it may send too) changes no warning; the finding takes it in
+    # only when no two of all the tables share a number
+    extra = data.draw(st.lists(st.sampled_from(NUMBERS), unique=True, max_size=4))
+    paused = replace(campaign("p", numbers=extra, state="paused"), mark=Mark("campaigns.yaml", 99))
+    also = Report()
+    found = _check_overlaps(also, policy, running, [paused])
+    assert also.problems == expected.problems
+    apart = not in_several and not {p for t in tables for p in t} & set(extra)
+    assert set(found.tables) == set(digests) | ({"p"} if apart else set())
+    assert found.numbers == in_several  # of the running tables: the paused one is compared by the first look only
     # the first look compares the numbers' hashes: when two numbers share one (here every number does),
     # the exact check decides, and finds what the reference finds
     collided = Report()

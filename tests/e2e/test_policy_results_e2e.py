@@ -170,25 +170,28 @@ def test_status_shows_the_capacity_forecast_against_the_progress(tmp_path: Path,
     assert 'data-field="forecast"' in page.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("also", ["running", "paused"])
+@pytest.mark.parametrize(("also", "overlapping"), [("running", False), ("paused", False), ("paused", True)])
 def test_a_first_plan_caps_a_number_two_new_campaigns_send(tmp_path: Path, xfyeta: Any,
-                                                           monkeypatch: pytest.MonkeyPatch, also: str) -> None:
+                                                           monkeypatch: pytest.MonkeyPatch, also: str,
+                                                           overlapping: bool) -> None:
     """Nothing sent yet: the cap counts what the campaigns before it in the plan send. The load's check
-    across running campaigns finds the one shared number (with a paused campaign in the project, which it
-    does not compare, every number is looked up instead): the same plan either way."""
+    across campaigns finds the one number a and b share (its first look also takes in a paused campaign,
+    whose task is filled too; when that one shares a number as well, the finding leaves it out and every
+    number is looked up instead): the same plan every way."""
     monkeypatch.setenv("CAMPAIGNCTL_NOW", "2027-03-02T10:00:00+08:00")
     directory = project(tmp_path, xf_url=xfyeta.base_url, extra="policy:\n  max_dials: {count: 1, days: 7}\n")
     nums = phones(5, start=700)
     write_csv(directory / "a.csv", nums[:3])
     write_csv(directory / "b.csv", nums[2:])  # nums[2] in both
-    write_csv(directory / "c.csv", phones(2, start=800))
+    write_csv(directory / "c.csv", [*phones(2, start=800), *(nums[:1] if overlapping else [])])
     campaigns(directory, xf_task("a", "../a.csv"), xf_task("b", "../b.csv"), xf_task("c", "../c.csv", state=also))
     doc = json.loads(run_cli("plan", str(directory), "--format", "json").stdout)
     held = {c["name"]: c["held"] for c in doc["campaigns"]}
-    assert held == {"a": 0, "b": 1, "c": 0}
-    [deferred] = doc["deferred"]
-    assert (deferred["campaign"], deferred["contacts"]) == ("b", 1) and "max_dials 1 per 7 days" in deferred["reason"]
+    assert held == {"a": 0, "b": 1, "c": int(overlapping)}
+    assert [(d["campaign"], d["contacts"]) for d in doc["deferred"]] == [("b", 1), *([("c", 1)] if overlapping else [])]
+    assert all("max_dials 1 per 7 days" in d["reason"] for d in doc["deferred"])
     res = run_cli("apply", str(directory), "--auto-approve")
     assert res.exit_code == 0, res.output
     sent = {t["task_name"]: sorted(n["phone"] for n in t["numbers"]) for t in xfyeta.state()["tasks"]}
     assert sent["gitops-a"] == nums[:3] and sent["gitops-b"] == nums[3:]
+    assert sent["gitops-c"] == phones(2, start=800)

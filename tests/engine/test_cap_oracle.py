@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from reconciler.config.policy import check_campaigns
 from reconciler.config.report import Report
-from reconciler.config.table import table_digest
+from reconciler.config.table import ContactTable, LazyTable, table_digest
 from reconciler.engine import diff as engine_diff
 from reconciler.engine import policy as engine_policy
 from reconciler.engine.plan import Action, ActionKind
@@ -177,12 +177,29 @@ def test_what_the_load_found_is_used_only_for_the_very_tables_it_compared() -> N
         stale = SharedNumbers(tables, frozenset())
         assert shared_numbers(replace(desired(a, b, policy=policy), shared=stale)) is None
         assert [s.held for s in plan_at(TUE_1000, a, b, policy=policy, shared=stale).campaigns] == [0, 1]
-    # a paused campaign may send (its task is filled) but is not compared by the check of running ones
+    # a paused campaign may send (its task is filled): the check's first look takes it in, and when it shares
+    # a number with another, the finding leaves it out (then every number is looked up)
     paused = replace(b, state="paused")
     found = check_campaigns(Report(), desired(a, paused, policy=policy).project, (a, paused))
     assert found is not None and set(found.tables) == {"a"}
     assert shared_numbers(replace(desired(a, paused, policy=policy), shared=found)) is None
+    apart = replace(campaign("p", numbers=nums[4:]), state="paused")
+    running_too = campaign("r", numbers=phones(8)[6:])
+    for cs in ((a, apart), (a, running_too, apart)):
+        found = check_campaigns(Report(), desired(*cs, policy=policy).project, cs)
+        assert found is not None and set(found.tables) == {c.name for c in cs}
+        assert shared_numbers(replace(desired(*cs, policy=policy), shared=found)) == frozenset()
+    # ... but only when a cap needs it, and when its table is parsed already: none is read for this alone
+    uncapped = check_campaigns(Report(), desired(a, apart, policy=POLICY).project, (a, apart))
+    assert uncapped is not None and set(uncapped.tables) == {"a"}
+    unread = replace(apart, contacts=replace(apart.contacts, rows=LazyTable(2, "d-unread", _unparsable)))
+    found = check_campaigns(Report(), desired(a, unread, policy=policy).project, (a, unread))
+    assert found is not None and set(found.tables) == {"a"}
     # an absent campaign sends nothing: it need not be compared
     gone = replace(b, state="absent")
     found = check_campaigns(Report(), desired(a, gone, policy=policy).project, (a, gone))
     assert found is not None and shared_numbers(replace(desired(a, gone, policy=policy), shared=found)) == frozenset()
+
+
+def _unparsable() -> ContactTable:
+    raise AssertionError("a table was parsed only to be compared")
