@@ -106,11 +106,13 @@ members = st.lists(st.sampled_from(NUMBERS), min_size=1, max_size=6, unique=True
 
 @settings(max_examples=300, deadline=None)
 @given(sends=sends, dials=dial_lists, a=members, b=members, c=members, count=st.integers(1, 3),
-       days=st.integers(1, 10), own=st.one_of(st.none(), st.tuples(st.integers(1, 2), st.integers(1, 30))))
+       days=st.integers(1, 10), own=st.one_of(st.none(), st.tuples(st.integers(1, 2), st.integers(1, 30))),
+       states=st.tuples(*[st.sampled_from(["running", "running", "paused", "absent"])] * 3))
 def test_the_cap_plans_as_the_reference_reading_does(sends: list[tuple[str, str, int, ContactStatus]],
                                                      dials: dict[str, list[tuple[str, int]]], a: list[str],
                                                      b: list[str], c: list[str], count: int, days: int,
-                                                     own: tuple[int, int] | None) -> None:
+                                                     own: tuple[int, int] | None,
+                                                     states: tuple[str, str, str]) -> None:
     def when(hours: int) -> datetime:
         return TUE_1000 - timedelta(hours=hours)
 
@@ -118,7 +120,8 @@ def test_the_cap_plans_as_the_reference_reading_does(sends: list[tuple[str, str,
                for r in sent(campaign(name), f"t-{name}", [phone], status=status, at=when(hours).isoformat())]
     rec = replace(recorded(contacts=history),
                   dials={p: tuple((n, when(h)) for n, h in calls) for p, calls in dials.items()})
-    cs = [campaign("a", numbers=a), campaign("b", numbers=b), campaign("c", numbers=c)]
+    cs = [campaign("a", numbers=a, state=states[0]), campaign("b", numbers=b, state=states[1]),
+          campaign("c", numbers=c, state=states[2])]
     if own is not None:
         cs[1] = replace(cs[1], policy=CampaignPolicy(max_dials=FrequencyCap(*own)))
     policy = replace(POLICY, max_dials=FrequencyCap(count, days))
