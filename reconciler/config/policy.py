@@ -625,6 +625,10 @@ def _overlaps_key(policy: Policy, running: Sequence[DesiredCampaign]) -> str:
     return "overlaps " + digest(canonical_json(doc))
 
 
+#: The most numbers in several tables the check keeps for the plan's caps, as a share of all the numbers it
+#: compared. More are not kept: the plan then looks every number up, which costs no more than keeping them.
+SHARED_KEPT = 0.25
+
 #: Tables whose kept phone lists are asked for at once (bounds what is held in memory beside ``first``).
 _LIST_CHUNK = 64
 
@@ -665,10 +669,11 @@ def _parsed(rows: Sequence[Any]) -> bool:
 
 
 def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCampaign],
-                    also: Sequence[DesiredCampaign] = ()) -> SharedNumbers:
+                    also: Sequence[DesiredCampaign] = ()) -> SharedNumbers | None:
     """Warn of numbers in more than one of ``running``'s tables (do-not-call numbers aside); returns every
-    number in more than one of them (do-not-call numbers included), or, when none is and none is either
-    once ``also``'s tables are added, that none of all those tables shares a number."""
+    number in more than one of them (do-not-call numbers included; None when they are more than
+    :data:`SHARED_KEPT` of all), or, when none is and none is either once ``also``'s tables are added,
+    that none of all those tables shares a number."""
     # First, whether any number is in two tables at all (the usual case: none is), a table at a time and by
     # the numbers' hashes: neither the tables' numbers nor a set of them all (~90 MB for a million) are
     # held meanwhile. Distinct hashes mean distinct numbers; two numbers that only share a hash lead to
@@ -691,18 +696,22 @@ def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCam
     suppress = policy.suppress
     first: dict[str, int] = {}
     overlaps: dict[tuple[int, int], int] = {}
-    in_several: set[str] = set()
+    keep_at_most = int(total * SHARED_KEPT)
+    in_several: set[str] | None = set()
     for i, numbers in enumerate(tables):
         mine = set(numbers)  # (a table's numbers are unique)
         both = first.keys() & mine  # set operations: no Python loop over a million numbers
         if both:
-            in_several.update(both)
+            if in_several is not None:
+                in_several.update(both)
+                if len(in_several) > keep_at_most:
+                    in_several = None
             held = suppress.labels(both) if suppress else {}
             for phone in both.difference(held) if held else both:
                 j = first[phone]
                 overlaps[(j, i)] = overlaps.get((j, i), 0) + 1
         first.update(dict.fromkeys(mine.difference(both) if both else mine, i))
-    shared = SharedNumbers(tables_seen, frozenset(in_several))
+    shared = SharedNumbers(tables_seen, frozenset(in_several)) if in_several is not None else None
     if not overlaps:
         return shared
     unique = policy.unique_across_campaigns

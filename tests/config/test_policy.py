@@ -7,12 +7,14 @@ import json
 import re
 from datetime import date
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
 from reconciler.config import load
+from reconciler.config import policy as config_policy
 from reconciler.policy import FrequencyCap, mask_phone
 from tests.config.fixtures import PROJECT, XF_TASK, errors, load_files, write
 
@@ -257,8 +259,12 @@ def test_a_number_in_several_running_campaigns_counts_against_the_first_that_has
     assert "(2 with 'b' (line 15), 1 with 'c' (line 27))" in a
     assert "(2 with 'a' (line 3), 1 with 'c' (line 27))" in b
     assert "(1 with 'a' (line 3), 1 with 'b' (line 15))" in c
-    # the desired state says which numbers are in several tables (the do-not-call one too), for the caps
-    shared = result.state.shared
+    # the desired state says which numbers are in several tables (the do-not-call one too), for the caps,
+    # while they are at most a quarter of all (here 4 of 12: more, so not kept)
+    assert result.state.shared is None
+    with patch.object(config_policy, "SHARED_KEPT", 0.5):
+        kept = load(tmp_path)
+    shared = kept.state.shared if kept.state is not None else None
     assert shared is not None and set(shared.tables) == {"a", "b", "c"}
     assert shared.numbers == {f"1990000000{n}" for n in (2, 3, 4, 8)}
     # findings replayed from the parse cache: not known

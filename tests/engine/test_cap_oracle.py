@@ -13,6 +13,7 @@ from unittest import mock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.config import policy as config_policy
 from reconciler.config.policy import check_campaigns
 from reconciler.config.report import Report
 from reconciler.config.table import ContactTable, LazyTable, table_digest
@@ -130,12 +131,15 @@ def test_the_cap_plans_as_the_reference_reading_does(sends: list[tuple[str, str,
         whole = _outcome(plan_at(TUE_1000, *cs, policy=policy, rec=rec))
     # with what the load found of numbers in several tables: only those are looked up in what the others send
     found = _outcome(plan_at(TUE_1000, *cs, policy=policy, rec=rec, shared=True))
+    with mock.patch.object(config_policy, "SHARED_KEPT", 1.0):  # kept however many (small tables share a lot)
+        found_all = _outcome(plan_at(TUE_1000, *cs, policy=policy, rec=rec, shared=True))
     with mock.patch.object(PlanPolicy, "cap", _reference_cap), \
             mock.patch.object(PlanPolicy, "note_planned", _reference_note_planned):
         reference = _outcome(plan_at(TUE_1000, *cs, policy=policy, rec=rec))
     assert scoped == reference
     assert whole == reference
     assert found == reference
+    assert found_all == reference
 
 
 def _tables(*cs: DesiredCampaign) -> dict[str, str]:
