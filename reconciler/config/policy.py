@@ -580,7 +580,7 @@ def check_campaigns(report: Report, project: Project,
         return None  # without a policy: no opinion
     also = _also_sending(policy, campaigns)
     if len(running) < 2:  # no warning to give: only the first look, when there is more to compare
-        if not also:
+        if not also or not all(_parsed(c.contacts.rows) for c in running):  # (no table read for it alone)
             return SharedNumbers({c.name: _digest_of(c) for c in running}, frozenset())
         return _check_overlaps(report, policy, running, also)
     cache = report.cache

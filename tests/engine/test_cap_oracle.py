@@ -202,6 +202,9 @@ def test_what_the_load_found_is_used_only_for_the_very_tables_it_compared() -> N
     unread = replace(apart, contacts=replace(apart.contacts, rows=LazyTable(2, "d-unread", _unparsable)))
     found = check_campaigns(Report(), desired(a, unread, policy=policy).project, (a, unread))
     assert found is not None and set(found.tables) == {"a"}
+    lazy_a = replace(a, contacts=replace(a.contacts, rows=LazyTable(4, "d-a", _unparsable)))  # nor a running one
+    found = check_campaigns(Report(), desired(lazy_a, apart, policy=policy).project, (lazy_a, apart))
+    assert found is not None and set(found.tables) == {"a"}
     # an absent campaign sends nothing: it need not be compared
     gone = replace(b, state="absent")
     found = check_campaigns(Report(), desired(a, gone, policy=policy).project, (a, gone))
