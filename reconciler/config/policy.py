@@ -571,9 +571,9 @@ def check_campaigns(report: Report, project: Project,
     table, list or rule changed they are replayed, and no table is parsed for them.
 
     Returns the numbers it found in more than one of the tables it compared, for the plan's frequency caps
-    (None when it did not look: no policy, or findings replayed from the cache). Those are the running
-    campaigns' tables and, when they are parsed already, those of the other campaigns that may send
-    (:func:`_also_sending`), which only its first look takes in."""
+    (None when it did not look: no policy, or findings replayed from the cache that do not say the running
+    tables share no number). Those are the running campaigns' tables and, when they are parsed already,
+    those of the other campaigns that may send (:func:`_also_sending`), which only its first look takes in."""
     policy = project.policy
     running = [c for c in campaigns if c.state == "running"]
     if policy is None:
@@ -588,13 +588,22 @@ def check_campaigns(report: Report, project: Project,
     hit = cache.get(key) if cache is not None else None
     if hit is not None:
         report.problems.extend(hit.problems)
+        if cache is not None and key + APART in cache:  # and no two of these tables shared a number
+            return SharedNumbers({c.name: _digest_of(c) for c in running}, frozenset())
         return None
     before = len(report.problems)
     shared = _check_overlaps(report, policy, running, also)
     found = tuple(report.problems[before:])
     if key and all(p.severity != "error" for p in found):
         report.parsed.append(SourceDigest(key, "", 0, found))
+        if shared is not None and not shared.numbers:
+            report.parsed.append(SourceDigest(key + APART, "", 0))
     return shared
+
+
+#: Beside the cached findings (same key and this suffix): the running tables share no number, not even
+#: one on a do-not-call list (findings without a warning do not say that).
+APART = " apart"
 
 
 def _also_sending(policy: Policy, campaigns: Sequence[DesiredCampaign]) -> list[DesiredCampaign]:

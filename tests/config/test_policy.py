@@ -313,3 +313,35 @@ def test_task_windows_in_another_timezone_than_the_hours_are_refused(tmp_path: P
     result = load_files(tmp_path, files(**{"campaignctl.yaml": project + POLICY, "c.yaml": task()}))
     assert any("read in the profile's timezone Europe/Berlin but the calling hours in Asia/Shanghai" in m
                for m in _messages(result)), _messages(result)
+
+
+@pytest.mark.parametrize("apart", [True, False])
+def test_findings_replayed_from_the_cache_still_say_when_the_running_tables_share_no_number(
+        tmp_path: Path, apart: bool) -> None:
+    """The check across running campaigns is replayed from the parse cache while nothing it depends on
+    changed; beside its findings it keeps whether the tables share no number at all (no warning does not
+    say that: a shared do-not-call number gives none), so the plan's caps need not look every number up."""
+    def rows(name: str, numbers: list[int]) -> str:
+        body = task(name=name).split("campaigns:\n", 1)[1]
+        cells = ", ".join(f'["1990000000{n}", "x"]' for n in numbers)
+        return body.replace('[["19900000001", "张先生"]]', f"[{cells}]")
+    dnc = [] if apart else [8]  # on the do-not-call list (dnc.csv)
+    text = "version: 1\ncampaigns:\n" + rows("a", [1, 2, 3, *dnc]) + rows("b", [4, 5, 9, *dnc])
+    result = load_files(tmp_path, files(**{"c.yaml": text}))
+    assert result.state is not None and not [p for p in result.problems if "other running" in p.message]
+    assert result.state.shared is not None
+    assert result.state.shared.numbers == ({"19900000008"} if dnc else set())
+    first = load(tmp_path, cache={})
+    assert first.state is not None and first.state.shared == result.state.shared
+    cache = {d.key: d for d in first.parsed}
+    again = load(tmp_path, cache=cache)
+    assert again.state is not None and again.problems == first.problems
+    if apart:
+        assert again.state.shared == first.state.shared
+        assert again.state.shared is not None and set(again.state.shared.tables) == {"a", "b"}
+        # a cache an earlier build wrote keeps the findings only
+        old = {k: d for k, d in cache.items() if not k.endswith(config_policy.APART)}
+        assert len(old) == len(cache) - 1
+        assert load(tmp_path, cache=old).state.shared is None  # type: ignore[union-attr]
+    else:
+        assert again.state.shared is None
