@@ -573,12 +573,13 @@ def check_campaigns(report: Report, project: Project,
     Returns the numbers it found in more than one of the tables it compared, for the plan's frequency caps
     (None when it did not look: no policy, or findings replayed from the cache that do not say the running
     tables share no number). Those are the running campaigns' tables and, when they are parsed already,
-    those of the other campaigns that may send (:func:`_also_sending`), which only its first look takes in."""
+    those of the other campaigns that may send (:func:`_may_send`), which only its first look takes in."""
     policy = project.policy
     running = [c for c in campaigns if c.state == "running"]
     if policy is None:
         return None  # without a policy: no opinion
-    also = _also_sending(policy, campaigns)
+    others = _may_send(policy, campaigns)
+    also = others if all(_parsed(c.contacts.rows) for c in others) else []  # (no table read for it alone)
     if len(running) < 2:  # no warning to give: only the first look, when there is more to compare
         if not also or not all(_parsed(c.contacts.rows) for c in running):  # (no table read for it alone)
             return SharedNumbers({c.name: _digest_of(c) for c in running}, frozenset())
@@ -588,9 +589,12 @@ def check_campaigns(report: Report, project: Project,
     hit = cache.get(key) if cache is not None else None
     if hit is not None:
         report.problems.extend(hit.problems)
-        if cache is not None and key + APART in cache:  # and no two of these tables shared a number
-            return SharedNumbers({c.name: _digest_of(c) for c in running}, frozenset())
-        return None
+        if cache is None or key + APART not in cache:
+            return None
+        # no two of these tables shared a number; nor of these and the others that may send, when so kept
+        every = [*running, *others]
+        apart = running if not others or _overlaps_key(policy, every) + APART not in cache else every
+        return SharedNumbers({c.name: _digest_of(c) for c in apart}, frozenset())
     before = len(report.problems)
     shared = _check_overlaps(report, policy, running, also)
     found = tuple(report.problems[before:])
@@ -598,21 +602,24 @@ def check_campaigns(report: Report, project: Project,
         report.parsed.append(SourceDigest(key, "", 0, found))
         if shared is not None and not shared.numbers:
             report.parsed.append(SourceDigest(key + APART, "", 0))
+            if also and all(c.name in shared.tables for c in also):
+                report.parsed.append(SourceDigest(_overlaps_key(policy, [*running, *also]) + APART, "", 0))
     return shared
 
 
 #: Beside the cached findings (same key and this suffix): the running tables share no number, not even
-#: one on a do-not-call list (findings without a warning do not say that).
+#: one on a do-not-call list (findings without a warning do not say that). The same suffix on the key of
+#: the running tables and the others that may send: none of those shares a number either.
 APART = " apart"
 
 
-def _also_sending(policy: Policy, campaigns: Sequence[DesiredCampaign]) -> list[DesiredCampaign]:
+def _may_send(policy: Policy, campaigns: Sequence[DesiredCampaign]) -> list[DesiredCampaign]:
     """The campaigns besides the running ones that may send (any state but absent: a paused task is filled
-    too), for the first look to take in when a frequency cap is set and each of their tables is parsed
-    already (a first plan): no table is read for this alone."""
-    capped = policy.caps_any(c.policy for c in campaigns)
-    others = [c for c in campaigns if c.state not in ("running", "absent")] if capped else []
-    return others if all(_parsed(c.contacts.rows) for c in others) else []
+    too), when a frequency cap is set (only the caps ask whether their numbers are in other tables). The
+    check's first look takes them in when their tables are parsed already (a first plan)."""
+    if not policy.caps_any(c.policy for c in campaigns):
+        return []
+    return [c for c in campaigns if c.state not in ("running", "absent")]
 
 
 def _digest_of(c: DesiredCampaign) -> str:

@@ -345,3 +345,24 @@ def test_findings_replayed_from_the_cache_still_say_when_the_running_tables_shar
         assert load(tmp_path, cache=old).state.shared is None  # type: ignore[union-attr]
     else:
         assert again.state.shared is None
+
+
+@pytest.mark.parametrize("sharing", [False, True])
+def test_replayed_findings_cover_a_paused_campaign_only_when_it_was_found_apart(tmp_path: Path,
+                                                                                sharing: bool) -> None:
+    def rows(name: str, numbers: list[int], state: str = "running") -> str:
+        body = task(name=name).split("campaigns:\n", 1)[1]
+        body = body.replace("    contacts:", f"    state: {state}\n    contacts:")
+        cells = ", ".join(f'["1990000000{n}", "x"]' for n in numbers)
+        return body.replace('[["19900000001", "张先生"]]', f"[{cells}]")
+    text = ("version: 1\ncampaigns:\n" + rows("a", [1, 2, 3]) + rows("b", [4, 5, 9])
+            + rows("p", [3 if sharing else 0], state="paused"))
+    first = load_files(tmp_path, files(**{"c.yaml": text}))
+    assert first.state is not None and [c.state for c in first.state.campaigns] == ["running", "running", "paused"]
+    fresh = load(tmp_path, cache={})
+    cache = {d.key: d for d in fresh.parsed}
+    again = load(tmp_path, cache=cache)
+    for result in (first, fresh, again):
+        shared = result.state.shared if result.state is not None else None
+        assert shared is not None and not shared.numbers
+        assert set(shared.tables) == ({"a", "b"} if sharing else {"a", "b", "p"})
