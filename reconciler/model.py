@@ -285,11 +285,18 @@ class DesiredCampaign:
     def settings_fingerprint(self) -> str:
         return digest(canonical_json(self.settings()))
 
+    @property
+    def may_send(self) -> bool:
+        """Whether a plan may send this campaign's numbers: in any state but absent (a paused task is
+        created and filled too; it dials once it runs)."""
+        return self.state != "absent"
+
 
 @dataclass(frozen=True)
 class SharedNumbers:
     """The numbers in the contact tables of more than one of some campaigns, as the load's check across
-    running campaigns found them (``config.policy.check_campaigns``).
+    campaigns found them (``config.policy.check_campaigns``: the running ones, and the others that may
+    send when their tables are parsed or were found apart before).
 
     ``tables``: each campaign compared, by name, with its table's digest (``config.table.table_digest``);
     ``numbers``: every number in two or more of those tables (do-not-call numbers included). A frequency cap
@@ -308,7 +315,7 @@ class DesiredState:
 
     project: Project
     campaigns: tuple[DesiredCampaign, ...]
-    # What the load found of numbers in several tables (None: not looked at, e.g. its findings were cached).
+    # What the load found of numbers in several tables (None: not known, e.g. no policy, or too many shared).
     shared: SharedNumbers | None = field(default=None, compare=False, repr=False)
 
     def campaign(self, name: str) -> DesiredCampaign | None:

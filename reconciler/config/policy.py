@@ -614,12 +614,12 @@ APART = " apart"
 
 
 def _may_send(policy: Policy, campaigns: Sequence[DesiredCampaign]) -> list[DesiredCampaign]:
-    """The campaigns besides the running ones that may send (any state but absent: a paused task is filled
-    too), when a frequency cap is set (only the caps ask whether their numbers are in other tables). The
+    """The campaigns besides the running ones that may send (``DesiredCampaign.may_send``), when a frequency
+    cap is set (only the caps ask whether their numbers are in other tables). The
     check's first look takes them in when their tables are parsed already (a first plan)."""
     if not policy.caps_any(c.policy for c in campaigns):
         return []
-    return [c for c in campaigns if c.state not in ("running", "absent")]
+    return [c for c in campaigns if c.may_send and c.state != "running"]
 
 
 def _digest_of(c: DesiredCampaign) -> str:

@@ -255,13 +255,13 @@ def policy_hold(action: Action) -> bool:
 
 
 def shared_numbers(desired: DesiredState) -> frozenset[str] | None:
-    """The numbers in more than one table of the campaigns that may send (anything but absent), when the
-    load found them for exactly these tables (``DesiredState.shared``); else None."""
+    """The numbers in more than one table of the campaigns that may send (``DesiredCampaign.may_send``),
+    when the load found them for exactly these tables (``DesiredState.shared``); else None."""
     fact = desired.shared
     if fact is None:
         return None
     for c in desired.campaigns:
-        if c.state != "absent" and fact.tables.get(c.name) != table_digest(c.contacts.rows, c.contacts.phone_index):
+        if c.may_send and fact.tables.get(c.name) != table_digest(c.contacts.rows, c.contacts.phone_index):
             return None
     return fact.numbers
 
