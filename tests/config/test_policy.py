@@ -76,6 +76,15 @@ campaigns:
 """
 
 
+def campaign_rows(name: str, numbers: list[int], state: str = "running") -> str:
+    """A campaign of ``task`` (without the file's head) whose inline rows are 1990000000N for each N."""
+    body = task(name=name).split("campaigns:\n", 1)[1]
+    if state != "running":  # (the default: no line, so the lines below stay where they are)
+        body = body.replace("    contacts:", f"    state: {state}\n    contacts:")
+    cells = ", ".join(f'["1990000000{n}", "x"]' for n in numbers)
+    return body.replace('[["19900000001", "张先生"]]', f"[{cells}]")
+
+
 def files(**extra: str) -> dict[str, str | bytes]:
     digest = hashlib.sha256(b"19900000007").hexdigest()
     out: dict[str, str | bytes] = {
@@ -246,11 +255,8 @@ def test_numbers_in_two_running_campaigns_are_a_warning(tmp_path: Path) -> None:
 def test_a_number_in_several_running_campaigns_counts_against_the_first_that_has_it(tmp_path: Path) -> None:
     """a: 1 2 3, b: 2 3 4, c: 3 4 5 (and 8, which the do-not-call list holds: it counts for none).
     Each shared number is counted once per later campaign, against the first campaign that has it."""
-    def rows(name: str, numbers: list[int]) -> str:
-        body = task(name=name).split("campaigns:\n", 1)[1]
-        cells = ", ".join(f'["1990000000{n}", "x"]' for n in numbers)
-        return body.replace('[["19900000001", "张先生"]]', f"[{cells}]")
-    text = "version: 1\ncampaigns:\n" + rows("a", [1, 2, 3, 8]) + rows("b", [2, 3, 4, 8]) + rows("c", [3, 4, 5, 8])
+    text = ("version: 1\ncampaigns:\n" + campaign_rows("a", [1, 2, 3, 8]) + campaign_rows("b", [2, 3, 4, 8])
+            + campaign_rows("c", [3, 4, 5, 8]))
     result = load_files(tmp_path, files(**{"c.yaml": text}))
     assert result.state is not None, result.problems
     found = {p.line: p.message for p in result.problems if "other running campaigns" in p.message}
@@ -321,12 +327,8 @@ def test_findings_replayed_from_the_cache_still_say_when_the_running_tables_shar
     """The check across running campaigns is replayed from the parse cache while nothing it depends on
     changed; beside its findings it keeps whether the tables share no number at all (no warning does not
     say that: a shared do-not-call number gives none), so the plan's caps need not look every number up."""
-    def rows(name: str, numbers: list[int]) -> str:
-        body = task(name=name).split("campaigns:\n", 1)[1]
-        cells = ", ".join(f'["1990000000{n}", "x"]' for n in numbers)
-        return body.replace('[["19900000001", "张先生"]]', f"[{cells}]")
     dnc = [] if apart else [8]  # on the do-not-call list (dnc.csv)
-    text = "version: 1\ncampaigns:\n" + rows("a", [1, 2, 3, *dnc]) + rows("b", [4, 5, 9, *dnc])
+    text = "version: 1\ncampaigns:\n" + campaign_rows("a", [1, 2, 3, *dnc]) + campaign_rows("b", [4, 5, 9, *dnc])
     result = load_files(tmp_path, files(**{"c.yaml": text}))
     assert result.state is not None and not [p for p in result.problems if "other running" in p.message]
     assert result.state.shared is not None
@@ -350,13 +352,8 @@ def test_findings_replayed_from_the_cache_still_say_when_the_running_tables_shar
 @pytest.mark.parametrize("sharing", [False, True])
 def test_replayed_findings_cover_a_paused_campaign_only_when_it_was_found_apart(tmp_path: Path,
                                                                                 sharing: bool) -> None:
-    def rows(name: str, numbers: list[int], state: str = "running") -> str:
-        body = task(name=name).split("campaigns:\n", 1)[1]
-        body = body.replace("    contacts:", f"    state: {state}\n    contacts:")
-        cells = ", ".join(f'["1990000000{n}", "x"]' for n in numbers)
-        return body.replace('[["19900000001", "张先生"]]', f"[{cells}]")
-    text = ("version: 1\ncampaigns:\n" + rows("a", [1, 2, 3]) + rows("b", [4, 5, 9])
-            + rows("p", [3 if sharing else 0], state="paused"))
+    text = ("version: 1\ncampaigns:\n" + campaign_rows("a", [1, 2, 3]) + campaign_rows("b", [4, 5, 9])
+            + campaign_rows("p", [3 if sharing else 0], state="paused"))
     first = load_files(tmp_path, files(**{"c.yaml": text}))
     assert first.state is not None and [c.state for c in first.state.campaigns] == ["running", "running", "paused"]
     fresh = load(tmp_path, cache={})
