@@ -36,8 +36,8 @@ Why the policy looks like this (DESIGN section 5):
 - Timeouts are explicit (profile options ``connect_timeout`` 5 s,
   ``read_timeout`` 30 s); ``rate_limit`` (requests per second, per profile)
   spaces every attempt, thread-safely, since apply runs tasks in parallel
-  (at ``RATE_HEADROOM`` of the limit, so that scheduling jitter never bunches
-  attempts over it).
+  (at ``RATE_HEADROOM`` of the limit, so that attempts reaching the vendor up
+  to ``RATE_JITTER`` late never bunch over it in any second).
 - Secrets: the xfyeta token travels in the query string, so every URL shown
   anywhere is redacted (``token=***``) and every value given to
   :meth:`HttpTransport.add_secret` is replaced by ``***`` in error messages
@@ -77,9 +77,15 @@ __all__ = [
 log = logging.getLogger("reconciler.http")
 
 MASK = "***"
-#: Attempts are spaced for this share of ``rate_limit``: a thread that wakes a little late then sends
-#: a little close to the next, and the vendor's count over any second must still stay within the limit.
-RATE_HEADROOM = 0.98
+#: How much later than the attempts after it one may reach the vendor (a thread that wakes late, the
+#: network, the vendor's front end) with the vendor's count over any second still within ``rate_limit``:
+#: attempts are spaced (1 + RATE_JITTER) / rate_limit seconds apart, so the attempts sent within any
+#: 1 + RATE_JITTER seconds, all that one second of arrivals can hold, are at most ``rate_limit``. At 20 ms
+#: (98 % of the limit) a loaded 2-core machine was measured over it: 201 received in one second at
+#: ``rate_limit: 200``, 197 as sent. At 40 ms the limit is used to 96 %.
+RATE_JITTER = 0.04
+#: The share of ``rate_limit`` attempts are spaced for.
+RATE_HEADROOM = 1.0 / (1.0 + RATE_JITTER)
 _QUERY_SECRET = re.compile(
     r"(?i)([?&;](?:token|access_?token|accesskey|access_key|app_secret|secret|password|sign)=)[^&#\s'\"<>]*"
 )
