@@ -15,6 +15,14 @@ start-up, loading and planning), and the vendor calls counted on the emulator
 against the lower bound (token + one listing page + one reference check +
 per task: create, ceil(N/50) inserts, start).
 
+Two columns say how far the whole-process speed-up can go at all: "fixed s"
+is the part of a run no parallelism shortens (wall less the calls phase:
+process start, loading, token, listing and plan before the first mutating
+call, the last answer and the exit after it), and "ceiling" the speed-up the
+run would show if its calls phase were parallelism 1's divided exactly by the
+parallelism p (or by T, when fewer), at its own fixed part: wall(1) / (fixed +
+phase(1) / p). A goal above the ceiling cannot be met by the calls phase alone.
+
 The rate-limit run declares ``rate_limit: R`` on the profile and applies at
 the highest parallelism: utilisation is the achieved rate over the run
 (calls between the first and the last mutating call, per second, over R), and
@@ -113,11 +121,13 @@ def main() -> None:
         r["speedup"] = base / r["wall_s"]
         r["phase_speedup"] = base_phase / r["phase_s"] if r["phase_s"] else 0.0
         r["lower_bound"] = bound
+        r["fixed_s"] = r["wall_s"] - r["phase_s"]
+        r["ceiling"] = base / (r["fixed_s"] + base_phase / min(r["parallelism"], args.tasks))
         rows.append([r["parallelism"], f"{r['wall_s']:.2f}", f"{r['speedup']:.1f}x", f"{r['phase_s']:.2f}",
-                     f"{r['phase_speedup']:.1f}x", f"{r['cpu_s']:.2f}", f"{r['peak_mb']:.0f}", r["calls"], bound,
-                     f"{r['calls'] / bound:.2f}"])
-    print(table(["parallelism", "wall s", "speed-up", "calls phase s", "phase speed-up", "CPU s", "peak MB",
-                 "vendor calls", "lower bound", "ratio"], rows))
+                     f"{r['phase_speedup']:.1f}x", f"{r['fixed_s']:.2f}", f"{r['ceiling']:.1f}x", f"{r['cpu_s']:.2f}",
+                     f"{r['peak_mb']:.0f}", r["calls"], bound, f"{r['calls'] / bound:.2f}"])
+    print(table(["parallelism", "wall s", "speed-up", "calls phase s", "phase speed-up", "fixed s", "ceiling",
+                 "CPU s", "peak MB", "vendor calls", "lower bound", "ratio"], rows))
     if limited is not None:
         print(f"\nrate_limit {args.rate_limit:g}/s at parallelism {max(levels)}: {limited['mutating']} mutating "
               f"calls in {limited['wall_s']:.2f} s wall; achieved {limited['rate']:.1f}/s = "
