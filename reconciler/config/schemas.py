@@ -167,7 +167,9 @@ _PROJECT_DEFS: dict[str, Any] = {
         "maximum": 3600,
     },
     "rateLimit": {
-        "description": "Requests per second to this vendor (0.1 to 10000); null = unlimited.",
+        "description": ("Requests per second to this vendor (0.1 to 10000): attempts are spaced so that no second "
+                        "at the vendor holds more, also when one reaches it up to 40 ms late (about 96 % of the "
+                        "limit is used); null = unlimited."),
         "type": ["number", "null"],
         "minimum": 0.1,
         "maximum": 10000,

@@ -16,9 +16,18 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from reconciler.config.schemas import project_schema
 from reconciler.errors import OutcomeUnknown, ProviderError, TransportError
 from reconciler.model import ProviderProfile
-from reconciler.providers.http import RATE_HEADROOM, CallEvent, HttpTransport, RetryPolicy, parse_json, redact_text
+from reconciler.providers.http import (
+    RATE_HEADROOM,
+    RATE_JITTER,
+    CallEvent,
+    HttpTransport,
+    RetryPolicy,
+    parse_json,
+    redact_text,
+)
 
 TOKEN = "tok-SeCrEt-123"
 APP_SECRET = "app/secret+value="
@@ -262,6 +271,13 @@ def test_rate_limit_holds_as_the_vendor_counts_when_attempts_reach_it_up_to_40_m
     span = 1.04 - 1e-9  # the sends that one second of arrivals can hold
     assert max(bisect.bisect_left(stamps, t + span) - i for i, t in enumerate(stamps)) <= limit
     assert (len(stamps) - 1) / (stamps[-1] - stamps[0]) >= 0.95 * limit
+
+
+def test_the_schema_tells_the_lag_the_rate_limit_allows_for() -> None:
+    """The profile option's description names RATE_JITTER and the share of the limit it leaves."""
+    described = project_schema()["$defs"]["rateLimit"]["description"]
+    assert f"up to {RATE_JITTER * 1000:.0f} ms late" in described
+    assert f"about {RATE_HEADROOM * 100:.0f} % of the limit" in described
 
 
 def test_rate_limit_from_profile_option_and_unlimited_by_default() -> None:
