@@ -133,7 +133,8 @@ def main() -> None:
               f"calls in {limited['wall_s']:.2f} s wall; achieved {limited['rate']:.1f}/s = "
               f"{100 * limited['rate'] / args.rate_limit:.1f} % of the limit; most in any 1 s window: "
               f"{limited['client_max_1s']} as sent, {limited['max_1s']} as the vendor received them "
-              f"(limit {args.rate_limit:g})")
+              f"(limit {args.rate_limit:g})"
+              + ("; OVER THE LIMIT as received" if limited["max_1s"] > args.rate_limit else ""))
     if args.json:
         args.json.write_text(json.dumps({"tasks": args.tasks, "contacts": args.contacts, "latency": args.latency,
                                          "results": results, "rate_limit": args.rate_limit,
