@@ -39,7 +39,7 @@ from typing import Any
 from reconciler.config.contacts import CODECS
 from reconciler.config.phones import normalize_phone
 from reconciler.config.report import Report, YamlFile, display_path, listed, where
-from reconciler.config.table import LazyTable, phones_of, table_digest
+from reconciler.config.table import LazyTable, campaign_digest, phones_of
 from reconciler.config.yamlmarks import Path as DocPath
 from reconciler.model import (
     DesiredCampaign,
@@ -582,7 +582,7 @@ def check_campaigns(report: Report, project: Project,
     also = others if all(_parsed(c.contacts.rows) for c in others) else []  # (no table read for it alone)
     if len(running) < 2:  # no warning to give: only the first look, when there is more to compare
         if not also or not all(_parsed(c.contacts.rows) for c in running):  # (no table read for it alone)
-            return SharedNumbers({c.name: _digest_of(c) for c in running}, frozenset())
+            return SharedNumbers({c.name: campaign_digest(c) for c in running}, frozenset())
         return _check_overlaps(report, policy, running, also)
     cache = report.cache
     key = _overlaps_key(policy, running) if cache is not None else ""
@@ -594,7 +594,7 @@ def check_campaigns(report: Report, project: Project,
         # no two of these tables shared a number; nor of these and the others that may send, when so kept
         every = [*running, *others]
         apart = running if not others or _overlaps_key(policy, every) + APART not in cache else every
-        return SharedNumbers({c.name: _digest_of(c) for c in apart}, frozenset())
+        return SharedNumbers({c.name: campaign_digest(c) for c in apart}, frozenset())
     before = len(report.problems)
     shared = _check_overlaps(report, policy, running, also)
     found = tuple(report.problems[before:])
@@ -622,10 +622,6 @@ def _may_send(policy: Policy, campaigns: Sequence[DesiredCampaign]) -> list[Desi
     return [c for c in campaigns if c.may_send and c.state != "running"]
 
 
-def _digest_of(c: DesiredCampaign) -> str:
-    return table_digest(c.contacts.rows, c.contacts.phone_index)  # (kept on the table: computed once)
-
-
 def _overlaps_key(policy: Policy, running: Sequence[DesiredCampaign]) -> str:
     """Everything the findings of :func:`_check_overlaps` depend on: each running campaign (name, where
     it is declared, its table's digest), the do-not-call lists, the rule, and the directory that paths
@@ -636,7 +632,7 @@ def _overlaps_key(policy: Policy, running: Sequence[DesiredCampaign]) -> str:
         "unique": policy.unique_across_campaigns,
         "suppress": policy.suppress.fingerprint,
         "cwd": os.getcwd(),
-        "campaigns": [[c.name, c.mark.file, c.mark.line, _digest_of(c)] for c in running],
+        "campaigns": [[c.name, c.mark.file, c.mark.line, campaign_digest(c)] for c in running],
     }
     return "overlaps " + digest(canonical_json(doc))
 
@@ -676,7 +672,7 @@ def _cached_digest(c: DesiredCampaign, parsed_now: set[str]) -> str:
     rows = c.contacts.rows
     if isinstance(rows, LazyTable):
         return rows.digest
-    known = _digest_of(c)
+    known = campaign_digest(c)
     return known if known in parsed_now else ""
 
 
@@ -699,13 +695,13 @@ def _check_overlaps(report: Report, policy: Policy, running: Sequence[DesiredCam
     for numbers in _numbers_of(report, running):
         seen.update(map(hash, numbers))
         total += len(numbers)
-    tables_seen = {c.name: _digest_of(c) for c in running}
+    tables_seen = {c.name: campaign_digest(c) for c in running}
     if len(seen) == total:  # (a table's numbers are unique) none is
         for numbers in _numbers_of(report, also, offer=False):
             seen.update(map(hash, numbers))
             total += len(numbers)
         if also and len(seen) == total:
-            tables_seen.update((c.name, _digest_of(c)) for c in also)
+            tables_seen.update((c.name, campaign_digest(c)) for c in also)
         return SharedNumbers(tables_seen, frozenset())
     del seen
     tables = list(_numbers_of(report, running, offer=False))

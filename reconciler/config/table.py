@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
 from reconciler.errors import CampaignctlError
-from reconciler.model import ContactRow
+from reconciler.model import ContactRow, DesiredCampaign
 
 __all__ = ["ContactTable", "ContactTableBuilder", "LazyTable", "RowsView", "table_digest"]
 
@@ -211,6 +211,11 @@ def table_digest(rows: Sequence[ContactRow], phone_index: int) -> str:
     h = _digest_start(phone_index)
     h.update(RECORD.join(UNIT.join(r.values) for r in rows).encode("utf-8", "surrogatepass"))
     return str(h.hexdigest())
+
+
+def campaign_digest(c: DesiredCampaign) -> str:
+    """:func:`table_digest` of a campaign's contact table (kept on the table: computed once)."""
+    return table_digest(c.contacts.rows, c.contacts.phone_index)
 
 
 class LazyTable(Sequence[ContactRow]):

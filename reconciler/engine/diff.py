@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from reconciler.config.table import RowsView, phones_of, table_digest
+from reconciler.config.table import RowsView, campaign_digest, phones_of
 from reconciler.engine.inputs import Observed, ProviderTraits, Recorded
 from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Convergence, Diagnostic, Plan, PlanMeta
 from reconciler.engine.planfile import observed_digest
@@ -693,7 +693,7 @@ def _marker_holds(c: DesiredCampaign, fingerprint: str, ctx: _Ctx) -> bool:
     if (mark is None or mark.settings_fingerprint != fingerprint or ctx.pending(c.name)
             or mark.suppression != ctx.policy.suppression_digest()):
         return False
-    return mark.digest == table_digest(c.contacts.rows, c.contacts.phone_index)
+    return mark.digest == campaign_digest(c)
 
 
 # Action kinds after which, all done in full, a campaign's sent set is its table.
@@ -722,7 +722,7 @@ def _convergence(cc: _Campaign, ctx: _Ctx, start: int, diags: int) -> None:
         if cc.dialed_beyond is None or len(ctx.diags) != diags or ctx.pending(c.name):
             return
         ctx.converged.append(Convergence(
-            c.name, table_digest(c.contacts.rows, c.contacts.phone_index), c.settings_fingerprint(),
+            c.name, campaign_digest(c), c.settings_fingerprint(),
             now=len(ctx.actions) == start,
             suppression=ctx.policy.suppression_digest(), suppressed=ctx.policy.suppressed_of(c),
             extra=cc.dialed_beyond))
@@ -742,7 +742,7 @@ def _convergence(cc: _Campaign, ctx: _Ctx, start: int, diags: int) -> None:
     elif any(a.kind not in _CONVERGING and not (a.kind is ActionKind.DELETE and a.replaces) for a in acts):
         return
     ctx.converged.append(Convergence(
-        c.name, table_digest(c.contacts.rows, c.contacts.phone_index), c.settings_fingerprint(), now=not acts,
+        c.name, campaign_digest(c), c.settings_fingerprint(), now=not acts,
         suppression=ctx.policy.suppression_digest(), suppressed=ctx.policy.suppressed_of(c),
         warnings=tuple((d.message, d.file, d.line) for d in found), phases=cc.phases if standing else (),
         extra=cc.beyond or 0))

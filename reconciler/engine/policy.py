@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from reconciler.config.table import table_digest
+from reconciler.config.table import campaign_digest
 from reconciler.engine.inputs import Recorded
 from reconciler.engine.plan import Action, ActionKind, CampaignSummary, Deferred, Diagnostic, Forecast, Plan
 from reconciler.model import DesiredCampaign, DesiredState, Project, digest
@@ -261,7 +261,7 @@ def shared_numbers(desired: DesiredState) -> frozenset[str] | None:
     if fact is None:
         return None
     for c in desired.campaigns:
-        if c.may_send and fact.tables.get(c.name) != table_digest(c.contacts.rows, c.contacts.phone_index):
+        if c.may_send and fact.tables.get(c.name) != campaign_digest(c):
             return None
     return fact.numbers
 
