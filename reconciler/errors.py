@@ -35,6 +35,7 @@ __all__ = [
     "ExitCode",
     "LockHeld",
     "LockTimeout",
+    "NotSent",
     "OutcomeUnknown",
     "PlanError",
     "Problem",
@@ -172,6 +173,14 @@ class OutcomeUnknown(ProviderError):
 
     The call may or may not have taken effect. It must never be re-sent
     blindly: the engine observes the platform to learn what happened.
+    """
+
+
+class NotSent(ProviderError):
+    """A call was stopped right before it would have been sent (its ``gate`` refused it, e.g. the
+    calling hours closed while it waited for a token, a retry or the rate limit).
+
+    Nothing of it reached the vendor: safe to send later, and nothing to settle.
     """
 
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from reconciler.config.gcpause import paused_gc
 from reconciler.engine.clock import system_clock
@@ -66,9 +66,9 @@ from reconciler.engine.settle import (
     settle_window,
     task_records,
 )
-from reconciler.errors import CampaignctlError, OutcomeUnknown, ProviderError, StateError
+from reconciler.errors import CampaignctlError, NotSent, OutcomeUnknown, ProviderError, StateError
 from reconciler.model import ContactRow, DesiredCampaign, DesiredState
-from reconciler.providers.base import Phase, Provider
+from reconciler.providers.base import Gate, Phase, Provider
 from reconciler.state.base import (
     CallOutcome,
     CampaignRecord,
@@ -217,10 +217,18 @@ class Applier:
                          lambda r: replace(r, deleted=True, started=r.started or self._seen_started(action)))
             return 0
         if kind is ActionKind.START:
+            then = "the task is started by a plan inside them"
+            gate = None
             if c is not None:
-                self._check_hours(c, 0, "the task is started by a plan inside them")
-            self._simple(action, provider, st, "start", provider.start,
-                         lambda r: replace(r, started=True, run_state="running"))
+                self._check_hours(c, 0, then)
+                gate = self._hours_gate(c)
+            try:
+                self._simple(action, provider, st, "start", lambda task_id: provider.start(task_id, gate=gate),
+                             lambda r: replace(r, started=True, run_state="running"))
+            except NotSent as exc:
+                if c is None:  # (only a gate says NotSent, and only a campaign has one)
+                    raise
+                self._unsent(c, exc, 0, then, 0)
             return 0
         if kind is ActionKind.PAUSE:
             held = "held" if policy_hold(action) else "paused"  # a policy pause: watch resumes it in the hours
@@ -264,7 +272,7 @@ class Applier:
             fn(st.task_id)
         except ProviderError as exc:
             self.store.end_call(entry, CallOutcome.FAILED, _msg(exc, action))
-            st.calls += 1
+            st.calls += 0 if isinstance(exc, NotSent) else 1  # NotSent: nothing went out
             raise
         st.calls += 1
         self.hooks.calls_made(action, 1)
@@ -363,15 +371,19 @@ class Applier:
         done = 0
         seen = self._observed.get((action.profile, st.task_id))
         dials_at_once = seen is not None and seen.phase is Phase.RUNNING and not st.paused  # yccall appends
+        then = "they are added by a plan inside them"
         for start in range(0, len(rows), size):
             self._check_stop(done)
             if dials_at_once:
-                self._check_hours(c, len(rows) - start, "they are added by a plan inside them", done)
+                self._check_hours(c, len(rows) - start, then, done)
             try:
                 sent = self._insert_batch(action, c, provider, st, rows[start : start + size],
-                                          action.row_index[start : start + size])
+                                          action.row_index[start : start + size],
+                                          self._hours_gate(c) if dials_at_once else None)
             except _LaneFailed as exc:
                 raise _LaneFailed(exc.status, exc.detail, done=done) from exc
+            except NotSent as exc:
+                self._unsent(c, exc, len(rows) - start, then, done)
             if sent is None:  # every number of the batch went on the opt-out list since the plan was made
                 continue
             done += sent
@@ -379,9 +391,9 @@ class Applier:
         return done
 
     def _insert_batch(self, action: Action, c: DesiredCampaign, provider: Provider, st: _LaneState,
-                      rows: Sequence[ContactRow], index: Sequence[int]) -> int | None:
+                      rows: Sequence[ContactRow], index: Sequence[int], gate: Gate | None) -> int | None:
         """Send one batch (without the numbers on the opt-out list now); how many the vendor took, None
-        when none was left to send."""
+        when none was left to send (``NotSent`` when ``gate`` stopped it)."""
         if st.count is None:
             st.count = provider.count_contacts(st.task_id)
         before = st.count
@@ -397,7 +409,7 @@ class Applier:
         (entry, intent), batch, _ = begun
         sent_at = time.monotonic()
         try:
-            added = provider.add_contacts(st.task_id, c, batch)
+            added = provider.add_contacts(st.task_id, c, batch, gate=gate)
         except OutcomeUnknown as exc:
             st.calls += 1
             self.store.end_call(entry, CallOutcome.UNKNOWN, _msg(exc, action))
@@ -414,7 +426,7 @@ class Applier:
                                                   f"platform count ({count}) does not show it landed; it was not "
                                                   "sent again. The next apply settles it first") from exc
         except ProviderError as exc:
-            st.calls += 1
+            st.calls += 0 if isinstance(exc, NotSent) else 1  # NotSent: nothing went out
             self.store.end_call(entry, CallOutcome.FAILED, _msg(exc, action))
             raise
         st.calls += 1
@@ -445,9 +457,11 @@ class Applier:
         rows = action.rows
         size = max(provider.limits.callout_batch, 1)
         done = 0
+        then = "they are dialed once a plan runs inside them"
+        gate = self._hours_gate(c)
         for start in range(0, len(rows), size):
             self._check_stop(done)
-            self._check_hours(c, len(rows) - start, "they are dialed once a plan runs inside them", done)
+            self._check_hours(c, len(rows) - start, then, done)
             stamp = self._stamp()
 
             def begin(batch: tuple[ContactRow, ...], positions: tuple[int, ...],
@@ -466,7 +480,7 @@ class Applier:
             (entry, intent), batch, _ = begun
             self._recorded(c.name)
             try:
-                added = provider.callout(c, batch)
+                added = provider.callout(c, batch, gate=gate)
             except OutcomeUnknown as exc:
                 st.calls += 1
                 self.store.end_call(entry, CallOutcome.UNKNOWN, _msg(exc, action))
@@ -477,9 +491,11 @@ class Applier:
                     done=done,
                 ) from exc
             except ProviderError as exc:
-                st.calls += 1
+                st.calls += 0 if isinstance(exc, NotSent) else 1  # NotSent: nothing went out
                 self.store.end_call(entry, CallOutcome.FAILED, _msg(exc, action),
                                     records=Records(removed=[(c.name, "", intent.phones)]))
+                if isinstance(exc, NotSent):
+                    self._unsent(c, exc, len(rows) - start, then, done)
                 raise _LaneFailed(StepStatus.FAILED, _msg(exc, action), done=done) from exc
             st.calls += 1
             ids = list(added.data_ids) + [None] * (len(batch) - len(added.data_ids))
@@ -509,6 +525,17 @@ class Applier:
         raise _LaneFailed(StepStatus.SKIPPED, f"stopped at {when_text(at, at, tz)}: {why}; {what}{then} "
                                               f"(next opening: {when_text(opens, at, tz)})", done=done,
                           deferred=True)
+
+    def _hours_gate(self, c: DesiredCampaign) -> Gate:
+        """The check of ``_check_hours``, for the transport to ask right before a call that dials goes out:
+        a token refresh, a retry's wait or the rate limit may have taken it past the close since."""
+        project = self.desired.project
+        return lambda: dial_closed(project, c, self.now())
+
+    def _unsent(self, c: DesiredCampaign, exc: NotSent, due: int, then: str, done: int) -> NoReturn:
+        """A call the hours gate stopped unsent: the lane waits for the hours, as ``_check_hours`` stops it."""
+        self._check_hours(c, due, then, done)
+        raise _LaneFailed(StepStatus.SKIPPED, f"{exc.detail}; {then}", done=done, deferred=True) from exc
 
     def _begin_unlisted(self, rows: Sequence[ContactRow], index: Sequence[int],
                         begin: Callable[[tuple[ContactRow, ...], tuple[int, ...]], _B],

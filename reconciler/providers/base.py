@@ -10,12 +10,17 @@ vendor, they raise :class:`reconciler.errors.OutcomeUnknown`; the engine then
 observes (``find_task``, ``count_contacts``) before anything is re-sent.
 Idempotent calls (list, get, count, start, pause, delete) may be retried by
 the transport.
+
+The calls that dial (``callout``, ``start``, ``add_contacts`` into a running
+task) take a ``gate``: asked right before each attempt is sent, its reason
+(not "") stops the call unsent with :class:`reconciler.errors.NotSent`; the
+engine gives one that says whether the calling hours are still open.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,12 +32,15 @@ __all__ = [
     "AddResult",
     "Capabilities",
     "CreateResult",
+    "Gate",
     "Limits",
     "ObservedTask",
     "Phase",
     "Provider",
     "TaskDescription",
 ]
+
+Gate = Callable[[], str]  # "" to send now, else why not (see the module docstring)
 
 
 class Phase(enum.StrEnum):
@@ -164,14 +172,14 @@ class Provider(Protocol):
         ...
 
     def add_contacts(
-        self, task_id: str, campaign: DesiredCampaign, rows: Sequence[ContactRow]
+        self, task_id: str, campaign: DesiredCampaign, rows: Sequence[ContactRow], *, gate: Gate | None = None
     ) -> AddResult:
         ...
 
     def remove_contacts(self, task_id: str, campaign: DesiredCampaign, phones: Sequence[str]) -> None:
         ...
 
-    def start(self, task_id: str) -> None:
+    def start(self, task_id: str, *, gate: Gate | None = None) -> None:
         ...
 
     def pause(self, task_id: str) -> None:
@@ -180,7 +188,8 @@ class Provider(Protocol):
     def delete(self, task_id: str) -> None:
         ...
 
-    def callout(self, campaign: DesiredCampaign, rows: Sequence[ContactRow]) -> AddResult:
+    def callout(self, campaign: DesiredCampaign, rows: Sequence[ContactRow], *,
+                gate: Gate | None = None) -> AddResult:
         """Dial rows at once (direct mode). Never retried; may raise OutcomeUnknown."""
         ...
 

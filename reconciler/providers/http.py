@@ -8,7 +8,7 @@ Public surface::
                   rate_limit=None, on_event=None, clock=time.monotonic, wall=time.time, rng=None)
         .add_secret(value)            every registered value is redacted from URLs, logs, errors
         .post(call, path, *, params=None, json=None, data=None, files=None, headers=None,
-              idempotent, campaign="") -> httpx.Response
+              idempotent, campaign="", gate=None) -> httpx.Response
         .parse_json(response, call, *, idempotent, campaign="") -> Any
         .error(cls, message, call, *, campaign="", **kw) -> ProviderError   (redacted, profile filled)
         .redact(text) -> str
@@ -44,6 +44,12 @@ Why the policy looks like this (DESIGN section 5):
   and log records, including the records httpx and httpcore write themselves
   (a redacting filter is installed on their loggers). Request bodies are never
   logged: the token call carries the app secret in its body.
+- ``gate``: asked right before each attempt goes out (after the rate limit's
+  wait and any retry delay); a non-empty answer stops the call unsent with
+  :class:`NotSent`. A call that dials (a callout, a start, an insert into a
+  running task) carries one that says whether the calling hours are still
+  open: a wait of seconds (a 429's Retry-After, a token refresh, the rate
+  limit) must not carry it past the close.
 - Logging: ``reconciler.http``, one debug line per attempt ("attempt n/N").
 """
 
@@ -62,7 +68,7 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 
-from reconciler.errors import OutcomeUnknown, ProviderError, TransportError
+from reconciler.errors import NotSent, OutcomeUnknown, ProviderError, TransportError
 from reconciler.model import ProviderProfile, Secret
 from reconciler.providers.httpclient import HttpClientTransport
 
@@ -290,8 +296,10 @@ class HttpTransport:
         headers: Mapping[str, str] | None = None,
         idempotent: bool,
         campaign: str = "",
+        gate: Callable[[], str] | None = None,
     ) -> httpx.Response:
-        """POST ``path`` with the retry policy of DESIGN section 5 (see the module docstring)."""
+        """POST ``path`` with the retry policy of DESIGN section 5 (see the module docstring); ``gate``,
+        when given, is asked right before each attempt: a reason (not "") stops the call unsent."""
         attempts = max(1, self.retry.attempts)
         shown = self._shown.get(path)
         if shown is None:
@@ -300,6 +308,11 @@ class HttpTransport:
         while True:
             attempt += 1
             self._throttle()
+            if gate is not None:
+                why = gate()
+                if why:
+                    log.debug("%s %s: not sent: %s", self.profile.name, call, why)
+                    raise self.error(NotSent, f"not sent: {why}", call, campaign=campaign)
             log.debug("%s %s: attempt %d/%d POST %s", self.profile.name, call, attempt, attempts, shown)
             try:
                 response = self._send(call, path, params, json, data, files, headers, idempotent, campaign)

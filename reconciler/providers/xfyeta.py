@@ -35,7 +35,7 @@ from typing import Any
 
 from reconciler.errors import AuthError, OutcomeUnknown, Problem, ProviderError, TransportError, VendorError
 from reconciler.model import ContactRow, DesiredCampaign
-from reconciler.providers.base import AddResult, CreateResult, ObservedTask, Phase, TaskDescription
+from reconciler.providers.base import AddResult, CreateResult, Gate, ObservedTask, Phase, TaskDescription
 from reconciler.providers.client import Session, VendorClient, as_int, json_list, pages
 
 __all__ = ["CLIENT", "CODES", "PATHS", "PHASES", "XfyetaProvider", "line_expiry"]
@@ -182,13 +182,13 @@ class XfyetaProvider(VendorClient):
 
     # ------------------------------------------------------------------ one vendor call
 
-    def _call(self, call: str, body: Mapping[str, Any], *, campaign: str = "") -> Any:
+    def _call(self, call: str, body: Mapping[str, Any], *, campaign: str = "", gate: Gate | None = None) -> Any:
         """POST ``call`` with the token; the envelope's ``result``, or a ``ProviderError``."""
         idempotent = call in IDEMPOTENT
 
         def attempt(token: str) -> Any:
             response = self.http.post(call, PATHS[call], params={"token": token}, json=dict(body),
-                                      idempotent=idempotent, campaign=campaign)
+                                      idempotent=idempotent, campaign=campaign, gate=gate)
             return self.http.parse_json(response, call, idempotent=idempotent, campaign=campaign)
 
         busy = 0
@@ -463,14 +463,16 @@ class XfyetaProvider(VendorClient):
         data_ids: tuple[str | None, ...] = tuple(ids) if len(ids) == accepted else (None,) * accepted
         return AddResult(accepted=accepted, data_ids=data_ids)
 
-    def add_contacts(self, task_id: str, campaign: DesiredCampaign, rows: Sequence[ContactRow]) -> AddResult:
+    def add_contacts(self, task_id: str, campaign: DesiredCampaign, rows: Sequence[ContactRow], *,
+                     gate: Gate | None = None) -> AddResult:
         call_list = self._rows(campaign, rows, self.limits.add_batch, "task/insert")
         if not call_list:
             return AddResult(accepted=0)
         body = {"task_id": str(task_id), "call_column": list(campaign.contacts.columns), "call_list": call_list}
-        return self._added(self._call("task/insert", body, campaign=campaign.name), len(call_list))
+        return self._added(self._call("task/insert", body, campaign=campaign.name, gate=gate), len(call_list))
 
-    def callout(self, campaign: DesiredCampaign, rows: Sequence[ContactRow]) -> AddResult:
+    def callout(self, campaign: DesiredCampaign, rows: Sequence[ContactRow], *,
+                gate: Gate | None = None) -> AddResult:
         call_list = self._rows(campaign, rows, self.limits.callout_batch, "task/callout")
         if not call_list:
             return AddResult(accepted=0)
@@ -487,14 +489,14 @@ class XfyetaProvider(VendorClient):
                 body["voice_code"] = campaign.voice.code
             if campaign.voice.speed is not None:
                 body["robot_speed"] = campaign.voice.speed
-        return self._added(self._call("task/callout", body, campaign=campaign.name), len(call_list))
+        return self._added(self._call("task/callout", body, campaign=campaign.name, gate=gate), len(call_list))
 
     def remove_contacts(self, task_id: str, campaign: DesiredCampaign, phones: Sequence[str]) -> None:
         raise ProviderError("xfyeta has no call that removes numbers from a task", profile=self.profile.name,
                             call="task/remove", campaign=campaign.name)
 
-    def start(self, task_id: str) -> None:
-        self._call("task/start", {"task_id": str(task_id)})
+    def start(self, task_id: str, *, gate: Gate | None = None) -> None:
+        self._call("task/start", {"task_id": str(task_id)}, gate=gate)
 
     def pause(self, task_id: str) -> None:
         self._call("task/pause", {"task_id": str(task_id)})

@@ -57,7 +57,7 @@ from typing import Any
 
 from reconciler.errors import AuthError, OutcomeUnknown, Problem, ProviderError, TransportError, VendorError
 from reconciler.model import ContactRow, DesiredCampaign, digest
-from reconciler.providers.base import AddResult, CreateResult, ObservedTask, Phase, TaskDescription
+from reconciler.providers.base import AddResult, CreateResult, Gate, ObservedTask, Phase, TaskDescription
 from reconciler.providers.client import Session, VendorClient, as_int, first_int, pages, snippet
 from reconciler.vendors.yccall import COLUMNS, CUSTOMTASKID_MAX, YccallSettings, custom_task_id
 
@@ -120,13 +120,14 @@ class YccallProvider(VendorClient):
         return task.name.startswith(self.prefix)
 
     # ------------------------------------------------------------------ transport
-    def _post(self, service: str, fields: Mapping[str, str], *, idempotent: bool, campaign: str) -> dict[str, Any]:
+    def _post(self, service: str, fields: Mapping[str, str], *, idempotent: bool, campaign: str,
+              gate: Gate | None = None) -> dict[str, Any]:
         form = {"service": service, **fields}
         if self._encoding == "multipart":
             response = self.http.post(service, "/", files={k: (None, v) for k, v in form.items()},
-                                       idempotent=idempotent, campaign=campaign)
+                                       idempotent=idempotent, campaign=campaign, gate=gate)
         else:
-            response = self.http.post(service, "/", data=form, idempotent=idempotent, campaign=campaign)
+            response = self.http.post(service, "/", data=form, idempotent=idempotent, campaign=campaign, gate=gate)
         payload: dict[str, Any] = self.http.parse_json(response, service, idempotent=idempotent, campaign=campaign)
         return payload
 
@@ -148,11 +149,13 @@ class YccallProvider(VendorClient):
         log.debug("%s: logged in", self.profile.name)
         return token, None
 
-    def _call(self, service: str, fields: Mapping[str, str], *, idempotent: bool, campaign: str = "") -> Any:
+    def _call(self, service: str, fields: Mapping[str, str], *, idempotent: bool, campaign: str = "",
+              gate: Gate | None = None) -> Any:
         """Send one service call with the token; a refused token (600, 1010) -> log in again, resend once."""
 
         def attempt(token: str) -> dict[str, Any]:
-            return self._post(service, {**fields, "token": token}, idempotent=idempotent, campaign=campaign)
+            return self._post(service, {**fields, "token": token}, idempotent=idempotent, campaign=campaign,
+                              gate=gate)
 
         def refused(payload: dict[str, Any]) -> bool:
             if payload.get("ret") == TOKEN_INVALID or _failure(payload)[0] == EXTENSION_CHANGED:
@@ -457,12 +460,13 @@ class YccallProvider(VendorClient):
                                    "look the task up by customtaskid", CREATE, campaign=campaign.name)
         return CreateResult(task_id=str(task_id), added=self._added(campaign.name, rows, result, None))
 
-    def add_contacts(self, task_id: str, campaign: DesiredCampaign, rows: Sequence[ContactRow]) -> AddResult:
+    def add_contacts(self, task_id: str, campaign: DesiredCampaign, rows: Sequence[ContactRow], *,
+                     gate: Gate | None = None) -> AddResult:
         if not rows:
             return AddResult(accepted=0)
         self._check_batch(ADD, rows, campaign.name)
         fields = {"taskid": task_id, "telphone": self._entries(campaign, rows, "chengshudu")}
-        result = self._call(ADD, fields, idempotent=False, campaign=campaign.name)
+        result = self._call(ADD, fields, idempotent=False, campaign=campaign.name, gate=gate)
         return self._added(campaign.name, rows, result, "success")
 
     def remove_contacts(self, task_id: str, campaign: DesiredCampaign, phones: Sequence[str]) -> None:
@@ -471,11 +475,11 @@ class YccallProvider(VendorClient):
             self._call(DEL_PHONE, {"taskid": task_id, "telphone": ",".join(chunk)}, idempotent=True,
                        campaign=campaign.name)
 
-    def _set(self, task_id: str, action: int) -> None:
-        self._call(TASK_SET, {"taskid": task_id, "taskstatus": str(action)}, idempotent=True)
+    def _set(self, task_id: str, action: int, gate: Gate | None = None) -> None:
+        self._call(TASK_SET, {"taskid": task_id, "taskstatus": str(action)}, idempotent=True, gate=gate)
 
-    def start(self, task_id: str) -> None:
-        self._set(task_id, 1)
+    def start(self, task_id: str, *, gate: Gate | None = None) -> None:
+        self._set(task_id, 1, gate)
 
     def pause(self, task_id: str) -> None:
         self._set(task_id, 2)
@@ -492,7 +496,8 @@ class YccallProvider(VendorClient):
                 return
             raise
 
-    def callout(self, campaign: DesiredCampaign, rows: Sequence[ContactRow]) -> AddResult:
+    def callout(self, campaign: DesiredCampaign, rows: Sequence[ContactRow], *,
+                gate: Gate | None = None) -> AddResult:
         raise ProviderError("yccall has no direct callout (mode: direct is xfyeta only)",
                             profile=self.profile.name, call="callout", campaign=campaign.name)
 

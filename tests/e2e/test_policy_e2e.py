@@ -315,3 +315,83 @@ def test_a_create_leaves_out_numbers_opted_out_between_plan_and_apply(tmp_path: 
     create = next(s for s in result.steps if s.action.campaign == "solo")
     assert create.status.value == "skipped" and "cannot create an empty task" in create.detail
     assert len(yccall.state()["tasks"]) == 1
+
+
+class _ClosesOnFirst:
+    """A policy clock at 20:59:50 Tue until ``call`` next reaches the vendor, 21:00:10 after: the hours
+    close while that call waits (here for a 429's Retry-After; as well a slow token, the rate limit).
+    ``at`` set: that time instead (``arm`` clears it and waits for the next such call)."""
+
+    def __init__(self, xfyeta: Any, call: str) -> None:
+        self.xfyeta, self.call = xfyeta, call
+        self.at: datetime | None = None
+        self.before = 0
+
+    def arm(self) -> None:
+        self.at, self.before = None, len(self.xfyeta.calls_to(self.call))
+
+    def __call__(self) -> datetime:
+        if self.at is not None:
+            return self.at
+        late = len(self.xfyeta.calls_to(self.call)) > self.before
+        return datetime(2027, 3, 2, 20, 59, 50, tzinfo=CST) + timedelta(seconds=20 if late else 0)
+
+
+def test_a_direct_batch_the_vendor_held_back_is_not_sent_once_the_hours_closed(
+        tmp_path: Path, xfyeta: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = setup(tmp_path, xfyeta, n_direct=40)
+    clock = _ClosesOnFirst(xfyeta, "task/callout")
+    use_clock(monkeypatch, clock)
+    xfyeta.faults.add("task/callout:429:1")  # "too many requests, try again in 1 s": nothing dialed yet
+    res = run_cli("apply", str(d), "--auto-approve")
+    # checked at 20:59:50 (open); by the time the vendor would take it again the hours had closed: not sent
+    assert [c["status"] for c in xfyeta.calls_to("task/callout")] == [429]
+    assert dialed(xfyeta) == []
+    assert res.exit_code == 0, res.output
+    assert "outside calling hours (policy); 40 contacts stay due" in res.output
+    later = run_cli("plan", str(d), "--detailed-exitcode", "--format", "json")
+    assert later.exit_code == 0, later.output
+    doc = json.loads(later.stdout)  # due in the morning, not "unknown": nothing went out
+    assert doc["actions"] == [] and doc["deferred"][0]["contacts"] == 40
+    assert "unknown" not in json.dumps(doc.get("warnings", []))
+    clock.at = datetime(2027, 3, 3, 9, 0, 1, tzinfo=CST)
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    numbers = dialed(xfyeta)
+    assert len(numbers) == 40 and len(set(numbers)) == 40
+
+
+def test_a_start_the_vendor_held_back_is_not_sent_once_the_hours_closed(
+        tmp_path: Path, xfyeta: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = setup(tmp_path, xfyeta, n_task=10)
+    use_clock(monkeypatch, _ClosesOnFirst(xfyeta, "task/start"))
+    xfyeta.faults.add("task/start:429:1")
+    res = run_cli("apply", str(d), "--auto-approve")
+    assert [c["status"] for c in xfyeta.calls_to("task/start")] == [429]
+    assert res.exit_code == 0, res.output
+    assert "outside calling hours (policy)" in res.output and "started by a plan inside them" in res.output
+    [task] = xfyeta.state()["tasks"]
+    assert task["status"] == 0  # created and filled, never started: it dials nobody
+
+
+
+def test_numbers_the_vendor_held_back_are_not_appended_to_a_running_yccall_task_once_the_hours_closed(
+        tmp_path: Path, yccall: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.e2e.conftest import yc_task
+
+    d = project(tmp_path, yc_url=yccall.base_url, extra=POLICY)
+    write_csv(d / "contacts/follow.csv", phones(3, start=3000), columns=("phone",))
+    campaigns(d, yc_task("followup", "../contacts/follow.csv"))
+    clock = _ClosesOnFirst(yccall, "App.Sip_Yccall.TaskAdd")
+    clock.at = datetime(2027, 3, 2, 10, 0, tzinfo=CST)
+    use_clock(monkeypatch, clock)
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0  # created and started at 10:00
+    write_csv(d / "contacts/follow.csv", phones(5, start=3000), columns=("phone",))
+    clock.arm()
+    yccall.faults.add("TaskAdd:429:1")
+    res = run_cli("apply", str(d), "--auto-approve")
+    # the task runs: numbers appended now are dialed at once, so they wait for the hours like a callout
+    assert [c["status"] for c in yccall.calls_to("App.Sip_Yccall.TaskAdd")] == [429]
+    assert res.exit_code == 0, res.output
+    assert "outside calling hours (policy); 2 contacts stay due" in res.output
+    [task] = yccall.state()["tasks"]
+    assert len(task["numbers"]) == 3

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from reconciler.config.schemas import project_schema
-from reconciler.errors import OutcomeUnknown, ProviderError, TransportError
+from reconciler.errors import NotSent, OutcomeUnknown, ProviderError, TransportError
 from reconciler.model import ProviderProfile
 from reconciler.providers.http import (
     RATE_HEADROOM,
@@ -292,6 +292,41 @@ def test_rate_limit_from_profile_option_and_unlimited_by_default() -> None:
     for _ in range(3):
         unlimited.post("q", "/q", idempotent=True)
     assert free.sleeps == []
+
+
+# -- the gate: asked right before each attempt goes out --------------------------
+
+
+def test_a_gate_that_refuses_stops_the_call_unsent_after_the_rate_limits_wait() -> None:
+    http, clock, stamps = paced(1.0)
+    http.post("task/query", "/q", idempotent=True)  # the next slot is ~1 s away
+    start = clock.now
+    asked: list[float] = []
+
+    def gate() -> str:
+        asked.append(clock.now - start)
+        return "outside calling hours (policy)" if clock.now - start >= 0.5 else ""
+
+    with pytest.raises(NotSent) as info:
+        http.post("task/callout", "/c", json={}, idempotent=False, campaign="survey", gate=gate)
+    assert asked == [pytest.approx(1 / RATE_HEADROOM)]  # asked after the wait, not before it
+    assert len(stamps) == 1  # nothing sent
+    err = info.value
+    assert (err.call, err.campaign, err.retryable) == ("task/callout", "survey", False)
+    assert err.detail == "not sent: outside calling hours (policy)"
+
+
+def test_a_gate_is_asked_again_before_each_retry() -> None:
+    rig = Rig(script(httpx.Response(429, headers={"Retry-After": "5"}), 200))
+    verdicts = iter(["", "the hours closed"])
+    with pytest.raises(NotSent):
+        rig.http.post("task/callout", "/c", json={}, idempotent=False, gate=lambda: next(verdicts))
+    assert len(rig.requests) == 1 and rig.sleeps == [5.0]  # the 429, then the wait, then not the retry
+    open_rig = Rig(script(503, 200))
+    asked: list[int] = []
+    response = open_rig.http.post("task/start", "/s", json={}, idempotent=True,
+                                  gate=lambda: str(asked.append(len(open_rig.requests)) or ""))
+    assert response.status_code == 200 and asked == [0, 1]  # once per attempt, each before it went out
 
 
 # -- events --------------------------------------------------------------------

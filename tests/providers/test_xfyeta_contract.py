@@ -21,7 +21,7 @@ import pytest
 from reconciler.emulator.faults import Clock
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.xfyeta import XfyetaConfig, XfyetaEmulator, XfyetaRobot
-from reconciler.errors import AuthError, OutcomeUnknown, ProviderError, TransportError, VendorError
+from reconciler.errors import AuthError, NotSent, OutcomeUnknown, ProviderError, TransportError, VendorError
 from reconciler.model import (
     ContactRow,
     Contacts,
@@ -339,6 +339,29 @@ def test_line_separator_option() -> None:
         p = rig.provider(line_separator=",")
         p.create_task(campaign(lines=("69101338", "96866001")), 1)
         assert rig.calls("task/create")[-1]["body"]["line_num"] == "69101338,96866001"
+
+
+def test_the_calls_that_dial_ask_their_gate_right_before_they_go_out(rig: Rig) -> None:
+    p = rig.provider()
+    direct = campaign(mode="direct", n=2)
+    task = campaign(n=2)
+    # the gate closes while the token is fetched (slow): the token call goes, the callout does not
+    with pytest.raises(NotSent) as info:
+        p.callout(direct, direct.contacts.rows, gate=lambda: "outside calling hours" if rig.calls("token") else "")
+    assert info.value.call == "task/callout" and "outside calling hours" in str(info.value)
+    assert len(rig.calls("token")) == 1 and rig.calls("task/callout") == []
+    task_id = p.create_task(task, 1).task_id
+    closed = lambda: "the hours closed"  # noqa: E731
+    with pytest.raises(NotSent):
+        p.add_contacts(task_id, task, task.contacts.rows, gate=closed)
+    with pytest.raises(NotSent):
+        p.start(task_id, gate=closed)
+    assert rig.calls("task/insert") == [] and rig.calls("task/start") == []
+    assert rig.emu.state()["dials"] == [] and p.count_contacts(task_id) == 0
+    open_now = lambda: ""  # noqa: E731
+    assert p.add_contacts(task_id, task, task.contacts.rows, gate=open_now).accepted == 2
+    p.start(task_id, gate=open_now)
+    assert p.callout(direct, direct.contacts.rows, gate=open_now).accepted == 2
 
 
 def test_callout_sends_speed_and_returns_data_ids_as_strings(rig: Rig) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.yccall import YccallEmulator
-from reconciler.errors import AuthError, OutcomeUnknown, ProviderError, TransportError, VendorError
+from reconciler.errors import AuthError, NotSent, OutcomeUnknown, ProviderError, TransportError, VendorError
 from reconciler.model import (
     ContactRow,
     Contacts,
@@ -256,6 +256,24 @@ def test_append_to_an_ended_task_is_a_vendor_error(yc: YccallProvider) -> None:
     with pytest.raises(VendorError) as info:
         yc.add_contacts(task_id, c, rows_for(["13900000000"]))
     assert info.value.vendor_code == "1003" and info.value.campaign == "spring" and info.value.call == ADD
+
+
+def test_an_append_and_a_start_ask_their_gate_right_before_they_go_out(yc: YccallProvider,
+                                                                        emu: YccallEmulator) -> None:
+    c = campaign(phones=numbers(2))
+    task_id = yc.create_task(c, 1, c.contacts.rows).task_id
+    more = rows_for(["13900000000"])
+    with pytest.raises(NotSent) as info:
+        yc.add_contacts(task_id, c, more, gate=lambda: "outside calling hours")
+    assert info.value.call == ADD and info.value.campaign == "spring"
+    with pytest.raises(NotSent):
+        yc.start(task_id, gate=lambda: "outside calling hours")
+    assert emu.calls_to(ADD) == [] and emu.calls_to("App.Sip_Yccall.TaskSet") == []
+    assert yc.count_contacts(task_id) == 2
+    assert yc.add_contacts(task_id, c, more, gate=lambda: "").accepted == 1
+    yc.start(task_id, gate=lambda: "")
+    task = yc.get_task(task_id)
+    assert task is not None and task.started
 
 
 def test_remove_contacts(yc: YccallProvider, emu: YccallEmulator) -> None:
