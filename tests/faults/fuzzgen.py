@@ -362,6 +362,8 @@ def _csv_mutation(rng: random.Random, data: bytes, tags: set[str]) -> tuple[byte
     choice = rng.randrange(10)
     if choice == 0:
         tags.add("csv-columns")
+        if len(lines) < 2:  # a header alone (an earlier mutation cut the rest): the row is a new one
+            lines.append("")
         i = rng.randrange(1, max(2, len(lines) - 1))
         lines[i] = lines[i] + rng.choice([",extra", ",a,b,c", ""]) if rng.random() < 0.5 else lines[i].split(",")[0]
         return "\n".join(lines).encode(), f"row {i} with the wrong number of cells"

@@ -49,6 +49,16 @@ def test_fuzz_validate_and_plan(tmp_path: Path, chunk: int) -> None:
     assert sum(verdicts.values()) == len(range(FIRST_SEED + chunk, FIRST_SEED + CASES, CHUNKS))
 
 
+def test_a_csv_cut_to_its_header_then_given_a_bad_row_is_generated_and_runs(tmp_path: Path) -> None:
+    # 317795: a CSV cut down to its header, then given a row with the wrong number of cells: the
+    # generator itself raised IndexError (`benchmarks/fuzz.py --seed 300000 --cases 20000` stopped)
+    with emulators() as (xf, yc):
+        case = generate(317795, xf_url=xf.base_url, yc_url=yc.base_url)
+        assert "csv-columns" in case.tags
+        out = run_case(case, tmp_path, run_cli, {xf.base_url, yc.base_url})
+    assert out.verdict == "ok", (out.verdict, out.mutations, out.detail[:300])
+
+
 KNOWN_SEEDS = range(0, 200)  # a fixed window that holds known crashes today
 
 
