@@ -53,6 +53,7 @@ from reconciler.policy import (
 from reconciler.state.base import ContactRecord, ContactStatus
 
 __all__ = [
+    "CLOSING",
     "HORIZON_DAYS",
     "OUTSIDE_HOURS",
     "Calendar",
@@ -74,6 +75,7 @@ BLACKOUT = "a blackout date (policy)"
 OUTSIDE_WINDOWS = "outside the campaign's schedule.windows"
 BEFORE_BEGIN = "before schedule.begin"
 AFTER_END = "schedule.end has passed"
+CLOSING = "the calling hours or the campaign's windows close within the profile's callout_margin"
 HOLD_REASONS = (OUTSIDE_HOURS, BLACKOUT)  # why the policy pauses a running task (policy_hold)
 SENDING = (ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL)
 COUNTED = (ContactStatus.SENT, ContactStatus.DIALED, ContactStatus.UNKNOWN)
@@ -119,13 +121,15 @@ def _intersect(a: Iterator[Interval], b: Iterator[Interval]) -> Iterator[Interva
 @dataclass(frozen=True)
 class Calendar:
     """When dialing is allowed: the policy's hours minus blackout dates, within the campaign's windows and
-    [begin, end). ``policy`` None and no windows: always."""
+    [begin, end). ``policy`` None and no windows: always. ``margin``: each opening ends that many seconds
+    early (a direct callout's batch must be sent while it still has that long to ring before the close)."""
 
     policy: Policy | None = None
     windows: tuple[Window, ...] = ()  # daily windows, read in ``window_tz``; () = no limit
     window_tz: str = "Asia/Shanghai"
     begin: datetime | None = None
     end: datetime | None = None
+    margin: float = 0.0
 
     def _policy_windows(self, day: date) -> Sequence[Window]:
         p = self.policy
@@ -139,7 +143,18 @@ class Calendar:
         return self.windows
 
     def intervals(self, start: datetime, stop: datetime) -> Iterator[Interval]:
-        """The open intervals within [start, stop), in order (UTC)."""
+        """The open intervals within [start, stop), in order (UTC), each ending ``margin`` early."""
+        if not self.margin:
+            yield from self._intervals(start, stop)
+            return
+        # read ``margin`` past ``stop``: an opening cut off there is not closing, one that ends sooner is
+        margin = timedelta(seconds=self.margin)
+        for s, e in self._intervals(start, stop + margin):
+            e = min(e - margin, stop)
+            if s < e:
+                yield s, e
+
+    def _intervals(self, start: datetime, stop: datetime) -> Iterator[Interval]:
         lo = max(start, self.begin) if self.begin is not None else start
         hi = min(stop, self.end) if self.end is not None else stop
         if lo >= hi:
@@ -180,6 +195,8 @@ class Calendar:
             t = local.hour * 3600 + local.minute * 60 + local.second
             if not any(s <= t < e for s, e in self.windows):
                 return OUTSIDE_WINDOWS
+        if self.margin and next(self.intervals(at, at + timedelta(seconds=1)), (None,))[0] != at:
+            return CLOSING
         return ""
 
     def next_open(self, at: datetime, horizon_days: int = HORIZON_DAYS) -> datetime | None:
@@ -212,7 +229,15 @@ def calendar_for(project: Project, c: DesiredCampaign, *, own_schedule: bool) ->
         policy = Policy(timezone=project.timezone).effective(c.policy)
     if not own_schedule:
         return Calendar(policy, window_tz=_profile_tz(project, c))
-    return Calendar(policy, _window_seconds(c), _profile_tz(project, c), c.schedule.begin, c.schedule.end)
+    return Calendar(policy, _window_seconds(c), _profile_tz(project, c), c.schedule.begin, c.schedule.end,
+                    _callout_margin(project, c))
+
+
+def _callout_margin(project: Project, c: DesiredCampaign) -> float:
+    """The profile's ``callout_margin`` for a direct campaign (0 otherwise: a task's windows are the vendor's)."""
+    profile = project.providers.get(c.provider)
+    value = profile.options.get("callout_margin") if profile is not None and c.mode == "direct" else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else 0.0
 
 
 def dial_closed(project: Project, c: DesiredCampaign, at: datetime) -> str:

@@ -44,6 +44,7 @@ class XfyetaSpec(VendorSpec):
         "check_references": True,
         "max_contacts_per_task": None,
         "list_deleted": True,
+        "callout_margin": 0,
     }
     option_schemas: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         "line_separator": {"description": "How several line_num values are joined: ';' (seed document) or ','.",
@@ -59,6 +60,11 @@ class XfyetaSpec(VendorSpec):
                                   "maximum": 100000000},
         "list_deleted": {"description": "Whether the vendor's task listing shows deleted tasks (deleted: 1).",
                          "type": "boolean"},
+        "callout_margin": {"description": "Seconds before the calling hours or a direct campaign's windows (or "
+                                          "schedule.end) close after which no more direct callout batches are "
+                                          "sent: the vendor dials a batch at once, but how long its calls take "
+                                          "to ring is not documented. 0 = send until the close.",
+                           "type": "integer", "minimum": 0, "maximum": 3600},
     }
     capabilities = Capabilities(
         direct_callout=True,

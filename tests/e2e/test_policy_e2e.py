@@ -395,3 +395,30 @@ def test_numbers_the_vendor_held_back_are_not_appended_to_a_running_yccall_task_
     assert "outside calling hours (policy); 2 contacts stay due" in res.output
     [task] = yccall.state()["tasks"]
     assert len(task["numbers"]) == 3
+
+
+def test_a_callout_margin_stops_direct_batches_that_long_before_the_close(
+        tmp_path: Path, xfyeta: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = setup(tmp_path, xfyeta, n_direct=200)
+    path = d / "campaignctl.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "    read_timeout: 5\n", "    read_timeout: 5\n    callout_margin: 120\n", 1), encoding="utf-8")
+    base = [datetime(2027, 3, 2, 20, 57, tzinfo=CST)]
+
+    def clock() -> datetime:  # each callout batch takes the simulated clock 30 s further
+        return base[0] + timedelta(seconds=30 * len(xfyeta.calls_to("task/callout")))
+
+    use_clock(monkeypatch, clock)
+    res = run_cli("apply", str(d), "--auto-approve")
+    # 20:57:00 and 20:57:30 went out; at 20:58:00 a batch would have 120 s left to ring: not sent
+    assert len(dialed(xfyeta)) == 100 and len(xfyeta.calls_to("task/callout")) == 2
+    assert res.exit_code == 0, res.output
+    assert "close within the profile's callout_margin; 100 contacts stay due" in res.output
+    assert "next opening: 09:00 Wed" in res.output
+    doc = json.loads(run_cli("plan", str(d), "--format", "json").stdout)
+    assert doc["actions"] == [] and doc["deferred"][0]["contacts"] == 100
+    assert doc["deferred"][0]["at"] == "2027-03-03T09:00:00+08:00"
+    path.write_text(path.read_text(encoding="utf-8").replace("callout_margin: 120", "callout_margin: -5"),
+                    encoding="utf-8")
+    bad = run_cli("validate", str(d))
+    assert bad.exit_code == 1 and "campaignctl.yaml:" in bad.output and "callout_margin" in bad.output, bad.output

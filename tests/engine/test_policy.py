@@ -16,6 +16,8 @@ from reconciler.config.report import Report
 from reconciler.engine.diff import diff
 from reconciler.engine.plan import ActionKind
 from reconciler.engine.policy import (
+    CLOSING,
+    OUTSIDE_HOURS,
     Calendar,
     calendar_for,
     dial_closed,
@@ -24,7 +26,7 @@ from reconciler.engine.policy import (
     progress,
     when_text,
 )
-from reconciler.model import DesiredCampaign, Schedule, SharedNumbers, TimeWindow
+from reconciler.model import DesiredCampaign, DesiredState, Schedule, SharedNumbers, TimeWindow
 from reconciler.policy import (
     CampaignPolicy,
     Capacity,
@@ -231,6 +233,48 @@ def test_calendar_intervals_and_text() -> None:
     never = Calendar(Policy(hours=Hours(((),) * 7)))
     assert never.next_open(TUE_1000) is None
     assert calendar_for(desired(campaign()).project, campaign(), own_schedule=False).why_closed(TUE_2300) == ""
+
+
+
+def with_margin(margin: object, *campaigns: DesiredCampaign) -> DesiredState:
+    d = desired(*campaigns, policy=POLICY)
+    profiles = {**d.project.providers, "iflytek": replace(d.project.providers["iflytek"], options={
+        **d.project.providers["iflytek"].options, "callout_margin": margin})}
+    return replace(d, project=replace(d.project, providers=profiles))
+
+
+def test_a_callout_margin_ends_every_opening_early_for_direct_campaigns_only() -> None:
+    # policy hours Tue 09:00-12:00, 13:30-20:00; the survey's own window 09:00-19:00; margin 120 s
+    survey = direct(windows=(TimeWindow(time(9), time(19)),), end=at(8, 18, 30))
+    d = with_margin(120, survey, campaign())
+    project = d.project
+    cal = calendar_for(project, survey, own_schedule=True)
+    assert cal.margin == 120
+    assert list(cal.intervals(at(2, 11), at(2, 20))) == [
+        (at(2, 11), at(2, 11, 58)), (at(2, 13, 30), at(2, 18, 58))]
+    # an opening cut off by the query is not closing; a query ending inside the margin is
+    assert list(cal.intervals(at(2, 11), at(2, 11, 30))) == [(at(2, 11), at(2, 11, 30))]
+    assert list(cal.intervals(at(2, 11, 58), at(2, 12))) == []
+    for now, why in [(at(2, 11, 57), ""), (at(2, 11, 58), CLOSING), (at(2, 11, 59), CLOSING),
+                     (at(2, 12), OUTSIDE_HOURS), (at(2, 18, 57, ), ""), (at(2, 18, 58), CLOSING),
+                     (at(2, 19), "outside the campaign's schedule.windows")]:
+        assert dial_closed(project, survey, now) == why, now
+    assert cal.next_open(at(2, 11, 59)) == at(2, 13, 30)
+    # schedule.end closes too: the last opening before it ends 120 s early
+    assert list(cal.intervals(at(8, 18), at(9, 12))) == [(at(8, 18), at(8, 18, 28))]
+    assert dial_closed(project, survey, at(8, 18, 28)) == CLOSING
+    # a task's windows are the vendor's: no margin, and none without the option
+    task = calendar_for(project, campaign(), own_schedule=True)
+    assert task.margin == 0 and dial_closed(project, campaign(), at(2, 19, 59)) == ""
+    assert calendar_for(desired(survey, policy=POLICY).project, survey, own_schedule=True).margin == 0
+    assert calendar_for(with_margin(True, survey).project, survey, own_schedule=True).margin == 0
+
+
+def test_a_margin_over_midnight_does_not_close_an_opening_that_runs_on() -> None:
+    always = Policy(timezone="Asia/Shanghai", hours=Hours((((0, 86400),),) * 7))
+    cal = Calendar(always, margin=300)
+    assert cal.why_closed(at(2, 23, 58)) == ""  # 23:58 Tue runs on into Wednesday: not closing
+    assert list(cal.intervals(at(2, 23), at(3, 1))) == [(at(2, 23), at(3, 1))]
 
 
 # --- suppression ---------------------------------------------------------------------------------
