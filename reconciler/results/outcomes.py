@@ -109,6 +109,16 @@ def _set(value: Any) -> bool:
     return bool(value)
 
 
+#: Below this a push time is in seconds: the push document calls its times "unix_time" and its samples are
+#: milliseconds; 1e11 ms is 1973, 1e11 s the year 5138, so no real time reads as both.
+SECONDS_BELOW = 100_000_000_000
+
+
+def _epoch_ms(value: int) -> int:
+    """A push time in ms, whether the platform sent seconds or milliseconds."""
+    return value * 1000 if value < SECONDS_BELOW else value
+
+
 def _intention(body: Mapping[str, Any]) -> tuple[str, str]:
     """The dialog's intention: the last tag in dialog order, else ``tag_max``."""
     dialog = body.get("dialog")
@@ -150,7 +160,8 @@ def _xfyeta_call(call: str, order: int, records: Sequence[ResultRecord]) -> Call
                 intention = found
         elif r.module == "receiveVoice" and isinstance(r.body.get("url"), str):
             url = r.body["url"].strip() or url
-    at = next((v for v in (_int(merged.get(k)) for k in ("time_dial", "time_ring", "time_hangup")) if v), 0)
+    at = next((_epoch_ms(v) for v in (_int(merged.get(k)) for k in ("time_dial", "time_ring", "time_hangup"))
+               if v and v > 0), 0)
     return CallResult(
         call=call, order=order, at=at, has_record=bool(call_records), result_code=code, result=result,
         answered=answered if call_records else None, duration_ring=_int(merged.get("duration_ring")),

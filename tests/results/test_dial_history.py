@@ -42,6 +42,18 @@ def test_one_dial_per_call_at_the_vendors_dial_time_else_at_arrival() -> None:
     assert history[YC_PHONES[0]] == (("cc", datetime(2027, 3, 2, 3, tzinfo=UTC)),)
 
 
+def test_push_times_in_seconds_are_read_as_seconds() -> None:
+    # the push document calls them "unix_time" while its samples are milliseconds: a platform that sends
+    # seconds must not put yesterday's dial in January 1970 (a frequency cap would not count it)
+    body = call_record("u1", "100001", XF_PHONES[0])
+    in_ms = dict(body, time_dial=1803862800123, time_ring=1803862805123, time_hangup=1803862840123)
+    in_s = dict(body, time_dial=1803862800, time_ring=1803862805, time_hangup=1803862840)
+    ms = dial_history([record("u1#outbound", "receiveCallRecord", "u1", XF_PHONES[0], in_ms, n=1)])
+    s = dial_history([record("u1#outbound", "receiveCallRecord", "u1", XF_PHONES[0], in_s, n=1)])
+    assert ms[XF_PHONES[0]] == (("promo", datetime.fromtimestamp(1803862800.123, UTC)),)
+    assert s[XF_PHONES[0]] == (("promo", datetime.fromtimestamp(1803862800, UTC)),)
+
+
 def test_the_session_reads_the_dial_history_only_when_a_cap_is_configured(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in {**XF_ENV, **YC_ENV}.items():
