@@ -222,6 +222,9 @@ class XfyetaConfig(FileConfig):
     unanswered_every: int = 3  # every n-th number never answers; 0 = all answer
     list_deleted: bool = True
     time_range_required: bool = True
+    # a delete of a finished (or expired) task: "accept" (deleted) or "refuse" (3010101, task already finished);
+    # the documents say neither
+    delete_finished: str = "accept"
     first_task_id: int = 1001
     first_data_id: int = 100001
     max_rows: int = 50
@@ -253,6 +256,8 @@ class XfyetaConfig(FileConfig):
             raise ValueError("dial_rate must be positive")
         if config.voice_keys not in ("code", "voice_code"):
             raise ValueError("voice_keys must be 'code' or 'voice_code'")
+        if config.delete_finished not in ("accept", "refuse"):
+            raise ValueError("delete_finished must be 'accept' or 'refuse'")
         return config
 
     def credentials(self) -> dict[str, str]:
@@ -872,6 +877,8 @@ class XfyetaEmulator:
         task = self._task(body)
         if task.deleted:
             raise _VendorError(3010102)
+        if self.config.delete_finished == "refuse" and task.phase in ("done", "expired"):
+            raise _VendorError(3010101)
         now = self.clock.now_s()
         task.frozen_status = self._status(task, now)
         task.deleted = 1

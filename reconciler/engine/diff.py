@@ -817,11 +817,15 @@ def _run_state(c: DesiredCampaign, ctx: _Ctx, t: _Task) -> None:
                                   task_id=rec.task_id, drift=drift))
 
 
+def _done_with(record: TaskRecord, phase: Phase, tr: ProviderTraits) -> bool:
+    """A finished task nothing is left to do to: where delete ends a task (it stays listed as finished), or
+    one campaignctl deleted that the platform still lists as finished (it answered "already finished")."""
+    return phase is Phase.FINISHED and (tr.capabilities.delete_is_end or record.deleted)
+
+
 def _absent(c: DesiredCampaign, tr: ProviderTraits, tasks: Sequence[_Task], ctx: _Ctx) -> None:
     for t in tasks:
-        if t.phase is Phase.ABSENT:
-            continue
-        if tr.capabilities.delete_is_end and t.phase is Phase.FINISHED:
+        if t.phase is Phase.ABSENT or _done_with(t.record, t.phase, tr):
             continue
         if c.lifecycle.prevent_destroy:
             ctx.error(c.name, f"`state: absent` would delete task {t.record.remote_name} ({t.record.task_id}) "
@@ -1052,7 +1056,7 @@ def _removed(name: str, ctx: _Ctx) -> None:
         if o is None or o.deleted or o.phase is Phase.ABSENT:
             continue
         ctx.involved.add((profile, r.task_id))
-        if tr is not None and tr.capabilities.delete_is_end and o.phase is Phase.FINISHED:
+        if tr is not None and _done_with(r, o.phase, tr):
             continue
         live.append(r)
     if not live:

@@ -77,6 +77,7 @@ CODES: dict[int, str] = {
 INVALID_TOKEN = 10001
 BUSY = 10004
 ALREADY_DELETED = 3010102
+ALREADY_FINISHED = 3010101
 
 PHASES: dict[int, Phase] = {
     0: Phase.NOT_STARTED,
@@ -502,11 +503,14 @@ class XfyetaProvider(VendorClient):
         self._call("task/pause", {"task_id": str(task_id)})
 
     def delete(self, task_id: str) -> None:
-        """Delete; "already deleted" (3010102) is success: a retried or repeated delete is done."""
+        """Delete; "already deleted" (3010102) is success: a retried or repeated delete is done. So is
+        "already finished" (3010101), which a platform may answer for a finished task: it dials nobody, nothing
+        is left to do (the listing keeps showing it finished; the diff does not delete it again)."""
         try:
             self._call("task/delete", {"task_id": str(task_id)})
         except VendorError as exc:
-            if exc.vendor_code == str(ALREADY_DELETED) or "already deleted" in exc.detail.lower():
+            if exc.vendor_code in (str(ALREADY_DELETED), str(ALREADY_FINISHED)) or any(
+                    words in exc.detail.lower() for words in ("already deleted", "already finished")):
                 return
             raise
 

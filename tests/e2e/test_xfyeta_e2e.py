@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.e2e.conftest import (
     campaigns,
@@ -270,3 +273,40 @@ def _faults(emu: Any, spec: str) -> None:
 
     r = httpx.post(f"{emu.base_url}/_emulator/faults", json={"spec": spec})
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("how", ["absent", "prune"])
+def test_a_finished_task_the_vendor_will_not_delete_is_done_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 how: str) -> None:
+    # A platform that answers a delete of a finished task with 3010101 ("task already finished"): nothing
+    # is left to do (it dials nobody), so the apply is not a failure and the next plan has no changes.
+    from reconciler.emulator import start_emulator
+    from reconciler.emulator.xfyeta import XfyetaConfig
+    from tests.e2e.conftest import XF_ENV
+
+    for k, v in XF_ENV.items():
+        monkeypatch.setenv(k, v)
+    emu, server = start_emulator("xfyeta", config=XfyetaConfig(delete_finished="refuse"))
+    try:
+        d = project(tmp_path, xf_url=server.base_url)
+        write_csv(d / "contacts/spring.csv", phones(3))
+        campaigns(d, xf_task("spring", "../contacts/spring.csv"))
+        assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+        begin = datetime(2027, 3, 1, 9, tzinfo=timezone(timedelta(hours=8))).timestamp()  # xf_task's begin
+        emu.advance(max(0.0, begin - emu.clock.now_s()) + 86400)  # its first day: every number dialed
+        [task] = emu.state()["tasks"]
+        assert task["status"] == 4, task["status"]
+        if how == "absent":
+            campaigns(d, xf_task("spring", "../contacts/spring.csv", state="absent"))
+            extra: tuple[str, ...] = ()
+        else:
+            (d / "campaigns/main.yaml").write_text("version: 1\ncampaigns: []\n", encoding="utf-8")
+            extra = ("--prune",)
+        res = run_cli("apply", str(d), "--auto-approve", *extra)
+        assert res.exit_code == 0, res.output
+        assert [c["code"] for c in emu.calls_to("task/delete")] == [3010101]
+        again = run_cli("plan", str(d), "--detailed-exitcode", *extra)
+        assert again.exit_code == 0, again.output
+        assert len(emu.calls_to("task/delete")) == 1  # not asked again
+    finally:
+        server.stop()

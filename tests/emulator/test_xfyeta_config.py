@@ -59,6 +59,7 @@ def test_load_yaml(tmp_path: Path) -> None:
     ("[1]", "object"),
     ("{nope", "not valid JSON"),
     ('{"dial_rate": 0}', "dial_rate"),
+    ('{"delete_finished": "maybe"}', "delete_finished"),
 ])
 def test_bad_config_files(tmp_path: Path, text: str, needle: str) -> None:
     path = tmp_path / "bad.json"
