@@ -128,6 +128,9 @@ class YccallConfig(FileConfig):
     answer_ratio: float = 0.6
     timezone: str = "Asia/Shanghai"  # server local time of yyyy-mm-dd hh:mm:ss fields
     tasklist_rows: str = "extended"  # "documented": TaskList rows without customtaskid, total, called, answered
+    # a number sent without ``time``: "none" (no deadline) or "now" (the document's "默认当前时间戳": its
+    # deadline is the moment it was added, so it is never dialed; what ``number_time: end`` guards against)
+    omitted_time: str = "none"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> YccallConfig:
@@ -151,6 +154,8 @@ class YccallConfig(FileConfig):
             raise ValueError("call_seconds and token_ttl must be positive and answer_ratio within 0..1")
         if config.tasklist_rows not in ("extended", "documented"):
             raise ValueError("tasklist_rows must be 'extended' or 'documented'")
+        if config.omitted_time not in ("none", "now"):
+            raise ValueError("omitted_time must be 'none' or 'now'")
         if min(config.max_page_size, config.default_page_size, config.max_numbers_per_call) < 1:
             raise ValueError("page sizes and max_numbers_per_call must be at least 1")
         try:
@@ -600,16 +605,18 @@ class YccallEmulator:
             multi_call=is_multi == 1, multi_call_type=multi_type or 2, multi_call_max_rounds=rounds or 1,
             multi_call_interval=interval if interval is not None else 3600, createtime=now, last_tick=now,
         )
-        invalid = self._add_numbers(task, entries)
+        invalid = self._add_numbers(task, entries, now)
         self._tasks[taskid] = task
         if status == "1":
             self._set_status(task, 1, now)
         return "创建成功", {"taskid": taskid, "invaliddata": invalid}
 
-    def _add_numbers(self, task: _Task, entries: list[Any]) -> list[dict[str, str]]:
+    def _add_numbers(self, task: _Task, entries: list[Any], now: float) -> list[dict[str, str]]:
         invalid: list[dict[str, str]] = []
         for entry in entries:
             number, reason = _number_from(entry)
+            if number is not None and number.deadline is None and self.config.omitted_time == "now":
+                number.deadline = int(now)
             if number is None:
                 invalid.append({"phone": _phone_text(entry), "reason": reason})
             elif number.phone in task.numbers:
@@ -633,7 +640,7 @@ class YccallEmulator:
         if task.status == ENDED:
             raise _Business(1003, "任务已结束,不能追加号码")
         before = len(task.numbers)
-        invalid = self._add_numbers(task, entries)
+        invalid = self._add_numbers(task, entries, now)
         return "追加成功", {"success": len(task.numbers) - before, "invaliddata": invalid}
 
     def _task_del_phone(self, form: Mapping[str, str], now: float) -> tuple[str, Any]:

@@ -98,6 +98,7 @@ class YccallProvider(VendorClient):
         self._page_size = self.limits.list_page
         self._max_numbers = self.limits.add_batch
         self._phone_as_number = bool(opts["phone_as_number"])
+        self._number_time = str(opts["number_time"])
         self._check_references = bool(opts["check_references"])
         self._cprefix = str(opts["customtaskid_prefix"])
         self._lookups: dict[str, set[str] | str] = {}
@@ -365,12 +366,16 @@ class YccallProvider(VendorClient):
         extras = [(name, columns.index(name)) for name in COLUMNS if name in columns and name != "customuuid"]
         if "ext" not in columns and "chengshudu" in columns:
             extras.append(("ext", columns.index("chengshudu")))
+        when = {"begin": campaign.schedule.begin, "end": campaign.schedule.end}.get(self._number_time)
+        at = int(when.timestamp()) if when is not None else None  # epoch seconds (number_time)
         entries: list[dict[str, Any]] = []
         for row in rows:
             phone: str | int = row.phone
             if self._phone_as_number and row.phone.isdigit() and not row.phone.startswith("0"):
                 phone = int(row.phone)
             entry: dict[str, Any] = {"phone": phone, "customuuid": self.customuuid(campaign.name, row.phone)}
+            if at is not None:
+                entry["time"] = at
             for name, index in extras:
                 value = row.values[index] if index < len(row.values) else ""
                 if value != "":

@@ -92,6 +92,7 @@ class YccallSpec(VendorSpec):
         "phone_as_number": False,
         "check_references": True,
         "customtaskid_prefix": None,  # None: the name_prefix
+        "number_time": "omit",
     }
     option_schemas: ClassVar[Mapping[str, Mapping[str, Any]]] = {
         "assign_types": {
@@ -135,6 +136,13 @@ class YccallSpec(VendorSpec):
                                                "name_prefix).",
                                 "type": "string", "pattern": "^[A-Za-z0-9_.-]{1,20}$",
                                 "patternErrorMessage": "1 to 20 letters, digits, '_', '.', '-'"},
+        "number_time": {"description": "What each number's telphone[].time carries. The document: a preset call "
+                                       "time, default now, 'past it the number is not dialled': a start time or a "
+                                       "deadline, sources disagree. omit: none (the vendor's default); begin: "
+                                       "schedule.begin (not dialed before it); end: schedule.end, the number's "
+                                       "deadline (needed where an omitted time means 'now' as a deadline: every "
+                                       "number would be skipped); a campaign then needs schedule.end.",
+                        "enum": ["omit", "begin", "end"]},
     }
     capabilities = Capabilities(
         direct_callout=False,
@@ -179,6 +187,9 @@ class YccallSpec(VendorSpec):
                     and rules.usable((*path, "yccall", "assign", "type")):
                 rules.error((*path, "yccall", "assign", "type"), f"profile {pname!r} has no assign_types code for "
                             f"{atype!r} (it knows: {', '.join(types)})")
+        if profile.options.get("number_time") == "end" and "end" not in sub(raw, "schedule"):
+            rules.error((*path, "schedule", "end"), f"profile {pname!r} sends each number's deadline "
+                        "(number_time: end): the campaign needs schedule.end", line=rules.key_line(path))
         contacts = sub(raw, "contacts")
         columns = contacts.get("columns")
         phone = contacts.get("phone_column")

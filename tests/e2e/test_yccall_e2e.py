@@ -119,3 +119,39 @@ def test_saved_plan_removes_and_appends_exactly_its_contacts(tmp_path: Path, ycc
     calls = yc_calls(yccall)
     assert calls["App.Sip_Yccall.TaskAdd"] == 1 and calls["App.Sip_Yccall.taskDelPhone"] == 1
     assert run_cli("plan", str(d), "--detailed-exitcode").exit_code == 0
+
+
+def test_number_time_end_keeps_numbers_dialable_where_an_omitted_time_means_now(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    # The document: each number's time is a "preset call time, default now; past it the number is not
+    # dialled". A platform that reads that as a deadline skips every number sent without one.
+    from datetime import datetime, timedelta, timezone
+
+    from reconciler.emulator import start_emulator
+    from reconciler.emulator.yccall import YccallConfig
+    from tests.e2e.conftest import YC_ENV
+
+    for k, v in YC_ENV.items():
+        monkeypatch.setenv(k, v)
+    begin = datetime(2027, 3, 1, 9, tzinfo=timezone(timedelta(hours=8))).timestamp()  # yc_task's begin
+    dialed: dict[str, int] = {}
+    for number_time in ("omit", "end"):
+        emu, server = start_emulator("yccall", config=YccallConfig(omitted_time="now"))
+        try:
+            d = project(tmp_path / number_time, yc_url=server.base_url)
+            path = d / "campaignctl.yaml"
+            path.write_text(path.read_text(encoding="utf-8").replace(
+                "    accesskey_env: YCCALL_ACCESSKEY\n",
+                f"    accesskey_env: YCCALL_ACCESSKEY\n    number_time: {number_time}\n", 1), encoding="utf-8")
+            write_csv(d / "contacts/follow.csv", phones(5, 3000), columns=("phone",))
+            campaigns(d, yc_task("followup", "../contacts/follow.csv"))
+            res = run_cli("apply", str(d), "--auto-approve")
+            assert res.exit_code == 0, res.output
+            emu.advance(max(0.0, begin - emu.clock.now_s()) + 3600)
+            (task,) = emu.state()["tasks"]
+            dialed[number_time] = sum(1 for n in task["numbers"] if n["dials"])
+            expired = sum(1 for n in task["numbers"] if n["answertype"] == "expired")
+            assert dialed[number_time] + expired == 5
+        finally:
+            server.stop()
+    assert dialed == {"omit": 0, "end": 5}

@@ -276,6 +276,24 @@ def test_an_append_and_a_start_ask_their_gate_right_before_they_go_out(yc: Yccal
     assert task is not None and task.started
 
 
+@pytest.mark.parametrize("number_time", ["omit", "begin", "end"])
+def test_number_time_says_what_each_numbers_time_carries(make: Maker, emu: YccallEmulator, number_time: str) -> None:
+    begin = datetime(2027, 3, 1, 9, tzinfo=timezone(timedelta(hours=8)))
+    end = begin + timedelta(days=7)
+    c = campaign(phones=numbers(2), schedule=Schedule(begin, end))
+    yc = make(number_time=number_time)
+    task_id = yc.create_task(c, 1, c.contacts.rows).task_id
+    yc.add_contacts(task_id, c, rows_for(["13900000000"]))
+    expected = {"omit": None, "begin": int(begin.timestamp()), "end": int(end.timestamp())}[number_time]
+    for call in (CREATE, ADD):
+        entries = json.loads(emu.calls_to(call)[-1]["body"]["telphone"])
+        assert [e.get("time") for e in entries] == [expected] * len(entries)  # epoch seconds, as documented
+    # without the date it would carry: nothing is sent (the vendor's default)
+    bare = campaign("bare", phones=numbers(1, start=13_700_000_000))
+    make(number_time=number_time).create_task(bare, 1, bare.contacts.rows)
+    assert [e.get("time") for e in json.loads(emu.calls_to(CREATE)[-1]["body"]["telphone"])] == [None]
+
+
 def test_remove_contacts(yc: YccallProvider, emu: YccallEmulator) -> None:
     c = campaign(phones=numbers(5))
     task_id = yc.create_task(c, 1, c.contacts.rows).task_id
