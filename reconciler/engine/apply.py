@@ -448,7 +448,12 @@ class Applier:
             raise
         st.calls += 1
         self.hooks.calls_made(action, 1)
-        self.store.end_call(entry, CallOutcome.OK, records=Records(removed=[(c.name, st.task_id, action.phones)]))
+        # out of a started task they may have been dialed: kept as history (the redial gate counts them if
+        # they come back); from a task that never started nobody was called: forgotten
+        record = self._task_record(action.campaign, st.task_id)
+        started = self._seen_started(action) or (record is not None and record.started)
+        gone = [(c.name, st.task_id, action.phones)]
+        self.store.end_call(entry, CallOutcome.OK, records=Records(retired=gone) if started else Records(removed=gone))
         if st.count is not None:
             st.count = max(0, st.count - len(action.phones))
         return len(action.phones)

@@ -78,7 +78,7 @@ AFTER_END = "schedule.end has passed"
 CLOSING = "the calling hours or the campaign's windows close within the profile's callout_margin"
 HOLD_REASONS = (OUTSIDE_HOURS, BLACKOUT)  # why the policy pauses a running task (policy_hold)
 SENDING = (ActionKind.CREATE, ActionKind.INSERT, ActionKind.DIAL)
-COUNTED = (ContactStatus.SENT, ContactStatus.DIALED, ContactStatus.UNKNOWN)
+COUNTED = (ContactStatus.SENT, ContactStatus.DIALED, ContactStatus.UNKNOWN, ContactStatus.REMOVED)
 #: Numbers a plan reads the frequency-cap history of, one query per batch, before it reads every number's at once.
 SCOPED_HISTORY = 10_000
 

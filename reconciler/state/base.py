@@ -58,6 +58,9 @@ class ContactStatus(enum.StrEnum):
     DIALED = "dialed"  # direct callout accepted by the vendor
     UNKNOWN = "unknown"  # the call carrying it lost its answer; never re-sent until resolved
     NOT_DIALED = "not-dialed"  # an unknown callout settled by hand as not dialed
+    # taken out of a started task (yccall taskDelPhone): it may have been dialed there, so it stays history
+    # (the redial gate and the frequency cap count it), but it is no longer in the task
+    REMOVED = "removed"
 
 
 class CallOutcome(enum.StrEnum):
@@ -213,19 +216,21 @@ class JournalEntry:
 class Records:
     """State records written in the same transaction as a journal call
     (``begin_call`` / ``end_call``): campaigns and tasks upserted, the
-    ``removed`` (campaign, task_id, phones) deleted, then contacts upserted."""
+    ``removed`` (campaign, task_id, phones) deleted, the ``retired`` ones marked
+    ``ContactStatus.REMOVED``, then contacts upserted."""
 
     campaigns: Sequence[CampaignRecord] = ()
     tasks: Sequence[TaskRecord] = ()
     contacts: Sequence[ContactRecord] = ()
     removed: Sequence[tuple[str, str, Sequence[str]]] = ()
+    retired: Sequence[tuple[str, str, Sequence[str]]] = ()  # taken out of a started task: history, not in it
 
     def campaigns_touched(self) -> set[str]:
         """Campaigns whose tasks or contacts these records change (their Converged markers go)."""
         contacts = self.contacts
         sent = {contacts.campaign} if isinstance(contacts, SentContacts) and contacts else {
             c.campaign for c in contacts}
-        return {t.campaign for t in self.tasks} | sent | {r[0] for r in self.removed}
+        return {t.campaign for t in self.tasks} | sent | {r[0] for r in (*self.removed, *self.retired)}
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from reconciler.state.base import (
     CallOutcome,
     CampaignRecord,
     ContactRecord,
+    ContactStatus,
     Converged,
     JournalEntry,
     Listed,
@@ -128,6 +129,11 @@ class MemoryStore:
         for name, task_id, phones in records.removed:
             for phone in phones:
                 b.contacts.pop((name, task_id, phone), None)
+        for name, task_id, phones in records.retired:
+            for phone in phones:
+                kept = b.contacts.get((name, task_id, phone))
+                if kept is not None:
+                    b.contacts[(name, task_id, phone)] = replace(kept, status=ContactStatus.REMOVED)
         now = utc_now()
         for record in dedupe_contacts(records.contacts):
             b.contacts[(record.campaign, record.task_id, record.phone)] = (

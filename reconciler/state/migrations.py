@@ -184,6 +184,13 @@ SQLITE: tuple[tuple[int, str], ...] = (
         DROP INDEX contacts_data_id;
         CREATE INDEX contacts_data_id ON contacts (data_id) WHERE data_id IS NOT NULL
         """,
+    ),    (
+        9,
+        # contacts.status may now be 'removed' (taken out of a started task, kept as history): a version
+        # of campaignctl that does not know it must refuse this state rather than read it as damaged
+        """
+        UPDATE contacts SET status = status WHERE 0 = 1
+        """,
     ),
 )
 
@@ -350,6 +357,13 @@ POSTGRES: tuple[tuple[int, str], ...] = (
         """
         DROP INDEX contacts_data_id;
         CREATE INDEX contacts_data_id ON contacts (data_id) WHERE data_id IS NOT NULL
+        """,
+    ),    (
+        9,
+        # contacts.status may now be 'removed' (taken out of a started task, kept as history): a version
+        # of campaignctl that does not know it must refuse this state rather than read it as damaged
+        """
+        UPDATE contacts SET status = status WHERE 0 = 1
         """,
     ),
 )

@@ -78,6 +78,7 @@ from reconciler.state.base import (
     CallOutcome,
     CampaignRecord,
     ContactRecord,
+    ContactStatus,
     Converged,
     JournalEntry,
     Listed,
@@ -904,6 +905,11 @@ class SqlStore(ABC, Generic[C]):
             self._task_sql(c, task)
         for name, task_id, phones in records.removed:
             self._delete_sql(c, name, task_id, phones)
+        for name, task_id, phones in records.retired:
+            for chunk in in_chunks(phones):
+                self._exec(c, "UPDATE contacts SET status = ? WHERE campaign = ? AND task_id = ?"
+                              f" AND phone IN ({marks(len(chunk))})",
+                           (ContactStatus.REMOVED.value, name, task_id, *chunk))
         if records.contacts:
             self._write_contacts(c, contact_rows(records.contacts))
         self._unconverge(c, records.campaigns_touched())

@@ -155,3 +155,35 @@ def test_number_time_end_keeps_numbers_dialable_where_an_omitted_time_means_now(
         finally:
             server.stop()
     assert dialed == {"omit": 0, "end": 5}
+
+
+def test_a_number_taken_out_of_a_started_task_and_put_back_is_a_counted_redial(tmp_path: Path,
+                                                                               yccall: Any) -> None:
+    d = setup_dir(tmp_path, yccall, n=5)
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0  # created and started: it may dial anyone
+    write_csv(d / "contacts/follow.csv", phones(5, 3000)[1:], columns=("phone",))
+    res = run_cli("apply", str(d), "--auto-approve")
+    assert res.exit_code == 0, res.output
+    assert yc_calls(yccall)["App.Sip_Yccall.taskDelPhone"] == 1
+    write_csv(d / "contacts/follow.csv", phones(5, 3000), columns=("phone",))  # the row is back
+    plan = run_cli("plan", str(d), "--format", "json")
+    assert plan.exit_code == 1, plan.output
+    assert "would dial 1 contacts again" in plan.output and "--allow-redial followup" in plan.output
+    assert yc_calls(yccall)["App.Sip_Yccall.TaskAdd"] == 0
+    allowed = run_cli("apply", str(d), "--auto-approve", "--allow-redial", "followup")
+    assert allowed.exit_code == 0, allowed.output
+    assert yc_calls(yccall)["App.Sip_Yccall.TaskAdd"] == 1
+    assert run_cli("plan", str(d), "--detailed-exitcode").exit_code == 0
+
+
+def test_a_number_taken_out_of_a_task_that_never_started_comes_back_without_consent(tmp_path: Path,
+                                                                                     yccall: Any) -> None:
+    d = setup_dir(tmp_path, yccall, n=5)
+    campaigns(d, yc_task("followup", "../contacts/follow.csv", state="paused"))
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0  # created, never started: nobody called
+    write_csv(d / "contacts/follow.csv", phones(5, 3000)[1:], columns=("phone",))
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    write_csv(d / "contacts/follow.csv", phones(5, 3000), columns=("phone",))
+    res = run_cli("apply", str(d), "--auto-approve")
+    assert res.exit_code == 0, res.output
+    assert yc_calls(yccall)["App.Sip_Yccall.TaskAdd"] == 1

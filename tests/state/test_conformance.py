@@ -241,7 +241,7 @@ def test_init_gives_a_lineage_less_state_a_new_lineage_and_keeps_its_records(bac
 def test_a_version_1_state_is_upgraded_on_open_keeping_its_data(persistent_backend: Backend) -> None:
     persistent_backend.make_v1()
     store = persistent_backend.open_existing()  # an upgrade is not a creation
-    assert cast_any(store).schema_version() == LATEST == 8
+    assert cast_any(store).schema_version() == LATEST == 9
     assert (store.lineage(), store.serial()) == (V1_LINEAGE, V1_SERIAL)
     assert store.campaigns() == [CampaignRecord("spring", "xf", "task", "xfyeta")]
     [old] = store.tasks()
@@ -872,6 +872,18 @@ def test_journal_calls_write_their_records_in_the_same_write(store: StateStore) 
         store.end_call(entry + 99, CallOutcome.OK, records=Records(contacts=contacts("c", "t9", 1)))
     assert store.contacts("c", "t9") == []
     assert store.serial() == serial + 2
+
+
+def test_contacts_taken_out_of_a_started_task_are_kept_as_removed(store: StateStore) -> None:
+    store.put_contacts(contacts("c", "t1", 3))
+    entry = store.begin_call("c", "yc", "remove", "t1", {})
+    store.end_call(entry, CallOutcome.OK, records=Records(retired=[("c", "t1", ["13800000001", "13899999999"])]))
+    assert [(r.phone, r.status) for r in store.contacts("c", "t1")] == [
+        ("13800000000", ContactStatus.SENT), ("13800000001", ContactStatus.REMOVED),
+        ("13800000002", ContactStatus.SENT)]  # a number never recorded is not made up
+    kept = next(r for r in store.contacts("c", "t1") if r.phone == "13800000001")
+    assert kept.sent_at and kept.fingerprint  # still the record of when and what was sent
+    assert [r.status for r in store.contacts_with(["13800000001"])] == [ContactStatus.REMOVED]
 
 
 def test_source_digests_round_trip_without_bumping_serial(backend: Backend) -> None:
