@@ -314,8 +314,10 @@ def make_plan(session: Session, *, prune: bool | None, allow_replace: Iterable[s
         except ProviderError as exc:
             extra.append(Diagnostic("error", "", f"cannot check references on profile {profile!r}: {exc}"))
             continue
-        for p in problems:
-            owner = next((c.name for c in campaigns if c.mark.file == p.file), "")
+        for p in problems:  # a provider marks a campaign's problem at the campaign's own line
+            same_file = [c.name for c in campaigns if c.mark.file == p.file]
+            owner = next((c.name for c in campaigns if (c.mark.file, c.mark.line) == (p.file, p.line)),
+                         same_file[0] if len(same_file) == 1 else "")  # never a neighbour of the same file
             extra.append(Diagnostic(p.severity, owner, f"{p.field}: {p.message}" if p.field else p.message,
                                     p.file, p.line))
     for w in session.warnings:

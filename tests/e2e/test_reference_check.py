@@ -64,3 +64,19 @@ def test_a_config_query_that_fails_beside_the_listing_is_reported_once_not_asked
     assert "cannot check references on profile 'iflytek'" in result.output and "503" in result.output
     retries = 2  # the project's `retries`: one check's worth of attempts, not two
     assert config_queries(xfyeta) == retries
+
+
+def test_a_reference_problem_names_the_campaign_it_belongs_to_not_the_first_of_its_file(
+        tmp_path: Path, xfyeta: Any) -> None:
+    import json
+
+    d = project(tmp_path, xf_url=xfyeta.base_url)
+    write_csv(d / "contacts/a.csv", phones(2))
+    write_csv(d / "contacts/b.csv", phones(2, 100))
+    bad = xf_task("second", "../contacts/b.csv").replace('robot: "719"', 'robot: "no-such-robot"')
+    assert "no-such-robot" in bad
+    campaigns(d, xf_task("first", "../contacts/a.csv"), bad)  # one file: the problem is the second's
+    res = run_cli("plan", str(d), "--format", "json")
+    assert res.exit_code == 1, res.output
+    errors = [x for x in json.loads(res.stdout)["diagnostics"] if x["severity"] == "error"]
+    assert errors and {x["campaign"] for x in errors} == {"second"}, errors
