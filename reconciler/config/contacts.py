@@ -40,7 +40,7 @@ __all__ = ["CODECS", "NORMALISER_VERSION", "REPORT_CAP", "ContactsResult", "load
 
 #: Bump when anything about turning sources into a table changes (phone rules, row checks,
 #: messages): cached parses (the state's source digests) of an older version are not used.
-NORMALISER_VERSION = "1"
+NORMALISER_VERSION = "2"  # 2: a duplicate's warning no longer quotes the number
 
 #: Problems listed per source and kind before a summary line takes over.
 REPORT_CAP = 50
@@ -271,11 +271,11 @@ def _note_duplicates(table: ContactTable, sink: _Sink) -> None:
     if not sink.dup_notes:
         return
     first = table.locate({phone for _, _, _, phone, _ in sink.dup_notes})
-    for file, line, field_, phone, raw in sink.dup_notes:
+    for file, line, field_, phone, _ in sink.dup_notes:
         found = first.get(phone)
         at = f" (first at {where(found[0], found[1], file)})" if found else ""
-        shown = phone if raw == phone else f"{phone} ({raw!r})"
-        sink.report.add(file, line, field_, f"duplicate phone {shown}{at}; row dropped, the first row wins",
+        # the number itself is never quoted: it is a real one, and plans go to pull requests and logs
+        sink.report.add(file, line, field_, f"duplicate phone number{at}; row dropped, the first row wins",
                         "warning")
 
 

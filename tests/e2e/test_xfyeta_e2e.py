@@ -310,3 +310,19 @@ def test_a_finished_task_the_vendor_will_not_delete_is_done_with(tmp_path: Path,
         assert len(emu.calls_to("task/delete")) == 1  # not asked again
     finally:
         server.stop()
+
+
+def test_a_duplicate_number_is_never_quoted_in_a_plan(tmp_path: Path, xfyeta: Any,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # the markdown plan is posted as a pull-request comment, the annotations show on the pull request
+    d = project(tmp_path, xf_url=xfyeta.base_url)
+    nums = phones(3)
+    write_csv(d / "contacts/spring.csv", [*nums, nums[1]])
+    campaigns(d, xf_task("spring", "../contacts/spring.csv"))
+    assert run_cli("apply", str(d), "--auto-approve").exit_code == 0
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    for fmt in ("markdown", "text", "json"):
+        res = run_cli("plan", str(d), "--format", fmt)
+        assert res.exit_code == 0, res.output
+        assert "duplicate phone number" in res.output and "row dropped" in res.output, res.output
+        assert not [n for n in nums if n in res.output], res.output
