@@ -85,6 +85,8 @@ def run(directory: Path | None, *, time_scale: float) -> int:
     from reconciler.commands import state, validate
 
     source = directory or bundled_examples()
+    if not (source / "campaignctl.yaml").is_file():
+        raise CampaignctlError(f"--dir {source}: not a config directory (no campaignctl.yaml in it)")
     with demo_directory(source, time_scale) as target:
         _banner(f"campaignctl validate {source}")
         if validate.run(target) != ExitCode.OK:

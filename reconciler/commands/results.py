@@ -6,7 +6,6 @@ import contextlib
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TextIO
 
 import click
 
+from reconciler.commands.output import atomic_output
 from reconciler.commands.session import open_state_only
 from reconciler.config import load
 from reconciler.errors import CampaignctlError, ConfigError, ExitCode
@@ -132,19 +132,8 @@ def _output(out: Path | None) -> Iterator[TextIO]:
         finally:
             sys.stdout.flush()
         return
-    out = Path(out)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent if str(out.parent) else ".")
-    except OSError as exc:
-        raise ResultsError(f"cannot write {out}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            yield fh
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_output(out, newline="") as fh:
+        yield fh
 
 
 def export(directory: Path, *, name: str, fmt: str, out: Path | None) -> int:

@@ -7,15 +7,13 @@ to repeat every ``--interval`` seconds until Ctrl-C.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import click
 
+from reconciler.commands.output import atomic_output
 from reconciler.commands.session import open_session
 from reconciler.engine.observe import observe
 from reconciler.errors import ExitCode
@@ -27,15 +25,8 @@ __all__ = ["run"]
 
 
 def _write_html(path: Path, report: StatusReport, reload_s: int | None) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(render_page(report, live=False, reload_s=reload_s))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as fh:
+        fh.write(render_page(report, live=False, reload_s=reload_s))
 
 
 def run(directory: Path, *, fmt: str = "text", watch: bool = False, interval: float = 5.0,
