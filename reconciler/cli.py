@@ -464,11 +464,13 @@ def demo(directory: Path | None, time_scale: float) -> None:
               help="Seconds between two --watch rounds.")
 @click.option("--html", "html", type=click.Path(path_type=Path), default=None,
               help="Also write a self-contained status page to this file.")
-def status(directory: Path, fmt: str, watch: bool, interval: float, html: Path | None) -> None:
+@env_option
+def status(directory: Path, fmt: str, watch: bool, interval: float, html: Path | None,
+           environment: str | None) -> None:
     """Per campaign and task: phase, sent, dialed, answered, connect rate, remaining, outcomes."""
     from reconciler.commands import status as cmd
 
-    _exit(cmd.run(directory, fmt=fmt, watch=watch, interval=interval, html=html))
+    _exit(cmd.run(directory, fmt=fmt, watch=watch, interval=interval, html=html, environment=environment))
 
 
 @cli.group()
@@ -480,11 +482,12 @@ def results() -> None:
 @click.argument("directory", type=click.Path(path_type=Path), default=".")
 @click.option("--listen", default=None, metavar="HOST:PORT",
               help="Where to listen (default: results.listen of the project file, else 127.0.0.1:8900).")
-def results_serve(directory: Path, listen: str | None) -> None:
+@env_option
+def results_serve(directory: Path, listen: str | None, environment: str | None) -> None:
     """Receive result pushes at POST /push/PROFILE/MODULE; a live status page at /."""
     from reconciler.commands import results as cmd
 
-    _exit(cmd.serve(directory, listen=listen))
+    _exit(cmd.serve(directory, listen=listen, environment=environment))
 
 
 @results.command(name="export")
@@ -492,11 +495,12 @@ def results_serve(directory: Path, listen: str | None) -> None:
 @click.argument("name")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Write here instead of stdout.")
-def results_export(directory: Path, name: str, fmt: str, out: Path | None) -> None:
+@env_option
+def results_export(directory: Path, name: str, fmt: str, out: Path | None, environment: str | None) -> None:
     """Campaign NAME's rows (its columns, in file order) followed by the outcome columns."""
     from reconciler.commands import results as cmd
 
-    _exit(cmd.export(directory, name=name, fmt=fmt, out=out))
+    _exit(cmd.export(directory, name=name, fmt=fmt, out=out, environment=environment))
 
 
 def _exit(code: int) -> None:

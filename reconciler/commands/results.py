@@ -15,7 +15,7 @@ import click
 
 from reconciler.commands.output import atomic_output
 from reconciler.commands.session import open_state_only
-from reconciler.config import load
+from reconciler.config.environments import load_environment
 from reconciler.errors import CampaignctlError, ConfigError, ExitCode
 from reconciler.model import DesiredState
 from reconciler.policy import OptOutRules
@@ -44,8 +44,8 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _desired(directory: Path) -> DesiredState:
-    result = load(directory)
+def _desired(directory: Path, environment: str | None = None) -> DesiredState:
+    result = load_environment(directory, environment)
     if result.state is None:
         raise ConfigError(result.problems)
     return result.state
@@ -83,10 +83,12 @@ def build_app(desired: DesiredState, store: StateStore, read_store: StateStore, 
 
 @contextmanager
 def receiver(directory: Path, listen: str | None = None, env: Mapping[str, str] | None = None,
-             answer_timeout: float = 2.5) -> Iterator[ReceiverServer]:
-    """A bound (not yet serving) receiver for ``directory``, its stores closed afterwards."""
+             answer_timeout: float = 2.5, environment: str | None = None) -> Iterator[ReceiverServer]:
+    """A bound (not yet serving) receiver for ``directory`` (``environment``: its profiles, results settings
+    and state, so that what the pushes say, opt-outs included, reaches the state that environment dials
+    from), its stores closed afterwards."""
     env = os.environ if env is None else env
-    desired = _desired(directory)
+    desired = _desired(directory, environment)
     host, port = parse_listen(listen or desired.project.results.listen or DEFAULT_LISTEN)
     secret = _secret(desired, env)
     store = open_store(desired.project.state, env)
@@ -106,14 +108,14 @@ def receiver(directory: Path, listen: str | None = None, env: Mapping[str, str] 
         store.close()
 
 
-def serve(directory: Path, *, listen: str | None) -> int:
+def serve(directory: Path, *, listen: str | None, environment: str | None = None) -> int:
     root = logging.getLogger("reconciler")
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         root.addHandler(handler)
         root.setLevel(logging.INFO)
-    with receiver(directory, listen) as server:
+    with receiver(directory, listen, environment=environment) as server:
         click.echo(f"results receiver listening on {server.base_url} "
                    f"(POST /push/PROFILE/MODULE; status page at /)")
         sys.stdout.flush()
@@ -136,8 +138,8 @@ def _output(out: Path | None) -> Iterator[TextIO]:
         yield fh
 
 
-def export(directory: Path, *, name: str, fmt: str, out: Path | None) -> int:
-    with open_state_only(directory) as (desired, store):
+def export(directory: Path, *, name: str, fmt: str, out: Path | None, environment: str | None = None) -> int:
+    with open_state_only(directory, environment=environment) as (desired, store):
         campaign = desired.campaign(name)
         if campaign is None:
             known = ", ".join(c.name for c in desired.campaigns) or "none"

@@ -30,11 +30,11 @@ def _write_html(path: Path, report: StatusReport, reload_s: int | None) -> None:
 
 
 def run(directory: Path, *, fmt: str = "text", watch: bool = False, interval: float = 5.0,
-        html: Path | None = None, iterations: int | None = None) -> int:
+        html: Path | None = None, iterations: int | None = None, environment: str | None = None) -> int:
     """Print the status (and write ``html``); with ``watch``, again every ``interval`` s
-    (``iterations`` bounds the loop, for tests)."""
+    (``iterations`` bounds the loop, for tests). ``environment``: its profiles and state."""
     done = 0
-    with open_session(directory, allow_missing_state=True) as session:
+    with open_session(directory, allow_missing_state=True, environment=environment) as session:
         try:
             while True:
                 observed = observe(session.providers)

@@ -133,3 +133,38 @@ def test_optout_list_is_per_environment_and_takes_dir_as_argument_or_option(tmp_
     both = run_cli("optout", "list", str(cfg), "--dir", str(tmp_path))
     assert both.exit_code != 0 and "two directories given" in both.output
     assert "campaignctl optout remove" in run_cli("optout", "remove", "--help").output  # the examples epilog
+
+
+def test_status_results_serve_and_export_read_the_environments_state(tmp_path: Path, xfyeta: Any,
+                                                                       yccall: Any) -> None:
+    # the receiver must write a push (and the opt-out it may mean) to the state the environment dials from
+    import httpx
+
+    from reconciler.commands.results import receiver
+    from tests.results.conftest import call_record
+
+    cfg = env_project(tmp_path, xfyeta.base_url, yccall.base_url)
+    nums = phones(2)
+    write_csv(cfg / "contacts" / "a.csv", nums)
+    campaigns(cfg, xf_task("alpha", "../contacts/a.csv"))
+    assert run_cli("state", "init", str(cfg), "--env", "staging").exit_code == 0
+    assert run_cli("apply", str(cfg), "--env", "staging", "--auto-approve").exit_code == 0
+    status = json.loads(run_cli("status", str(cfg), "--env", "staging", "--format", "json").stdout)
+    assert [(c["name"], c["sent"]) for c in status["campaigns"]] == [("alpha", 2)]
+    base = json.loads(run_cli("status", str(cfg), "--format", "json").stdout)
+    assert [(c["name"], c["sent"]) for c in base["campaigns"]] == [("alpha", 0)]
+    assert len(xfyeta.calls_to("task/create")) == 1
+    task_id = str(xfyeta.state()["tasks"][0]["task_id"])
+    with receiver(cfg, "127.0.0.1:0", environment="staging") as server:
+        server.start()
+        try:
+            body = call_record("u-env", None, nums[0], task_id=task_id)
+            assert httpx.post(f"{server.base_url}/push/iflytek/receiveCallRecord", json=body,
+                              timeout=10).text == "success"
+        finally:
+            server.stop()
+    rows = run_cli("results", "export", str(cfg), "alpha", "--env", "staging", "--format", "json")
+    assert rows.exit_code == 0, rows.output
+    assert sum(1 for r in json.loads(rows.stdout) if r.get("result_code") == "0") == 1, rows.stdout
+    base_rows = run_cli("results", "export", str(cfg), "alpha", "--format", "json")
+    assert not any(r.get("result_code") for r in json.loads(base_rows.stdout)), base_rows.stdout
