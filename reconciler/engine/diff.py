@@ -638,7 +638,10 @@ def _task_campaign(cc: _Campaign, ctx: _Ctx) -> None:
 
     if new_wave_phones:
         wave = 1 if current is None else max(t.record.wave for t in tasks) + 1
-        if current is not None:
+        if current is not None and tr.capabilities.add_after_start:  # (yccall: only an ended task refuses)
+            why = (f"{len(new_wave_phones)} contacts added after task {current.record.remote_name} has finished "
+                   f"(it takes no more numbers): follow-up wave {wave}")
+        elif current is not None:
             why = (f"{len(new_wave_phones)} contacts added after task {current.record.remote_name} started "
                    f"(the platform accepts numbers only before start): follow-up wave {wave}")
         elif cc.drift_create:

@@ -256,6 +256,11 @@ def test_yccall_ended_task_gets_new_contacts_in_a_new_wave() -> None:
     o, t, s = existing(c, Phase.FINISHED, sent_n=3)
     plan = plan_for(c, obs=observed(o), rec=recorded(tasks=[t], contacts=s))
     assert kinds(plan) == [("create", "spring", 2), ("start", "spring", 0)] and plan.actions[0].wave == 2
+    assert "has finished (it takes no more numbers): follow-up wave 2" in plan.actions[0].reason
+    xc = campaign(n=5)  # xfyeta: numbers only before start, finished or not
+    xo, xt, xs = existing(xc, Phase.RUNNING, sent_n=3)
+    xplan = plan_for(xc, obs=observed(xo), rec=recorded(tasks=[xt], contacts=xs))
+    assert "(the platform accepts numbers only before start): follow-up wave 2" in xplan.actions[0].reason
 
 
 # --- drift ----------------------------------------------------------------------------
