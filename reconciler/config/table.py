@@ -21,7 +21,7 @@ from typing import Any, overload
 from reconciler.errors import CampaignctlError
 from reconciler.model import ContactRow, DesiredCampaign
 
-__all__ = ["ContactTable", "ContactTableBuilder", "LazyTable", "RowsView", "table_digest"]
+__all__ = ["ContactTable", "ContactTableBuilder", "LazyTable", "RowsView", "campaign_digest", "table_digest"]
 
 UNIT = "\x1f"
 RECORD = "\x1e"

@@ -615,13 +615,13 @@ class YccallEmulator:
         invalid: list[dict[str, str]] = []
         for entry in entries:
             number, reason = _number_from(entry)
-            if number is not None and number.deadline is None and self.config.omitted_time == "now":
-                number.deadline = int(now)
             if number is None:
                 invalid.append({"phone": _phone_text(entry), "reason": reason})
             elif number.phone in task.numbers:
                 invalid.append({"phone": number.phone, "reason": "重复号码"})
             else:
+                if number.deadline is None and self.config.omitted_time == "now":
+                    number.deadline = int(now)
                 task.numbers[number.phone] = number
         return invalid
 

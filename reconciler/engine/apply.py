@@ -372,14 +372,14 @@ class Applier:
         seen = self._observed.get((action.profile, st.task_id))
         dials_at_once = seen is not None and seen.phase is Phase.RUNNING and not st.paused  # yccall appends
         then = "they are added by a plan inside them"
+        gate = self._hours_gate(c) if dials_at_once else None
         for start in range(0, len(rows), size):
             self._check_stop(done)
             if dials_at_once:
                 self._check_hours(c, len(rows) - start, then, done)
             try:
                 sent = self._insert_batch(action, c, provider, st, rows[start : start + size],
-                                          action.row_index[start : start + size],
-                                          self._hours_gate(c) if dials_at_once else None)
+                                          action.row_index[start : start + size], gate)
             except _LaneFailed as exc:
                 raise _LaneFailed(exc.status, exc.detail, done=done) from exc
             except NotSent as exc:

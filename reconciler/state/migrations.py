@@ -184,7 +184,8 @@ SQLITE: tuple[tuple[int, str], ...] = (
         DROP INDEX contacts_data_id;
         CREATE INDEX contacts_data_id ON contacts (data_id) WHERE data_id IS NOT NULL
         """,
-    ),    (
+    ),
+    (
         9,
         # contacts.status may now be 'removed' (taken out of a started task, kept as history): a version
         # of campaignctl that does not know it must refuse this state rather than read it as damaged
@@ -358,7 +359,8 @@ POSTGRES: tuple[tuple[int, str], ...] = (
         DROP INDEX contacts_data_id;
         CREATE INDEX contacts_data_id ON contacts (data_id) WHERE data_id IS NOT NULL
         """,
-    ),    (
+    ),
+    (
         9,
         # contacts.status may now be 'removed' (taken out of a started task, kept as history): a version
         # of campaignctl that does not know it must refuse this state rather than read it as damaged

@@ -896,6 +896,15 @@ class SqlStore(ABC, Generic[C]):
                 (campaign, task_id, *chunk),
             )
 
+    def _retire_sql(self, c: C, campaign: str, task_id: str, phones: Sequence[str]) -> None:
+        for chunk in in_chunks(phones):
+            self._exec(
+                c,
+                "UPDATE contacts SET status = ? WHERE campaign = ? AND task_id = ?"
+                f" AND phone IN ({marks(len(chunk))})",
+                (ContactStatus.REMOVED.value, campaign, task_id, *chunk),
+            )
+
     def _records_sql(self, c: C, records: Records | None) -> None:
         if records is None:
             return
@@ -906,10 +915,7 @@ class SqlStore(ABC, Generic[C]):
         for name, task_id, phones in records.removed:
             self._delete_sql(c, name, task_id, phones)
         for name, task_id, phones in records.retired:
-            for chunk in in_chunks(phones):
-                self._exec(c, "UPDATE contacts SET status = ? WHERE campaign = ? AND task_id = ?"
-                              f" AND phone IN ({marks(len(chunk))})",
-                           (ContactStatus.REMOVED.value, name, task_id, *chunk))
+            self._retire_sql(c, name, task_id, phones)
         if records.contacts:
             self._write_contacts(c, contact_rows(records.contacts))
         self._unconverge(c, records.campaigns_touched())
